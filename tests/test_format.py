@@ -1,0 +1,50 @@
+"""The scenario schema (DESIGN §3) and the labels record: defaults, frame count, JSON keys."""
+
+import pytest
+from pydantic import ValidationError
+
+from drivesim.scenario.format import DEFAULT_SIZE_M, Scenario
+from drivesim.scenario.labels import Box, FrameConditions
+
+MINIMAL = {"name": "m", "duration_s": 2}
+
+
+def test_defaults_follow_design():
+    s = Scenario.model_validate(MINIMAL)
+    assert (s.version, s.seed, s.fps) == (1, 0, 10.0)
+    assert (s.camera.width, s.camera.height, s.camera.fov_deg) == (1024, 512, 90.0)
+    assert s.environment.time_of_day == "day" and s.environment.crowdedness == 0.0
+
+
+@pytest.mark.parametrize("duration,fps,frames", [(2, 10, 20), (0.3, 10, 3), (2.05, 10, 21), (0.01, 10, 1)])
+def test_num_frames_covers_duration(duration, fps, frames):
+    s = Scenario.model_validate({**MINIMAL, "duration_s": duration, "fps": fps})
+    assert s.num_frames == frames
+    assert s.timestamp(s.num_frames - 1) < duration
+
+
+def test_agent_default_size_by_type():
+    s = Scenario.model_validate({**MINIMAL, "agents": [{"id": "a", "type": "truck", "lane": 0, "distance_m": 10}]})
+    assert s.agents[0].size == DEFAULT_SIZE_M["truck"]
+
+
+@pytest.mark.parametrize("bad", [
+    {"name": "m", "duration_s": 2, "colour": 1},
+    {"name": "m", "duration_s": -1},
+    {"name": "m", "duration_s": 2, "agents": [{"id": "a", "type": "car", "distance_m": 10}]},
+    {"name": "m", "duration_s": 2, "agents": [{"id": "a", "type": "car", "lane": 0, "lateral_m": 1, "distance_m": 10}]},
+])
+def test_schema_rejects(bad):
+    with pytest.raises(ValidationError):
+        Scenario.model_validate(bad)
+
+
+def test_frame_json_has_exactly_contract_keys():
+    box = Box("lead", "car", (1, 2, 3, 4), 0.0, 0.1, (0.0, 1.5, 20.0), (4.5, 1.8, 1.5), 1.57, 20.1)
+    fc = FrameConditions(index=3, timestamp_s=0.3, time_of_day="night", crowdedness=0.5, boxes=(box,))
+    d = fc.to_json()
+    assert set(d) == {"index", "timestamp_s", "environment", "boxes"}
+    assert set(d["environment"]) == {"time_of_day", "crowdedness"}
+    assert set(d["boxes"][0]) == {"track_id", "type", "bbox_xyxy", "truncation", "occlusion",
+                                  "location_m", "size_m", "rotation_y", "distance_m"}
+    assert FrameConditions.from_json(d).boxes[0] == box
