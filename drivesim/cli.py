@@ -24,13 +24,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             scenario = load_scenario(path)
-        except ScenarioError as err:
+        except ScenarioError as err:  # every issue of the file, each with file:line:column
             failed += 1
-            print(f"{path}: {len(err.issues)} error(s)", file=sys.stderr)
+            n = len(err.issues)
+            print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
             for issue in err.issues:
                 print(f"  {issue}", file=sys.stderr)
         else:
             print(f"{path}: ok ({scenario.name}, {scenario.num_frames} frames, {len(scenario.agents)} agents)")
+    if len(args.files) > 1 and failed:
+        print(f"{failed} of {len(args.files)} files have errors", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -58,6 +61,103 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- models ------------------------------------------------------------------------------
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from drivesim.models.info import format_bundle_info, missing_parts
+
+    print(format_bundle_info(Path(args.bundle), with_hash=args.sha256))
+    missing = missing_parts(Path(args.bundle))
+    if missing:
+        print(f"error: bundle {args.bundle} is missing part(s): {', '.join(missing)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# --- dataset export ------------------------------------------------------------------------
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from drivesim.export.dataset import (ExportOptions, export_dataset, merge_dataset, parse_shard, plan_clips,
+                                         resolve_source, shard_from_env)
+    from drivesim.export.writers import parse_formats
+
+    if args.merge:
+        if args.scenarios or args.output:
+            raise DrivesimError("--merge DATASET takes no scenarios and no -o; run it after every shard finished")
+        summary = merge_dataset(Path(args.merge))
+    else:
+        if not args.scenarios or not args.output:
+            raise DrivesimError("usage: drivesim export SCENARIO_OR_DIR... -o DATASET (or --merge DATASET)")
+        clips = plan_clips(args.scenarios, variations=args.variations, export_seed=args.seed)
+        shard = parse_shard(args.shard) if args.shard else shard_from_env()
+        source, source_id = resolve_source(args.source, args.checkpoint, args.device)
+        options = ExportOptions(formats=parse_formats(args.formats), shard=shard, source_id=source_id,
+                                export_seed=args.seed, variations=args.variations, progress=not args.quiet)
+        result = export_dataset(clips, Path(args.output), source, options)
+        print(f"{args.output}: wrote {result.written} clip(s) ({result.frames} frames), "
+              f"{result.assigned - result.written} already complete, {result.assigned} of {result.planned} "
+              f"in this {'shard' if shard[1] > 1 else 'export'}")
+        if result.merged is None:
+            print(f"shard {shard[0]}/{shard[1]} done; when every shard has finished: "
+                  f"drivesim export --merge {args.output}")
+            return 0
+        summary = result.merged
+    print(f"dataset: {summary.clips} clips, {summary.frames} frames, {summary.boxes} boxes")
+    if summary.missing:
+        print(f"warning: {len(summary.missing)} planned clip(s) not exported yet ({', '.join(summary.missing[:5])}"
+              f"{' ...' if len(summary.missing) > 5 else ''}); rerun their shards, then --merge again",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+# --- gRPC service --------------------------------------------------------------------------
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    from drivesim.serve.generator import make_generator
+    from drivesim.serve.limits import Limits
+    from drivesim.serve.server import ServeConfig, serve_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    limits = Limits(max_streams=args.max_streams, max_sessions=args.max_sessions,
+                    max_duration_s=args.max_duration_s, max_pixels=args.max_pixels)
+    config = ServeConfig(host=args.host, port=args.port, token=args.token or os.environ.get("DRIVESIM_TOKEN") or None,
+                         tls_cert=args.tls_cert, tls_key=args.tls_key, grace_s=args.grace_s, limits=limits)
+    generator = make_generator(args.backend, args.checkpoint, args.device)  # loads the model now: fail fast
+    serve_forever(generator, config, on_ready=lambda server: print(
+        f"drivesim serve: {args.backend} backend listening on {server.address}"
+        f"{' (token required)' if config.token else ''}; Ctrl-C or SIGTERM stops it", flush=True))
+    return 0
+
+
+def _cmd_client(args: argparse.Namespace) -> int:
+    import os
+
+    from drivesim.client import DrivesimClient, generate_to_folder
+    from drivesim.scenario.loader import read_scenario_text
+
+    text = read_scenario_text(args.file)
+    token = args.token or os.environ.get("DRIVESIM_TOKEN") or None
+    with DrivesimClient(args.server, token=token, tls_ca=args.tls_ca) as client:
+        summary = generate_to_folder(client, text, Path(args.output), seed=args.seed, filename=args.file)
+    print(f"wrote {summary['frames']} frames from {args.server} to {args.output}")
+    return 0
+
+
+def _cmd_synth_data(args: argparse.Namespace) -> int:
+    from drivesim.data.synth import SynthConfig, parse_size, synth_data
+
+    height, width = parse_size(args.size)
+    cfg = SynthConfig(output=args.output, clips=args.clips, frames=args.frames, height=height, width=width,
+                      fps=args.fps, seed=args.seed, workers=args.workers)
+    rendered = synth_data(cfg, progress=not args.quiet)
+    print(f"rendered {len(rendered)} clip(s), {cfg.clips - len(rendered)} already present, in {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drivesim", description=__doc__.splitlines()[0])
     from drivesim import __version__
@@ -81,7 +181,73 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     p.set_defaults(func=_cmd_preview)
 
+    p = sub.add_parser("info", help="a checkpoint bundle's parts (spatial/temporal parameters, dtype, size) and config")
+    p.add_argument("bundle", metavar="BUNDLE", help="bundle folder (config.yaml + .safetensors parts)")
+    p.add_argument("--sha256", action="store_true", help="also print the bundle's sha256 (config + all parts)")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("export", help="labelled dataset: images + COCO / KITTI / MOT / YOLO (resumable, shardable)")
+    p.add_argument("scenarios", nargs="*", metavar="SCENARIO_OR_DIR", help="scenario files or folders of *.yaml")
+    p.add_argument("-o", "--output", metavar="DATASET", help="dataset folder; rerun the same command to resume")
+    p.add_argument("--formats", default="coco,kitti,mot,yolo", help="comma-separated (default: all four)")
+    p.add_argument("--variations", type=int, default=0, metavar="N", help="seeded variations per scenario")
+    p.add_argument("--seed", type=int, default=0, help="seed of the variations (default 0)")
+    p.add_argument("--shard", metavar="I/N", help="export clips k with k %% N == I (default: RANK/WORLD_SIZE)")
+    p.add_argument("--source", choices=["diffusion", "schematic"], default="diffusion",
+                   help="frames from the diffusion model, or schematic drawings of the labels (dry run)")
+    p.add_argument("--checkpoint", metavar="BUNDLE", help="checkpoint bundle for --source diffusion")
+    p.add_argument("--device", help="torch device for --source diffusion (default: cuda:LOCAL_RANK or cpu)")
+    p.add_argument("--merge", metavar="DATASET", help="merge the shards' clips: COCO, manifest and card")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("serve", help="gRPC server: streamed generation and closed-loop sessions (docs/grpc.md)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default loopback only)")
+    p.add_argument("--port", type=int, default=50051, help="0 picks a free port (printed at start)")
+    p.add_argument("--backend", choices=("diffusion", "schematic"), default="diffusion",
+                   help="diffusion: the Video LDM; schematic: drawn boxes, fast (tests, wiring a simulator)")
+    p.add_argument("--checkpoint", default=None, metavar="BUNDLE", help="bundle folder for the diffusion backend")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (diffusion backend)")
+    p.add_argument("--token", default=None, help="require 'authorization: Bearer TOKEN' (prefer env DRIVESIM_TOKEN: "
+                                                 "arguments are visible to other users in ps)")
+    p.add_argument("--tls-cert", type=Path, default=None, metavar="PEM", help="certificate chain; serve TLS only")
+    p.add_argument("--tls-key", type=Path, default=None, metavar="PEM", help="private key for --tls-cert")
+    p.add_argument("--max-streams", type=_positive_int, default=4, help="Generate calls at once (default 4)")
+    p.add_argument("--max-sessions", type=_positive_int, default=4, help="open sessions at once (default 4)")
+    p.add_argument("--max-duration-s", type=float, default=600.0, help="longest scenario accepted (default 600)")
+    p.add_argument("--max-pixels", type=_positive_int, default=1024 * 512,
+                   help="largest camera width*height accepted (default 1024*512)")
+    p.add_argument("--grace-s", type=float, default=5.0, help="on SIGTERM, running calls get this long to finish")
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("client", help="generate a scenario on a drivesim server into an OUT folder")
+    p.add_argument("file", metavar="SCENARIO")
+    p.add_argument("--server", default="localhost:50051", metavar="HOST:PORT")
+    p.add_argument("-o", "--output", required=True, metavar="OUT")
+    p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    p.add_argument("--token", default=None, help="bearer token (prefer env DRIVESIM_TOKEN)")
+    p.add_argument("--tls-ca", type=Path, default=None, metavar="PEM", help="CA certificate: connect with TLS")
+    p.set_defaults(func=_cmd_client)
+
+    p = sub.add_parser("synth-data", help="procedural training clips: rendered frames + exact labels (docs/data-format.md)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="dataset folder; rerun to resume")
+    p.add_argument("--clips", type=int, required=True, metavar="N")
+    p.add_argument("--frames", type=int, required=True, metavar="T", help="frames per clip")
+    p.add_argument("--size", default="128x256", metavar="HxW", help="frame size (default 128x256)")
+    p.add_argument("--fps", type=float, default=10.0, help="frame rate (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="dataset seed: same seed, same clips (default 0)")
+    p.add_argument("--workers", type=int, default=1, metavar="K", help="render processes (default 1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_synth_data)
+
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
 TimeOfDay = Literal["day", "night"]
 AgentType = Literal["car", "truck", "bus", "pedestrian", "cyclist", "motorcycle"]
@@ -95,15 +95,14 @@ class Agent(_Strict):
     lateral_m: Optional[float] = None  # metres right of the road's left edge
     distance_m: float = Field(ge=-500.0, le=1000.0)  # camera to agent centre along z at t=0
     speed_mps: float = Field(0.0, ge=0.0, le=100.0)
-    size_m: Optional[tuple[float, float, float]] = None  # length, width, height
+    # length, width, height; per-item bounds so an error names the item (size_m[1])
+    size_m: Optional[tuple[PositiveFloat, PositiveFloat, PositiveFloat]] = None
     actions: list[Action] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _placement(self) -> "Agent":
         if (self.lane is None) == (self.lateral_m is None):
             raise ValueError("set exactly one of lane or lateral_m")
-        if self.size_m is not None and min(self.size_m) <= 0:
-            raise ValueError("size_m values must all be > 0 (length, width, height in metres)")
         return self
 
     @property

@@ -1,0 +1,254 @@
+"""The scenario engine: a `Scenario` -> per-frame ground truth (`FrameConditions`), deterministic in the seed.
+
+World model (DESIGN §3): an ego-centric straight road. The ego drives at the centre of
+`ego.lane` at constant `ego.speed_mps`; everything is expressed relative to the camera on it.
+Road frame: x right, y down (ground y = 0), z forward; see `camera.py`.
+
+Named agents:
+- keep their lane (centre at (lane + 0.5) * lane_width_m right of the road's left edge) or
+  `lateral_m`, and their speed, until an action changes them;
+- an action blends from the value at its `at_s` to its target over `duration_s` with a
+  smoothstep (3u^2 - 2u^3): lateral moves (`lane_change_to`, `lateral_m`) and speed changes
+  alike; a later action takes over from wherever the earlier one had got to;
+- forward position z(t) = distance_m + integral of (agent speed - ego speed), integrated in
+  closed form (exact for any frame rate);
+- heading_rad = atan2(lateral velocity, forward speed): 0 along the road, positive yawing
+  right (towards +x), pi for agents moving towards the camera. This is the sign of a rotation
+  about the y-down axis, as KITTI's; the label's rotation_y = heading_rad - pi/2, so a car
+  driving ahead of the ego has rotation_y = -pi/2 (see `boxes.py`).
+Environment: frame i (t = i / fps) uses, for time_of_day and crowdedness separately, the
+latest event with at_s <= t (ties: the later one in the file wins).
+Background traffic: `traffic.py`. The ego's own car (EGO_SIZE_M, camera EGO_CAMERA_BEHIND_FRONT_M
+behind its front) is kept clear of background traffic but never labelled; background traffic
+also keeps out of the camera's line of sight to every named agent.
+
+    drivesim plan scenarios/lead_brake.yaml -o out/labels.jsonl
+    from drivesim.scenario.loader import load_scenario
+    engine = ScenarioEngine(load_scenario("scenarios/lead_brake.yaml"))
+    engine.frame(0).boxes, engine.agent_states(2.5)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from drivesim.errors import DrivesimError
+from drivesim.scenario.boxes import label_boxes
+from drivesim.scenario.camera import PinholeCamera
+from drivesim.scenario.format import Agent, Scenario
+from drivesim.scenario.labels import FrameConditions, RoadState
+from drivesim.scenario.traffic import BackgroundTraffic, Obstacles, grid_times
+
+EGO_SIZE_M = (4.5, 1.8, 1.5)
+EGO_CAMERA_BEHIND_FRONT_M = 1.0
+
+
+@dataclass(frozen=True)
+class AgentState:
+    track_id: str  # agent id, or bg_<n> for seeded background traffic
+    type: str  # car | truck | bus | pedestrian | cyclist | motorcycle
+    x_m: float  # road frame: lateral position of the cuboid centre relative to the camera (right +)
+    z_m: float  # road frame: forward distance camera -> cuboid centre (negative = behind)
+    lateral_m: float  # metres right of the road's left edge
+    speed_mps: float  # along the road; negative = towards the camera
+    heading_rad: float  # yaw relative to the road: 0 along it, + yawing right (rotation about y-down)
+    size_m: tuple[float, float, float]  # length, width, height
+    is_background: bool
+
+
+class BlendedProfile:
+    """A scalar that holds its value, then blends to each new target with a smoothstep.
+
+    `changes` are (at_s, duration_s, target); a change starts from the value at its at_s, so
+    overlapping changes hand over smoothly. `value`, `rate` and `integral` take arrays of times.
+    """
+
+    def __init__(self, initial: float, changes: Sequence[tuple[float, float, float]] = ()):
+        self.initial = float(initial)
+        self.segments: list[tuple[float, float, float, float]] = []  # (t0, duration, v0, v1)
+        for at, dur, target in sorted(changes, key=lambda c: c[0]):
+            v0 = float(self.value(np.array([at]))[0])
+            self.segments.append((float(at), float(dur), v0, float(target)))
+
+    def value(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, float)
+        out = np.full(t.shape, self.initial)
+        for t0, dur, v0, v1 in self.segments:
+            u = np.clip((t - t0) / dur, 0.0, 1.0)
+            out = np.where(t >= t0, v0 + (v1 - v0) * u * u * (3 - 2 * u), out)
+        return out
+
+    def rate(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, float)
+        out = np.zeros(t.shape)
+        for t0, dur, v0, v1 in self.segments:
+            u = np.clip((t - t0) / dur, 0.0, 1.0)
+            out = np.where(t >= t0, (v1 - v0) * 6 * u * (1 - u) / dur, out)
+        return out
+
+    def integral(self, t: np.ndarray) -> np.ndarray:
+        """Integral of the value from 0 to t (t >= 0)."""
+        t = np.asarray(t, float)
+        starts = [s[0] for s in self.segments] + [math.inf]
+        out = self.initial * np.minimum(t, starts[0])
+        for (t0, dur, v0, v1), t_next in zip(self.segments, starts[1:]):
+            s = np.clip(t, t0, t_next) - t0  # time this segment governs, up to t
+            u = s / dur
+            # integral of the smoothstep over [0, u] in units of dur: u^3 - u^4/2, then 1 per unit.
+            shape = np.where(u <= 1.0, u ** 3 - u ** 4 / 2, 0.5 + (u - 1.0))
+            out = out + v0 * s + (v1 - v0) * dur * shape
+        return out
+
+
+class _NamedMotion:
+    """One named agent's trajectory: lateral and speed profiles from its actions."""
+
+    def __init__(self, agent: Agent, lane_width_m: float, ego_speed_mps: float):
+        self.agent = agent
+        self.ego_speed = ego_speed_mps
+        start = (agent.lane + 0.5) * lane_width_m if agent.lane is not None else agent.lateral_m
+        lateral, speed = [], []
+        for a in agent.actions:
+            if a.lane_change_to is not None:
+                lateral.append((a.at_s, a.duration_s, (a.lane_change_to + 0.5) * lane_width_m))
+            elif a.lateral_m is not None:
+                lateral.append((a.at_s, a.duration_s, a.lateral_m))
+            if a.speed_mps is not None:
+                speed.append((a.at_s, a.duration_s, a.speed_mps))
+        self.lateral = BlendedProfile(start, lateral)
+        self.speed = BlendedProfile(agent.speed_mps, speed)
+
+    def at(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(lateral_m, z_m, speed_mps, heading_rad) at times t."""
+        t = np.asarray(t, float)
+        speed = self.speed.value(t)
+        z = self.agent.distance_m + self.speed.integral(t) - self.ego_speed * t
+        heading = np.arctan2(self.lateral.rate(t), speed)
+        return self.lateral.value(t), z, speed, heading
+
+
+class ScenarioEngine:
+    def __init__(self, scenario: Scenario, seed: int | None = None):
+        _check_lanes(scenario)
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else int(seed)
+        self.camera = PinholeCamera.from_config(scenario.camera)
+        self.num_frames = scenario.num_frames
+        self.fps = scenario.fps
+        self.ego_lateral_m = (scenario.ego.lane + 0.5) * scenario.road.lane_width_m
+        self._named = [_NamedMotion(a, scenario.road.lane_width_m, scenario.ego.speed_mps) for a in scenario.agents]
+        events = sorted(scenario.environment.events, key=lambda e: e.at_s)  # stable: file order on ties
+        self._tod_events = [(e.at_s, e.time_of_day) for e in events if e.time_of_day is not None]
+        self._crowd_events = [(e.at_s, e.crowdedness) for e in events if e.crowdedness is not None]
+        grid = grid_times(scenario.duration_s)
+        crowd = np.array([self.environment_at(float(t))[1] for t in grid])
+        self.traffic = BackgroundTraffic(scenario, self.seed, self.camera, crowd, self._obstacles(grid))
+
+    # --- timeline --------------------------------------------------------------------------
+
+    def environment_at(self, t: float) -> tuple[str, float]:
+        """(time_of_day, crowdedness) in force at time t."""
+        env = self.scenario.environment
+        tod, crowd = env.time_of_day, env.crowdedness
+        for at, value in self._tod_events:
+            if at <= t + 1e-9:
+                tod = value
+        for at, value in self._crowd_events:
+            if at <= t + 1e-9:
+                crowd = value
+        return tod, float(crowd)
+
+    def road_state(self, t: float) -> RoadState:
+        road, ego = self.scenario.road, self.scenario.ego
+        return RoadState(lanes=road.lanes, lane_width_m=road.lane_width_m, ego_lateral_m=self.ego_lateral_m,
+                         ego_speed_mps=ego.speed_mps, ego_travel_m=ego.speed_mps * t)
+
+    def agent_states(self, t: float) -> list[AgentState]:
+        """Every agent at time t (named first, in file order, then active background), unprojected."""
+        states = []
+        for motion in self._named:
+            lat, z, speed, heading = (float(v) for v in motion.at(np.array(t)))
+            a = motion.agent
+            states.append(AgentState(track_id=a.id, type=a.type, x_m=lat - self.ego_lateral_m, z_m=z,
+                                     lateral_m=lat, speed_mps=speed, heading_rad=heading,
+                                     size_m=tuple(float(v) for v in a.size), is_background=False))
+        bg = self.traffic.snapshot(t)
+        for i, track_id in enumerate(bg.track_ids):
+            lat = float(bg.lateral_m[i])
+            states.append(AgentState(track_id=track_id, type=bg.types[i], x_m=lat - self.ego_lateral_m,
+                                     z_m=float(bg.z_m[i]), lateral_m=lat, speed_mps=float(bg.speed_mps[i]),
+                                     heading_rad=float(bg.heading_rad[i]),
+                                     size_m=tuple(float(v) for v in bg.size_m[i]), is_background=True))
+        return states
+
+    def named_trajectory(self, agent_id: str, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A named agent at many times at once: (lateral_m, z_m, speed_mps, heading_rad) arrays."""
+        for motion in self._named:
+            if motion.agent.id == agent_id:
+                return motion.at(np.asarray(t, float))
+        raise KeyError(f"no named agent '{agent_id}' in scenario '{self.scenario.name}'")
+
+    # --- frames ----------------------------------------------------------------------------
+
+    def conditions_at(self, t: float, index: int = -1) -> FrameConditions:
+        tod, crowd = self.environment_at(t)
+        cam = self.camera
+        return FrameConditions(index=index, timestamp_s=t, time_of_day=tod, crowdedness=crowd,
+                               boxes=label_boxes(cam, self.agent_states(t)), road=self.road_state(t),
+                               width=cam.width, height=cam.height)
+
+    def frame(self, index: int) -> FrameConditions:
+        if not 0 <= index < self.num_frames:
+            raise IndexError(f"frame {index} is outside 0..{self.num_frames - 1}")
+        return self.conditions_at(self.scenario.timestamp(index), index)
+
+    def frames(self) -> Iterator[FrameConditions]:
+        for i in range(self.num_frames):
+            yield self.frame(i)
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _obstacles(self, t: np.ndarray) -> Obstacles:
+        """Named agents and the ego's car on the traffic grid, for keeping background traffic clear."""
+        lat, z, speed, half_w, half_l = [], [], [], [], []
+        for motion in self._named:
+            la, zz, sp, hd = motion.at(t)
+            length, width, _ = motion.agent.size
+            lat.append(la), z.append(zz), speed.append(sp), half_l.append(length / 2)
+            # A yawed agent sweeps wider: the lateral half extent of its rotated footprint.
+            half_w.append(np.abs(np.cos(hd)) * width / 2 + np.abs(np.sin(hd)) * length / 2)
+        ego_len, ego_w, _ = EGO_SIZE_M
+        lat.append(np.full(t.shape, self.ego_lateral_m))
+        z.append(np.full(t.shape, EGO_CAMERA_BEHIND_FRONT_M - ego_len / 2))
+        speed.append(np.full(t.shape, self.scenario.ego.speed_mps))
+        half_w.append(np.full(t.shape, ego_w / 2))
+        half_l.append(ego_len / 2)
+        keep_visible = np.array([True] * len(self._named) + [False])  # not the ego's own car
+        return Obstacles(lateral_m=np.stack(lat), z_m=np.stack(z), speed_mps=np.stack(speed),
+                         half_width_m=np.stack(half_w), half_length_m=np.array(half_l), keep_visible=keep_visible)
+
+
+def _check_lanes(scenario: Scenario) -> None:
+    """Lane indices must exist; ids must be unique and not collide with background ids."""
+    lanes = scenario.road.lanes
+    where = f"scenario '{scenario.name}'"
+    fix = f"lanes are numbered 0..{lanes - 1} from the left; use one of those or raise road.lanes"
+    if scenario.ego.lane >= lanes:
+        raise DrivesimError(f"{where}: ego.lane {scenario.ego.lane} does not exist on a {lanes}-lane road ({fix})")
+    seen: set[str] = set()
+    for agent in scenario.agents:
+        if agent.id in seen:
+            raise DrivesimError(f"{where}: agent id '{agent.id}' is used twice; give every agent its own id")
+        seen.add(agent.id)
+        if agent.id.startswith("bg_") and agent.id[3:].isdigit():
+            raise DrivesimError(f"{where}: agent id '{agent.id}' is reserved for background traffic; rename it")
+        if agent.lane is not None and agent.lane >= lanes:
+            raise DrivesimError(f"{where}: agent '{agent.id}' lane {agent.lane} does not exist ({fix})")
+        for action in agent.actions:
+            if action.lane_change_to is not None and action.lane_change_to >= lanes:
+                raise DrivesimError(f"{where}: agent '{agent.id}' lane_change_to {action.lane_change_to} "
+                                    f"at {action.at_s} s does not exist ({fix})")

@@ -1,0 +1,455 @@
+"""Read scenario YAML into a `Scenario`, reporting every problem with its file, line and key.
+
+    drivesim validate scenarios/*.yaml
+    python -c "from drivesim.scenario.loader import load_scenario as l; print(l('scenarios/lead_brake.yaml').name)"
+
+Three passes, all issues of a file collected before anything is raised:
+1. YAML: `yaml.compose` with the safe loader gives a node tree with the line and column of every
+   key; we build plain data from it ourselves (so duplicate keys are caught, and nothing but
+   plain scalars, mappings and lists is ever constructed).
+2. Schema: pydantic in strict mode (a quoted "10" is not a number) on that data; its error
+   `loc` tuples are mapped back to the marks and its messages rewritten into friendly ones.
+3. Cross-field checks (`checks.py`): lanes that exist, times inside the scenario, unique ids.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from drivesim.errors import ScenarioError
+from drivesim.scenario.checks import Finding, KeyPath, cross_field_findings
+from drivesim.scenario.format import Scenario
+
+# Scenario files are small; the limits keep a hostile input (alias bombs, huge files) cheap.
+MAX_SCENARIO_BYTES = 2 * 1024 * 1024
+MAX_YAML_NODES = 200_000
+
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+# A value to show in "missing required key" hints, per key name.
+_EXAMPLE_VALUES = {"name": "my_scenario", "duration_s": "10", "id": "lead", "type": "car",
+                   "distance_m": "20", "at_s": "2"}
+_KEY_HINTS = {"size_m": "size_m is [length, width, height] in metres"}
+
+
+@dataclass(frozen=True)
+class ScenarioIssue:
+    """One located problem in a scenario file. `line` and `column` are 1-based."""
+
+    file: str
+    line: int | None
+    column: int | None
+    key_path: str  # e.g. "agents[0].lane"; "" for the file as a whole
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
+        text = ": ".join(p for p in (where, self.key_path, self.message) if p)
+        return f"{text} -- {self.hint}" if self.hint else text
+
+
+# --- public API ----------------------------------------------------------------------------
+
+def validate_scenario_text(text: str, filename: str = "<string>") -> list[ScenarioIssue]:
+    """Every problem of a scenario text, sorted by position; empty when it is valid."""
+    return _parse(text, filename)[1]
+
+
+def parse_scenario(text: str, filename: str = "<string>") -> Scenario:
+    """A validated `Scenario` from YAML text; raises `ScenarioError` with all issues."""
+    scenario, issues = _parse(text, filename)
+    if issues or scenario is None:
+        raise ScenarioError(issues)
+    return scenario
+
+
+def load_scenario(path: Union[str, "os.PathLike[str]"]) -> Scenario:
+    """A validated `Scenario` from a YAML file; raises `ScenarioError` with all issues."""
+    name = os.fspath(path)
+    return parse_scenario(read_scenario_text(path), name)
+
+
+def read_scenario_text(path: Union[str, "os.PathLike[str]"]) -> str:
+    """The file's text, or a `ScenarioError` saying why it cannot be read."""
+    name = os.fspath(path)
+    p = Path(path)
+
+    def fail(message: str, hint: str = "") -> ScenarioError:
+        return ScenarioError([ScenarioIssue(name, None, None, "", message, hint)])
+
+    if p.is_dir():
+        raise fail("is a directory, not a scenario file", "pass a .yaml file, e.g. scenarios/lead_brake.yaml")
+    try:
+        size = p.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise fail(f"file is {size} bytes; scenario files are limited to {MAX_SCENARIO_BYTES}")
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise fail("file not found", "check the path") from None
+    except OSError as err:
+        raise fail(f"cannot read file: {err.strerror or err}") from None
+    try:
+        return raw.decode("utf-8-sig")  # tolerate a byte-order mark from Windows editors
+    except UnicodeDecodeError as err:
+        raise fail(f"not UTF-8 text (undecodable byte at offset {err.start})",
+                   "save the file as UTF-8") from None
+
+
+# --- the three passes ----------------------------------------------------------------------
+
+def _parse(text: str, filename: str) -> tuple[Scenario | None, list[ScenarioIssue]]:
+    if len(text) > MAX_SCENARIO_BYTES:
+        return None, [ScenarioIssue(filename, None, None, "",
+                                    f"text is {len(text)} characters; the limit is {MAX_SCENARIO_BYTES}")]
+    # 1. YAML -> plain data + marks
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as err:
+        return None, [_yaml_syntax_issue(err, filename)]
+    except yaml.YAMLError as err:
+        return None, [ScenarioIssue(filename, None, None, "", f"YAML error: {err}")]
+    except RecursionError:
+        return None, [ScenarioIssue(filename, None, None, "", "YAML is nested too deeply")]
+    if root is None:
+        return None, [ScenarioIssue(filename, 1, 1, "", "file is empty",
+                                    "a scenario needs at least 'name: ...' and 'duration_s: ...'")]
+    reader = _NodeReader()
+    try:
+        data = reader.read(root, ())
+    except _TooManyNodes:
+        return None, [ScenarioIssue(filename, None, None, "",
+                                    f"YAML expands to more than {MAX_YAML_NODES} values (aliases?)")]
+    locate = _Locator(filename, reader.marks)
+    issues = [locate(f) for f in reader.findings]
+    if not isinstance(data, dict):
+        return None, issues + [locate(Finding((), f"the top level must be a mapping of keys, got {_kind(data)}",
+                                              "start with 'version: 1', 'name: ...', 'duration_s: ...'"))]
+
+    # 2. schema, strict: JSON strict mode accepts ints for floats and lists for tuples only
+    scenario: Scenario | None = None
+    schema_findings: list[Finding] = []
+    try:
+        scenario = Scenario.model_validate_json(json.dumps(data), strict=True)
+    except ValidationError as err:
+        schema_findings = [_friendly(e) for e in err.errors()]
+
+    # 3. cross-field checks on the raw data, so they are reported alongside schema errors.
+    # One issue per key path: the YAML reader's, else pydantic's, else the checks'.
+    seen = {f.path for f in reader.findings}
+    schema_findings = [f for f in schema_findings if f.path not in seen]
+    seen |= {f.path for f in schema_findings}
+    check_findings = [f for f in cross_field_findings(data) if f.path not in seen]
+
+    issues += [locate(f) for f in schema_findings + check_findings]
+    issues.sort(key=lambda i: (i.line or 0, i.column or 0))
+    return (scenario if not issues else None), issues
+
+
+def _yaml_syntax_issue(err: yaml.MarkedYAMLError, filename: str) -> ScenarioIssue:
+    mark = err.problem_mark or err.context_mark
+    problem = err.problem or "invalid YAML"
+    if err.context:
+        context = err.context
+        if err.context_mark is not None and (mark is None or err.context_mark.line != mark.line):
+            context += f" started at line {err.context_mark.line + 1}"
+        problem += f" ({context})"
+    hint = "check indentation, colons and brackets on this line and the one above"
+    if "'\\t'" in problem or "tab" in problem:  # PyYAML writes the tab character as '\t'
+        hint = "indent with spaces, not tabs"
+    if "another document" in problem:
+        problem, hint = "a second YAML document starts here", "a scenario file holds one document: remove the '---'"
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+    return ScenarioIssue(filename, line, col, "", f"YAML syntax error: {problem}", hint)
+
+
+class _TooManyNodes(Exception):
+    pass
+
+
+class _NodeReader:
+    """Plain data from a composed YAML node tree, recording where every key and item starts."""
+
+    def __init__(self) -> None:
+        self.marks: dict[KeyPath, tuple[int, int]] = {}
+        self.findings: list[Finding] = []
+        self._scalars = yaml.constructor.SafeConstructor()
+        self._active: set[int] = set()  # nodes on the current branch: catches recursive aliases
+        self._budget = MAX_YAML_NODES
+
+    def read(self, node: yaml.Node, path: KeyPath) -> Any:
+        self._budget -= 1
+        if self._budget < 0:
+            raise _TooManyNodes
+        self.marks.setdefault(path, _mark(node))
+        if id(node) in self._active:
+            self.findings.append(Finding(path, "an alias refers to itself", "", _mark(node)))
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        if node.tag not in (_MAP_TAG, _SEQ_TAG):
+            self.findings.append(Finding(path, f"unsupported YAML tag '{node.tag}'",
+                                         "remove the tag: only plain mappings, lists and values", _mark(node)))
+            return None
+        self._active.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+            return [self.read(item, path + (i,)) for i, item in enumerate(node.value)]
+        finally:
+            self._active.discard(id(node))
+
+    def _scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
+        try:
+            value = self._scalars.construct_object(node, deep=True)
+        except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or str(err)
+            self.findings.append(Finding(path, f"cannot read value: {problem}", "remove the tag", _mark(node)))
+            return None
+        if isinstance(value, str) and node.style is None and _parses_as_number(value):
+            return float(value)  # unquoted 1e3: YAML 1.1 says text, every reader of a scenario means 1000
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            return value
+        return node.value  # dates, binary: keep the text as written
+
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
+        first_seen: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE_TAG:
+                key, (line, col) = key_node.value, _mark(key_node)
+                if key in first_seen:
+                    message = f"duplicate key (first given at line {first_seen[key]})"
+                    self.findings.append(Finding(path + (key,), message, "keep only one of them", (line, col)))
+                first_seen.setdefault(key, line)
+        try:
+            self._scalars.flatten_mapping(node)  # resolves '<<: *anchor' merges; own keys win
+        except yaml.MarkedYAMLError as err:
+            self.findings.append(Finding(path, f"bad merge: {err.problem}", "merge ('<<') only mappings",
+                                         _mark(node)))
+            return {}
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.findings.append(Finding(path, "keys must be plain names, not lists or mappings", "",
+                                             _mark(key_node)))
+                continue
+            key = key_node.value  # the text as written: 'on' stays 'on', never True
+            self.marks[path + (key,)] = _mark(key_node)
+            out[key] = self.read(value_node, path + (key,))  # the key, not its value, locates it
+        return out
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _Locator:
+    """Turns a `Finding` (a key path) into a `ScenarioIssue` (a file position)."""
+
+    def __init__(self, filename: str, marks: dict[KeyPath, tuple[int, int]]):
+        self.filename, self.marks = filename, marks
+
+    def __call__(self, finding: Finding) -> ScenarioIssue:
+        mark = finding.mark
+        if mark is None:  # a missing key: point at the closest parent that exists
+            for n in range(len(finding.path), -1, -1):
+                if finding.path[:n] in self.marks:
+                    mark = self.marks[finding.path[:n]]
+                    break
+        line, col = mark if mark is not None else (None, None)
+        return ScenarioIssue(self.filename, line, col, format_key_path(finding.path), finding.message, finding.hint)
+
+
+def format_key_path(path: KeyPath) -> str:
+    """("agents", 0, "lane") -> "agents[0].lane"."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# --- pydantic errors -> friendly messages ---------------------------------------------------
+
+def _friendly(err: dict[str, Any]) -> Finding:
+    loc: KeyPath = tuple(err["loc"])
+    kind, value, ctx = err["type"], err.get("input"), err.get("ctx") or {}
+    got = f", got {_show(value)}"
+    key = next((p for p in reversed(loc) if isinstance(p, str)), "")
+    hint = _KEY_HINTS.get(key, "")
+
+    if kind == "missing" and loc and isinstance(loc[-1], int):  # a tuple given too few items
+        count = f", got {len(value)}" if isinstance(value, list) else ""
+        return Finding(loc[:-1], f"expected exactly {_tuple_len(loc[:-1])} values{count}", hint)
+    if kind == "missing":
+        example = _EXAMPLE_VALUES.get(key, "...")
+        return Finding(loc, "missing required key", f"add '{key}: {example}'")
+    if kind == "extra_forbidden":
+        return _unknown_key(loc)
+    if value is None and kind.endswith("_type"):
+        return Finding(loc, f"has no value; expected {_expected(kind)}", "give it a value or remove the key")
+    if kind == "literal_error" and loc == ("version",):
+        return Finding(loc, f"unsupported version {_show(value)}; this drivesim reads version 1",
+                       "set 'version: 1' (or leave it out)")
+    if kind == "literal_error":
+        choices = ", ".join(str(c) for c in typing.get_args(_annotation_at(loc)))
+        return Finding(loc, f"expected one of {choices}{got}", hint)
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    if kind in bounds:
+        limit = next(iter(ctx.values()))
+        return Finding(loc, f"must be {bounds[kind]} {_number(limit)}{got}", hint)
+    if kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float"):
+        if isinstance(value, str) and _parses_as_number(value):
+            hint = "remove the quotes"
+        elif isinstance(value, float) and kind.startswith("int") and value.is_integer():
+            hint = f"write {int(value)}"
+        return Finding(loc, f"expected {_expected(kind)}{got}", hint)
+    if kind == "string_type":
+        quote = not isinstance(value, (dict, list))
+        return Finding(loc, f"expected text{got}", f'put it in quotes: "{_show(value)}"' if quote else "")
+    if kind in ("model_type", "dict_type"):
+        return Finding(loc, f"expected a mapping of keys (key: value){got}", hint)
+    if kind in ("list_type", "tuple_type"):
+        return Finding(loc, f"expected a list{got}", hint or "write [a, b, c] or one '- item' per line")
+    if kind in ("too_long", "too_short") and ctx.get("field_type") == "Tuple":
+        return Finding(loc, f"expected exactly {_tuple_len(loc)} values, got {ctx.get('actual_length')}", hint)
+    if kind == "string_too_short":
+        return Finding(loc, "must not be empty", hint)
+    if kind == "string_too_long":
+        return Finding(loc, f"must be at most {ctx.get('max_length')} characters", hint)
+    if kind == "string_pattern_mismatch":
+        return Finding(loc, f"may use only letters, digits, '_', '.' and '-'{got}", "no spaces")
+    if kind == "value_error":
+        return Finding(loc, str(ctx.get("error", err["msg"])), hint)
+    return Finding(loc, err["msg"], hint)  # anything rarer: pydantic's own words
+
+
+def _unknown_key(loc: KeyPath) -> Finding:
+    key, owner = str(loc[-1]), _annotation_at(loc[:-1])
+    fields = list(owner.model_fields) if _is_model(owner) else []
+    close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+    if close:
+        return Finding(loc, "unknown key", f"did you mean '{close[0]}'?")
+    elsewhere = [where for where, model in _SECTIONS.items() if key in model.model_fields and model is not owner]
+    if elsewhere:
+        return Finding(loc, "unknown key", f"'{key}' belongs under {elsewhere[0]}")
+    return Finding(loc, "unknown key", "accepted here: " + ", ".join(fields))
+
+
+def _annotation_at(loc: KeyPath) -> Any:
+    """The schema type at a data path: walks Scenario's fields, list items and tuple items."""
+    ann: Any = Scenario
+    for part in loc:
+        ann = _unwrap(ann)
+        if isinstance(part, str):
+            if not (_is_model(ann) and part in ann.model_fields):
+                return None
+            ann = ann.model_fields[part].annotation
+        else:
+            args = typing.get_args(ann)
+            if typing.get_origin(ann) is list and args:
+                ann = args[0]
+            elif typing.get_origin(ann) is tuple and args:
+                ann = args[min(part, len(args) - 1)]
+            else:
+                return None
+    return _unwrap(ann)
+
+
+def _unwrap(ann: Any) -> Any:
+    """Optional[X] -> X, Annotated[X, ...] -> X."""
+    while True:
+        origin, args = typing.get_origin(ann), typing.get_args(ann)
+        if origin is typing.Annotated:
+            ann = args[0]
+        elif origin in (Union, types.UnionType):
+            rest = [a for a in args if a is not type(None)]
+            if len(rest) != 1:
+                return ann
+            ann = rest[0]
+        else:
+            return ann
+
+
+def _is_model(ann: Any) -> bool:
+    return isinstance(ann, type) and issubclass(ann, BaseModel)
+
+
+def _sections() -> dict[str, type[BaseModel]]:
+    """Every mapping of the format by where it sits: {"top level": Scenario, "road": Road, ...}."""
+    found: dict[str, type[BaseModel]] = {}
+
+    def visit(model: type[BaseModel], where: str) -> None:
+        found[where] = model
+        for name, field in model.model_fields.items():
+            ann = _unwrap(field.annotation)
+            if typing.get_origin(ann) is list:
+                ann, name = _unwrap(typing.get_args(ann)[0]), name + "[]"
+            if _is_model(ann):
+                visit(ann, name if where == "the top level" else f"{where}.{name}")
+
+    visit(Scenario, "the top level")
+    return found
+
+
+_SECTIONS = _sections()
+
+
+def _tuple_len(loc: KeyPath) -> int:
+    return len(typing.get_args(_annotation_at(loc))) or 0
+
+
+def _expected(kind: str) -> str:
+    if kind.startswith("int"):
+        return "a whole number"
+    if kind.startswith("float"):
+        return "a number"
+    if kind.startswith("string"):
+        return "text"
+    if kind in ("list_type", "tuple_type"):
+        return "a list"
+    return "a mapping of keys"
+
+
+def _number(x: Any) -> str:
+    return str(int(x)) if isinstance(x, float) and x.is_integer() else str(x)
+
+
+def _parses_as_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list"}.get(type(value), f"the value {_show(value)}")
+
+
+def _show(value: Any) -> str:
+    """A value the way the user wrote it in YAML."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"'{value[:40]}'" + ("..." if len(value) > 40 else "")
+    if isinstance(value, float):
+        return repr(value)  # 1.0 stays 1.0: it matters when a whole number is expected
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return str(value)
