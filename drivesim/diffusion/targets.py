@@ -1,0 +1,102 @@
+"""What the network predicts (eps or v), how to get x0 back from it, and the training loss.
+
+x_t = alpha_t x0 + sigma_t eps;  v = alpha_t eps - sigma_t x0;  so
+x0 = (x_t - sigma_t eps) / alpha_t = alpha_t x_t - sigma_t v.
+Timesteps `t` are (B,) for one step per clip or (B, T) for one step per frame of (B, T, ...) video.
+
+    python -c "import torch; from drivesim.diffusion import *; s = make_training_scheduler(DiffusionConfig()); x = torch.randn(2, 8, 4, 16, 32); n = torch.randn_like(x); t = sample_timesteps(2, 1000); print(training_target(x, n, t, s, 'v_prediction').shape)"
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from drivesim.diffusion.schedule import PREDICTION_TYPES, alpha_sigma
+from drivesim.errors import DrivesimError
+
+__all__ = ["sample_timesteps", "add_noise", "training_target", "predict_x0", "predict_eps",
+           "diffusion_loss", "min_snr_weights"]
+
+
+def _check(prediction_type: str) -> None:
+    if prediction_type not in PREDICTION_TYPES:
+        raise DrivesimError(f"prediction_type must be one of {PREDICTION_TYPES}, got {prediction_type!r}")
+
+
+def _per_step(fn, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
+    """Run a diffusers (sample, noise, timesteps) helper with per-frame timesteps (B, T) too."""
+    if t.ndim == 1:
+        return fn(x0, noise, t)
+    flat = fn(x0.flatten(0, t.ndim - 1), noise.flatten(0, t.ndim - 1), t.flatten())
+    return flat.reshape(x0.shape)
+
+
+def sample_timesteps(shape: int | tuple[int, ...], num_train_timesteps: int,
+                     generator: torch.Generator | None = None, device=None) -> Tensor:
+    """Uniform training steps in [0, num_train_timesteps), as a LongTensor of `shape`."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    t = torch.randint(0, num_train_timesteps, shape, generator=generator)
+    return t.to(device) if device is not None else t
+
+
+def add_noise(x0: Tensor, noise: Tensor, t: Tensor, scheduler) -> Tensor:
+    """x_t = alpha_t x0 + sigma_t noise (the scheduler's `add_noise`, per clip or per frame)."""
+    return _per_step(scheduler.add_noise, x0, noise, t.to(x0.device))
+
+
+def training_target(x0: Tensor, noise: Tensor, t: Tensor, scheduler, prediction_type: str) -> Tensor:
+    """What the network should output at x_t: eps, or v = alpha_t eps - sigma_t x0 (`get_velocity`)."""
+    _check(prediction_type)
+    if prediction_type == "epsilon":
+        return noise
+    return _per_step(scheduler.get_velocity, x0, noise, t.to(x0.device))
+
+
+def predict_x0(model_out: Tensor, x_t: Tensor, t: Tensor, scheduler, prediction_type: str) -> Tensor:
+    """The clean sample implied by the network output at step t."""
+    _check(prediction_type)
+    alpha, sigma = alpha_sigma(scheduler, t, x_t)
+    if prediction_type == "epsilon":
+        return (x_t - sigma * model_out) / alpha
+    return alpha * x_t - sigma * model_out
+
+
+def predict_eps(model_out: Tensor, x_t: Tensor, t: Tensor, scheduler, prediction_type: str) -> Tensor:
+    """The noise implied by the network output at step t (eps = sigma x_t + alpha v for v)."""
+    _check(prediction_type)
+    if prediction_type == "epsilon":
+        return model_out
+    alpha, sigma = alpha_sigma(scheduler, t, x_t)
+    return sigma * x_t + alpha * model_out
+
+
+def min_snr_weights(t: Tensor, scheduler, prediction_type: str, gamma: float = 5.0) -> Tensor:
+    """Min-SNR-gamma loss weights (Hang et al. 2023), shape of `t`; an optional per-step weighting."""
+    _check(prediction_type)
+    acp = scheduler.alphas_cumprod.to(t.device, torch.float32)[t.long()]
+    snr = acp / (1.0 - acp)
+    clipped = snr.clamp(max=gamma)
+    # for v the MSE already carries a factor (snr + 1) relative to eps-MSE
+    return clipped / snr if prediction_type == "epsilon" else clipped / (snr + 1.0)
+
+
+def diffusion_loss(model_out: Tensor, target: Tensor, weights: Tensor | None = None,
+                   mask: Tensor | None = None) -> Tensor:
+    """Mean squared error, optionally weighted per clip (B,) or per frame (B, T), and masked.
+
+    `mask` (B,) or (B, T): 1 where an item counts, 0 where it is excluded (e.g. given context
+    frames); the loss is the mean over counted items.
+    """
+    err = (model_out.float() - target.float()) ** 2
+    lead = max([1] + [a.ndim for a in (weights, mask) if a is not None])
+    per_item = err.flatten(lead).mean(-1)  # (B,) or (B, T)
+
+    def spread(a: Tensor) -> Tensor:  # (B,) -> (B, 1) against per-frame items
+        return a.to(per_item).reshape(*a.shape, *([1] * (lead - a.ndim)))
+
+    w = torch.ones_like(per_item) if weights is None else spread(weights).expand_as(per_item)
+    if mask is None:
+        return (w * per_item).mean()
+    m = spread(mask).expand_as(per_item)
+    return (w * m * per_item).sum() / m.sum().clamp(min=1.0)

@@ -1,0 +1,335 @@
+"""Checkpoint bundle: a folder with `config.yaml` and one `.safetensors` file per part. No pickle.
+
+Parts and what is in them (spatial = image-model weights, temporal = the video layers):
+
+    autoencoder.safetensors       encoder + image decoder (spatial)
+    decoder_temporal.safetensors  the temporal decoder's added layers (its spatial weights are the image decoder's)
+    unet_spatial.safetensors      the image LDM backbone, shared by the keyframe model and the interpolator
+    unet_temporal.safetensors     the keyframe / prediction model's temporal layers
+    interpolator.safetensors      the interpolator's temporal layers
+    upsampler.safetensors         the whole video upsampler (spatial + temporal)
+
+Temporal weights live in their own files so they can be moved onto a fine-tuned copy of the
+backbone (DESIGN §1.8): `load_bundle(finetuned, temporal_from=original)`.
+In memory, shared spatial weights are one tensor: the interpolator's spatial layers are the
+UNet's, and the temporal decoder's spatial layers are the autoencoder's decoder.
+
+    python -c "from drivesim.models.bundle import *; from drivesim.models.configs import get_config; save_bundle(build_bundle(get_config('tiny')), 'out/tiny'); print(load_bundle('out/tiny').config.name)"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from drivesim.errors import BundleError, DrivesimError
+from drivesim.models.autoencoder import Autoencoder
+from drivesim.models.configs import BundleConfig, config_from_dict, config_to_dict
+from drivesim.models.temporal_decoder import TemporalDecoder
+from drivesim.models.upsampler import VideoUpsampler
+from drivesim.models.video_unet import VideoUNet
+
+__all__ = ["Bundle", "PARTS", "TEMPORAL_PARTS", "CONFIG_FILE", "build_bundle", "save_bundle", "load_bundle",
+           "read_bundle_config", "bundle_sha256", "part_file", "construct_models"]
+
+CONFIG_FILE = "config.yaml"
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """Which tensors of which model one part file holds."""
+
+    name: str
+    model: str  # attribute of Bundle
+    select: str  # "all", "spatial" or "temporal" entries of the model's state_dict
+
+
+PART_SPECS = (
+    PartSpec("autoencoder", "autoencoder", "all"),
+    PartSpec("decoder_temporal", "decoder", "temporal"),
+    PartSpec("unet_spatial", "unet", "spatial"),
+    PartSpec("unet_temporal", "unet", "temporal"),
+    PartSpec("interpolator", "interpolator", "temporal"),
+    PartSpec("upsampler", "upsampler", "all"),
+)
+PARTS = tuple(p.name for p in PART_SPECS)
+TEMPORAL_PARTS = ("decoder_temporal", "unet_temporal", "interpolator")  # swapped by temporal_from
+
+
+def part_file(folder: Path, part: str) -> Path:
+    return Path(folder) / f"{part}.safetensors"
+
+
+@dataclass
+class Bundle:
+    """Every model of the pipeline, built from one config."""
+
+    config: BundleConfig
+    autoencoder: Autoencoder
+    decoder: TemporalDecoder
+    unet: VideoUNet
+    interpolator: VideoUNet
+    upsampler: VideoUpsampler
+    path: Path | None = None
+    temporal_from: Path | None = None  # where the temporal parts were loaded from, if not `path`
+
+    @property
+    def models(self) -> dict[str, nn.Module]:
+        return {"autoencoder": self.autoencoder, "decoder": self.decoder, "unet": self.unet,
+                "interpolator": self.interpolator, "upsampler": self.upsampler}
+
+    def eval(self) -> "Bundle":
+        for m in self.models.values():
+            m.eval()
+        return self
+
+
+# --- building ------------------------------------------------------------------------------
+
+def construct_models(config: BundleConfig) -> dict[str, nn.Module]:
+    """The five models of a bundle, freshly initialised (build under `torch.device("meta")` for shapes only)."""
+    return {"autoencoder": Autoencoder(config.autoencoder), "decoder": TemporalDecoder(config.autoencoder),
+            "unet": VideoUNet(config.unet), "interpolator": VideoUNet(config.interpolator),
+            "upsampler": VideoUpsampler(config.upsampler)}
+
+
+def _is_temporal(model: nn.Module, name: str) -> bool:
+    return bool(model.is_temporal_parameter(name)) if hasattr(model, "is_temporal_parameter") else False
+
+
+def _select(model: nn.Module, state: dict[str, Tensor], select: str) -> dict[str, Tensor]:
+    if select == "all":
+        return dict(state)
+    want = select == "temporal"
+    return {k: v for k, v in state.items() if _is_temporal(model, k) == want}
+
+
+def _decoder_spatial_from_autoencoder(ae_state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Autoencoder state-dict names -> the temporal decoder's spatial names (same tensors)."""
+    out = {}
+    for key, value in ae_state.items():
+        for src, dst in (("vae.decoder.", "decoder."), ("vae.post_quant_conv.", "post_quant_conv.")):
+            if key.startswith(src):
+                out[dst + key[len(src):]] = value
+    return out
+
+
+def _check_shared_spatial(config: BundleConfig, unet: VideoUNet, interpolator: VideoUNet) -> None:
+    """The interpolator reuses the UNet's spatial layers: their spatial tensors must match one to one."""
+    a = _select(unet, unet.state_dict(), "spatial")
+    b = _select(interpolator, interpolator.state_dict(), "spatial")
+    bad = sorted(k for k in set(a) | set(b) if k not in a or k not in b or a[k].shape != b[k].shape)
+    if bad:
+        raise DrivesimError(f"config {config.name!r}: the interpolator must share the unet's spatial layers, but "
+                            f"{len(bad)} spatial tensor(s) differ (first: {bad[0]}); give `interpolator` the same "
+                            "spatial settings as `unet` (channels, layers, attention, labels, layout)")
+
+
+def build_bundle(config: BundleConfig, seed: int = 0) -> Bundle:
+    """A bundle with random weights (reproducible from `seed`, global RNG untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        models = construct_models(config)
+    _check_shared_spatial(config, models["unet"], models["interpolator"])
+    # Share the spatial weights in memory, exactly as the bundle files do.
+    unet_spatial = _select(models["unet"], models["unet"].state_dict(keep_vars=True), "spatial")
+    models["interpolator"].load_state_dict({k: v.data for k, v in unet_spatial.items()}, strict=False, assign=True)
+    ae_state = {k: v.data for k, v in models["autoencoder"].state_dict(keep_vars=True).items()}
+    models["decoder"].load_state_dict(_decoder_spatial_from_autoencoder(ae_state), strict=False, assign=True)
+    return Bundle(config=config, **models)
+
+
+# --- saving --------------------------------------------------------------------------------
+
+def _part_tensors(bundle: Bundle, spec: PartSpec, dtype: torch.dtype) -> dict[str, Tensor]:
+    model = getattr(bundle, spec.model)
+    out = {}
+    for key, value in _select(model, model.state_dict(), spec.select).items():
+        value = value.detach()
+        if value.is_floating_point():
+            value = value.to(dtype)
+        out[key] = value.to("cpu").contiguous().clone()  # clone: safetensors refuses shared storage
+    return out
+
+
+def save_bundle(bundle: Bundle, folder: Path | str, dtype: torch.dtype = torch.float16) -> None:
+    """Write config.yaml + one .safetensors per part. Files are staged in a temp folder beside
+    `folder` and moved in with os.replace (config.yaml last), so no reader sees a half-written file."""
+    if dtype not in (torch.float16, torch.float32, torch.bfloat16):
+        raise DrivesimError(f"save_bundle: dtype must be float16, bfloat16 or float32, got {dtype}")
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise BundleError(f"cannot save a bundle to {folder}: it exists and is not a folder")
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+        try:
+            for spec in PART_SPECS:
+                save_file(_part_tensors(bundle, spec, dtype), str(part_file(staging, spec.name)),
+                          metadata={"format": "pt", "drivesim_part": spec.name, "drivesim_config": bundle.config.name})
+            (staging / CONFIG_FILE).write_text(yaml.safe_dump(config_to_dict(bundle.config), sort_keys=False))
+            umask = _umask()
+            for path in staging.iterdir():
+                path.chmod(0o666 & ~umask)  # mkstemp/mkdtemp make private files; a bundle is shared
+                with open(path, "rb") as f:
+                    os.fsync(f.fileno())
+            staging.chmod(0o777 & ~umask)
+            if not folder.exists():
+                os.replace(staging, folder)  # the whole bundle appears at once
+            else:
+                for spec in PART_SPECS:
+                    os.replace(part_file(staging, spec.name), part_file(folder, spec.name))
+                os.replace(staging / CONFIG_FILE, folder / CONFIG_FILE)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except OSError as err:
+        raise BundleError(f"cannot write bundle {folder}: {err.strerror or err}. "
+                          "Check that the folder is writable and the disk has space.") from err
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# --- loading -------------------------------------------------------------------------------
+
+def _require_bundle_folder(folder: Path) -> None:
+    if not folder.exists():
+        raise BundleError(f"bundle folder {folder} does not exist; pass the folder that holds {CONFIG_FILE} "
+                          "and the .safetensors parts")
+    if not folder.is_dir():
+        raise BundleError(f"{folder} is not a bundle folder (a bundle is a folder with {CONFIG_FILE} and "
+                          ".safetensors parts)")
+    if not (folder / CONFIG_FILE).is_file():
+        raise BundleError(f"{folder} is not a bundle: it has no {CONFIG_FILE}")
+
+
+def read_bundle_config(folder: Path | str) -> BundleConfig:
+    """Parse and validate a bundle's config.yaml (BundleError naming the file if it does not parse)."""
+    folder = Path(folder)
+    _require_bundle_folder(folder)
+    path = folder / CONFIG_FILE
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise BundleError(f"{path} does not parse as YAML: {err}") from err
+    except OSError as err:
+        raise BundleError(f"cannot read {path}: {err.strerror or err}") from err
+    try:
+        return config_from_dict(data)
+    except DrivesimError as err:
+        raise BundleError(f"{path} is not a valid bundle config: {err}") from err
+
+
+def _read_part(folder: Path, part: str, device: str | torch.device, dtype: torch.dtype) -> dict[str, Tensor]:
+    path = part_file(folder, part)
+    if not path.is_file():
+        raise BundleError(f"bundle {folder} is missing part {part!r} ({path.name}); "
+                          "re-save the bundle or copy the file from where it was trained")
+    try:
+        tensors = load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise BundleError(f"part {part!r} ({path}) is not a readable safetensors file: {err}") from err
+    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+
+
+def _check_part(part: str, folder: Path, tensors: dict[str, Tensor], expected: dict[str, Tensor]) -> None:
+    """Same tensor names and shapes as the config builds, or a BundleError naming the part and tensor."""
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    where = f"part {part!r} of bundle {folder}"
+    if missing:
+        raise BundleError(f"{where} lacks {len(missing)} tensor(s) the config needs, e.g. {missing[0]!r}; "
+                          "the file was saved from a different config")
+    if extra:
+        raise BundleError(f"{where} has {len(extra)} tensor(s) the config does not build, e.g. {extra[0]!r}; "
+                          "the file was saved from a different config")
+    for key, want in expected.items():
+        if tensors[key].shape != want.shape:
+            raise BundleError(f"{where}: tensor {key!r} has shape {tuple(tensors[key].shape)} in the file but "
+                              f"the config builds {tuple(want.shape)}")
+
+
+def _compatible(mine: BundleConfig, other: BundleConfig, other_folder: Path) -> None:
+    """Temporal layers fit a backbone of the same architecture (numbers such as scaling_factor may differ)."""
+    ignore = {"autoencoder": {"scaling_factor", "temporal_alpha_init"}}
+    for name in ("autoencoder", "unet", "interpolator"):
+        a, b = dataclasses.asdict(getattr(mine, name)), dataclasses.asdict(getattr(other, name))
+        diff = sorted(k for k in a if k not in ignore.get(name, set()) and a[k] != b.get(k))
+        if diff:
+            raise BundleError(f"temporal_from={other_folder}: its {name} config differs from this bundle's in "
+                              f"{', '.join(f'{k} ({b.get(k)!r} vs {a[k]!r})' for k in diff)}; temporal layers "
+                              "only transfer between backbones of the same architecture")
+
+
+def load_bundle(folder: Path | str, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                temporal_from: Path | str | None = None) -> Bundle:
+    """Load a bundle (weights cast to `dtype`). With `temporal_from`, the temporal parts
+    (decoder_temporal, unet_temporal, interpolator) come from that other bundle instead."""
+    folder = Path(folder)
+    config = read_bundle_config(folder)
+    sources = {part: folder for part in PARTS}
+    if temporal_from is not None:
+        temporal_from = Path(temporal_from)
+        _compatible(config, read_bundle_config(temporal_from), temporal_from)
+        sources.update({part: temporal_from for part in TEMPORAL_PARTS})
+
+    with torch.device("meta"):  # no random init: every tensor comes from a file
+        models = construct_models(config)
+    _check_shared_spatial(config, models["unet"], models["interpolator"])
+    files = {}
+    for spec in PART_SPECS:
+        model = models[spec.model]
+        tensors = _read_part(sources[spec.name], spec.name, device, dtype)
+        _check_part(spec.name, sources[spec.name], tensors, _select(model, model.state_dict(), spec.select))
+        files[spec.name] = tensors
+
+    full = {
+        "autoencoder": files["autoencoder"],
+        "decoder": {**_decoder_spatial_from_autoencoder(files["autoencoder"]), **files["decoder_temporal"]},
+        "unet": {**files["unet_spatial"], **files["unet_temporal"]},
+        "interpolator": {**files["unet_spatial"], **files["interpolator"]},  # the same spatial tensors
+        "upsampler": files["upsampler"],
+    }
+    for name, model in models.items():
+        model.load_state_dict(full[name], strict=True, assign=True)
+        _no_meta_left(name, model)
+    return Bundle(config=config, **models, path=folder, temporal_from=temporal_from)
+
+
+def _no_meta_left(name: str, model: nn.Module) -> None:
+    left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+    if left:  # a non-persistent buffer would stay on the meta device: build such models for real
+        raise RuntimeError(f"{name}: tensors {left[:3]} are not in the state dict and cannot be loaded")
+
+
+# --- hashing -------------------------------------------------------------------------------
+
+def bundle_sha256(folder: Path | str) -> str:
+    """One sha256 over config.yaml and every part file (names and bytes), for manifests."""
+    folder = Path(folder)
+    _require_bundle_folder(folder)
+    digest = hashlib.sha256()
+    for name in [CONFIG_FILE, *(part_file(folder, p).name for p in PARTS)]:
+        path = folder / name
+        if not path.is_file():
+            raise BundleError(f"bundle {folder} is missing {name}")
+        file_digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                file_digest.update(block)
+        digest.update(f"{name}\0{file_digest.hexdigest()}\n".encode())
+    return digest.hexdigest()

@@ -1,0 +1,169 @@
+"""Every model size in one place: the bundle config (all parts + timing) and the named presets.
+
+`tiny` trains and runs on 2 CPU cores (what `checkpoints/` ships); `paper` is the driving
+setup of Video LDM (128x256 keyframes, latent 16x32x4, x4 upsampler to 512x1024, 1.875 fps
+keyframes interpolated x16 to 30 fps). A config is plain data and round-trips through YAML:
+
+    python -c "import yaml; from drivesim.models.configs import *; print(yaml.safe_dump(config_to_dict(get_config('tiny'))))"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from drivesim.diffusion.schedule import DiffusionConfig
+from drivesim.errors import DrivesimError
+from drivesim.models.autoencoder import AutoencoderConfig
+from drivesim.models.upsampler import UpsamplerConfig
+from drivesim.models.video_unet import VideoUNetConfig
+
+__all__ = ["AutoencoderConfig", "BundleConfig", "CONFIGS", "DiffusionConfig", "UpsamplerConfig",
+           "VideoUNetConfig", "config_from_dict", "config_to_dict", "get_config"]
+
+
+def _pixel_diffusion() -> DiffusionConfig:
+    # Pixel-space upsampler: the SD x4-upscaler schedule (more noise at t = T-1 than the latent one).
+    return DiffusionConfig(beta_schedule="linear", beta_start=0.0001, beta_end=0.02, clip_sample=True)
+
+
+@dataclass
+class BundleConfig:
+    """All parts of a checkpoint bundle, plus the sizes and frame timing they were trained for."""
+
+    name: str
+    autoencoder: AutoencoderConfig  # encoder + image decoder; the temporal decoder adds layers to the decoder
+    unet: VideoUNetConfig  # keyframe / prediction model (context frames S in {0, 1, 2})
+    interpolator: VideoUNetConfig  # same spatial layers as `unet` (shared), own temporal layers
+    upsampler: UpsamplerConfig  # pixel-space video upsampler
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)  # latent models
+    upsampler_diffusion: DiffusionConfig = field(default_factory=_pixel_diffusion)
+    frame_size: tuple[int, int] = (64, 128)  # (H, W) of the keyframe model's frames, in pixels
+    clip_frames: int = 8  # frames the prediction / interpolation models see at once
+    context_frames: int = 2  # most context frames the prediction model is given (S in {0, .., this})
+    keyframe_fps: float = 2.5  # frame rate of the keyframes the prediction model generates
+    interpolation_factor: int = 4  # frames out per frame in, per interpolation pass (T -> 4T)
+    keyframe_stride: int = 4  # output frames per keyframe = interpolation_factor ** passes
+    output_fps: float = 10.0  # keyframe_fps * keyframe_stride
+    decoder_window: int = 8  # frames the temporal decoder decodes at once
+    upsampler_chunk_frames: int = 8  # frames the upsampler processes at once
+    upsampler_patch_size: tuple[int, int] = (32, 32)  # low-res (h, w) training crop of the upsampler
+
+    def __post_init__(self) -> None:
+        self.frame_size = tuple(int(s) for s in self.frame_size)
+        self.upsampler_patch_size = tuple(int(s) for s in self.upsampler_patch_size)
+        self.autoencoder.latent_size(self.frame_size)  # raises if not divisible
+        passes = math.log(self.keyframe_stride, self.interpolation_factor) if self.interpolation_factor > 1 else 0
+        if self.keyframe_stride < 1 or abs(passes - round(passes)) > 1e-9:
+            raise DrivesimError(f"{self.name}: keyframe_stride {self.keyframe_stride} must be a power of "
+                                f"interpolation_factor {self.interpolation_factor} (one factor per pass)")
+        if abs(self.output_fps - self.keyframe_fps * self.keyframe_stride) > 1e-6:
+            raise DrivesimError(f"{self.name}: output_fps {self.output_fps} must equal keyframe_fps x "
+                                f"keyframe_stride = {self.keyframe_fps * self.keyframe_stride}")
+        if self.unet.in_channels != self.autoencoder.latent_channels:
+            raise DrivesimError(f"{self.name}: unet.in_channels {self.unet.in_channels} must equal "
+                                f"autoencoder.latent_channels {self.autoencoder.latent_channels}")
+
+    @property
+    def interpolation_passes(self) -> int:
+        """How often the interpolator runs (1.875 fps -> 7.5 -> 30 fps is 2 passes)."""
+        if self.interpolation_factor <= 1:
+            return 0
+        return round(math.log(self.keyframe_stride, self.interpolation_factor))
+
+    @property
+    def latent_size(self) -> tuple[int, int]:
+        return self.autoencoder.latent_size(self.frame_size)
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """(H, W) of the upsampled output frames."""
+        f = self.upsampler.scale_factor
+        return self.frame_size[0] * f, self.frame_size[1] * f
+
+
+# --- YAML round trip -----------------------------------------------------------------------
+
+def config_to_dict(config: BundleConfig) -> dict[str, Any]:
+    """Plain nested dict (tuples stay tuples; yaml.safe_dump writes them as lists)."""
+    return dataclasses.asdict(config)
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    """Instantiate dataclass `cls` from a dict, recursing into dataclass fields; lists -> tuples."""
+    if not isinstance(data, dict):
+        raise DrivesimError(f"config: {where or 'top level'} must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise DrivesimError(f"config: unknown key(s) {unknown} in {where or 'top level'}; known keys: {names}")
+    kwargs = {}
+    for name, value in data.items():
+        if dataclasses.is_dataclass(hints.get(name)):
+            value = _build(hints[name], value, f"{where}.{name}".lstrip("."))
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as err:  # a required key is missing or a value has the wrong type
+        raise DrivesimError(f"config: {where or 'top level'}: {err}") from err
+
+
+def config_from_dict(data: dict[str, Any]) -> BundleConfig:
+    """Inverse of `config_to_dict` (accepts what yaml.safe_load returns); clear errors for bad keys."""
+    return _build(BundleConfig, data, "")
+
+
+# --- presets -------------------------------------------------------------------------------
+
+def tiny() -> BundleConfig:
+    """Trains and runs on 2 CPU cores: 64x128 frames, latents 16x32x4, output 256x512 at 10 fps."""
+    unet = VideoUNetConfig(in_channels=4, out_channels=4, block_out_channels=(32, 64), layers_per_block=1,
+                           attention_levels=(1,), num_heads=2, use_context=True, max_frames=32)
+    return BundleConfig(
+        name="tiny",
+        autoencoder=AutoencoderConfig(downsample_factor=4, latent_channels=4, block_channels=(32, 64, 64),
+                                      layers_per_block=1, scaling_factor=1.0),
+        unet=unet,
+        interpolator=dataclasses.replace(unet, use_rate=True),
+        upsampler=UpsamplerConfig(scale_factor=4, block_out_channels=(32, 64), layers_per_block=1,
+                                  num_heads=2, space_to_depth=4),
+        frame_size=(64, 128), clip_frames=8, context_frames=2,
+        keyframe_fps=2.5, interpolation_factor=4, keyframe_stride=4, output_fps=10.0,
+        decoder_window=8, upsampler_chunk_frames=8, upsampler_patch_size=(32, 32),
+    )
+
+
+def paper() -> BundleConfig:
+    """Video LDM driving setup (GPU): 128x256 keyframes at 1.875 fps -> x16 -> 30 fps, x4 to 512x1024."""
+    unet = VideoUNetConfig(in_channels=4, out_channels=4, block_out_channels=(320, 640, 1280), layers_per_block=2,
+                           attention_levels=(1, 2), num_heads=8, use_context=True, max_frames=64)
+    return BundleConfig(
+        name="paper",
+        autoencoder=AutoencoderConfig(downsample_factor=8, latent_channels=4, block_channels=(128, 256, 512, 512),
+                                      layers_per_block=2, scaling_factor=0.18215),
+        unet=unet,
+        interpolator=dataclasses.replace(unet, use_rate=True),
+        upsampler=UpsamplerConfig(scale_factor=4, block_out_channels=(128, 256, 512), layers_per_block=2,
+                                  num_heads=8, space_to_depth=4),
+        frame_size=(128, 256), clip_frames=16, context_frames=2,
+        keyframe_fps=1.875, interpolation_factor=4, keyframe_stride=16, output_fps=30.0,
+        decoder_window=8, upsampler_chunk_frames=8, upsampler_patch_size=(80, 80),
+    )
+
+
+CONFIGS: dict[str, Callable[[], BundleConfig]] = {"tiny": tiny, "paper": paper}
+
+
+def get_config(name: str) -> BundleConfig:
+    """A fresh preset by name."""
+    try:
+        return CONFIGS[name]()
+    except KeyError:
+        raise DrivesimError(f"unknown model config {name!r}; choose one of {sorted(CONFIGS)}") from None
