@@ -3,6 +3,8 @@
     drivesim validate scenarios/*.yaml
     drivesim plan scenarios/night_merge.yaml -o out/labels.jsonl
     drivesim preview scenarios/night_merge.yaml -o out/preview.png
+    drivesim generate scenarios/night_merge.yaml -o out/night_merge --steps 8
+    drivesim bench --quick
 """
 
 from __future__ import annotations
@@ -71,6 +73,38 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: bundle {args.bundle} is missing part(s): {', '.join(missing)}", file=sys.stderr)
         return 1
+    return 0
+
+
+# --- generation ----------------------------------------------------------------------------
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from drivesim.output_folder import generate_folder
+    from drivesim.pipeline.options import GenerateOptions
+
+    options = GenerateOptions(seed=args.seed, steps=args.steps, sr_steps=args.sr_steps, sampler=args.sampler,
+                              guidance=args.guidance, context_guidance=args.context_guidance,
+                              image_only=args.image_only, super_resolution=not args.no_sr, device=args.device,
+                              compile=args.compile, progress=not args.quiet)
+    manifest = generate_folder(Path(args.file), Path(args.output), Path(args.checkpoint), options)
+    print(f"wrote {manifest['frames']} frames ({manifest['width']}x{manifest['height']} at {manifest['fps']:g} fps) "
+          f"to {args.output} in {manifest['timings_s']['total']:.1f} s")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from drivesim.bench import format_report, run_bench
+
+    result = run_bench(checkpoint=args.checkpoint, random_config=args.random_config, device=args.device,
+                       quick=args.quick, steps=args.steps, sr_steps=args.sr_steps, sampler=args.sampler,
+                       threads=args.threads)
+    print(format_report(result))
+    if args.json:
+        from drivesim.sinks import atomic_write_text
+
+        atomic_write_text(Path(args.json), json.dumps(result, indent=2) + "\n")
     return 0
 
 
@@ -158,6 +192,28 @@ def _cmd_synth_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from drivesim.train.loop import TrainOptions, train
+
+    overrides = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise DrivesimError(f"--set expects NAME=VALUE, got {item!r}")
+        overrides[key.strip()] = value.strip()
+    result = train(TrainOptions(
+        stage=args.stage, data=Path(args.data), out=Path(args.out), config=args.config, resume=args.resume,
+        steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, phase=args.phase, overrides=overrides,
+        preview_every=args.preview_every, log_every=args.log_every, save_every=args.save_every,
+        workers=args.workers, save_dtype=args.save_dtype, mixed_precision=args.mixed_precision,
+        threads=args.threads, cpu=args.cpu, progress=not args.quiet))
+    if result.step > result.start_step and result.is_main_process:
+        losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items())
+        print(f"{result.stage}: trained steps {result.start_step + 1}-{result.step} ({losses}); "
+              f"wrote {args.out}; log and previews in {result.run_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drivesim", description=__doc__.splitlines()[0])
     from drivesim import __version__
@@ -185,6 +241,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", metavar="BUNDLE", help="bundle folder (config.yaml + .safetensors parts)")
     p.add_argument("--sha256", action="store_true", help="also print the bundle's sha256 (config + all parts)")
     p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("generate", help="scenario -> OUT folder: PNG frames, video.mp4, overlay.mp4, labels, manifest")
+    p.add_argument("file", metavar="SCENARIO")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (written atomically)")
+    p.add_argument("--checkpoint", default="checkpoints/default", metavar="BUNDLE",
+                   help="checkpoint bundle folder (default: checkpoints/default)")
+    p.add_argument("--seed", type=int, default=None, help="override the scenario's seed (traffic and noise)")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps per clip (default: the bundle's)")
+    p.add_argument("--sr-steps", type=int, default=None, help="upsampler sampling steps (default: --steps)")
+    p.add_argument("--sampler", choices=("ddim", "dpmpp"), default=None,
+                   help="ddim (the paper) or dpmpp (DPM-Solver++, good in fewer steps); default: the bundle's")
+    p.add_argument("--guidance", type=float, default=1.0, help="label/box guidance scale (1 = off)")
+    p.add_argument("--context-guidance", type=float, default=1.0, help="context guidance scale s >= 1 (1 = off)")
+    p.add_argument("--image-only", action="store_true", help="image model only: every frame sampled on its own")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (bf16/fp16 autocast on cuda)")
+    p.add_argument("--no-sr", action="store_true", help="skip the video upsampler: resize the decoded frames")
+    p.add_argument("--compile", action="store_true", help="torch.compile the networks (pays off on long GPU runs)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("bench", help="s/frame per stage, peak memory, 4x-duration and guidance ratios")
+    p.add_argument("--checkpoint", default=None, metavar="BUNDLE", help="bundle folder (default: checkpoints/default)")
+    p.add_argument("--random-config", default=None, metavar="NAME",
+                   help="time a randomly initialised bundle of this config (tiny, paper) instead of a checkpoint")
+    p.add_argument("--quick", action="store_true", help="2.5 s and 10 s clips instead of 10 s and 40 s")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps per clip (default: the bundle's)")
+    p.add_argument("--sr-steps", type=int, default=None, help="upsampler sampling steps (default: --steps)")
+    p.add_argument("--sampler", choices=("ddim", "dpmpp"), default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads in the measured runs")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write every figure as JSON")
+    p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("export", help="labelled dataset: images + COCO / KITTI / MOT / YOLO (resumable, shardable)")
     p.add_argument("scenarios", nargs="*", metavar="SCENARIO_OR_DIR", help="scenario files or folders of *.yaml")
@@ -239,6 +327,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, metavar="K", help="render processes (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_synth_data)
+
+    p = sub.add_parser("train", help="train one stage of a bundle (docs/training.md); `accelerate launch` for GPUs")
+    p.add_argument("stage", metavar="STAGE",
+                   help="autoencoder | image | decoder | video | interpolation | upsampler (in this order)")
+    p.add_argument("--data", required=True, metavar="DIR", help="clips folder (synth-data or docs/data-format.md)")
+    p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle folder: read, trained part written back")
+    p.add_argument("--config", default=None, metavar="NAME", help="preset used to create BUNDLE if absent (tiny, paper)")
+    p.add_argument("--resume", action="store_true", help="continue the saved state in BUNDLE/.train/STAGE")
+    p.add_argument("--steps", type=_positive_int, default=None, help="total optimizer steps (default: per stage)")
+    p.add_argument("--batch", type=_positive_int, default=None, help="batch size per process (default: per stage)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: per stage)")
+    p.add_argument("--seed", type=int, default=None, help="seed of data order, noise and dropout (default 0)")
+    p.add_argument("--phase", default=None, help="upsampler only: spatial (default), then temporal")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="any other stage setting, e.g. --set gan_start=500 (repeatable; see docs/training.md)")
+    p.add_argument("--preview-every", type=int, default=250, metavar="K", help="preview PNG every K steps (0 = off)")
+    p.add_argument("--log-every", type=_positive_int, default=10, metavar="K", help="CSV loss row every K steps")
+    p.add_argument("--save-every", type=_positive_int, default=250, metavar="K", help="resumable state every K steps")
+    p.add_argument("--workers", type=int, default=0, metavar="K", help="data-loading processes (default 0)")
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="torch CPU threads (default: torch's; use 1 on a CPU shared with other jobs)")
+    p.add_argument("--cpu", action="store_true", help="train on CPUs even where GPUs exist (multi-process: torchrun)")
+    p.add_argument("--save-dtype", choices=("fp16", "fp32"), default="fp16", help="dtype of the bundle written")
+    p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default=None,
+                   help="autocast on GPU (default: accelerate's config / launch flag)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
 
     return parser
 

@@ -1,0 +1,200 @@
+"""`drivesim bench`: seconds per output frame per stage, peak memory, and the scaling ratios.
+
+Every measurement runs in its own child process, so its peak resident memory (getrusage
+ru_maxrss: torch's CPU tensors live outside Python's allocator, tracemalloc cannot see them) is
+that run's alone. One bench run measures:
+  - a 1x and a 4x longer video of the same scenario: per-stage s/frame, peak memory ratio
+    (goal <= 1.10: memory must not grow with duration) and time ratio (goal <= 4.4: linear);
+  - batched guidance (cond + uncond in one forward) against two forwards (goal >= 1.6x).
+
+    drivesim bench --checkpoint checkpoints/default            # 10 s and 40 s clips, 256x512 at 10 fps
+    drivesim bench --random-config tiny --quick --steps 4       # random weights, 2.5 s and 10 s clips
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+from drivesim.errors import DrivesimError
+
+__all__ = ["run_bench", "format_report", "bench_scenario"]
+
+STAGES = ("keyframes", "interpolate", "decode", "upsample", "resize")
+GOALS = {"memory_ratio": 1.10, "time_ratio": 4.4, "guidance_speedup": 1.6, "target_seconds": 120.0}
+
+
+def bench_scenario(duration_s: float):
+    """The benchmark drive: 256x512 at 10 fps, three lanes, a lane change and background traffic."""
+    from drivesim.scenario.format import Scenario
+
+    return Scenario(name="bench", seed=1, duration_s=duration_s, fps=10,
+                    camera=dict(width=512, height=256, fov_deg=90),
+                    environment=dict(time_of_day="day", crowdedness=0.5), road=dict(lanes=3, lane_width_m=3.5),
+                    ego=dict(lane=1, speed_mps=15),
+                    agents=[dict(id="lead", type="car", lane=1, distance_m=25, speed_mps=13,
+                                 actions=[dict(at_s=2, lane_change_to=2, duration_s=3)]),
+                            dict(id="truck", type="truck", lane=0, distance_m=40, speed_mps=11)])
+
+
+# --- child side: one measurement per process -----------------------------------------------
+
+def _rss_mb() -> float:
+    """Current resident set size (Linux /proc; falls back to the peak)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:
+        return _peak_rss_mb()
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
+
+
+def _load(spec: dict[str, Any]):
+    if spec.get("random_config"):
+        from drivesim.models.bundle import build_bundle
+        from drivesim.models.configs import get_config
+
+        return build_bundle(get_config(spec["random_config"]), seed=0)
+    from drivesim.pipeline.generate import load_checkpoint
+
+    return load_checkpoint(spec["checkpoint"], spec["device"])
+
+
+def _child_video(spec: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    from drivesim.pipeline import GenerateOptions, VideoPipeline
+
+    pipeline = VideoPipeline(_load(spec), GenerateOptions(device=spec["device"], steps=spec["steps"],
+                                                          sr_steps=spec.get("sr_steps"), sampler=spec["sampler"],
+                                                          progress=False))
+    scenario = bench_scenario(spec["duration_s"])
+    rss_loaded = _rss_mb()
+    start = time.perf_counter()
+    frames = sum(1 for _ in pipeline.frames(scenario))
+    seconds = time.perf_counter() - start
+    out = {"frames": frames, "seconds": seconds, "stages": dict(pipeline.run.timings.seconds),
+           "peak_rss_mb": _peak_rss_mb(), "rss_after_load_mb": rss_loaded,
+           "steps": pipeline.run.steps, "sr_steps": pipeline.run.sr_steps, "sampler": pipeline.run.sampler,
+           "threads": torch.get_num_threads()}
+    if spec["device"].startswith("cuda"):
+        out["cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return out
+
+
+def _child_guidance(spec: dict[str, Any], repeats: int = 5) -> dict[str, Any]:
+    import torch
+
+    from drivesim.pipeline import GenerateOptions
+    from drivesim.pipeline.context import RunContext
+    from drivesim.pipeline.generate import VideoPipeline
+    from drivesim.sampling.guidance import label_guidance
+    from drivesim.scenario.engine import ScenarioEngine
+
+    pipeline = VideoPipeline(_load(spec), GenerateOptions(device=spec["device"], progress=False))
+    bundle, cfg = pipeline.bundle, pipeline.bundle.config
+    run = RunContext(bundle, pipeline.options, ScenarioEngine(bench_scenario(2.0)))
+    frames, (h, w) = cfg.clip_frames, cfg.latent_size
+    cond = run.unet_conditions(list(range(frames)), (h, w))
+    x = run.noise((1, frames, cfg.autoencoder.latent_channels, h, w), "bench", 0)
+    t = torch.tensor([500], device=run.device)
+    model = lambda x, t, c: bundle.unet(x, t, c)  # noqa: E731
+    result = {}
+    for name, batched in (("batched", True), ("two_passes", False)):
+        guided = label_guidance(model, 2.0, batched=batched)
+        with run.compute(name):
+            guided(x, t, cond)  # warm-up
+        with run.compute(name):
+            for _ in range(repeats):
+                guided(x, t, cond)
+        result[name] = run.timings.seconds[name]
+    return {"batched_s": result["batched"], "two_passes_s": result["two_passes"], "repeats": repeats}
+
+
+def _child_main(argv: list[str]) -> None:
+    spec = json.loads(argv[0])
+    if spec.get("threads"):
+        import torch
+
+        torch.set_num_threads(spec["threads"])
+    out = _child_video(spec) if spec["kind"] == "video" else _child_guidance(spec)
+    print(json.dumps(out))
+
+
+# --- parent side ----------------------------------------------------------------------------
+
+def _measure(spec: dict[str, Any]) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-m", "drivesim.bench", json.dumps(spec)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
+        raise DrivesimError(f"benchmark run {spec['kind']} failed:\n{tail}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_bench(checkpoint: str | None = None, random_config: str | None = None, device: str = "cpu",
+              quick: bool = False, steps: int | None = None, sr_steps: int | None = None,
+              sampler: str | None = None, threads: int | None = None, log=print) -> dict[str, Any]:
+    """Run every measurement (1x video, 4x video, guidance) in child processes; returns the figures."""
+    if not random_config:
+        from drivesim.pipeline.generate import load_checkpoint
+
+        load_checkpoint(checkpoint or "checkpoints/default", device)  # clear error before the children start
+    base = 2.5 if quick else 10.0
+    spec = dict(checkpoint=checkpoint or "checkpoints/default", random_config=random_config, device=device,
+                steps=steps, sr_steps=sr_steps, sampler=sampler, threads=threads)
+    log(f"bench: {base:g} s and {4 * base:g} s of 256x512 video at 10 fps, then batched vs two-pass guidance ...")
+    one = _measure({**spec, "kind": "video", "duration_s": base})
+    log(f"  1x: {one['frames']} frames in {one['seconds']:.1f} s")
+    four = _measure({**spec, "kind": "video", "duration_s": 4 * base})
+    log(f"  4x: {four['frames']} frames in {four['seconds']:.1f} s")
+    guidance = _measure({**spec, "kind": "guidance"})
+    ten_s = one if not quick else four  # the 10 s clip of the target
+    return {
+        "device": device, "bundle": random_config and f"random {random_config}" or spec["checkpoint"],
+        "steps": one["steps"], "sr_steps": one["sr_steps"], "sampler": one["sampler"], "threads": one["threads"],
+        "one": one, "four": four, "guidance": guidance,
+        "memory_ratio": four["peak_rss_mb"] / one["peak_rss_mb"],
+        "generation_memory_ratio": (four["peak_rss_mb"] - four["rss_after_load_mb"])
+        / max(one["peak_rss_mb"] - one["rss_after_load_mb"], 1e-6),
+        "time_ratio": four["seconds"] / one["seconds"],
+        "guidance_speedup": guidance["two_passes_s"] / guidance["batched_s"],
+        "ten_second_clip_s": ten_s["seconds"],
+    }
+
+
+def format_report(r: dict[str, Any]) -> str:
+    one, four = r["one"], r["four"]
+    lines = [f"bundle {r['bundle']} | device {r['device']} | {r['threads']} threads | sampler {r['sampler']}, "
+             f"{r['steps']} steps ({r['sr_steps']} for the upsampler)",
+             f"{'stage':<12}{'s/frame 1x':>12}{'s/frame 4x':>12}"]
+    for stage in STAGES:
+        lines.append(f"{stage:<12}{one['stages'].get(stage, 0) / one['frames']:>12.3f}"
+                     f"{four['stages'].get(stage, 0) / four['frames']:>12.3f}")
+    lines.append(f"{'total':<12}{one['seconds'] / one['frames']:>12.3f}{four['seconds'] / four['frames']:>12.3f}")
+    ok = lambda good: "ok" if good else "MISSED"  # noqa: E731
+    lines += [
+        f"peak RSS      1x {one['peak_rss_mb']:.0f} MB, 4x {four['peak_rss_mb']:.0f} MB: ratio "
+        f"{r['memory_ratio']:.3f} (goal <= {GOALS['memory_ratio']}) {ok(r['memory_ratio'] <= GOALS['memory_ratio'])}; "
+        f"above the loaded models {r['generation_memory_ratio']:.2f}x",
+        f"time          4x / 1x = {r['time_ratio']:.2f} (goal <= {GOALS['time_ratio']}) "
+        f"{ok(r['time_ratio'] <= GOALS['time_ratio'])}",
+        f"guidance      batched {r['guidance']['batched_s']:.2f} s vs two passes {r['guidance']['two_passes_s']:.2f} s"
+        f": {r['guidance_speedup']:.2f}x (goal >= {GOALS['guidance_speedup']}) "
+        f"{ok(r['guidance_speedup'] >= GOALS['guidance_speedup'])}",
+        f"10 s clip     {r['ten_second_clip_s']:.1f} s wall (goal <= {GOALS['target_seconds']:.0f} s) "
+        f"{ok(r['ten_second_clip_s'] <= GOALS['target_seconds'])}",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # child process: python -m drivesim.bench '{"kind": ...}'
+    _child_main(sys.argv[1:])

@@ -1,0 +1,212 @@
+"""The OUT folder of `drivesim generate`: frames as PNG, video.mp4, overlay.mp4, labels.jsonl, manifest.json.
+
+    drivesim generate scenarios/night_merge.yaml -o out/night_merge --steps 8
+    OUT/frames/000000.png ...   lossless RGB frames, named by frame index
+    OUT/video.mp4               H.264 yuv420p at the scenario's fps (plays in common players)
+    OUT/overlay.mp4             the same video with the boxes and track ids drawn
+    OUT/labels.jsonl            one line per frame, byte-identical to `drivesim plan`
+    OUT/manifest.json           scenario and checkpoint sha256, seed, sampler settings, versions, timings
+
+Everything is written into a hidden temporary folder beside OUT and renamed to OUT at the end,
+so an interrupted run leaves no half-written OUT (a previous OUT is replaced only then).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from drivesim.errors import DrivesimError
+from drivesim.overlay import draw_boxes
+
+__all__ = ["OutputFolder", "VideoWriter", "check_output_folder", "file_sha256", "generate_folder", "MANIFEST"]
+
+MANIFEST = "manifest.json"
+
+
+class VideoWriter:
+    """RGB frames -> mp4: H.264 yuv420p through imageio-ffmpeg's ffmpeg (raw frames on a pipe);
+    OpenCV's mp4v where that is unavailable. Odd sizes are padded by one edge pixel (4:2:0 needs even)."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: float):
+        self.path, self.size = Path(path), (width + width % 2, height + height % 2)
+        try:
+            import imageio_ffmpeg
+
+            self._pipe = imageio_ffmpeg.write_frames(
+                str(self.path), self.size, fps=fps, codec="libx264", pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
+                quality=None, macro_block_size=1, ffmpeg_log_level="error",
+                output_params=["-crf", "18", "-preset", "medium", "-movflags", "+faststart"])
+            self._pipe.send(None)  # starts ffmpeg
+            self.codec, self._cv = "h264", None
+        except (ImportError, RuntimeError, OSError):
+            self._pipe = None
+            self._cv = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), fps, self.size)
+            if not self._cv.isOpened():
+                raise DrivesimError(f"cannot write {self.path}: neither imageio-ffmpeg nor OpenCV can encode mp4; "
+                                    "pip install imageio-ffmpeg")
+            self.codec = "mp4v"
+
+    def write(self, image_rgb: np.ndarray) -> None:
+        h, w = image_rgb.shape[:2]
+        if (w, h) != self.size:
+            image_rgb = np.pad(image_rgb, ((0, self.size[1] - h), (0, self.size[0] - w), (0, 0)), mode="edge")
+        if self._pipe is not None:
+            self._pipe.send(np.ascontiguousarray(image_rgb))
+        else:
+            self._cv.write(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()  # flushes and waits for ffmpeg
+            self._pipe = None
+        if self._cv is not None:
+            self._cv.release()
+            self._cv = None
+
+
+def check_output_folder(out: Path) -> None:
+    """OUT may be new, empty, or an earlier drivesim output (replaced at the end); anything else is refused."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DrivesimError(f"-o {out} is a file; pass a folder path for the output")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise DrivesimError(f"-o {out} exists and is not a drivesim output folder (it has no {MANIFEST}); "
+                            "pass a new folder, or empty it first")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class OutputFolder:
+    """Context manager: `write` each frame, `commit` the manifest; leaving without commit removes it all."""
+
+    def __init__(self, out: Path, width: int, height: int, fps: float, overlay: bool = True):
+        self.out = Path(out)
+        check_output_folder(self.out)
+        self.width, self.height, self.fps, self.overlay = width, height, fps, overlay
+        self.frames_written = 0
+        self.write_seconds = 0.0
+        self._tmp: Path | None = None
+
+    def __enter__(self) -> "OutputFolder":
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.partial-", dir=self.out.parent))
+        (self._tmp / "frames").mkdir()
+        self._video = VideoWriter(self._tmp / "video.mp4", self.width, self.height, self.fps)
+        self._overlay = (VideoWriter(self._tmp / "overlay.mp4", self.width, self.height, self.fps)
+                         if self.overlay else None)
+        self._labels = open(self._tmp / "labels.jsonl", "w", encoding="utf-8", newline="\n")
+        return self
+
+    @property
+    def video_codec(self) -> str:
+        return self._video.codec
+
+    def write(self, frame: Any) -> None:
+        """One GeneratedFrame: PNG, a video frame, an overlay frame and its labels line."""
+        start = time.perf_counter()
+        image = frame.image
+        if image.shape[:2] != (self.height, self.width):
+            raise ValueError(f"frame {frame.index} is {image.shape[1]}x{image.shape[0]}, "
+                             f"expected {self.width}x{self.height}")
+        png = self._tmp / "frames" / f"{frame.index:06d}.png"
+        if not cv2.imwrite(str(png), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+            raise DrivesimError(f"cannot write PNG frames into {self._tmp}; check the disk space")
+        self._video.write(image)
+        if self._overlay is not None:
+            self._overlay.write(draw_boxes(image, frame.labels.boxes))
+        self._labels.write(json.dumps(frame.labels.to_json()) + "\n")  # the `drivesim plan` line format
+        self.frames_written += 1
+        self.write_seconds += time.perf_counter() - start
+
+    def commit(self, manifest: dict[str, Any]) -> Path:
+        """Close the writers, write manifest.json, then move the folder to OUT (replacing an earlier output)."""
+        self._close()
+        text = json.dumps({**manifest, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+                          indent=2) + "\n"
+        (self._tmp / MANIFEST).write_text(text, encoding="utf-8")
+        check_output_folder(self.out)  # it may have changed while we were generating
+        old = None
+        if self.out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.out.parent))
+            os.replace(self.out, old / "out")
+        os.replace(self._tmp, self.out)
+        self._tmp = None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.out
+
+    def _close(self) -> None:
+        self._labels.close()
+        self._video.close()
+        if self._overlay is not None:
+            self._overlay.close()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._tmp is not None:  # not committed: an error or an interrupt
+            try:
+                self._close()
+            finally:
+                shutil.rmtree(self._tmp, ignore_errors=True)
+                self._tmp = None
+
+
+def generate_folder(scenario_path: Path, out: Path, checkpoint: Path, options: Any) -> dict[str, Any]:
+    """`drivesim generate`: stream the scenario's frames into OUT; returns the manifest."""
+    import diffusers
+    import torch
+    from tqdm.auto import tqdm
+
+    from drivesim import __version__
+    from drivesim.models.bundle import bundle_sha256
+    from drivesim.pipeline.generate import VideoPipeline, choose_keyframe_stride, load_checkpoint
+    from drivesim.scenario.loader import load_scenario
+
+    start = time.perf_counter()
+    scenario = load_scenario(scenario_path)
+    check_output_folder(Path(out))  # fail before the slow part
+    bundle = load_checkpoint(checkpoint, options.device)
+    pipeline = VideoPipeline(bundle, options)
+    cam = scenario.camera
+    with OutputFolder(Path(out), cam.width, cam.height, scenario.fps) as folder:
+        with tqdm(total=scenario.num_frames, desc="write", unit="frame", position=4,
+                  disable=not options.progress, dynamic_ncols=True) as bar:
+            for frame in pipeline.frames(scenario):
+                folder.write(frame)
+                bar.update(1)
+        run = pipeline.run
+        cfg = bundle.config
+        manifest = {
+            "scenario": {"name": scenario.name, "path": str(scenario_path), "sha256": file_sha256(Path(scenario_path))},
+            "checkpoint": {"path": str(checkpoint), "sha256": bundle_sha256(checkpoint), "config": cfg.name},
+            "seed": run.seed, "steps": run.steps, "sr_steps": run.sr_steps if options.super_resolution else None,
+            "sampler": run.sampler, "guidance": options.guidance, "context_guidance": options.context_guidance,
+            "image_only": options.image_only, "super_resolution": options.super_resolution,
+            "device": options.device, "compile": options.compile,
+            "frames": folder.frames_written, "fps": scenario.fps, "width": cam.width, "height": cam.height,
+            "model_frame_size": list(cfg.frame_size),
+            "keyframe_stride": choose_keyframe_stride(cfg, scenario.fps, options.image_only),
+            "video_codec": folder.video_codec,
+            "versions": {"drivesim": __version__, "torch": torch.__version__, "diffusers": diffusers.__version__,
+                         "numpy": np.__version__, "opencv": cv2.__version__},
+            "timings_s": {**run.timings.as_dict(), "write": round(folder.write_seconds, 4),
+                          "total": round(time.perf_counter() - start, 4)},
+        }
+        folder.commit(manifest)
+    return manifest

@@ -1,0 +1,114 @@
+"""What the stages of one generation run share: the bundle, resolved options, seeded noise,
+per-frame conditions, timings and counters.
+
+    python -c "from drivesim.pipeline.context import RunStats; print(RunStats())"
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Any, ContextManager
+
+import torch
+from torch import Tensor
+
+from drivesim.conditions.encode import build_conditions
+from drivesim.conditions.tensors import UNetConditions
+from drivesim.pipeline.options import GenerateOptions, StageTimings, clip_generator
+from drivesim.sampling.samplers import Denoiser
+from drivesim.scenario.engine import ScenarioEngine
+from drivesim.scenario.labels import FrameConditions
+
+__all__ = ["RunContext", "RunStats"]
+
+
+@dataclass
+class RunStats:
+    """Counters of one run: what was computed so far, and how much state is held."""
+
+    keyframe_clips: int = 0
+    interpolation_clips: int = 0
+    decode_windows: int = 0
+    upsample_chunks: int = 0
+    denoiser_calls: int = 0  # network forwards (a batched guidance pass counts once)
+    cached_latents: int = 0  # context latents the keyframe rollout holds right now
+    max_cached_latents: int = 0  # most it ever held (flat memory: <= 2, whatever the duration)
+    frames_yielded: int = 0
+
+
+class RunContext:
+    """Shared state of one run. Frame conditions are cached for a bounded window of indices."""
+
+    CONDITIONS_CACHE = 256  # frames; the stages look back at most a few dozen frames
+
+    def __init__(self, bundle: Any, options: GenerateOptions, engine: ScenarioEngine):
+        cfg = bundle.config
+        self.bundle = bundle
+        self.options = options
+        self.engine = engine
+        self.seed = engine.seed if options.seed is None else int(options.seed)
+        self.steps = options.steps or cfg.diffusion.num_inference_steps
+        self.sr_steps = options.sr_steps or self.steps
+        self.sampler = options.sampler or cfg.diffusion.sampler
+        self.device = torch.device(options.device)
+        self.timings = StageTimings(options.device)
+        self.stats = RunStats()
+        self._conditions: OrderedDict[int, FrameConditions] = OrderedDict()
+
+    # --- conditions ------------------------------------------------------------------------
+
+    def frame_conditions(self, index: int) -> FrameConditions:
+        """The engine's conditions of output frame `index`; past the scenario's end (the last
+        keyframe clip overshoots) the engine extrapolates its timeline to t = index / fps."""
+        if index in self._conditions:
+            return self._conditions[index]
+        if index < self.engine.num_frames:
+            fc = self.engine.frame(index)
+        else:
+            fc = self.engine.conditions_at(self.engine.scenario.timestamp(index), index)
+        self._conditions[index] = fc
+        if len(self._conditions) > self.CONDITIONS_CACHE:
+            self._conditions.popitem(last=False)
+        return fc
+
+    def unet_conditions(self, indices: list[int], size: tuple[int, int]) -> UNetConditions:
+        """Conditions of one clip (batch 1) whose frames are the output frames `indices`; maps at `size`."""
+        frames = [[self.frame_conditions(i) for i in indices]]
+        return build_conditions(frames, size, device=self.device, camera=self.engine.camera)
+
+    # --- noise and models ------------------------------------------------------------------
+
+    def noise(self, shape: tuple[int, ...], stage: str, index: int) -> Tensor:
+        """Gaussian noise for clip `index` of `stage`, drawn on the CPU (same values on every device)."""
+        return torch.randn(shape, generator=clip_generator(self.seed, stage, index)).to(self.device)
+
+    def counted(self, model: Denoiser) -> Denoiser:
+        """The same denoiser, counting its forwards in `stats.denoiser_calls`."""
+        def call(x: Tensor, t: Tensor, cond: UNetConditions) -> Tensor:
+            self.stats.denoiser_calls += 1
+            return model(x, t, cond)
+        return call
+
+    @contextmanager
+    def compute(self, stage: str) -> Iterator[None]:
+        """Network work of one stage: timed, no autograd, bf16/fp16 autocast on CUDA.
+        Entered and left around each call, never across a `yield` (that would leak the modes
+        into the consumer's code)."""
+        with self.timings(stage), torch.inference_mode(), self._autocast():
+            yield
+
+    def _autocast(self) -> ContextManager:
+        if self.device.type != "cuda":
+            return nullcontext()  # CPU: full float32 (CPU bf16 matmuls are slower on most machines)
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+
+    def progress(self, desc: str, total: int | None, position: int):
+        """A tqdm bar for one stage (a no-op bar when progress is off)."""
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, unit="frame", position=position, leave=True,
+                    disable=not self.options.progress, dynamic_ncols=True)

@@ -1,0 +1,79 @@
+"""What a generation run is asked to do (`GenerateOptions`), per-clip seeding and stage timings.
+
+    python -c "from drivesim.pipeline.options import GenerateOptions; print(GenerateOptions())"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+
+from drivesim.errors import DrivesimError
+from drivesim.sampling.samplers import SAMPLERS
+
+__all__ = ["GenerateOptions", "clip_generator", "StageTimings"]
+
+
+@dataclass
+class GenerateOptions:
+    """Options of one `drivesim generate` run; None = the bundle's or scenario's default."""
+
+    seed: int | None = None  # None -> the scenario's seed (also seeds the engine's background traffic)
+    steps: int | None = None  # sampling steps per clip; None -> DiffusionConfig.num_inference_steps
+    sampler: str | None = None  # "ddim" | "dpmpp"; None -> DiffusionConfig.sampler
+    guidance: float = 1.0  # label/box classifier-free guidance scale (1 = off)
+    context_guidance: float = 1.0  # context guidance scale s >= 1 for the prediction model (1 = off)
+    image_only: bool = False  # the image LDM: every frame sampled on its own, temporal layers skipped
+    super_resolution: bool = True  # run the video upsampler (False: resize the decoded frames)
+    device: str = "cpu"
+    compile: bool = False  # torch.compile the networks (CUDA mainly; first clip pays the compile time)
+    batched_guidance: bool = True  # conditional + unconditional in one forward (False: two passes)
+    progress: bool = True  # tqdm bars per stage
+    sr_steps: int | None = None  # upsampler steps; None -> same as `steps`
+
+    def __post_init__(self) -> None:
+        if self.sampler is not None and self.sampler not in SAMPLERS:
+            raise DrivesimError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+        for name in ("steps", "sr_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise DrivesimError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        if self.guidance < 0 or self.context_guidance < 0:
+            raise DrivesimError("--guidance and --context-guidance must be >= 0 (1 = no guidance)")
+        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise DrivesimError(f"--device must be cpu or cuda, got {self.device!r}")
+
+
+def clip_generator(seed: int, stage: str, index: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """A generator seeded from (seed, stage, index) alone: every clip's noise is reproducible on its
+    own, independent of how many clips ran before it and of the global RNG."""
+    digest = hashlib.sha256(f"{seed}/{stage}/{index}".encode()).digest()
+    return torch.Generator(device=device).manual_seed(int.from_bytes(digest[:8], "little") & (2**63 - 1))
+
+
+class StageTimings:
+    """Seconds spent per stage; `with timings("decode"): ...` adds to one stage."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        # CUDA runs asynchronously: wait for the queued kernels so each stage gets its own time.
+        self._sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        self._sync()
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._sync()
+            self.seconds[stage] += time.perf_counter() - start
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 4) for k, v in self.seconds.items()}

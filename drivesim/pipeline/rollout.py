@@ -1,0 +1,82 @@
+"""Keyframes: autoregressive rollout of the prediction model with bounded context (flat memory).
+
+Clip 0 is sampled from scratch (S = 0 context frames); every later clip is given the last
+S generated keyframes as context (S = 1 for clip 1, then S = 2: Video LDM §3.1.1 / §4.1) and
+generates the clip's other T - S frames. Only those <= 2 latents survive a clip, so memory does not
+grow with the video's length. Keyframe k is output frame k * stride; every clip is conditioned on
+the scenario's labels and boxes at its keyframes' timestamps (layout maps at latent size).
+
+    python -c "from drivesim.pipeline.rollout import KeyframeRollout; help(KeyframeRollout)"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import torch
+from torch import Tensor
+
+from drivesim.pipeline.context import RunContext
+from drivesim.sampling.guidance import context_guidance, label_guidance
+from drivesim.sampling.samplers import sample
+
+__all__ = ["KeyframeRollout"]
+
+
+class KeyframeRollout:
+    """Keyframe latents (C, h, w), clip by clip; `context` holds at most `max_context` latents."""
+
+    def __init__(self, run: RunContext, stride: int):
+        cfg = run.bundle.config
+        opts = run.options
+        self.run = run
+        self.stride = stride
+        self.clip_frames = cfg.clip_frames
+        use_context = cfg.unet.use_context and not opts.image_only  # the image model has no context path
+        self.max_context = min(cfg.context_frames, 2, cfg.clip_frames - 1) if use_context else 0
+        self.context: list[Tensor] = []  # the last <= max_context generated keyframe latents
+
+        def unet(x: Tensor, t: Tensor, cond) -> Tensor:
+            return run.bundle.unet(x, t, cond, image_only=opts.image_only)
+
+        model = run.counted(unet)
+        if self.max_context:
+            model = context_guidance(model, opts.context_guidance, batched=opts.batched_guidance)
+        self.denoiser = label_guidance(model, opts.guidance, batched=opts.batched_guidance)
+
+    def keyframes(self, count: int) -> Iterator[tuple[int, Tensor]]:
+        """Yield (output frame index, latent) for keyframes 0 .. count-1, each clip as soon as it is sampled."""
+        run, cfg = self.run, self.run.bundle.config
+        frames = self.clip_frames
+        channels, (h, w) = cfg.autoencoder.latent_channels, cfg.latent_size
+        done, clip = 0, 0
+        while done < count:
+            # 1. the clip: S context keyframes (the last ones generated), then T - S new ones
+            given = len(self.context)
+            numbers = range(done - given, done - given + frames)
+            indices = [k * self.stride for k in numbers]
+            cond = run.unet_conditions(indices, (h, w))
+            context = torch.zeros(1, frames, channels, h, w, device=run.device)
+            if self.max_context:
+                mask = torch.zeros(1, frames, device=run.device)
+                if given:
+                    context[0, :given] = torch.stack(self.context)
+                    mask[0, :given] = 1.0
+                cond = replace(cond, context=context, context_mask=mask)
+            # 2. sample it from its own seeded noise
+            noise = run.noise((1, frames, channels, h, w), "keyframes", clip)
+            with run.compute("keyframes"):
+                z = sample(run.sampler, self.denoiser, noise, cond, cfg.diffusion, run.steps)
+                z[:, :given] = context[:, :given]  # context frames are given, not regenerated
+            run.stats.keyframe_clips += 1
+            # 3. keep only what the next clip needs: S = 1 after the first clip, then 2
+            keep = min(clip + 1, self.max_context)
+            self.context = [z[0, j].clone() for j in range(frames - keep, frames)]
+            run.stats.cached_latents = len(self.context)
+            run.stats.max_cached_latents = max(run.stats.max_cached_latents, len(self.context))
+            # 4. hand the new keyframes downstream (the last clip may overshoot: drop the extra)
+            new = min(frames - given, count - done)
+            for j in range(given, given + new):
+                yield indices[j], z[0, j].clone()
+            done, clip = done + new, clip + 1

@@ -1,0 +1,148 @@
+"""`drivesim generate` end to end on a micro random bundle: the OUT folder, its video, labels and
+manifest, determinism, atomic replacement, and clear errors.
+
+    python -m pytest tests/test_generate.py -q
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+import torch
+
+from drivesim import cli
+from drivesim.models.bundle import bundle_sha256, save_bundle
+from drivesim.output_folder import OutputFolder
+
+from pipeline_fixtures import SCENARIO_YAML, micro_bundle
+
+FRAMES = 15
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("generate")
+    bundle = root / "bundle"
+    save_bundle(micro_bundle(), bundle, dtype=torch.float32)
+    scenario = root / "drive.yaml"
+    scenario.write_text(SCENARIO_YAML.format(duration_s=FRAMES / 10))
+    return root, bundle, scenario
+
+
+def _generate(setup, out: Path, *extra: str) -> int:
+    root, bundle, scenario = setup
+    return cli.main(["generate", str(scenario), "-o", str(out), "--checkpoint", str(bundle), "--steps", "2", "-q",
+                     *extra])
+
+
+def _pngs(out: Path) -> list[bytes]:
+    return [p.read_bytes() for p in sorted((out / "frames").glob("*.png"))]
+
+
+def test_out_folder_has_frames_video_overlay_labels_and_manifest(setup, tmp_path):
+    root, bundle, scenario = setup
+    out = tmp_path / "out"
+    assert _generate(setup, out) == 0
+    assert sorted(p.name for p in (out / "frames").iterdir()) == [f"{i:06d}.png" for i in range(FRAMES)]
+    assert cv2.imread(str(out / "frames" / "000000.png")).shape == (64, 128, 3)
+    for name in ("video.mp4", "overlay.mp4"):
+        cap = cv2.VideoCapture(str(out / name))
+        assert cap.isOpened()
+        assert int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 128 and int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == 64
+        assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(10.0)
+        read = 0
+        while cap.read()[0]:
+            read += 1
+        assert read == FRAMES
+        cap.release()
+    # labels.jsonl: the same bytes as `drivesim plan`
+    assert cli.main(["plan", str(scenario), "-o", str(tmp_path / "plan.jsonl")]) == 0
+    assert (out / "labels.jsonl").read_bytes() == (tmp_path / "plan.jsonl").read_bytes()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scenario"]["sha256"] == hashlib.sha256(scenario.read_bytes()).hexdigest()
+    assert manifest["checkpoint"]["sha256"] == bundle_sha256(bundle)
+    assert (manifest["seed"], manifest["steps"], manifest["sampler"], manifest["frames"]) == (3, 2, "ddim", FRAMES)
+    assert manifest["guidance"] == 1.0 and manifest["video_codec"] == "h264" and manifest["keyframe_stride"] == 4
+    assert set(manifest["versions"]) >= {"drivesim", "torch", "diffusers"}
+    assert set(manifest["timings_s"]) >= {"keyframes", "interpolate", "decode", "upsample", "write", "total"}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left
+
+
+def test_same_seed_same_pngs_and_seed_override_follows_plan(setup, tmp_path):
+    _, _, scenario = setup
+    assert _generate(setup, tmp_path / "a", "--no-sr") == 0
+    assert _generate(setup, tmp_path / "b", "--no-sr") == 0
+    assert _generate(setup, tmp_path / "c", "--no-sr", "--seed", "5") == 0
+    a, b, c = _pngs(tmp_path / "a"), _pngs(tmp_path / "b"), _pngs(tmp_path / "c")
+    assert len(a) == FRAMES and a == b
+    assert a[0] != c[0]
+    assert cli.main(["plan", str(scenario), "-o", str(tmp_path / "plan5.jsonl"), "--seed", "5"]) == 0
+    assert (tmp_path / "c" / "labels.jsonl").read_bytes() == (tmp_path / "plan5.jsonl").read_bytes()
+
+
+def test_rerun_replaces_an_earlier_output_but_not_a_foreign_folder(setup, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert _generate(setup, out, "--no-sr", "--image-only") == 0
+    first = json.loads((out / "manifest.json").read_text())
+    assert first["image_only"] is True and first["keyframe_stride"] == 1
+    assert _generate(setup, out, "--no-sr") == 0
+    assert json.loads((out / "manifest.json").read_text())["image_only"] is False
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.txt").write_text("keep me")
+    assert _generate(setup, foreign, "--no-sr") == 1
+    assert "not a drivesim output folder" in capsys.readouterr().err
+    assert (foreign / "thesis.txt").read_text() == "keep me"
+
+
+def test_interrupted_run_leaves_no_out_folder(setup, tmp_path, monkeypatch):
+    written = []
+    real_write = OutputFolder.write
+
+    def write_then_interrupt(self, frame):
+        real_write(self, frame)
+        written.append(frame.index)
+        if len(written) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(OutputFolder, "write", write_then_interrupt)
+    out = tmp_path / "out"
+    assert _generate(setup, out, "--no-sr") == 130
+    assert written == [0, 1, 2]
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # the partial folder is gone too
+
+
+def test_missing_checkpoint_and_missing_gpu_are_clear_errors(setup, tmp_path, capsys):
+    _, _, scenario = setup
+    rc = cli.main(["generate", str(scenario), "-o", str(tmp_path / "out"), "--checkpoint", str(tmp_path / "nope")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "does not exist" in err and "--checkpoint" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    if not torch.cuda.is_available():
+        assert _generate(setup, tmp_path / "gpu", "--device", "cuda") == 1
+        assert "CUDA" in capsys.readouterr().err
+    assert _generate(setup, tmp_path / "zero", "--steps", "0") == 1
+    assert "--steps must be >= 1" in capsys.readouterr().err
+
+
+def test_bench_report_marks_each_goal():
+    from drivesim.bench import format_report
+
+    run = {"frames": 100, "seconds": 50.0, "stages": {"keyframes": 5.0, "upsample": 40.0}, "peak_rss_mb": 1000.0,
+           "rss_after_load_mb": 600.0}
+    result = {"bundle": "random tiny", "device": "cpu", "threads": 2, "sampler": "ddim", "steps": 4, "sr_steps": 4,
+              "one": run, "four": {**run, "frames": 400, "seconds": 210.0, "peak_rss_mb": 1200.0},
+              "guidance": {"batched_s": 1.0, "two_passes_s": 1.8}, "memory_ratio": 1.2,
+              "generation_memory_ratio": 1.5, "time_ratio": 4.2, "guidance_speedup": 1.8,
+              "ten_second_clip_s": 130.0}
+    lines = format_report(result).splitlines()
+    assert any(line.startswith("upsample") and "0.400" in line for line in lines)
+    assert "MISSED" in next(line for line in lines if line.startswith("peak RSS"))
+    assert next(line for line in lines if line.startswith("time")).endswith("ok")
+    assert next(line for line in lines if line.startswith("guidance")).endswith("ok")
+    assert next(line for line in lines if line.startswith("10 s clip")).endswith("MISSED")

@@ -1,0 +1,160 @@
+"""The streaming pipeline on a micro random bundle: frames and timestamps equal `plan`, streaming,
+determinism, bounded context, both interpolation rates, windows without gaps, resizing.
+
+    python -m pytest tests/test_pipeline.py -q
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from drivesim.errors import DrivesimError
+from drivesim.models.configs import get_config
+from drivesim.pipeline import GenerateOptions, VideoPipeline
+from drivesim.pipeline.context import RunContext
+from drivesim.pipeline.generate import choose_keyframe_stride
+from drivesim.pipeline.rollout import KeyframeRollout
+from drivesim.pipeline.windows import blended_windows
+from drivesim.scenario.engine import ScenarioEngine
+
+from pipeline_fixtures import micro_bundle, scenario
+
+FAST = dict(progress=False, steps=2)
+
+
+def _run(scn, **options):
+    pipeline = VideoPipeline(micro_bundle(), GenerateOptions(**{**FAST, **options}))
+    return pipeline, list(pipeline.frames(scn))
+
+
+def test_frames_timestamps_and_labels_equal_plan():
+    scn = scenario(duration_s=2.3)  # 23 frames: the last keyframe segment runs past the end
+    pipeline, frames = _run(scn)
+    plan = list(ScenarioEngine(scn).frames())
+    assert [f.index for f in frames] == list(range(23)) == [fc.index for fc in plan]
+    assert [f.timestamp_s for f in frames] == [fc.timestamp_s for fc in plan]
+    assert [f.labels.to_json() for f in frames] == [fc.to_json() for fc in plan]
+    assert all(f.image.shape == (64, 128, 3) and f.image.dtype == np.uint8 for f in frames)
+    assert pipeline.run.stats.keyframe_clips == 2  # 7 keyframes (0..24): 4 + 3 new per clip
+    assert pipeline.run.stats.frames_yielded == 23
+    assert frames[0].image.std() > 0
+
+
+def test_first_frame_is_yielded_before_the_last_clip_is_sampled():
+    scn = scenario(duration_s=3.5)  # 10 keyframes: clips of 4, 3, 2, 2 new keyframes
+    pipeline = VideoPipeline(micro_bundle(), GenerateOptions(**FAST, super_resolution=False))
+    stream = pipeline.frames(scn)
+    first = next(stream)
+    assert first.index == 0
+    clips_at_first, calls_at_first = pipeline.run.stats.keyframe_clips, pipeline.run.stats.denoiser_calls
+    rest = list(stream)
+    assert len(rest) == 34
+    assert clips_at_first < pipeline.run.stats.keyframe_clips == 4
+    assert calls_at_first < pipeline.run.stats.denoiser_calls / 2
+
+
+def test_same_seed_same_frames_other_seed_other_frames():
+    scn = scenario(duration_s=1.2)
+    _, a = _run(scn)
+    _, b = _run(scn)
+    _, c = _run(scn, seed=99)
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b, strict=True))
+    assert not np.array_equal(a[0].image, c[0].image)
+
+
+def test_image_only_mode_differs_and_skips_interpolation():
+    scn = scenario(duration_s=1.0)
+    video_pipeline, video = _run(scn, super_resolution=False)
+    image_pipeline, image = _run(scn, super_resolution=False, image_only=True)
+    assert len(image) == len(video) == 10
+    assert image_pipeline.run.stats.interpolation_clips == 0 < video_pipeline.run.stats.interpolation_clips
+    assert image_pipeline.run.stats.max_cached_latents == 0
+    assert not np.array_equal(image[5].image, video[5].image)
+
+
+def test_rollout_context_stays_bounded_over_a_long_video():
+    scn = scenario(duration_s=60.0)
+    run = RunContext(micro_bundle(), GenerateOptions(**FAST), ScenarioEngine(scn))
+    rollout = KeyframeRollout(run, stride=4)
+    held, indices = [], []
+    for index, latent in rollout.keyframes(40):
+        indices.append(index)
+        held.append(len(rollout.context))
+        assert latent.shape == (4, 4, 8)
+    assert indices == [4 * k for k in range(40)]
+    assert run.stats.keyframe_clips == 19  # 4 + 3 + 17 x 2 new keyframes
+    assert max(held) == run.stats.max_cached_latents == 2
+    assert held[-20:] == [2] * 20  # constant once the rollout is under way
+
+
+class _RateSpy(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model, self.rates = model, []
+
+    def forward(self, x, t, cond, image_only=False):
+        self.rates.append(int(cond.rate[0]))
+        assert cond.context_mask[0].tolist() == [1.0, 0.0, 0.0, 0.0, 1.0]  # both ends given
+        return self.model(x, t, cond, image_only=image_only)
+
+
+def test_two_interpolation_passes_use_both_rates_and_keep_the_timeline():
+    scn = scenario(duration_s=1.0, fps=40.0)  # 40 fps / 16 = 2.5 fps keyframes: x16 in two passes
+    spy = _RateSpy(micro_bundle().interpolator)
+    bundle = dataclasses.replace(micro_bundle(), interpolator=spy)
+    pipeline = VideoPipeline(bundle, GenerateOptions(**FAST, super_resolution=False))
+    frames = list(pipeline.frames(scn))
+    assert [f.index for f in frames] == list(range(40))
+    assert [f.timestamp_s for f in frames] == [round(i / 40, 6) for i in range(40)]
+    steps = 2
+    assert spy.rates.count(0) == 3 * steps  # keyframes 0|16|32|48 -> 3 segments
+    assert spy.rates.count(1) == 10 * steps  # 0..40 every 4 frames -> 10 segments (no work past frame 39's)
+
+
+def test_resize_to_camera_size_without_super_resolution():
+    _, frames = _run(scenario(duration_s=0.5, width=96, height=40), super_resolution=False)
+    assert len(frames) == 5 and frames[0].image.shape == (40, 96, 3)
+
+
+def test_keyframe_stride_follows_the_bundle_rate():
+    tiny, paper = get_config("tiny"), get_config("paper")
+    assert choose_keyframe_stride(tiny, 10.0) == 4
+    assert choose_keyframe_stride(tiny, 40.0) == 16
+    assert choose_keyframe_stride(tiny, 2.5) == 1
+    assert choose_keyframe_stride(paper, 30.0) == 16
+    assert choose_keyframe_stride(paper, 10.0) == 4
+    assert choose_keyframe_stride(tiny, 10.0, image_only=True) == 1
+
+
+@pytest.mark.parametrize("length", [1, 3, 4, 5, 6, 9, 10, 13])
+def test_blended_windows_cover_every_item_once_and_cross_fade(length):
+    items = [(i, torch.tensor([float(i)])) for i in range(length)]
+    windows = []
+
+    def process(window):  # each window adds its own number: overlaps show the blend
+        windows.append([i for i, _ in window])
+        return torch.stack([x for _, x in window]) + 100.0 * len(windows)
+
+    out = list(blended_windows(items, process, window=4, overlap=2))
+    assert [i for i, _ in out] == list(range(length))
+    assert all(len(w) <= 4 for w in windows)
+    if length > 4:
+        # frame 2 is in windows 1 and 2: 2/3 of window 1 + 1/3 of window 2; frame 3 the other way round
+        assert out[2][1].item() == pytest.approx(2 + 100 * (2 / 3) + 200 * (1 / 3))
+        assert out[3][1].item() == pytest.approx(3 + 100 * (1 / 3) + 200 * (2 / 3))
+    assert out[0][1].item() == 100.0
+
+
+def test_bad_options_are_clear_errors():
+    with pytest.raises(DrivesimError, match="sampler"):
+        GenerateOptions(sampler="euler")
+    with pytest.raises(DrivesimError, match="steps"):
+        GenerateOptions(steps=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(DrivesimError, match="CUDA"):
+            VideoPipeline(micro_bundle(), GenerateOptions(device="cuda"))
