@@ -214,6 +214,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from drivesim.eval.report import EvalSettings, format_main_table, run_eval
+
+    settings = EvalSettings(quick=args.quick, steps=args.steps, sr_steps=args.sr_steps, sampler=args.sampler,
+                            device=args.device, threads=args.threads,
+                            features_weights=Path(args.features_weights) if args.features_weights else None,
+                            progress=not args.quiet)
+    report = run_eval(Path(args.bundle), Path(args.data), Path(args.output) if args.output else None, settings)
+    print(format_main_table(report))
+    print(f"wrote {report.path} (ablations, per-scenario numbers, sample strips)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drivesim", description=__doc__.splitlines()[0])
     from drivesim import __version__
@@ -354,6 +367,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="autocast on GPU (default: accelerate's config / launch flag)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="condition adherence, flicker, Fréchet distance and the paper's ablations -> "
+                                    "REPORT_DIR/report.md (docs/eval.md)")
+    p.add_argument("bundle", metavar="BUNDLE", help="bundle folder to evaluate")
+    p.add_argument("--data", required=True, metavar="DIR", help="real clips (docs/data-format.md), e.g. synth-data output")
+    p.add_argument("-o", "--output", default=None, metavar="REPORT_DIR", help="report folder (default: BUNDLE/eval)")
+    p.add_argument("--quick", action="store_true", help="one short scenario, fewer steps: a few minutes on 2 CPU cores")
+    p.add_argument("--steps", type=_positive_int, default=None, help="sampling steps (default: 20, --quick 8)")
+    p.add_argument("--sr-steps", type=_positive_int, default=None, help="upsampler steps (default: 3, --quick 2)")
+    p.add_argument("--sampler", choices=("ddim", "dpmpp"), default=None, help="default: the bundle's")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (the speed target is 2 cores)")
+    p.add_argument("--features-weights", default=None, metavar="FILE.safetensors",
+                   help="your own video feature network for the Fréchet distance (interface: docs/eval.md)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_cmd_eval)
 
     return parser
 

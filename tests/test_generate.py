@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from drivesim import cli
-from drivesim.models.bundle import bundle_sha256, save_bundle
+from drivesim.models.bundle import bundle_sha256, load_bundle, save_bundle
 from drivesim.output_folder import OutputFolder
 
 from pipeline_fixtures import SCENARIO_YAML, micro_bundle
@@ -65,7 +65,10 @@ def test_out_folder_has_frames_video_overlay_labels_and_manifest(setup, tmp_path
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["scenario"]["sha256"] == hashlib.sha256(scenario.read_bytes()).hexdigest()
     assert manifest["checkpoint"]["sha256"] == bundle_sha256(bundle)
-    assert (manifest["seed"], manifest["steps"], manifest["sampler"], manifest["frames"]) == (3, 2, "ddim", FRAMES)
+    # The sampler comes from the bundle's config when --sampler is not given.
+    expected_sampler = load_bundle(bundle).config.diffusion.sampler
+    assert (manifest["seed"], manifest["steps"], manifest["sampler"], manifest["frames"]) == (3, 2, expected_sampler,
+                                                                                              FRAMES)
     assert manifest["guidance"] == 1.0 and manifest["video_codec"] == "h264" and manifest["keyframe_stride"] == 4
     assert set(manifest["versions"]) >= {"drivesim", "torch", "diffusers"}
     assert set(manifest["timings_s"]) >= {"keyframes", "interpolate", "decode", "upsample", "write", "total"}

@@ -137,6 +137,9 @@ def tiny() -> BundleConfig:
         frame_size=(64, 128), clip_frames=8, context_frames=2,
         keyframe_fps=2.5, interpolation_factor=4, keyframe_stride=4, output_fps=10.0,
         decoder_window=8, upsampler_chunk_frames=8, upsampler_patch_size=(32, 32),
+        # Few-step DPM-Solver++ keeps a 10 s clip near a minute on 2 CPU cores (docs/performance.md).
+        diffusion=DiffusionConfig(sampler="dpmpp", num_inference_steps=8),
+        upsampler_diffusion=dataclasses.replace(_pixel_diffusion(), sampler="dpmpp", num_inference_steps=3),
     )
 
 

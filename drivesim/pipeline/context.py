@@ -1,5 +1,5 @@
 """What the stages of one generation run share: the bundle, resolved options, seeded noise,
-per-frame conditions, timings and counters.
+per-frame conditions, timings, counters and the cancel check.
 
     python -c "from drivesim.pipeline.context import RunStats; print(RunStats())"
 """
@@ -7,10 +7,10 @@ per-frame conditions, timings and counters.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, ContextManager
+from typing import Any, ContextManager, Protocol
 
 import torch
 from torch import Tensor
@@ -19,10 +19,51 @@ from drivesim.conditions.encode import build_conditions
 from drivesim.conditions.tensors import UNetConditions
 from drivesim.pipeline.options import GenerateOptions, StageTimings, clip_generator
 from drivesim.sampling.samplers import Denoiser
+from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.engine import ScenarioEngine
 from drivesim.scenario.labels import FrameConditions
 
-__all__ = ["RunContext", "RunStats"]
+__all__ = ["Cancelled", "ConditionSource", "EngineConditions", "RunContext", "RunStats"]
+
+
+class Cancelled(Exception):
+    """Raised inside a run when its `cancelled()` flag turned true; `VideoPipeline.frames` ends cleanly on it."""
+
+
+class ConditionSource(Protocol):
+    """Where a run's per-frame conditions come from: a scenario engine, or a closed-loop session."""
+
+    seed: int  # the seed of the world (background traffic); the run's noise seed defaults to it
+    camera: PinholeCamera
+
+    def conditions(self, index: int) -> FrameConditions:
+        """The conditions of output frame `index` (any index >= 0: stages look a few frames past the end)."""
+        ...
+
+
+class EngineConditions:
+    """A scenario engine as a ConditionSource. Past the scenario's end (the last keyframe clip
+    overshoots) the engine extrapolates its timeline to t = index / fps. Bounded cache."""
+
+    CACHE = 256  # frames; the stages look back at most a few dozen frames
+
+    def __init__(self, engine: ScenarioEngine):
+        self.engine = engine
+        self.seed = engine.seed
+        self.camera = engine.camera
+        self._cache: OrderedDict[int, FrameConditions] = OrderedDict()
+
+    def conditions(self, index: int) -> FrameConditions:
+        if index in self._cache:
+            return self._cache[index]
+        if index < self.engine.num_frames:
+            fc = self.engine.frame(index)
+        else:
+            fc = self.engine.conditions_at(self.engine.scenario.timestamp(index), index)
+        self._cache[index] = fc
+        if len(self._cache) > self.CACHE:
+            self._cache.popitem(last=False)
+        return fc
 
 
 @dataclass
@@ -40,44 +81,43 @@ class RunStats:
 
 
 class RunContext:
-    """Shared state of one run. Frame conditions are cached for a bounded window of indices."""
+    """Shared state of one run (one `frames()` call or one closed-loop session)."""
 
-    CONDITIONS_CACHE = 256  # frames; the stages look back at most a few dozen frames
-
-    def __init__(self, bundle: Any, options: GenerateOptions, engine: ScenarioEngine):
+    def __init__(self, bundle: Any, options: GenerateOptions, source: ScenarioEngine | ConditionSource,
+                 cancelled: Callable[[], bool] | None = None):
         cfg = bundle.config
         self.bundle = bundle
         self.options = options
-        self.engine = engine
-        self.seed = engine.seed if options.seed is None else int(options.seed)
+        self.source = EngineConditions(source) if isinstance(source, ScenarioEngine) else source
+        self.seed = self.source.seed if options.seed is None else int(options.seed)
+        # None -> the bundle's own defaults (DiffusionConfig.sampler / num_inference_steps of each model);
+        # an explicit --steps / --sampler applies to the upsampler too unless --sr-steps says otherwise.
         self.steps = options.steps or cfg.diffusion.num_inference_steps
-        self.sr_steps = options.sr_steps or self.steps
         self.sampler = options.sampler or cfg.diffusion.sampler
+        self.sr_steps = options.sr_steps or options.steps or cfg.upsampler_diffusion.num_inference_steps
+        self.sr_sampler = options.sampler or cfg.upsampler_diffusion.sampler
         self.device = torch.device(options.device)
         self.timings = StageTimings(options.device)
         self.stats = RunStats()
-        self._conditions: OrderedDict[int, FrameConditions] = OrderedDict()
+        self.cancelled = cancelled
 
     # --- conditions ------------------------------------------------------------------------
 
     def frame_conditions(self, index: int) -> FrameConditions:
-        """The engine's conditions of output frame `index`; past the scenario's end (the last
-        keyframe clip overshoots) the engine extrapolates its timeline to t = index / fps."""
-        if index in self._conditions:
-            return self._conditions[index]
-        if index < self.engine.num_frames:
-            fc = self.engine.frame(index)
-        else:
-            fc = self.engine.conditions_at(self.engine.scenario.timestamp(index), index)
-        self._conditions[index] = fc
-        if len(self._conditions) > self.CONDITIONS_CACHE:
-            self._conditions.popitem(last=False)
-        return fc
+        """The conditions of output frame `index`, from the run's source."""
+        return self.source.conditions(index)
 
     def unet_conditions(self, indices: list[int], size: tuple[int, int]) -> UNetConditions:
         """Conditions of one clip (batch 1) whose frames are the output frames `indices`; maps at `size`."""
         frames = [[self.frame_conditions(i) for i in indices]]
-        return build_conditions(frames, size, device=self.device, camera=self.engine.camera)
+        return build_conditions(frames, size, device=self.device, camera=self.source.camera)
+
+    # --- cancellation ----------------------------------------------------------------------
+
+    def check_cancelled(self) -> None:
+        """Raise Cancelled once the run's flag is set; called before every network forward."""
+        if self.cancelled is not None and self.cancelled():
+            raise Cancelled
 
     # --- noise and models ------------------------------------------------------------------
 
@@ -86,8 +126,10 @@ class RunContext:
         return torch.randn(shape, generator=clip_generator(self.seed, stage, index)).to(self.device)
 
     def counted(self, model: Denoiser) -> Denoiser:
-        """The same denoiser, counting its forwards in `stats.denoiser_calls`."""
+        """The same denoiser, counting its forwards in `stats.denoiser_calls` and checking the cancel
+        flag before each one: a cancelled run stops within one sampler step."""
         def call(x: Tensor, t: Tensor, cond: UNetConditions) -> Tensor:
+            self.check_cancelled()
             self.stats.denoiser_calls += 1
             return model(x, t, cond)
         return call

@@ -6,7 +6,9 @@
 
 Frames come out as soon as they are decoded; memory does not grow with the video's length.
 Every sink (the OUT folder, dataset exporters, the gRPC stream) iterates `VideoPipeline.frames`
-or `frame_source`:
+or `frame_source`; `frames(..., cancelled=flag)` stops within one sampler step once `flag()` is
+true. Closed-loop simulation (frames step by step, conditions chosen as the video runs):
+`VideoPipeline.session` (pipeline/session.py).
 
     from drivesim.pipeline import VideoPipeline, GenerateOptions, load_checkpoint
     from drivesim.scenario.loader import load_scenario
@@ -22,13 +24,14 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from drivesim.errors import BundleError, DrivesimError
 from drivesim.models.configs import BundleConfig
-from drivesim.pipeline.context import RunContext
+from drivesim.pipeline.context import Cancelled, RunContext
 from drivesim.pipeline.decode import decode
 from drivesim.pipeline.interpolate import interpolate
 from drivesim.pipeline.options import GenerateOptions
@@ -37,6 +40,9 @@ from drivesim.pipeline.upsample import resize_frame, to_uint8, upsample
 from drivesim.scenario.engine import ScenarioEngine
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import FrameConditions
+
+if TYPE_CHECKING:
+    from drivesim.pipeline.session import PipelineSession
 
 __all__ = ["GeneratedFrame", "VideoPipeline", "frame_source", "load_checkpoint", "choose_keyframe_stride"]
 
@@ -84,11 +90,13 @@ class VideoPipeline:
         self.bundle = _prepare(bundle, device, self.options.compile)
         self.run: RunContext | None = None
 
-    def frames(self, scenario: Scenario, engine: ScenarioEngine | None = None) -> Iterator[GeneratedFrame]:
-        """Every output frame of the scenario, in order, each yielded as soon as it is ready."""
+    def frames(self, scenario: Scenario, engine: ScenarioEngine | None = None,
+               cancelled: Callable[[], bool] | None = None) -> Iterator[GeneratedFrame]:
+        """Every output frame of the scenario, in order, each yielded as soon as it is ready.
+        Once `cancelled()` is true the iterator ends (no further frame) before the next network forward."""
         opts, cfg = self.options, self.bundle.config
         engine = engine or ScenarioEngine(scenario, seed=opts.seed)
-        run = self.run = RunContext(self.bundle, opts, engine)
+        run = self.run = RunContext(self.bundle, opts, engine, cancelled)
         count = engine.num_frames
         stride = choose_keyframe_stride(cfg, engine.fps, opts.image_only)
         passes = round(math.log(stride, cfg.interpolation_factor)) if stride > 1 else 0
@@ -112,13 +120,23 @@ class VideoPipeline:
             # 5. camera size, uint8
             cam = engine.scenario.camera
             for index, frame in frames:
+                run.check_cancelled()  # a frame finished after the flag is not handed out
                 with run.timings("resize"):
                     image = resize_frame(to_uint8(frame), cam.width, cam.height)
                 run.stats.frames_yielded += 1
                 yield GeneratedFrame(index, engine.scenario.timestamp(index), image, run.frame_conditions(index))
+        except Cancelled:
+            return
         finally:
             for bar in bars.values():
                 bar.close()
+
+    def session(self, header: Scenario, seed: int | None = None) -> "PipelineSession":
+        """A closed-loop session on this pipeline: `step(conditions)` -> that step's frames (pipeline/session.py).
+        The header gives the camera and fps; seed None -> the options' seed, else the header's."""
+        from drivesim.pipeline.session import PipelineSession
+
+        return PipelineSession(self, header, seed)
 
 
 def _check_device(device: str) -> torch.device:

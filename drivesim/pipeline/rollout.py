@@ -45,38 +45,50 @@ class KeyframeRollout:
             model = context_guidance(model, opts.context_guidance, batched=opts.batched_guidance)
         self.denoiser = label_guidance(model, opts.guidance, batched=opts.batched_guidance)
 
-    def keyframes(self, count: int) -> Iterator[tuple[int, Tensor]]:
-        """Yield (output frame index, latent) for keyframes 0 .. count-1, each clip as soon as it is sampled."""
+    def sample_clip(self, first: int) -> tuple[list[int], Tensor]:
+        """One clip: the held context keyframes as its first S frames, then keyframes first, first + 1, ...
+        Returns the clip's output frame indices and its latents (T, C, h, w), context frames put back
+        exactly. The noise is seeded by `first`, so the same context and first keyframe give the same
+        noise (a closed-loop session resamples a provisional keyframe that way)."""
         run, cfg = self.run, self.run.bundle.config
         frames = self.clip_frames
         channels, (h, w) = cfg.autoencoder.latent_channels, cfg.latent_size
+        # 1. the clip: S context keyframes (the last ones generated), then T - S new ones
+        given = len(self.context)
+        indices = [k * self.stride for k in range(first - given, first - given + frames)]
+        cond = run.unet_conditions(indices, (h, w))
+        context = torch.zeros(1, frames, channels, h, w, device=run.device)
+        if self.max_context:
+            mask = torch.zeros(1, frames, device=run.device)
+            if given:
+                context[0, :given] = torch.stack(self.context)
+                mask[0, :given] = 1.0
+            cond = replace(cond, context=context, context_mask=mask)
+        # 2. sample it from its own seeded noise
+        noise = run.noise((1, frames, channels, h, w), "keyframes", first)
+        with run.compute("keyframes"):
+            z = sample(run.sampler, self.denoiser, noise, cond, cfg.diffusion, run.steps)
+            z[:, :given] = context[:, :given]  # context frames are given, not regenerated
+        run.stats.keyframe_clips += 1
+        return indices, z[0]
+
+    def remember(self, latents: list[Tensor], keep: int) -> None:
+        """Hold the last `keep` (<= max_context) of `latents`, the newest keyframes, as the next clip's context."""
+        keep = min(keep, self.max_context, len(latents))
+        self.context = [z.clone() for z in latents[len(latents) - keep:]] if keep else []
+        self.run.stats.cached_latents = len(self.context)
+        self.run.stats.max_cached_latents = max(self.run.stats.max_cached_latents, len(self.context))
+
+    def keyframes(self, count: int) -> Iterator[tuple[int, Tensor]]:
+        """Yield (output frame index, latent) for keyframes 0 .. count-1, each clip as soon as it is sampled."""
         done, clip = 0, 0
         while done < count:
-            # 1. the clip: S context keyframes (the last ones generated), then T - S new ones
             given = len(self.context)
-            numbers = range(done - given, done - given + frames)
-            indices = [k * self.stride for k in numbers]
-            cond = run.unet_conditions(indices, (h, w))
-            context = torch.zeros(1, frames, channels, h, w, device=run.device)
-            if self.max_context:
-                mask = torch.zeros(1, frames, device=run.device)
-                if given:
-                    context[0, :given] = torch.stack(self.context)
-                    mask[0, :given] = 1.0
-                cond = replace(cond, context=context, context_mask=mask)
-            # 2. sample it from its own seeded noise
-            noise = run.noise((1, frames, channels, h, w), "keyframes", clip)
-            with run.compute("keyframes"):
-                z = sample(run.sampler, self.denoiser, noise, cond, cfg.diffusion, run.steps)
-                z[:, :given] = context[:, :given]  # context frames are given, not regenerated
-            run.stats.keyframe_clips += 1
-            # 3. keep only what the next clip needs: S = 1 after the first clip, then 2
-            keep = min(clip + 1, self.max_context)
-            self.context = [z[0, j].clone() for j in range(frames - keep, frames)]
-            run.stats.cached_latents = len(self.context)
-            run.stats.max_cached_latents = max(run.stats.max_cached_latents, len(self.context))
-            # 4. hand the new keyframes downstream (the last clip may overshoot: drop the extra)
-            new = min(frames - given, count - done)
+            indices, z = self.sample_clip(done)
+            # keep only what the next clip needs: S = 1 after the first clip, then 2
+            self.remember(list(z), clip + 1)
+            # hand the new keyframes downstream (the last clip may overshoot: drop the extra)
+            new = min(self.clip_frames - given, count - done)
             for j in range(given, given + new):
-                yield indices[j], z[0, j].clone()
+                yield indices[j], z[j].clone()
             done, clip = done + new, clip + 1

@@ -12,7 +12,7 @@ from the same noise in both chunks and the two results agree closely.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -27,18 +27,15 @@ from drivesim.pipeline.options import clip_generator
 from drivesim.pipeline.windows import blended_windows
 from drivesim.sampling.samplers import sample
 
-__all__ = ["upsample", "resize_frame", "to_uint8", "UPSAMPLE_OVERLAP"]
+__all__ = ["upsample", "upsampler_chunk_fn", "resize_frame", "to_uint8", "UPSAMPLE_OVERLAP"]
 
 UPSAMPLE_OVERLAP = 2  # frames shared by consecutive chunks
 
 
-def upsample(run: RunContext, frames: Iterable[tuple[int, Tensor]], chunk: int | None = None,
-             overlap: int = UPSAMPLE_OVERLAP) -> Iterator[tuple[int, Tensor]]:
-    """Yield (index, frame (3, s*H, s*W) in [-1, 1]) for every decoded (index, frame (3, H, W))."""
+def upsampler_chunk_fn(run: RunContext) -> Callable[[list[tuple[int, Tensor]]], Tensor]:
+    """`process(chunk)`: the upsampled frames (T, 3, s*H, s*W) in [-1, 1] of a chunk of (index, decoded frame)."""
     cfg = run.bundle.config
     ucfg, diffusion = cfg.upsampler, cfg.upsampler_diffusion
-    chunk = chunk or cfg.upsampler_chunk_frames
-    overlap = min(overlap, chunk - 1)
     alphas_cumprod = make_scheduler("ddim", diffusion).alphas_cumprod
     level = ucfg.inference_noise_level
 
@@ -59,11 +56,19 @@ def upsample(run: RunContext, frames: Iterable[tuple[int, Tensor]], chunk: int |
             cond = upsampler_conditions(low, level)
             # 2. sample the high-res frames from per-frame noise
             noise = torch.stack([run.noise(tuple(low.shape[2:]), "sr", i) for i in indices])[None]
-            out = sample(run.sampler, denoiser, noise, cond, diffusion, run.sr_steps)
+            out = sample(run.sr_sampler, denoiser, noise, cond, diffusion, run.sr_steps)
         run.stats.upsample_chunks += 1
         return out[0].clamp(-1, 1)
 
-    yield from blended_windows(frames, process, chunk, overlap)
+    return process
+
+
+def upsample(run: RunContext, frames: Iterable[tuple[int, Tensor]], chunk: int | None = None,
+             overlap: int = UPSAMPLE_OVERLAP) -> Iterator[tuple[int, Tensor]]:
+    """Yield (index, frame (3, s*H, s*W) in [-1, 1]) for every decoded (index, frame (3, H, W))."""
+    chunk = chunk or run.bundle.config.upsampler_chunk_frames
+    overlap = min(overlap, chunk - 1)
+    yield from blended_windows(frames, upsampler_chunk_fn(run), chunk, overlap)
 
 
 def to_uint8(frame: Tensor) -> np.ndarray:

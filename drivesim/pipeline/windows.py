@@ -4,6 +4,10 @@ The temporal decoder and the video upsampler see a few frames at a time (bounded
 a hard cut between windows shows as a seam. Each window starts `overlap` frames before the
 previous one ended; those frames are computed twice and cross-faded, so outputs change smoothly.
 
+A closed-loop session cannot wait for the next window (its frames are due now) nor change frames
+it already returned: `windows_after` gives each window the last `overlap` items before it as
+left context instead, and keeps only the outputs of the new items.
+
     python -c "
     import torch; from drivesim.pipeline.windows import blended_windows
     items = [(i, torch.full((1,), float(i))) for i in range(10)]
@@ -18,7 +22,7 @@ from typing import TypeVar
 import torch
 from torch import Tensor
 
-__all__ = ["blended_windows"]
+__all__ = ["blended_windows", "windows_after"]
 
 Item = TypeVar("Item")
 
@@ -64,3 +68,23 @@ def _blend(out: Tensor, tail: Tensor | None) -> Tensor:
     n = len(tail)
     w = _fade_in(n, out)
     return torch.cat([(1 - w) * tail.to(out.dtype) + w * out[:n], out[n:]])
+
+
+def windows_after(history: list[tuple[int, Item]], items: list[tuple[int, Item]],
+                  process: Callable[[list[tuple[int, Item]]], Tensor], window: int,
+                  overlap: int) -> tuple[list[Tensor], list[tuple[int, Item]]]:
+    """Outputs for `items` only, each window of at most `window` items led by the `overlap` items before it
+    (from `history` for the first window), so new outputs continue the old ones. Returns the outputs and
+    the last `overlap` items: the history of the next call."""
+    if not 0 <= overlap < window:
+        raise ValueError(f"need 0 <= overlap < window, got overlap={overlap}, window={window}")
+    past = history[-overlap:] if overlap else []
+    outputs: list[Tensor] = []
+    todo = list(items)
+    while todo:
+        take = window - len(past)
+        chunk, todo = todo[:take], todo[take:]
+        out = process(past + chunk)
+        outputs.extend(out[len(past):])
+        past = (past + chunk)[-overlap:] if overlap else []
+    return outputs, past

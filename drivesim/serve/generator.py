@@ -148,22 +148,19 @@ class PipelineGenerator:
                  cancelled: Cancelled) -> Iterator[tuple[np.ndarray, FrameConditions]]:
         from drivesim.scenario.engine import ScenarioEngine
 
-        frames = self.load().frames(scenario, ScenarioEngine(scenario, seed=seed))
+        # The pipeline checks `cancelled` before every network forward: a cancel stops it within one
+        # sampler step, and the iterator then ends without another frame.
+        frames = self.load().frames(scenario, ScenarioEngine(scenario, seed=seed), cancelled=cancelled)
         try:
             for frame in frames:
                 yield frame.image, frame.labels
-                # The pipeline has no cancel hook yet: it stops at the next frame boundary.
-                if cancelled():
-                    return
         finally:
             frames.close()
 
     def session(self, header: Scenario, seed: int) -> SessionStepper:
-        pipeline = self.load()
-        if not hasattr(pipeline, "session"):
-            raise Unsupported("closed-loop sessions are not available with the diffusion backend yet "
-                              "(the pipeline has no incremental session API); use --backend schematic")
-        return pipeline.session(header, seed=seed)
+        """A `drivesim.pipeline.PipelineSession`: each step returns exactly its conditions' frames
+        (docs/pipeline.md, "Closed-loop sessions")."""
+        return self.load().session(header, seed=seed)
 
 
 BACKENDS = ("diffusion", "schematic")

@@ -1,0 +1,188 @@
+"""Closed-loop sessions: the simulator sends each step's frame conditions, the session returns exactly
+those frames, continuing one video (`VideoPipeline.session`, behind gRPC `OpenSession`).
+
+    python -c "
+    import sys; sys.path.insert(0, 'tests'); from pipeline_fixtures import micro_bundle, scenario
+    from drivesim.pipeline import GenerateOptions, VideoPipeline; from drivesim.scenario.engine import ScenarioEngine
+    scn = scenario(duration_s=1.0); plan = list(ScenarioEngine(scn).frames())
+    s = VideoPipeline(micro_bundle(), GenerateOptions(steps=2, progress=False)).session(scn, seed=1)
+    print([len(s.step(plan[k:k + 3])) for k in range(0, 9, 3)], s.stats)"
+
+The offline pipeline looks ahead freely (a keyframe clip covers 24 frames of the tiny bundle, the
+decoder and upsampler windows 8 more); a closed loop cannot: the simulator decides frame i + 1
+after it has seen frame i. A step therefore computes only what its own frames need:
+
+1. Keyframes (every `stride` frames) whose conditions have arrived are sampled for real, each
+   clip with the last <= 2 real keyframes as context, exactly like the offline rollout.
+2. If the step ends between two keyframes, its last frames need the next keyframe, whose
+   conditions do not exist yet: it is sampled *provisionally* from the step's last conditions,
+   held (same boxes and environment; the road flows on at the ego's speed). When its own
+   conditions arrive it is resampled with the same context and the same noise, so every
+   keyframe image is conditioned on its true labels and differs from the provisional one only
+   as much as the conditions do. This is the closed-loop latency trade-off: frames between
+   keyframes are rendered towards a guess of the next keyframe at most stride - 1 frames ahead
+   (0.3 s for the tiny bundle at 10 fps) instead of waiting for it.
+3. The segments around the step's frames are interpolated (their in-between frames conditioned
+   on the real conditions, held ones past the step's end); only the step's frames are kept.
+4. Decoder and upsampler run on windows led by the last 2 latents / frames of earlier steps
+   (`windows_after`), so the new frames continue the ones already returned, which never change.
+
+Cost: a step of one frame at 10 fps pays about two keyframe clips per keyframe (provisional +
+real) and one interpolation clip per frame; steps of `stride` frames ending on keyframes pay
+none of the provisional work. State is bounded whatever the session's length: <= 2 context
+latents, the last and the provisional keyframe, 2 latents and 2 frames of window history and the
+conditions from the oldest context keyframe on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+from torch import Tensor
+
+from drivesim.errors import DrivesimError
+from drivesim.pipeline.context import RunContext, RunStats
+from drivesim.pipeline.decode import DECODE_OVERLAP, decoder_window_fn
+from drivesim.pipeline.generate import VideoPipeline, choose_keyframe_stride
+from drivesim.pipeline.interpolate import interpolate
+from drivesim.pipeline.rollout import KeyframeRollout
+from drivesim.pipeline.upsample import UPSAMPLE_OVERLAP, resize_frame, to_uint8, upsampler_chunk_fn
+from drivesim.pipeline.windows import windows_after
+from drivesim.scenario.camera import PinholeCamera
+from drivesim.scenario.format import Scenario
+from drivesim.scenario.labels import FrameConditions
+
+__all__ = ["PipelineSession", "SessionConditions"]
+
+Latent = tuple[int, Tensor]  # (output frame index, latent or frame)
+
+
+class SessionConditions:
+    """The ConditionSource of a session: the conditions received so far (from the oldest one still
+    needed), and past the last one that one held, at later timestamps, with the road flowing on."""
+
+    def __init__(self, seed: int, camera: PinholeCamera, fps: float):
+        self.seed, self.camera, self.fps = seed, camera, fps
+        self.known: dict[int, FrameConditions] = {}
+        self.last = -1  # index of the newest conditions received
+
+    def add(self, index: int, fc: FrameConditions) -> None:
+        self.known[index] = fc
+        self.last = max(self.last, index)
+
+    def conditions(self, index: int) -> FrameConditions:
+        if index in self.known:
+            return self.known[index]
+        if index <= self.last or self.last < 0:
+            raise RuntimeError(f"the session no longer holds the conditions of frame {index}")
+        base = self.known[self.last]
+        dt = (index - self.last) / self.fps
+        road = base.road
+        if road is not None:
+            road = dataclasses.replace(road, ego_travel_m=road.ego_travel_m + road.ego_speed_mps * dt)
+        return dataclasses.replace(base, index=index, timestamp_s=base.timestamp_s + dt, road=road)
+
+    def forget_before(self, index: int) -> None:
+        for i in [i for i in self.known if i < index]:
+            del self.known[i]
+
+
+class PipelineSession:
+    """One closed-loop video. `step(conditions)` returns one RGB uint8 frame (camera size) per condition.
+
+    Frames are the session's 0, 1, 2, ... in the order sent, `1 / header.fps` apart (the models'
+    timeline; the conditions' own index and timestamp are labels and are not re-read). The same
+    bundle, options, seed and steps give the same frames.
+    """
+
+    def __init__(self, pipeline: VideoPipeline, header: Scenario, seed: int | None = None):
+        opts, cfg = pipeline.options, pipeline.bundle.config
+        if seed is None:
+            seed = header.seed if opts.seed is None else opts.seed
+        self.header = header
+        self.source = SessionConditions(int(seed), PinholeCamera.from_config(header.camera), header.fps)
+        self.run = RunContext(pipeline.bundle, dataclasses.replace(opts, seed=None), self.source)
+        self.stride = choose_keyframe_stride(cfg, header.fps, opts.image_only)
+        self.factor = cfg.interpolation_factor
+        self.passes = round(math.log(self.stride, self.factor)) if self.stride > 1 else 0
+        self.rollout = KeyframeRollout(self.run, self.stride)
+        self._decode = decoder_window_fn(self.run)
+        self._upsample = upsampler_chunk_fn(self.run) if opts.super_resolution else None
+        self.next_index = 0  # the session frame the next step starts at
+        self.committed = 0  # keyframes sampled from their real conditions (keyframe numbers 0 .. committed-1)
+        self.last_keyframe: Latent | None = None  # the newest of them
+        self.provisional: Latent | None = None  # keyframe `committed`, sampled from held conditions
+        self.decode_history: list[Latent] = []  # the last latents decoded: left context of the next window
+        self.upsample_history: list[Latent] = []  # the last decoded frames upsampled: the same for the upsampler
+
+    @property
+    def stats(self) -> RunStats:
+        return self.run.stats
+
+    def step(self, conditions: list[FrameConditions]) -> list[np.ndarray]:
+        """The frames of these conditions, continuing the session's video."""
+        if not conditions:
+            return []
+        for fc in conditions:
+            if not isinstance(fc, FrameConditions):
+                raise DrivesimError(f"a session step takes FrameConditions, got {type(fc).__name__}")
+        a, b = self.next_index, self.next_index + len(conditions) - 1
+        for k, fc in enumerate(conditions):
+            self.source.add(a + k, fc)
+        # 1.-2. keyframes around the step: real ones up to b, a provisional one past it if needed
+        keyframes = self._keyframes(b)
+        # 3. interpolation passes over the segments that hold frames a..b
+        latents = _bracket(keyframes, a, b)
+        for rate in range(self.passes):
+            latents = _bracket(list(interpolate(self.run, latents, rate, self.factor)), a, b)
+        latents = [(i, z) for i, z in latents if a <= i <= b]
+        # 4. decoder and upsampler windows led by the previous steps' last items
+        cfg = self.run.bundle.config
+        decoded, self.decode_history = windows_after(
+            self.decode_history, latents, self._decode, cfg.decoder_window, min(DECODE_OVERLAP, cfg.decoder_window - 1))
+        frames = list(zip(range(a, b + 1), decoded))
+        if self._upsample is not None:
+            chunk = cfg.upsampler_chunk_frames
+            upsampled, self.upsample_history = windows_after(
+                self.upsample_history, frames, self._upsample, chunk, min(UPSAMPLE_OVERLAP, chunk - 1))
+            frames = list(zip(range(a, b + 1), upsampled))
+        # 5. camera size, uint8
+        cam = self.header.camera
+        with self.run.timings("resize"):
+            images = [resize_frame(to_uint8(frame), cam.width, cam.height) for _, frame in frames]
+        self.next_index = b + 1
+        self.run.stats.frames_yielded += len(images)
+        oldest = self.committed - max(len(self.rollout.context), 1)  # conditions the next clips look back at
+        self.source.forget_before(oldest * self.stride)
+        return images
+
+    def _keyframes(self, last: int) -> list[Latent]:
+        """The keyframes from the newest real one at or before the step's first frame up to the first one
+        at or after `last`: real keyframes are committed, the one past `last` is provisional."""
+        out = [self.last_keyframe] if self.last_keyframe is not None else []
+        while self.committed * self.stride <= last:  # its conditions are here: sample it for real
+            given = len(self.rollout.context)
+            indices, z = self.rollout.sample_clip(self.committed)
+            new = [j for j in range(given, len(indices)) if indices[j] <= last]
+            out += [(indices[j], z[j].clone()) for j in new]
+            # the context grows by one keyframe per clip (S = 0, 1, 2), as in the offline rollout
+            self.rollout.remember(list(z[:new[-1] + 1]), given + 1)
+            self.committed += len(new)
+            self.last_keyframe = out[-1]
+            self.provisional = None
+        if out[-1][0] < last:  # the step ends between keyframes: guess the next one from held conditions
+            if self.provisional is None:
+                given = len(self.rollout.context)
+                indices, z = self.rollout.sample_clip(self.committed)
+                self.provisional = (indices[given], z[given].clone())
+            out.append(self.provisional)
+        return out
+
+
+def _bracket(latents: list[Latent], first: int, last: int) -> list[Latent]:
+    """The consecutive run of `latents` from the last at or before `first` to the first at or after `last`."""
+    lo = max(j for j, (i, _) in enumerate(latents) if i <= first)
+    hi = min(j for j, (i, _) in enumerate(latents) if i >= last)
+    return latents[lo:hi + 1]

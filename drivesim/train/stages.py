@@ -1,0 +1,439 @@
+"""The six training stages (DESIGN §1): one config dataclass and one loss function each, in STAGES.
+
+    autoencoder    encoder + image decoder: L1 + perceptual + KL + hinge 2D patch-GAN (after gan_start)
+    image          the UNet's spatial layers on single-frame latents (image_only), label/box dropout
+    decoder        the temporal decoder's temporal layers on clips (E and D frozen) + 3D patch-GAN
+    video          the UNet's temporal layers (spatial frozen): keyframe clips, S in {0, 1, 2} context frames
+    interpolation  the interpolator's temporal layers: 5-frame windows, ends given, rate flag 0 / 1
+    upsampler      the x4 pixel upsampler on patches: phase `spatial` (frames), then `temporal` (clips)
+
+A loss function gets the Trainee (models on the device), a batch from the stage's collate
+function and a generator seeded from (seed, step, process), and returns named scalar
+tensors: "loss" is optimised for the model, "loss_d" (GAN stages) for the discriminator;
+everything is logged. The loop (`drivesim.train.loop`) does the rest.
+
+    python -c "from drivesim.train.stages import STAGES; print({n: s.summary for n, s in STAGES.items()})"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from drivesim.conditions.encode import drop_conditions, upsampler_conditions
+from drivesim.conditions.tensors import UNetConditions
+from drivesim.data.clips import Clip
+from drivesim.diffusion.schedule import DiffusionConfig, make_training_scheduler
+from drivesim.diffusion.targets import add_noise, diffusion_loss, sample_timesteps, training_target
+from drivesim.models.bundle import Bundle
+from drivesim.models.discriminator import (PatchDiscriminator2D, PatchDiscriminator3D, hinge_d_loss, hinge_g_loss,
+                                           perceptual_loss)
+from drivesim.models.upsampler import noise_augment, resize_low_res
+from drivesim.train import datasets as D
+
+__all__ = ["StageConfig", "Stage", "Trainee", "STAGES", "get_stage",
+           "AutoencoderStageConfig", "ImageStageConfig", "DecoderStageConfig", "VideoStageConfig",
+           "InterpolationStageConfig", "UpsamplerStageConfig"]
+
+
+# --- configs -------------------------------------------------------------------------------------
+
+@dataclass
+class StageConfig:
+    """What every stage has. CLI: --steps / --batch / --lr / --seed, any other field with --set NAME=VALUE.
+    Default steps and batches are the tiny CPU recipe (~1.5 h for all stages, docs/training.md)."""
+
+    steps: int = 1000
+    batch: int = 8
+    lr: float = 2e-4
+    warmup_steps: int = 50  # linear learning-rate warm-up
+    weight_decay: float = 0.0
+    ema_decay: float = 0.999  # 0 = no EMA (the last weights are saved)
+    grad_clip: float = 1.0  # max gradient norm; 0 = off
+    seed: int = 0
+
+
+@dataclass
+class AutoencoderStageConfig(StageConfig):
+    steps: int = 1200
+    lr: float = 4e-4
+    ema_decay: float = 0.99
+    kl_weight: float = 1e-6  # KL of the posterior, summed over latent elements (LDM's small weight)
+    perceptual_weight: float = 1.0
+    gan_weight: float = 0.1
+    gan_start: int = 600  # reconstruction-only steps before the discriminator joins
+    disc_lr: float = 4e-4
+    disc_layers: int = 3
+    set_scaling_factor: bool = True  # afterwards, scaling_factor = 1 / std(latents) (unit-variance latents)
+
+
+@dataclass
+class ImageStageConfig(StageConfig):
+    steps: int = 3000
+    batch: int = 16
+    lr: float = 4e-4
+    p_label: float = 0.1  # per-clip dropout of time of day / crowdedness / ego speed (label guidance)
+    p_layout: float = 0.1  # per-clip dropout of the box + road layout maps
+    preview_steps: int = 10  # DDIM steps of the preview samples
+
+
+@dataclass
+class DecoderStageConfig(StageConfig):
+    steps: int = 300
+    batch: int = 2
+    lr: float = 2e-4
+    ema_decay: float = 0.99
+    frames: int = 0  # clip length; 0 = the config's decoder_window
+    perceptual_weight: float = 1.0
+    gan_weight: float = 0.1
+    gan_start: int = 100
+    disc_lr: float = 2e-4
+    disc_layers: int = 3
+
+
+@dataclass
+class VideoStageConfig(StageConfig):
+    steps: int = 500
+    batch: int = 4
+    lr: float = 2e-4
+    p_label: float = 0.1
+    p_layout: float = 0.1
+    p_no_context: float = 0.3  # S = 0 this often (context guidance needs the unconditional branch)
+    frames: int = 0  # 0 = the config's clip_frames
+    preview_steps: int = 10
+
+
+@dataclass
+class InterpolationStageConfig(StageConfig):
+    steps: int = 400
+    batch: int = 8
+    lr: float = 2e-4
+    p_label: float = 0.1
+    p_layout: float = 0.1
+    preview_steps: int = 10
+
+
+@dataclass
+class UpsamplerStageConfig(StageConfig):
+    phase: str = "spatial"  # "spatial": image-only on frames; "temporal": temporal layers on clips
+    steps: int = 1500  # spatial phase; pass e.g. --steps 200 for the (10x costlier per step) temporal phase
+    batch: int = 8
+    lr: float = 2e-4
+    frames: int = 4  # clip length of the temporal phase
+    patch: int = 0  # low-res patch side (high-res = patch x scale); 0 = the config's upsampler_patch_size
+    preview_steps: int = 10
+
+
+# --- what a stage trains -------------------------------------------------------------------------
+
+@dataclass
+class Trainee:
+    """The models, data and helpers of one stage run. The loop swaps `model` / `disc` for their
+    accelerate-prepared versions; `module` / `disc_module` stay the plain modules."""
+
+    bundle: Bundle
+    config: StageConfig
+    model: nn.Module  # the module trained (a part of the bundle)
+    trainable: list[str]  # its parameters that are optimised; all others are frozen
+    dataset: Dataset
+    collate: Callable[[list[dict[str, Any]]], dict[str, Any]]
+    disc: nn.Module | None = None
+    frozen: dict[str, nn.Module] = field(default_factory=dict)  # helpers moved to the device, eval, no grad
+    scheduler: Any = None  # diffusion stages: the training noise scheduler
+    diffusion: DiffusionConfig | None = None
+    notes: list[str] = field(default_factory=list)  # printed once at the start
+    device: torch.device = torch.device("cpu")
+    module: nn.Module | None = None
+    disc_module: nn.Module | None = None
+
+    def __post_init__(self) -> None:
+        self.module = self.model
+        self.disc_module = self.disc
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    summary: str
+    config: type[StageConfig]
+    setup: Callable[[Bundle, StageConfig, str, list[Clip]], Trainee]
+    loss: Callable[[Trainee, dict[str, Any], torch.Generator, int], dict[str, Tensor]]
+    requires: tuple[str, ...] = ()  # stages whose trained weights this one builds on
+    invalidates: tuple[str, ...] = ()  # stages trained on this one's old weights (retrain them after)
+    phases: tuple[str, ...] = ("main",)
+
+    def run_name(self, phase: str | None = None) -> str:
+        """Folder name under BUNDLE/.train/ (one per stage, one per later phase where there are several)."""
+        return self.name if phase in (None, self.phases[0]) else f"{self.name}-{phase}"
+
+
+# --- shared helpers ------------------------------------------------------------------------------
+
+def _randn(shape, generator: torch.Generator, like: Tensor) -> Tensor:
+    """Noise drawn on the CPU from `generator` (same values on every device), moved to `like`."""
+    return torch.randn(shape, generator=generator).to(device=like.device, dtype=like.dtype)
+
+
+@torch.no_grad()
+def encode_frames(autoencoder: nn.Module, frames: Tensor) -> Tensor:
+    """Frames (..., 3, H, W) -> scaled latents (..., C, h, w) with the frozen encoder (posterior mean)."""
+    lead = frames.shape[:-3]
+    z = autoencoder.encode(frames.reshape(-1, *frames.shape[-3:]))
+    return z.reshape(*lead, *z.shape[1:])
+
+
+def _names(model: nn.Module, which: str) -> list[str]:
+    if which == "all":
+        return [n for n, _ in model.named_parameters()]
+    params = model.spatial_parameters() if which == "spatial" else model.temporal_parameters()
+    return [n for n, _ in params]
+
+
+def _frozen_disc_logits(disc: nn.Module, x: Tensor) -> Tensor:
+    """D(x) for the generator loss without giving D gradients (and without DDP hooks on D)."""
+    flags = [p.requires_grad for p in disc.parameters()]
+    for p in disc.parameters():
+        p.requires_grad_(False)
+    try:
+        return disc(x)
+    finally:
+        for p, flag in zip(disc.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+def _gan_losses(t: Trainee, real: Tensor, fake: Tensor, step: int, start: int) -> tuple[Tensor, Tensor]:
+    """(generator hinge loss, discriminator hinge loss); zeros before `start`. Real and fake go
+    through the discriminator as one batch (one forward per step under DDP)."""
+    if step < start:
+        zero = fake.new_zeros(())
+        return zero, zero
+    g = hinge_g_loss(_frozen_disc_logits(t.disc_module, fake))
+    logits = t.disc(torch.cat([real, fake.detach()]))
+    real_logits, fake_logits = logits.chunk(2)
+    return g, hinge_d_loss(real_logits, fake_logits)
+
+
+def _diffusion_step(t: Trainee, x0: Tensor, cond: UNetConditions, generator: torch.Generator,
+                    image_only: bool = False, loss_mask: Tensor | None = None) -> Tensor:
+    """Noise x0 (B, T, C, H, W) at one uniform step per clip, predict eps or v, masked MSE."""
+    noise = _randn(x0.shape, generator, x0)
+    steps = sample_timesteps(x0.shape[0], t.diffusion.num_train_timesteps, generator, device=x0.device)
+    x_t = add_noise(x0, noise, steps, t.scheduler)
+    out = t.model(x_t, steps, cond, image_only=image_only)
+    target = training_target(x0, noise, steps, t.scheduler, t.diffusion.prediction_type)
+    return diffusion_loss(out, target, mask=loss_mask)
+
+
+def _diffusion_trainee(bundle: Bundle, cfg: StageConfig, model: nn.Module, which: str, dataset: Dataset,
+                       collate, diffusion: DiffusionConfig, notes: list[str] | None = None,
+                       frozen: dict[str, nn.Module] | None = None) -> Trainee:
+    return Trainee(bundle=bundle, config=cfg, model=model, trainable=_names(model, which), dataset=dataset,
+                   collate=collate, frozen=frozen if frozen is not None else {"autoencoder": bundle.autoencoder},
+                   scheduler=make_training_scheduler(diffusion), diffusion=diffusion, notes=notes or [])
+
+
+# --- autoencoder ---------------------------------------------------------------------------------
+
+def setup_autoencoder(bundle: Bundle, cfg: AutoencoderStageConfig, root: str, clips: list[Clip]) -> Trainee:
+    c = bundle.config
+    return Trainee(bundle=bundle, config=cfg, model=bundle.autoencoder, trainable=_names(bundle.autoencoder, "all"),
+                   dataset=D.frame_dataset(root, clips, c.frame_size), collate=D.collate_frames,
+                   disc=PatchDiscriminator2D(num_layers=cfg.disc_layers))
+
+
+def autoencoder_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
+    cfg: AutoencoderStageConfig = t.config
+    x = batch["frames"].to(t.device)
+    recon, posterior = t.model(x, sample=True, generator=generator)
+    rec = (recon - x).abs().mean()
+    perc = perceptual_loss(recon, x).mean()
+    kl = posterior.kl().mean()
+    g, d = _gan_losses(t, x, recon, step, cfg.gan_start)
+    loss = rec + cfg.perceptual_weight * perc + cfg.kl_weight * kl + cfg.gan_weight * g
+    return {"loss": loss, "rec": rec, "perc": perc, "kl": kl, "g": g, "loss_d": d}
+
+
+@torch.no_grad()
+def latent_scaling_factor(autoencoder: nn.Module, dataset: Dataset, count: int = 64) -> float:
+    """1 / std of the unscaled latents of up to `count` frames spread over the dataset."""
+    device = next(autoencoder.parameters()).device
+    picks = torch.linspace(0, len(dataset) - 1, min(count, len(dataset))).round().long().unique().tolist()
+    frames = torch.stack([dataset[i]["frame"] for i in picks]).to(device)
+    z = torch.cat([autoencoder.encode_dist(chunk).mode() for chunk in frames.split(16)])
+    return float(1.0 / z.float().std().clamp(min=1e-6))
+
+
+# --- image (spatial UNet) ------------------------------------------------------------------------
+
+def setup_image(bundle: Bundle, cfg: ImageStageConfig, root: str, clips: list[Clip]) -> Trainee:
+    c = bundle.config
+    return _diffusion_trainee(bundle, cfg, bundle.unet, "spatial", D.frame_dataset(root, clips, c.frame_size),
+                              D.collate_with(D.collate_frames, layout_size=c.latent_size), c.diffusion)
+
+
+def image_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
+    cfg: ImageStageConfig = t.config
+    z = encode_frames(t.frozen["autoencoder"], batch["frames"].to(t.device))[:, None]  # (B, 1, C, h, w)
+    cond = drop_conditions(batch["cond"], cfg.p_label, cfg.p_layout, generator).to(t.device)
+    return {"loss": _diffusion_step(t, z, cond, generator, image_only=True)}
+
+
+# --- temporal decoder ----------------------------------------------------------------------------
+
+def setup_decoder(bundle: Bundle, cfg: DecoderStageConfig, root: str, clips: list[Clip]) -> Trainee:
+    c = bundle.config
+    bundle.decoder.load_image_decoder(bundle.autoencoder)
+    notes: list[str] = []
+    dataset = D.clip_dataset(root, clips, cfg.frames or c.decoder_window, c.frame_size, 1.0 / c.output_fps,
+                             c.output_fps, notes)
+    return Trainee(bundle=bundle, config=cfg, model=bundle.decoder, trainable=_names(bundle.decoder, "temporal"),
+                   dataset=dataset, collate=D.collate_video, disc=PatchDiscriminator3D(num_layers=cfg.disc_layers),
+                   frozen={"autoencoder": bundle.autoencoder}, notes=notes)
+
+
+def decoder_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
+    cfg: DecoderStageConfig = t.config
+    x = batch["frames"].to(t.device)  # (B, T, 3, H, W)
+    recon = t.model(encode_frames(t.frozen["autoencoder"], x))
+    rec = (recon - x).abs().mean()
+    perc = perceptual_loss(recon.flatten(0, 1), x.flatten(0, 1)).mean()
+    g, d = _gan_losses(t, x, recon, step, cfg.gan_start)
+    loss = rec + cfg.perceptual_weight * perc + cfg.gan_weight * g
+    return {"loss": loss, "rec": rec, "perc": perc, "g": g, "loss_d": d}
+
+
+# --- video (prediction model) --------------------------------------------------------------------
+
+def setup_video(bundle: Bundle, cfg: VideoStageConfig, root: str, clips: list[Clip]) -> Trainee:
+    c = bundle.config
+    notes: list[str] = []
+    dataset = D.clip_dataset(root, clips, cfg.frames or c.clip_frames, c.frame_size, 1.0 / c.keyframe_fps,
+                             c.output_fps, notes)
+    return _diffusion_trainee(bundle, cfg, bundle.unet, "temporal", dataset,
+                              D.collate_with(D.collate_video, layout_size=c.latent_size), c.diffusion, notes)
+
+
+def context_counts(batch: int, frames: int, max_context: int, p_none: float, generator: torch.Generator) -> Tensor:
+    """S per clip: 0 with probability p_none, else uniform in 1..max_context."""
+    none = torch.rand(batch, generator=generator) < p_none
+    some = torch.randint(1, max(max_context, 1) + 1, (batch,), generator=generator)
+    return torch.where(none | (max_context == 0), torch.zeros_like(some), some)
+
+
+def video_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
+    cfg: VideoStageConfig = t.config
+    c = t.bundle.config
+    z = encode_frames(t.frozen["autoencoder"], batch["frames"].to(t.device))  # (B, T, C, h, w)
+    b, frames = z.shape[:2]
+    counts = context_counts(b, frames, min(c.context_frames, 2, frames - 1), cfg.p_no_context, generator)
+    mask = (torch.arange(frames)[None] < counts[:, None]).to(z)  # (B, T): the first S frames are given
+    cond = drop_conditions(batch["cond"], cfg.p_label, cfg.p_layout, generator).to(t.device)
+    cond = cond.replace(context=z * mask[:, :, None, None, None], context_mask=mask)
+    loss = _diffusion_step(t, z, cond, generator, loss_mask=1.0 - mask)
+    return {"loss": loss, "context": counts.float().mean()}
+
+
+# --- interpolation -------------------------------------------------------------------------------
+
+INTERPOLATION_RATES = (0, 1)  # 0: T -> 4T (keyframes in), 1: 4T -> 16T (the first pass's output in)
+
+
+def setup_interpolation(bundle: Bundle, cfg: InterpolationStageConfig, root: str, clips: list[Clip]) -> Trainee:
+    c = bundle.config
+    factor = c.interpolation_factor
+    notes: list[str] = []
+    # Rate r takes frames 1 / (keyframe_fps * factor^r) s apart and fills in factor - 1 between each two.
+    per_rate = [D.clip_dataset(root, clips, factor + 1, c.frame_size, 1.0 / (c.keyframe_fps * factor ** (r + 1)),
+                               c.output_fps, notes) for r in INTERPOLATION_RATES]
+    return _diffusion_trainee(bundle, cfg, bundle.interpolator, "temporal", D.RateMix(per_rate),
+                              D.collate_with(D.collate_video, layout_size=c.latent_size), c.diffusion, notes)
+
+
+def interpolation_mask(batch: int, frames: int) -> Tensor:
+    """(B, T): 1 on the two given ends of each window."""
+    mask = torch.zeros(batch, frames)
+    mask[:, 0] = mask[:, -1] = 1.0
+    return mask
+
+
+def interpolation_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator,
+                       step: int) -> dict[str, Tensor]:
+    cfg: InterpolationStageConfig = t.config
+    z = encode_frames(t.frozen["autoencoder"], batch["frames"].to(t.device))
+    mask = interpolation_mask(*z.shape[:2]).to(z)
+    cond = drop_conditions(batch["cond"], cfg.p_label, cfg.p_layout, generator).to(t.device)
+    cond = cond.replace(context=z * mask[:, :, None, None, None], context_mask=mask,
+                        rate=batch["rate"].to(t.device).long())
+    return {"loss": _diffusion_step(t, z, cond, generator, loss_mask=1.0 - mask)}
+
+
+# --- upsampler -----------------------------------------------------------------------------------
+
+UPSAMPLER_PHASES = ("spatial", "temporal")
+
+
+def setup_upsampler(bundle: Bundle, cfg: UpsamplerStageConfig, root: str, clips: list[Clip]) -> Trainee:
+    c = bundle.config
+    s = c.upsampler.scale_factor
+    low = (cfg.patch, cfg.patch) if cfg.patch else c.upsampler_patch_size
+    frames = 1 if cfg.phase == "spatial" else cfg.frames
+    notes: list[str] = []
+    clips_ds = D.clip_dataset(root, clips, frames, c.output_size, 1.0 / c.output_fps, c.output_fps, notes)
+    dataset = D.PatchCrops(clips_ds, (low[0] * s, low[1] * s), s, seed=cfg.seed)
+    return _diffusion_trainee(bundle, cfg, bundle.upsampler, cfg.phase, dataset, D.collate_patches,
+                              c.upsampler_diffusion, notes, frozen={})
+
+
+def upsampler_inputs(t: Trainee, low: Tensor, generator: torch.Generator, level: int | None = None) -> UNetConditions:
+    """Low-res patches (B, T, 3, h, w) -> conditions: resized x4 and noise-augmented at `level`
+    (training: uniform in [0, max_noise_level] per clip)."""
+    c = t.bundle.config
+    if level is None:
+        level = torch.randint(0, c.upsampler.max_noise_level + 1, (low.shape[0],), generator=generator)
+    else:
+        level = torch.full((low.shape[0],), int(level), dtype=torch.long)
+    up = resize_low_res(low, c.upsampler.scale_factor)
+    augmented = noise_augment(up, level, t.scheduler.alphas_cumprod, generator)  # noise drawn on the CPU
+    return upsampler_conditions(augmented, level.to(low.device))
+
+
+def upsampler_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
+    cfg: UpsamplerStageConfig = t.config
+    high, low = batch["high"].to(t.device), batch["low"].to(t.device)
+    cond = upsampler_inputs(t, low, generator)
+    return {"loss": _diffusion_step(t, high, cond, generator, image_only=cfg.phase == "spatial")}
+
+
+# --- registry ------------------------------------------------------------------------------------
+
+STAGES: dict[str, Stage] = {
+    "autoencoder": Stage("autoencoder", "encoder + image decoder (reconstruction, perceptual, KL, 2D patch-GAN)",
+                         AutoencoderStageConfig, setup_autoencoder, autoencoder_loss,
+                         invalidates=("image", "decoder", "video", "interpolation")),
+    "image": Stage("image", "UNet spatial layers on single-frame latents (the image LDM)",
+                   ImageStageConfig, setup_image, image_loss, requires=("autoencoder",),
+                   invalidates=("video", "interpolation")),
+    "decoder": Stage("decoder", "temporal decoder's temporal layers on clips (encoder and image decoder frozen)",
+                     DecoderStageConfig, setup_decoder, decoder_loss, requires=("autoencoder",)),
+    "video": Stage("video", "prediction model's temporal layers (S = 0, 1, 2 context frames; spatial frozen)",
+                   VideoStageConfig, setup_video, video_loss, requires=("autoencoder", "image")),
+    "interpolation": Stage("interpolation", "interpolator's temporal layers (5-frame windows, rate flag)",
+                           InterpolationStageConfig, setup_interpolation, interpolation_loss,
+                           requires=("autoencoder", "image")),
+    "upsampler": Stage("upsampler", "x4 pixel upsampler on patches: --phase spatial, then --phase temporal",
+                       UpsamplerStageConfig, setup_upsampler, upsampler_loss, phases=UPSAMPLER_PHASES),
+}
+
+
+def get_stage(name: str) -> Stage:
+    from drivesim.errors import DrivesimError
+
+    if name not in STAGES:
+        raise DrivesimError(f"unknown training stage {name!r}; the stages, in order: {', '.join(STAGES)}")
+    return STAGES[name]
+

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Reproduces checkpoints/default: procedural data, then the six training stages of the
+# `tiny` config on a 2-core CPU. Each stage is resumable: rerun this script after an
+# interruption and it continues where it stopped (stages already recorded in
+# BUNDLE/stages.json are skipped).
+#
+#   bash scripts/train_default.sh [DATA_DIR] [BUNDLE_DIR]
+#
+# Two lanes run side by side, one CPU core each: the latent stages (autoencoder -> image ->
+# decoder -> video -> interpolation) in BUNDLE, and the pixel-space upsampler (independent of
+# the latent stages) in BUNDLE.upsampler, whose part is copied into BUNDLE at the end.
+set -euo pipefail
+DATA=${1:-data/synth}
+OUT=${2:-checkpoints/default}
+THREADS=${THREADS:-1}  # 1 per lane: oversubscribed threads on 2 cores are many times slower
+
+drivesim synth-data -o "$DATA" --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0 --workers 1 -q
+
+stage_done() {  # stage_done NAME [PHASE]: recorded in BUNDLE/stages.json
+  [ -f "$OUT/stages.json" ] && python3 - "$OUT/stages.json" "$@" <<'PY'
+import json, sys
+stages = json.load(open(sys.argv[1])).get("stages", {})
+name, phase = sys.argv[2], (sys.argv[3] if len(sys.argv) > 3 else None)
+ok = name in stages and (phase is None or phase in stages[name].get("phases", {}))
+sys.exit(0 if ok else 1)
+PY
+}
+
+run() {  # run BUNDLE RUN_NAME STAGE PHASE ARGS...: train, resuming a saved state when there is one
+  local OUT=$1 label=$2 stage=$3 phase=${4:-}; shift 4
+  if stage_done "$stage" $phase; then echo "== $label: done, skipped"; return; fi
+  local resume=""
+  [ -d "$OUT/.train/$label" ] && resume="--resume"
+  echo "== $label $(date +%T)"
+  drivesim train "$stage" ${phase:+--phase $phase} "$@" --data "$DATA" --config tiny --out "$OUT" --threads "$THREADS" \
+      --save-every 50 --preview-every 100 -q $resume
+}
+
+upsampler_lane() {
+  run "$OUT.upsampler" upsampler upsampler spatial --steps ${UPS_STEPS:-1000} --batch 8
+  run "$OUT.upsampler" upsampler-temporal upsampler temporal --steps ${UPT_STEPS:-120} --batch 8
+}
+upsampler_lane > "$OUT.upsampler.log" 2>&1 &
+UPS_PID=$!
+
+run "$OUT" autoencoder autoencoder "" --steps ${AE_STEPS:-300} --batch 4 --set gan_start=200
+run "$OUT" image image "" --steps ${IMG_STEPS:-1500} --batch 16
+run "$OUT" decoder decoder "" --steps ${DEC_STEPS:-120} --batch 2
+run "$OUT" video video "" --steps ${VID_STEPS:-250} --batch 4
+run "$OUT" interpolation interpolation "" --steps ${INT_STEPS:-200} --batch 8
+
+wait $UPS_PID
+cat "$OUT.upsampler.log"
+# The upsampler works in pixel space: its weights do not depend on the latent stages.
+python3 - "$OUT" <<'PY'
+import json, shutil, sys
+from pathlib import Path
+out = Path(sys.argv[1]); ups = Path(str(out) + ".upsampler")
+shutil.copyfile(ups / "upsampler.safetensors", out / "upsampler.safetensors")
+record = json.loads((out / "stages.json").read_text())
+record["stages"]["upsampler"] = json.loads((ups / "stages.json").read_text())["stages"]["upsampler"]
+(out / "stages.json").write_text(json.dumps(record, indent=1) + "\n")
+PY
+drivesim info "$OUT"

@@ -1,0 +1,255 @@
+"""Closed-loop sessions and prompt cancellation on the micro random bundle: frames per step,
+determinism, continuity across steps, provisional keyframes, bounded state, cancel within one
+sampler step, and one OpenSession round trip through gRPC with the diffusion backend.
+
+    python -m pytest tests/test_pipeline_session.py -q
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from functools import lru_cache
+
+import drivesim.serve  # noqa: F401,I001 - first: sets gRPC's fork option before grpc loads
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from drivesim.errors import DrivesimError
+from drivesim.pipeline import GenerateOptions, VideoPipeline
+from drivesim.pipeline.windows import windows_after
+from drivesim.scenario.engine import ScenarioEngine
+
+from pipeline_fixtures import micro_bundle, scenario
+
+FAST = dict(progress=False, steps=2)
+
+
+@lru_cache(maxsize=None)
+def temporal_bundle():
+    """The micro bundle with its zero-initialised branches (temporal layers, context pyramid, rate
+    embedding) made random: a fresh bundle renders every frame on its own, this one mixes frames."""
+    bundle = copy.deepcopy(micro_bundle())
+    noise = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for model in bundle.models.values():
+            for p in model.parameters():
+                if p.ndim > 1 and not p.any():
+                    p.copy_(0.05 * torch.randn(p.shape, generator=noise))
+    return bundle
+
+
+def _session(seed: int = 1, bundle=None, **options):
+    scn = scenario(duration_s=4.0)
+    pipeline = VideoPipeline(bundle or micro_bundle(), GenerateOptions(**{**FAST, **options}))
+    return pipeline.session(scn, seed=seed), list(ScenarioEngine(scn).frames())
+
+
+def _steps(session, plan, sizes):
+    out, start = [], 0
+    for n in sizes:
+        out.append(session.step(plan[start:start + n]))
+        start += n
+    return out
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+def test_steps_return_their_frames_at_camera_size_and_repeat_for_a_seed():
+    sizes = [1, 3, 2]
+    a, plan = _session(seed=1)
+    got = _steps(a, plan, sizes)
+    assert [len(frames) for frames in got] == sizes
+    assert all(f.shape == (64, 128, 3) and f.dtype == np.uint8 for frames in got for f in frames)
+    assert a.next_index == 6 and a.stats.frames_yielded == 6
+    again = _steps(_session(seed=1)[0], plan, sizes)
+    other = _steps(_session(seed=2)[0], plan, sizes)
+    flat = [f for frames in got for f in frames]
+    assert all(np.array_equal(x, y) for x, y in zip(flat, [f for fr in again for f in fr], strict=True))
+    assert not np.array_equal(flat[4], other[2][0])
+    assert a.step([]) == []
+
+
+def test_a_step_continues_the_video_of_the_steps_before_it():
+    # Two sessions whose first steps differ (day vs night) and whose second steps are identical:
+    # if a step started afresh, its frames would be equal (noise is seeded per frame index).
+    a, plan = _session(bundle=temporal_bundle())
+    b, _ = _session(bundle=temporal_bundle())
+    a.step(plan[:3])
+    b.step([dataclasses.replace(fc, time_of_day="night") for fc in plan[:3]])
+    assert 1 <= len(a.rollout.context) <= 2 and len(a.decode_history) == len(a.upsample_history) == 2
+    second_a, second_b = a.step(plan[3:6]), b.step(plan[3:6])
+    assert all(not np.array_equal(x, y) for x, y in zip(second_a, second_b))
+    # ... and a fresh session given the second step's conditions is another video again
+    fresh = _session(bundle=temporal_bundle())[0].step(plan[3:6])
+    assert not np.array_equal(fresh[0], second_a[0])
+
+
+def test_provisional_keyframe_is_resampled_from_the_real_conditions_with_the_same_noise():
+    a, plan = _session(super_resolution=False)
+    a.step(plan[:2])  # frame 1 needs keyframe 4: provisional, from frame 1's conditions held
+    provisional = a.provisional
+    assert provisional[0] == 4 and a.committed == 1
+    # conditions that are exactly the held guess: the real keyframe is the provisional one, bit for bit
+    guess = [a.source.conditions(i) for i in range(2, 5)]
+    a.step(guess)
+    assert a.committed == 2 and a.last_keyframe[0] == 4 and a.provisional is None
+    assert torch.equal(a.last_keyframe[1], provisional[1])
+    # the scenario's own conditions (the lead car changes lane): resampled, so it differs
+    b, _ = _session(super_resolution=False)
+    b.step(plan[:2])
+    b.step(plan[2:5])
+    assert not torch.equal(b.last_keyframe[1], provisional[1])
+
+
+def test_steps_ending_on_keyframes_need_no_provisional_keyframe():
+    a, plan = _session(super_resolution=False)
+    _steps(a, plan, [1, 4, 4])  # ends at frames 0, 4, 8: every keyframe is sampled once, for real
+    assert a.provisional is None and a.stats.keyframe_clips == 3
+
+
+def test_state_stays_bounded_over_many_steps():
+    a, plan = _session(super_resolution=False)
+    held = []
+    for k in range(24):
+        assert len(a.step(plan[k:k + 1])) == 1
+        held.append((len(a.rollout.context), len(a.source.known), len(a.decode_history)))
+    assert a.stats.max_cached_latents == 2
+    assert all(c == 2 and d == 2 for c, _, d in held[8:])
+    assert max(n for _, n, _ in held) <= 3 * a.stride  # conditions from the oldest context keyframe on
+    # one keyframe clip for each real and each provisional keyframe: 6 + 6 (frames 0..23)
+    assert a.stats.keyframe_clips == 12
+
+
+def test_bad_step_input_is_a_clear_error():
+    a, plan = _session()
+    with pytest.raises(DrivesimError, match="FrameConditions"):
+        a.step([plan[0].to_json()])
+
+
+def test_windows_after_keeps_only_new_outputs_led_by_history():
+    seen = []
+
+    def process(window):
+        seen.append([i for i, _ in window])
+        return torch.stack([x for _, x in window]) * 10
+
+    items = [(i, torch.tensor([float(i)])) for i in range(3, 10)]
+    out, history = windows_after([(1, torch.tensor([1.0])), (2, torch.tensor([2.0]))], items, process, 4, 2)
+    assert [float(o) for o in out] == [10.0 * i for i in range(3, 10)]
+    assert seen == [[1, 2, 3, 4], [3, 4, 5, 6], [5, 6, 7, 8], [7, 8, 9]]
+    assert [i for i, _ in history] == [8, 9]
+    with pytest.raises(ValueError):
+        windows_after([], items, process, 2, 2)
+
+
+# --- cancellation --------------------------------------------------------------------------------
+
+class _Spy(nn.Module):
+    """Counts forwards of one network into a shared log; sets the cancel flag after `after` forwards."""
+
+    def __init__(self, model: nn.Module, name: str, log: dict):
+        super().__init__()
+        self.model, self.name, self.log = model, name, log
+
+    def forward(self, *args, **kwargs):
+        self.log["calls"].append(self.name)
+        if self.log["cancel_at"] is not None and len(self.log["calls"]) >= self.log["cancel_at"]:
+            self.log.setdefault("flag_at", len(self.log["calls"]))
+        return self.model(*args, **kwargs)
+
+
+def _spied(cancel_at: int | None):
+    log = {"calls": [], "cancel_at": cancel_at}
+    base = micro_bundle()
+    bundle = dataclasses.replace(base, **{n: _Spy(getattr(base, n), n, log)
+                                          for n in ("unet", "interpolator", "upsampler")})
+    return bundle, log, (lambda: "flag_at" in log)
+
+
+@pytest.mark.parametrize("cancel_at", [1, 5, 8, 12])  # keyframes, interpolation, upsampler, after 4 frames
+def test_cancel_stops_frames_within_one_sampler_step(cancel_at):
+    scn = scenario(duration_s=1.0)
+    bundle, log, cancelled = _spied(cancel_at)
+    pipeline = VideoPipeline(bundle, GenerateOptions(**FAST))
+    frames = []
+    for frame in pipeline.frames(scn, cancelled=cancelled):
+        frames.append((frame, len(log["calls"])))
+    assert log["flag_at"] == cancel_at
+    assert len(log["calls"]) == cancel_at  # not one forward after the flag
+    assert all(calls < cancel_at for _, calls in frames)  # and no frame handed out after it
+    assert len(frames) < 10
+
+
+def test_uncancelled_run_is_unchanged_and_cancel_between_frames_ends_the_stream():
+    scn = scenario(duration_s=1.0)
+    bundle, log, _ = _spied(None)
+    full = list(VideoPipeline(bundle, GenerateOptions(**FAST)).frames(scn, cancelled=lambda: False))
+    assert len(full) == 10
+    flag = {"set": False}
+    pipeline = VideoPipeline(bundle, GenerateOptions(**FAST))
+    stream = pipeline.frames(scn, cancelled=lambda: flag["set"])
+    first = next(stream)
+    assert np.array_equal(first.image, full[0].image)
+    flag["set"] = True
+    calls = pipeline.run.stats.denoiser_calls
+    assert list(stream) == []
+    assert pipeline.run.stats.denoiser_calls == calls
+
+
+def test_pipeline_generator_passes_the_cancel_flag():
+    from drivesim.serve.generator import PipelineGenerator
+
+    bundle, log, cancelled = _spied(3)
+    generator = PipelineGenerator("unused")
+    generator._pipeline = VideoPipeline(bundle, GenerateOptions(**FAST))  # loaded: skip the checkpoint
+    assert list(generator.generate(scenario(duration_s=1.0), 3, cancelled)) == []
+    assert len(log["calls"]) == 3
+
+
+# --- gRPC ----------------------------------------------------------------------------------------
+
+HEADER = """\
+version: 1
+name: loop
+duration_s: 1
+fps: 10
+camera: {width: 128, height: 64}
+ego: {lane: 1, speed_mps: 10}
+"""
+
+
+def test_open_session_with_the_diffusion_backend(tmp_path):
+    from drivesim.client import DrivesimClient
+    from drivesim.models.bundle import load_bundle, save_bundle
+    from drivesim.scenario.loader import parse_scenario
+    from drivesim.serve.generator import PipelineGenerator
+    from drivesim.serve.limits import Limits
+    from drivesim.serve.server import DrivesimServer, ServeConfig
+    from drivesim.serve.session import ClosedLoop, Step, StepAgent
+
+    save_bundle(micro_bundle(), tmp_path / "bundle")
+    generator = PipelineGenerator(tmp_path / "bundle", options={"steps": 2})
+    generator.load()
+    server = DrivesimServer(generator, ServeConfig(port=0, limits=Limits(max_duration_s=30.0))).start()
+    lead = {"id": "lead", "type": "car", "x_m": 0.0, "distance_m": 20.0, "speed_mps": 8.0}
+    steps = [([lead], 1), ([dict(lead, distance_m=19.8)], 2)]
+    try:
+        with DrivesimClient(server.address) as client, client.session(HEADER, seed=5) as remote:
+            got = [remote.step(agents, num_frames=n) for agents, n in steps]
+    finally:
+        server.stop(0)
+    assert [len(frames) for frames in got] == [1, 2]
+    assert [f.index for frames in got for f in frames] == [0, 1, 2]
+    # the same frames as a local session on the same bundle, seed and steps
+    header = parse_scenario(HEADER)
+    local = VideoPipeline(load_bundle(tmp_path / "bundle"), GenerateOptions(**FAST)).session(header, seed=5)
+    loop = ClosedLoop(header)
+    expected = [local.step(loop.plan(Step(agents=tuple(StepAgent(**a) for a in agents), num_frames=n)))
+                for agents, n in steps]
+    for remote_frames, local_frames in zip(got, expected, strict=True):
+        for frame, image in zip(remote_frames, local_frames, strict=True):
+            assert frame.image.shape == (64, 128, 3)
+            assert np.array_equal(frame.image, image)
