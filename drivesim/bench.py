@@ -14,6 +14,7 @@ that run's alone. One bench run measures:
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import resource
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from drivesim.errors import DrivesimError
 __all__ = ["run_bench", "format_report", "bench_scenario"]
 
 STAGES = ("keyframes", "interpolate", "decode", "upsample", "resize")
-GOALS = {"memory_ratio": 1.10, "time_ratio": 4.4, "guidance_speedup": 1.6, "target_seconds": 120.0}
+GOALS = {"memory_ratio": 1.10, "time_ratio": 4.4, "guidance_speedup": 1.6, "target_seconds": 120.0, "grpc_ratio": 0.95}
 
 
 def bench_scenario(duration_s: float):
@@ -119,13 +120,31 @@ def _child_guidance(spec: dict[str, Any], repeats: int = 5) -> dict[str, Any]:
     return {"batched_s": result["batched"], "two_passes_s": result["two_passes"], "repeats": repeats}
 
 
+def _child_grpc(spec: dict[str, Any]) -> dict[str, Any]:
+    """The same frames through a real gRPC server on loopback vs in-process (drivesim.serve.bench)."""
+    import tempfile
+
+    from drivesim.serve.bench import BENCH_SCENARIO, bench_grpc
+    from drivesim.serve.generator import make_generator
+
+    scenario = BENCH_SCENARIO.replace("duration_s: 3", f"duration_s: {spec['duration_s']:g}")
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = spec["checkpoint"]
+        if spec.get("random_config"):  # serve needs a bundle folder: save the random one
+            from drivesim.models.bundle import save_bundle
+
+            checkpoint = f"{tmp}/bundle"
+            save_bundle(_load(spec), Path(checkpoint))
+        return bench_grpc(scenario, make_generator("diffusion", checkpoint, spec["device"]))
+
+
 def _child_main(argv: list[str]) -> None:
     spec = json.loads(argv[0])
     if spec.get("threads"):
         import torch
 
         torch.set_num_threads(spec["threads"])
-    out = _child_video(spec) if spec["kind"] == "video" else _child_guidance(spec)
+    out = {"video": _child_video, "guidance": _child_guidance, "grpc": _child_grpc}[spec["kind"]](spec)
     print(json.dumps(out))
 
 
@@ -157,11 +176,13 @@ def run_bench(checkpoint: str | None = None, random_config: str | None = None, d
     four = _measure({**spec, "kind": "video", "duration_s": 4 * base})
     log(f"  4x: {four['frames']} frames in {four['seconds']:.1f} s")
     guidance = _measure({**spec, "kind": "guidance"})
+    grpc = _measure({**spec, "kind": "grpc", "duration_s": 1.0 if quick else 3.0})
+    log(f"  gRPC: {grpc['frames']} frames, ratio {grpc['ratio']:.3f}")
     ten_s = one if not quick else four  # the 10 s clip of the target
     return {
         "device": device, "bundle": random_config and f"random {random_config}" or spec["checkpoint"],
         "steps": one["steps"], "sr_steps": one["sr_steps"], "sampler": one["sampler"], "threads": one["threads"],
-        "one": one, "four": four, "guidance": guidance,
+        "one": one, "four": four, "guidance": guidance, "grpc": grpc,
         "memory_ratio": four["peak_rss_mb"] / one["peak_rss_mb"],
         "generation_memory_ratio": (four["peak_rss_mb"] - four["rss_after_load_mb"])
         / max(one["peak_rss_mb"] - one["rss_after_load_mb"], 1e-6),
@@ -190,6 +211,9 @@ def format_report(r: dict[str, Any]) -> str:
         f"guidance      batched {r['guidance']['batched_s']:.2f} s vs two passes {r['guidance']['two_passes_s']:.2f} s"
         f": {r['guidance_speedup']:.2f}x (goal >= {GOALS['guidance_speedup']}) "
         f"{ok(r['guidance_speedup'] >= GOALS['guidance_speedup'])}",
+        f"gRPC          {r['grpc']['grpc_fps']:.2f} vs in-process {r['grpc']['inprocess_fps']:.2f} frames/s: ratio "
+        f"{r['grpc']['ratio']:.3f} (goal >= {GOALS['grpc_ratio']}) {ok(r['grpc']['ratio'] >= GOALS['grpc_ratio'])}; "
+        f"first frame after {r['grpc']['time_to_first_frame_s']:.2f} s",
         f"10 s clip     {r['ten_second_clip_s']:.1f} s wall (goal <= {GOALS['target_seconds']:.0f} s) "
         f"{ok(r['ten_second_clip_s'] <= GOALS['target_seconds'])}",
     ]

@@ -142,10 +142,13 @@ def test_bench_report_marks_each_goal():
               "one": run, "four": {**run, "frames": 400, "seconds": 210.0, "peak_rss_mb": 1200.0},
               "guidance": {"batched_s": 1.0, "two_passes_s": 1.8}, "memory_ratio": 1.2,
               "generation_memory_ratio": 1.5, "time_ratio": 4.2, "guidance_speedup": 1.8,
-              "ten_second_clip_s": 130.0}
+              "ten_second_clip_s": 130.0,
+              "grpc": {"grpc_fps": 1.9, "inprocess_fps": 2.0, "ratio": 0.95, "time_to_first_frame_s": 3.0}}
     lines = format_report(result).splitlines()
     assert any(line.startswith("upsample") and "0.400" in line for line in lines)
     assert "MISSED" in next(line for line in lines if line.startswith("peak RSS"))
     assert next(line for line in lines if line.startswith("time")).endswith("ok")
     assert next(line for line in lines if line.startswith("guidance")).endswith("ok")
     assert next(line for line in lines if line.startswith("10 s clip")).endswith("MISSED")
+    grpc_line = next(line for line in lines if line.startswith("gRPC"))
+    assert "ratio 0.950" in grpc_line and " ok;" in grpc_line and "3.00 s" in grpc_line
