@@ -374,8 +374,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, metavar="DIR", help="real clips (docs/data-format.md), e.g. synth-data output")
     p.add_argument("-o", "--output", default=None, metavar="REPORT_DIR", help="report folder (default: BUNDLE/eval)")
     p.add_argument("--quick", action="store_true", help="one short scenario, fewer steps: a few minutes on 2 CPU cores")
-    p.add_argument("--steps", type=_positive_int, default=None, help="sampling steps (default: 20, --quick 8)")
-    p.add_argument("--sr-steps", type=_positive_int, default=None, help="upsampler steps (default: 3, --quick 2)")
+    p.add_argument("--steps", type=_positive_int, default=None,
+                   help="sampling steps (default: the bundle's, at most 20; --quick at most 4)")
+    p.add_argument("--sr-steps", type=_positive_int, default=None,
+                   help="upsampler steps (default: the bundle's, at most 4; --quick at most 2)")
     p.add_argument("--sampler", choices=("ddim", "dpmpp"), default=None, help="default: the bundle's")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (the speed target is 2 cores)")

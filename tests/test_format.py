@@ -48,3 +48,17 @@ def test_frame_json_has_exactly_contract_keys():
     assert set(d["boxes"][0]) == {"track_id", "type", "bbox_xyxy", "truncation", "occlusion",
                                   "location_m", "size_m", "rotation_y", "distance_m"}
     assert FrameConditions.from_json(d).boxes[0] == box
+
+
+def test_atomic_write_gives_readable_file(tmp_path):
+    import os
+
+    from drivesim.sinks import atomic_write_text
+
+    path = tmp_path / "sub" / "labels.jsonl"
+    atomic_write_text(path, "x\n")
+    assert path.read_text() == "x\n"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in path.parent.iterdir()] == ["labels.jsonl"]  # no temp file left
