@@ -84,7 +84,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     options = GenerateOptions(seed=args.seed, steps=args.steps, sr_steps=args.sr_steps, sampler=args.sampler,
                               guidance=args.guidance, context_guidance=args.context_guidance,
-                              image_only=args.image_only, super_resolution=not args.no_sr, device=args.device,
+                              image_only=args.image_only, super_resolution=False if args.no_sr else (True if args.sr else None), device=args.device,
                               compile=args.compile, progress=not args.quiet)
     manifest = generate_folder(Path(args.file), Path(args.output), Path(args.checkpoint), options)
     print(f"wrote {manifest['frames']} frames ({manifest['width']}x{manifest['height']} at {manifest['fps']:g} fps) "
@@ -269,7 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--context-guidance", type=float, default=1.0, help="context guidance scale s >= 1 (1 = off)")
     p.add_argument("--image-only", action="store_true", help="image model only: every frame sampled on its own")
     p.add_argument("--device", default="cpu", help="cpu or cuda (bf16/fp16 autocast on cuda)")
-    p.add_argument("--no-sr", action="store_true", help="skip the video upsampler: resize the decoded frames")
+    sr = p.add_mutually_exclusive_group()
+    sr.add_argument("--no-sr", action="store_true", help="skip the video upsampler: resize the decoded frames")
+    sr.add_argument("--sr", action="store_true", help="run the video upsampler even where the bundle's config "
+                    "turns it off (super_resolution: false)")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks (pays off on long GPU runs)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_generate)

@@ -192,6 +192,7 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path, options: A
                 bar.update(1)
         run = pipeline.run
         cfg = bundle.config
+        options = pipeline.options  # with the bundle's defaults resolved
         manifest = {
             "scenario": {"name": scenario.name, "path": str(scenario_path), "sha256": file_sha256(Path(scenario_path))},
             "checkpoint": {"path": str(checkpoint), "sha256": bundle_sha256(checkpoint), "config": cfg.name},

@@ -158,3 +158,17 @@ def test_bad_options_are_clear_errors():
     if not torch.cuda.is_available():
         with pytest.raises(DrivesimError, match="CUDA"):
             VideoPipeline(micro_bundle(), GenerateOptions(device="cuda"))
+
+
+def test_bundle_config_sets_the_super_resolution_default():
+    bundle = micro_bundle()
+    off = dataclasses.replace(bundle, config=dataclasses.replace(bundle.config, super_resolution=False))
+    opts = GenerateOptions(progress=False)
+    assert VideoPipeline(bundle, opts).options.super_resolution is True
+    assert VideoPipeline(off, opts).options.super_resolution is False
+    forced = GenerateOptions(progress=False, super_resolution=True)  # --sr
+    assert VideoPipeline(off, forced).options.super_resolution is True
+    pipeline = VideoPipeline(off, GenerateOptions(progress=False, steps=1))
+    frames = list(pipeline.frames(scenario(duration_s=0.3)))
+    assert len(frames) == 3 and frames[0].image.shape == (64, 128, 3)
+    assert pipeline.run.stats.upsample_chunks == 0  # the upsampler never ran

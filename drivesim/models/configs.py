@@ -50,6 +50,9 @@ class BundleConfig:
     keyframe_stride: int = 4  # output frames per keyframe = interpolation_factor ** passes
     output_fps: float = 10.0  # keyframe_fps * keyframe_stride
     decoder_window: int = 8  # frames the temporal decoder decodes at once
+    # Whether `generate` runs the video upsampler by default (--sr / --no-sr override it): a bundle
+    # whose upsampler is not yet trained well enough ships with False.
+    super_resolution: bool = True
     upsampler_chunk_frames: int = 8  # frames the upsampler processes at once
     upsampler_patch_size: tuple[int, int] = (32, 32)  # low-res (h, w) training crop of the upsampler
 

@@ -86,6 +86,8 @@ class VideoPipeline:
 
     def __init__(self, bundle, options: GenerateOptions | None = None):
         self.options = options or GenerateOptions()
+        if self.options.super_resolution is None:  # the bundle's default
+            self.options = dataclasses.replace(self.options, super_resolution=bool(bundle.config.super_resolution))
         device = _check_device(self.options.device)
         self.bundle = _prepare(bundle, device, self.options.compile)
         self.run: RunContext | None = None

@@ -30,7 +30,7 @@ class GenerateOptions:
     guidance: float = 1.0  # label/box classifier-free guidance scale (1 = off)
     context_guidance: float = 1.0  # context guidance scale s >= 1 for the prediction model (1 = off)
     image_only: bool = False  # the image LDM: every frame sampled on its own, temporal layers skipped
-    super_resolution: bool = True  # run the video upsampler (False: resize the decoded frames)
+    super_resolution: bool | None = None  # run the video upsampler (False: resize the decoded frames); None -> bundle
     device: str = "cpu"
     compile: bool = False  # torch.compile the networks (CUDA mainly; first clip pays the compile time)
     batched_guidance: bool = True  # conditional + unconditional in one forward (False: two passes)
