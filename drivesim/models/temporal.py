@@ -13,6 +13,8 @@ input and does not disturb the image model it is inserted into.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from diffusers.models.attention import TemporalBasicTransformerBlock
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
@@ -36,6 +38,31 @@ def _blend(mixer: AlphaBlender, z: torch.Tensor, z_temporal: torch.Tensor, num_f
     zt5 = rearrange(z_temporal, "(b t) c h w -> b c t h w", t=num_frames)
     video_frames = torch.zeros(z5.shape[0], num_frames, device=z.device)  # image_only_indicator = 0
     return rearrange(mixer(z5, zt5, image_only_indicator=video_frames), "b c t h w -> (b t) c h w")
+
+
+class SpatioTemporalModule(nn.Module):
+    """The spatial (theta) / temporal (phi) parameter split shared by every video model: phi is
+    every parameter whose state-dict name starts with `temporal_prefix`."""
+
+    temporal_prefix: str = "temporal."
+
+    def is_temporal_parameter(self, name: str) -> bool:
+        return name.startswith(self.temporal_prefix)
+
+    def spatial_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
+        return ((n, p) for n, p in self.named_parameters() if not self.is_temporal_parameter(n))
+
+    def temporal_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
+        return ((n, p) for n, p in self.named_parameters() if self.is_temporal_parameter(n))
+
+    def freeze_spatial(self) -> None:
+        """requires_grad=False on theta only; temporal parameters and train/eval mode are untouched."""
+        for _, p in self.spatial_parameters():
+            p.requires_grad_(False)
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"spatial": [p for _, p in self.spatial_parameters()],
+                "temporal": [p for _, p in self.temporal_parameters()]}
 
 
 class TemporalConvLayer(nn.Module):

@@ -13,7 +13,6 @@ not part of this module: it stays frozen in the `Autoencoder`, so the latent spa
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import torch
 from diffusers.models.autoencoders.vae import Decoder
@@ -22,6 +21,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from drivesim.models.autoencoder import Autoencoder, AutoencoderConfig
+from drivesim.models.temporal import SpatioTemporalModule
 
 __all__ = ["TemporalDecoder", "TemporalMixBlock"]
 
@@ -54,8 +54,10 @@ class TemporalMixBlock(nn.Module):
         return torch.sigmoid(self.mixer.mix_factor)
 
 
-class TemporalDecoder(nn.Module):
+class TemporalDecoder(SpatioTemporalModule):
     """Scaled latents (B, T, C, h, w) -> frames (B, T, 3, H, W), with temporal layers between frames."""
+
+    temporal_prefix = TEMPORAL_PREFIX
 
     def __init__(self, config: AutoencoderConfig):
         super().__init__()
@@ -100,21 +102,3 @@ class TemporalDecoder(nn.Module):
         """Decode a long latent video (B, T, C, h, w) `window` frames at a time (bounded memory)."""
         return torch.cat([self(chunk) for chunk in z.split(window, dim=1)], dim=1)
 
-    # --- parameter groups (same API as VideoUNet) -----------------------------------------
-
-    def is_temporal_parameter(self, name: str) -> bool:
-        return name.startswith(TEMPORAL_PREFIX)
-
-    def spatial_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
-        return ((n, p) for n, p in self.named_parameters() if not self.is_temporal_parameter(n))
-
-    def temporal_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
-        return ((n, p) for n, p in self.named_parameters() if self.is_temporal_parameter(n))
-
-    def freeze_spatial(self) -> None:
-        for _, p in self.spatial_parameters():
-            p.requires_grad_(False)
-
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"spatial": [p for _, p in self.spatial_parameters()],
-                "temporal": [p for _, p in self.temporal_parameters()]}

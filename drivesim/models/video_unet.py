@@ -19,7 +19,6 @@ learned downsampling pyramid into the temporal layers, and the interpolation-rat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +32,7 @@ from torch import nn
 
 from drivesim.conditions.tensors import UNetConditions
 from drivesim.errors import DrivesimError
-from drivesim.models.temporal import ContextPyramid, TemporalLayers, zero_module
+from drivesim.models.temporal import ContextPyramid, SpatioTemporalModule, TemporalLayers, zero_module
 
 TEMPORAL_PREFIX = "temporal."  # every phi parameter's state-dict name starts with this
 CROWD_SCALE = 1000.0  # crowdedness 0..1 -> "timestep" 0..1000 for the sinusoidal embedding
@@ -143,8 +142,10 @@ class SpatialLevel(nn.Module):
         self.resample = resample
 
 
-class VideoUNet(nn.Module):
+class VideoUNet(SpatioTemporalModule):
     """Latent video diffusion UNet; forward(sample (B,T,C,H,W), timestep (B,)|(B,T), cond) -> (B,T,C_out,H,W)."""
+
+    temporal_prefix = TEMPORAL_PREFIX
 
     def __init__(self, config: VideoUNetConfig):
         super().__init__()
@@ -210,26 +211,6 @@ class VideoUNet(nn.Module):
                 self.temporal["context"] = ContextPyramid(context_in * s * s, ch)
             if cfg.use_rate:
                 self.temporal["rate"] = zero_module(nn.Embedding(2, temb_dim))
-
-    # ------------------------------------------------------------------ parameter groups
-    def is_temporal_parameter(self, name: str) -> bool:
-        """True for phi (state-dict names under `temporal.`), False for the image model's theta."""
-        return name.startswith(TEMPORAL_PREFIX)
-
-    def spatial_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
-        return ((n, p) for n, p in self.named_parameters() if not self.is_temporal_parameter(n))
-
-    def temporal_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
-        return ((n, p) for n, p in self.named_parameters() if self.is_temporal_parameter(n))
-
-    def freeze_spatial(self) -> None:
-        """requires_grad=False on theta only; temporal parameters and train/eval mode are untouched."""
-        for _, p in self.spatial_parameters():
-            p.requires_grad_(False)
-
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"spatial": [p for _, p in self.spatial_parameters()],
-                "temporal": [p for _, p in self.temporal_parameters()]}
 
     def part_state_dict(self, part: str) -> dict[str, torch.Tensor]:
         """The "spatial" or "temporal" entries of state_dict() (one safetensors file each)."""
