@@ -39,7 +39,7 @@ def test_bad_names_raise_clear_errors():
     with pytest.raises(DrivesimError, match="ddim"):
         make_scheduler("euler", DiffusionConfig())
     with pytest.raises(DrivesimError, match="prediction_type"):
-        DiffusionConfig(prediction_type="sample")
+        DiffusionConfig(prediction_type="x_start")
     with pytest.raises(DrivesimError, match="prediction_type"):
         training_target(torch.zeros(1), torch.zeros(1), torch.zeros(1, dtype=torch.long),
                         make_training_scheduler(DiffusionConfig()), "x0")
@@ -65,7 +65,7 @@ def test_v_target_matches_formula(video, per_frame):
     assert training_target(x0, noise, t, sched, "epsilon") is noise
 
 
-@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction", "sample"])
 def test_x0_and_eps_reconstruction_exact(video, prediction_type):
     x0, noise = video
     sched = make_training_scheduler(DiffusionConfig())
@@ -76,7 +76,7 @@ def test_x0_and_eps_reconstruction_exact(video, prediction_type):
     torch.testing.assert_close(predict_eps(target, x_t, t, sched, prediction_type), noise, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction", "sample"])
 def test_ddim_step_with_true_output_recovers_x0(prediction_type):
     g = torch.Generator().manual_seed(1)
     x0, noise = torch.randn(2, 4, 8, 8, generator=g), torch.randn(2, 4, 8, 8, generator=g)

@@ -23,20 +23,21 @@ from pipeline_fixtures import micro_bundle
 
 
 def _oracle(x0: torch.Tensor, diffusion: DiffusionConfig):
-    """A perfect denoiser for the single data point x0: the exact eps (or v) of x_t."""
+    """A perfect denoiser for the single data point x0: the exact eps (or v, or x0) of x_t."""
     acp = make_scheduler("ddim", diffusion).alphas_cumprod.double()
 
     def model(x, t, cond):
         a = acp[t.long()].sqrt().view(-1, 1, 1, 1, 1)
         s = (1 - acp[t.long()]).sqrt().view(-1, 1, 1, 1, 1)
         eps = (x.double() - a * x0.double()) / s
-        out = eps if diffusion.prediction_type == "epsilon" else a * eps - s * x0.double()
+        out = {"epsilon": eps, "sample": x0.double().expand_as(eps)}.get(diffusion.prediction_type,
+                                                                           a * eps - s * x0.double())
         return out.float()
 
     return model
 
 
-@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction", "sample"])
 @pytest.mark.parametrize("sampler", ["ddim", "dpmpp"])
 def test_perfect_denoiser_recovers_x0(prediction_type, sampler):
     diffusion = DiffusionConfig(prediction_type=prediction_type)

@@ -22,7 +22,7 @@ __all__ = [
     "alphas_cumprod", "alpha_sigma",
 ]
 
-PREDICTION_TYPES = ("epsilon", "v_prediction")
+PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")  # sample = x0
 SAMPLERS = ("ddim", "dpmpp")
 
 
@@ -30,7 +30,7 @@ SAMPLERS = ("ddim", "dpmpp")
 class DiffusionConfig:
     """Plain fields only: YAML round-trips via dataclasses.asdict / DiffusionConfig(**d)."""
 
-    prediction_type: str = "v_prediction"  # "epsilon" or "v_prediction" (v = alpha*eps - sigma*x0)
+    prediction_type: str = "v_prediction"  # "epsilon", "v_prediction" (v = alpha*eps - sigma*x0) or "sample" (x0)
     num_train_timesteps: int = 1000
     beta_schedule: str = "scaled_linear"  # LDM's schedule: betas linear in sqrt between beta_start and beta_end
     beta_start: float = 0.00085

@@ -50,6 +50,8 @@ def training_target(x0: Tensor, noise: Tensor, t: Tensor, scheduler, prediction_
     _check(prediction_type)
     if prediction_type == "epsilon":
         return noise
+    if prediction_type == "sample":
+        return x0
     return _per_step(scheduler.get_velocity, x0, noise, t.to(x0.device))
 
 
@@ -59,6 +61,8 @@ def predict_x0(model_out: Tensor, x_t: Tensor, t: Tensor, scheduler, prediction_
     alpha, sigma = alpha_sigma(scheduler, t, x_t)
     if prediction_type == "epsilon":
         return (x_t - sigma * model_out) / alpha
+    if prediction_type == "sample":
+        return model_out
     return alpha * x_t - sigma * model_out
 
 
@@ -68,6 +72,8 @@ def predict_eps(model_out: Tensor, x_t: Tensor, t: Tensor, scheduler, prediction
     if prediction_type == "epsilon":
         return model_out
     alpha, sigma = alpha_sigma(scheduler, t, x_t)
+    if prediction_type == "sample":
+        return (x_t - alpha * model_out) / sigma
     return sigma * x_t + alpha * model_out
 
 
@@ -78,6 +84,8 @@ def min_snr_weights(t: Tensor, scheduler, prediction_type: str, gamma: float = 5
     snr = acp / (1.0 - acp)
     clipped = snr.clamp(max=gamma)
     # for v the MSE already carries a factor (snr + 1) relative to eps-MSE
+    if prediction_type == "sample":  # x0-MSE carries a factor snr relative to eps-MSE
+        return clipped
     return clipped / snr if prediction_type == "epsilon" else clipped / (snr + 1.0)
 
 
