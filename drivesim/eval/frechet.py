@@ -30,10 +30,11 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch import Tensor, nn
 
 from drivesim.errors import DrivesimError
+from drivesim.sinks import atomic_write_bytes
 
 __all__ = ["FeatureNetConfig", "VideoFeatureNet", "FeatureTargets", "sqrtm_psd", "frechet_distance",
            "targets_from_conditions", "train_feature_net", "save_feature_net", "load_feature_net",
@@ -236,19 +237,8 @@ def train_feature_net(videos: np.ndarray, targets: FeatureTargets, config: Featu
 
 def save_feature_net(net: VideoFeatureNet, path: Path, extra: dict[str, str] | None = None) -> None:
     """Weights + config (metadata METADATA_KEY) in one safetensors file, written atomically."""
-    import os
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-        save_file(tensors, tmp, metadata={METADATA_KEY: net.config.to_json(), **(extra or {})})
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    atomic_write_bytes(Path(path), save(tensors, metadata={METADATA_KEY: net.config.to_json(), **(extra or {})}))
 
 
 def read_feature_net_metadata(path: Path) -> dict[str, str]:
