@@ -18,6 +18,17 @@ from drivesim.scenario.format import Scenario
 torch.set_num_threads(1)
 
 
+# A session header (closed-loop scenario without agents): tests/test_serve.py, test_pipeline_session.py.
+HEADER = """\
+version: 1
+name: loop
+duration_s: 1
+fps: 10
+camera: {width: 128, height: 64}
+ego: {lane: 1, speed_mps: 10}
+"""
+
+
 def micro_config() -> BundleConfig:
     cfg = get_config("tiny")
     return dataclasses.replace(
@@ -41,7 +52,7 @@ def scenario(duration_s: float = 2.0, fps: float = 10.0, width: int = 128, heigh
                 environment=dict(time_of_day="day", crowdedness=0.3),
                 road=dict(lanes=3, lane_width_m=3.5), ego=dict(lane=1, speed_mps=12),
                 agents=[dict(id="lead", type="car", lane=1, distance_m=15, speed_mps=10,
-                             actions=[dict(at_s=0.5, lane_change_to=2, duration_s=1.0)])])
+                             actions=[dict(at_s=min(0.5, duration_s / 2), lane_change_to=2, duration_s=1.0)])])
     data.update(extra)
     return Scenario(**data)
 

@@ -179,7 +179,7 @@ def test_overlapping_actions_hand_over_smoothly():
 
 
 def test_events_apply_at_their_frame():
-    events = [{"at_s": 1.0, "time_of_day": "night"}, {"at_s": 0.55, "crowdedness": 0.5}]
+    events = [{"at_s": 0.55, "crowdedness": 0.5}, {"at_s": 1.0, "time_of_day": "night"}]
     eng = ScenarioEngine(scenario(events=events, duration_s=2.0, fps=10))
     tods = [eng.frame(i).time_of_day for i in range(20)]
     crowd = [eng.frame(i).crowdedness for i in range(20)]
@@ -272,11 +272,11 @@ def test_crowdedness_event_changes_background_without_pop_in():
 # --- errors and CLI ----------------------------------------------------------------------
 
 def test_lane_that_does_not_exist_is_an_error():
-    with pytest.raises(DrivesimError, match="lane_change_to 5"):
+    with pytest.raises(DrivesimError, match=r"agents\[0\]\.actions\[0\]\.lane_change_to: lane 5 does not exist"):
         ScenarioEngine(scenario([car(actions=[{"at_s": 1.0, "lane_change_to": 5}])]))
     with pytest.raises(DrivesimError, match="reserved for background"):
         ScenarioEngine(scenario([car("bg_0")]))
-    with pytest.raises(DrivesimError, match="used twice"):
+    with pytest.raises(DrivesimError, match=r"agents\[1\]\.id: id 'x' is already used by agents\[0\]"):
         ScenarioEngine(scenario([car("x"), car("x", lane=0)]))
 
 

@@ -22,7 +22,7 @@ from drivesim.pipeline import GenerateOptions, VideoPipeline
 from drivesim.pipeline.windows import windows_after
 from drivesim.scenario.engine import ScenarioEngine
 
-from pipeline_fixtures import micro_bundle, scenario
+from pipeline_fixtures import HEADER, micro_bundle, scenario
 
 FAST = dict(progress=False, steps=2)
 
@@ -160,6 +160,12 @@ class _Spy(nn.Module):
             self.log.setdefault("flag_at", len(self.log["calls"]))
         return self.model(*args, **kwargs)
 
+    def __getattr__(self, name: str):  # the wrapped network's other methods (e.g. from_target)
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.model, name)
+
 
 def _spied(cancel_at: int | None):
     log = {"calls": [], "cancel_at": cancel_at}
@@ -211,14 +217,6 @@ def test_pipeline_generator_passes_the_cancel_flag():
 
 # --- gRPC ----------------------------------------------------------------------------------------
 
-HEADER = """\
-version: 1
-name: loop
-duration_s: 1
-fps: 10
-camera: {width: 128, height: 64}
-ego: {lane: 1, speed_mps: 10}
-"""
 
 
 def test_open_session_with_the_diffusion_backend(tmp_path):

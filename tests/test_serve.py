@@ -32,6 +32,8 @@ from drivesim.serve.proto import drivesim_pb2 as pb
 from drivesim.serve.proto import drivesim_pb2_grpc as pb_grpc
 from drivesim.serve.server import DrivesimServer, ServeConfig
 
+from pipeline_fixtures import HEADER
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SCENARIO = """\
@@ -59,14 +61,6 @@ agents:
     type: tank
     lane: 0
     distance_m: 10
-"""
-HEADER = """\
-version: 1
-name: loop
-duration_s: 1
-fps: 10
-camera: {width: 128, height: 64}
-ego: {lane: 1, speed_mps: 10}
 """
 TOKEN = "s3cret-token"
 

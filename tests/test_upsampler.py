@@ -105,3 +105,16 @@ def test_bad_inputs_and_config_round_trip():
     cfg = tiny()
     assert UpsamplerConfig(**yaml.safe_load(yaml.safe_dump(dataclasses.asdict(cfg)))) == cfg
     assert cfg.size_multiple == 8
+
+
+def test_residual_target_round_trip():
+    g = torch.Generator().manual_seed(0)
+    high = torch.rand(2, T, 3, 16, 16, generator=g) * 2 - 1
+    bicubic = (high + 0.1 * torch.randn(high.shape, generator=g)).clamp(-1, 1)
+    plain = VideoUpsampler(tiny())
+    assert torch.equal(plain.to_target(high, bicubic), high)  # residual_scale 0: frames themselves
+    residual = VideoUpsampler(dataclasses.replace(tiny(), residual_scale=3.0))
+    target = residual.to_target(high, bicubic)
+    assert torch.allclose(target, (high - bicubic) * 3.0)
+    assert torch.allclose(residual.from_target(target, bicubic), high, atol=1e-6)
+    assert torch.equal(residual.from_target(torch.zeros_like(high), bicubic), bicubic)

@@ -136,7 +136,7 @@ def tiny() -> BundleConfig:
         unet=unet,
         interpolator=dataclasses.replace(unet, use_rate=True),
         upsampler=UpsamplerConfig(scale_factor=4, block_out_channels=(32, 64), layers_per_block=1,
-                                  num_heads=2, space_to_depth=4),
+                                  num_heads=2, space_to_depth=4, residual_scale=3.0),
         frame_size=(64, 128), clip_frames=8, context_frames=2,
         keyframe_fps=2.5, interpolation_factor=4, keyframe_stride=4, output_fps=10.0,
         decoder_window=8, upsampler_chunk_frames=8, upsampler_patch_size=(32, 32),

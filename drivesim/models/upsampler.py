@@ -39,6 +39,11 @@ class UpsamplerConfig:
     max_noise_level: int = 250  # training draws the low-res augmentation level from [0, max_noise_level]
     inference_noise_level: int = 100  # level used at sampling time
     norm_num_groups: int = 32
+    # > 0: the diffusion runs on the detail the bicubic resize misses, (high - bicubic) * residual_scale,
+    # so an untrained or unsure model gives the bicubic frame instead of noise; the scale brings
+    # that residual (std ~0.06 in [-1, 1] pixels on our data) near the sampler's unit range.
+    # 0: the diffusion runs on the high-res frames themselves.
+    residual_scale: float = 0.0
 
     def __post_init__(self) -> None:
         self.block_out_channels = tuple(int(c) for c in self.block_out_channels)
@@ -71,6 +76,17 @@ class VideoUpsampler(VideoUNet):
     def __init__(self, config: UpsamplerConfig):
         super().__init__(config.unet_config())
         self.config = config
+
+    def to_target(self, high: torch.Tensor, bicubic: torch.Tensor) -> torch.Tensor:
+        """High-res frames -> what the diffusion models (the scaled residual over `bicubic` when
+        `residual_scale` > 0). bicubic: the clean (not noise-augmented) resized low-res frames."""
+        s = self.config.residual_scale
+        return (high - bicubic) * s if s > 0 else high
+
+    def from_target(self, sample: torch.Tensor, bicubic: torch.Tensor) -> torch.Tensor:
+        """Inverse of `to_target`: a sampled diffusion output -> high-res frames in [-1, 1]."""
+        s = self.config.residual_scale
+        return (bicubic + sample / s if s > 0 else sample).clamp(-1.0, 1.0)
 
 
 def resize_low_res(low_res: torch.Tensor, scale_factor: int) -> torch.Tensor:

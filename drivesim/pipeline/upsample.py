@@ -49,16 +49,17 @@ def upsampler_chunk_fn(run: RunContext) -> Callable[[list[tuple[int, Tensor]]], 
         with run.compute("upsample"):
             # 1. resize x4 and noise-augment the low-res conditioning, per frame (same noise for a
             #    frame in two chunks)
-            low = resize_low_res(torch.stack([f for _, f in items])[None].clamp(-1, 1), ucfg.scale_factor)
-            low = torch.cat([noise_augment(low[:, j:j + 1], level, alphas_cumprod,
+            bicubic = resize_low_res(torch.stack([f for _, f in items])[None].clamp(-1, 1), ucfg.scale_factor)
+            low = torch.cat([noise_augment(bicubic[:, j:j + 1], level, alphas_cumprod,
                                            clip_generator(run.seed, "sr-aug", i)) for j, i in enumerate(indices)],
                             dim=1)
             cond = upsampler_conditions(low, level)
             # 2. sample the high-res frames from per-frame noise
             noise = torch.stack([run.noise(tuple(low.shape[2:]), "sr", i) for i in indices])[None]
-            out = sample(run.sr_sampler, denoiser, noise, cond, diffusion, run.sr_steps)
+            out = run.bundle.upsampler.from_target(
+                sample(run.sr_sampler, denoiser, noise, cond, diffusion, run.sr_steps), bicubic)
         run.stats.upsample_chunks += 1
-        return out[0].clamp(-1, 1)
+        return out[0]
 
     return process
 

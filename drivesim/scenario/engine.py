@@ -36,11 +36,13 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from drivesim.errors import DrivesimError
+from drivesim.errors import ScenarioError
 from drivesim.scenario.boxes import label_boxes
 from drivesim.scenario.camera import PinholeCamera
+from drivesim.scenario.checks import check_scenario
 from drivesim.scenario.format import Agent, Scenario
 from drivesim.scenario.labels import FrameConditions, RoadState
+from drivesim.scenario.loader import ScenarioIssue, format_key_path
 from drivesim.scenario.traffic import BackgroundTraffic, Obstacles, grid_times
 
 EGO_SIZE_M = (4.5, 1.8, 1.5)
@@ -133,7 +135,7 @@ class _NamedMotion:
 
 class ScenarioEngine:
     def __init__(self, scenario: Scenario, seed: int | None = None):
-        _check_lanes(scenario)
+        _check_scenario(scenario)
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else int(seed)
         self.camera = PinholeCamera.from_config(scenario.camera)
@@ -232,23 +234,10 @@ class ScenarioEngine:
                          half_width_m=np.stack(half_w), half_length_m=np.array(half_l), keep_visible=keep_visible)
 
 
-def _check_lanes(scenario: Scenario) -> None:
-    """Lane indices must exist; ids must be unique and not collide with background ids."""
-    lanes = scenario.road.lanes
-    where = f"scenario '{scenario.name}'"
-    fix = f"lanes are numbered 0..{lanes - 1} from the left; use one of those or raise road.lanes"
-    if scenario.ego.lane >= lanes:
-        raise DrivesimError(f"{where}: ego.lane {scenario.ego.lane} does not exist on a {lanes}-lane road ({fix})")
-    seen: set[str] = set()
-    for agent in scenario.agents:
-        if agent.id in seen:
-            raise DrivesimError(f"{where}: agent id '{agent.id}' is used twice; give every agent its own id")
-        seen.add(agent.id)
-        if agent.id.startswith("bg_") and agent.id[3:].isdigit():
-            raise DrivesimError(f"{where}: agent id '{agent.id}' is reserved for background traffic; rename it")
-        if agent.lane is not None and agent.lane >= lanes:
-            raise DrivesimError(f"{where}: agent '{agent.id}' lane {agent.lane} does not exist ({fix})")
-        for action in agent.actions:
-            if action.lane_change_to is not None and action.lane_change_to >= lanes:
-                raise DrivesimError(f"{where}: agent '{agent.id}' lane_change_to {action.lane_change_to} "
-                                    f"at {action.at_s} s does not exist ({fix})")
+def _check_scenario(scenario: Scenario) -> None:
+    """The loader's cross-field rules (lanes that exist, unique ids, times inside the scenario)
+    for a scenario built in code, e.g. over gRPC or by synth-data."""
+    findings = check_scenario(scenario)
+    if findings:
+        raise ScenarioError([ScenarioIssue(f"scenario '{scenario.name}'", None, None, format_key_path(f.path),
+                                           f.message, f.hint) for f in findings])

@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from drivesim.models.upsampler import resize_low_res
 from drivesim.sampling.samplers import sample_ddim
 from drivesim.sinks import atomic_write_bytes
 from drivesim.train.stages import Trainee, encode_frames, interpolation_mask, upsampler_inputs
@@ -115,9 +114,9 @@ def upsampler_preview(t: Trainee, batch: dict[str, Any], generator: torch.Genera
     spatial = t.config.phase == "spatial"
     n = min(4, batch["high"].shape[0]) if spatial else 1
     high, low = batch["high"][:n].to(t.device), batch["low"][:n].to(t.device)
-    cond = upsampler_inputs(t, low, generator, level=t.bundle.config.upsampler.inference_noise_level)
-    out = _sample(t, tuple(high.shape), cond, generator, t.config.preview_steps, image_only=spatial)
-    bicubic = resize_low_res(low, t.bundle.config.upsampler.scale_factor)  # before noise augmentation
+    cond, bicubic = upsampler_inputs(t, low, generator, level=t.bundle.config.upsampler.inference_noise_level)
+    out = t.module.from_target(_sample(t, tuple(high.shape), cond, generator, t.config.preview_steps,
+                                       image_only=spatial), bicubic)
     return grid([bicubic.flatten(0, 1), out.flatten(0, 1), high.flatten(0, 1)])
 
 

@@ -389,9 +389,11 @@ def setup_upsampler(bundle: Bundle, cfg: UpsamplerStageConfig, root: str, clips:
                               c.upsampler_diffusion, notes, frozen={})
 
 
-def upsampler_inputs(t: Trainee, low: Tensor, generator: torch.Generator, level: int | None = None) -> UNetConditions:
-    """Low-res patches (B, T, 3, h, w) -> conditions: resized x4 and noise-augmented at `level`
-    (training: uniform in [0, max_noise_level] per clip)."""
+def upsampler_inputs(t: Trainee, low: Tensor, generator: torch.Generator,
+                     level: int | None = None) -> tuple[UNetConditions, Tensor]:
+    """Low-res patches (B, T, 3, h, w) -> (conditions, bicubic): the patches resized x4, clean
+    (`bicubic`, the residual's base) and noise-augmented at `level` (training: uniform in
+    [0, max_noise_level] per clip) in the conditions."""
     c = t.bundle.config
     if level is None:
         level = torch.randint(0, c.upsampler.max_noise_level + 1, (low.shape[0],), generator=generator)
@@ -399,14 +401,15 @@ def upsampler_inputs(t: Trainee, low: Tensor, generator: torch.Generator, level:
         level = torch.full((low.shape[0],), int(level), dtype=torch.long)
     up = resize_low_res(low, c.upsampler.scale_factor)
     augmented = noise_augment(up, level, t.scheduler.alphas_cumprod, generator)  # noise drawn on the CPU
-    return upsampler_conditions(augmented, level.to(low.device))
+    return upsampler_conditions(augmented, level.to(low.device)), up
 
 
 def upsampler_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
     cfg: UpsamplerStageConfig = t.config
     high, low = batch["high"].to(t.device), batch["low"].to(t.device)
-    cond = upsampler_inputs(t, low, generator)
-    return {"loss": _diffusion_step(t, high, cond, generator, image_only=cfg.phase == "spatial")}
+    cond, bicubic = upsampler_inputs(t, low, generator)
+    target = t.module.to_target(high, bicubic)
+    return {"loss": _diffusion_step(t, target, cond, generator, image_only=cfg.phase == "spatial")}
 
 
 # --- registry ------------------------------------------------------------------------------------
