@@ -28,13 +28,15 @@ from safetensors.torch import load_file
 from drivesim.cli import main as cli_main
 from drivesim.data.clips import scan_clips
 from drivesim.data.synth import SynthConfig, synth_data
+from drivesim.errors import DrivesimError
 from drivesim.models.autoencoder import AutoencoderConfig
 from drivesim.models.bundle import PARTS, build_bundle, part_file, read_bundle_config, save_bundle
 from drivesim.models.configs import BundleConfig, UpsamplerConfig, VideoUNetConfig
 from drivesim.train.datasets import RateMix, clip_dataset
 from drivesim.train.ema import EMA
 from drivesim.train.loop import TrainOptions, prepare_run, train
-from drivesim.train.stages import STAGES, context_counts
+from drivesim.train.latent_cache import LatentCache
+from drivesim.train.stages import STAGES, batch_latents, context_counts
 from drivesim.train.state import (flatten_optimizer, load_state, record_stage, save_state, trained_stages,
                                   unflatten_optimizer)
 
@@ -133,6 +135,8 @@ def test_every_stage_trains_its_part_and_leaves_the_rest_bit_identical(data, tem
         if run == "autoencoder":  # unit-variance latents for the diffusion stages
             assert read_bundle_config(out).autoencoder.scaling_factor != 1.0
     assert trained_stages(out) == sorted(STAGES)
+    # image, video and interpolation share one latent cache (the autoencoder did not change)
+    assert len(list((out / ".train" / "latents").glob("*.safetensors"))) == 1
     record = json.loads((out / "stages.json").read_text())["stages"]
     assert set(record["upsampler"]["phases"]) == {"spatial", "temporal"}
 
@@ -156,6 +160,37 @@ def test_loss_falls_on_a_fixed_batch(name, ratio, data):
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < ratio * losses[0], losses
+
+
+# --- latent cache --------------------------------------------------------------------------------
+
+def test_latent_cache_equals_encoding_each_batch_and_follows_the_encoder(data, tmp_path):
+    bundle = build_bundle(small_config(), seed=1)
+    clips = scan_clips(data)
+    cache = LatentCache.build(bundle.autoencoder, str(data), clips, small_config().frame_size, tmp_path,
+                              progress=False)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 1
+    for name in ("image", "video", "interpolation"):
+        stage = STAGES[name]
+        t = stage.setup(bundle, stage.config(), str(data), clips)
+        t.frozen["autoencoder"].eval()
+        batch = t.collate([t.dataset[i] for i in (0, 5, len(t.dataset) - 1)])
+        encoded = batch_latents(t, batch)
+        t.latents = cache
+        cached = batch_latents(t, batch)
+        assert cached.shape == encoded.shape and cached.shape[:2] == batch["indices"].shape
+        assert torch.allclose(cached, encoded, atol=1e-5), name
+    # the same encoder and data load the file; another encoder gets its own latents
+    again = LatentCache.build(bundle.autoencoder, str(data), clips, small_config().frame_size, tmp_path,
+                              progress=False)
+    assert all(torch.equal(again.latents[k], cache.latents[k]) for k in cache.latents)
+    other = build_bundle(small_config(), seed=2).autoencoder
+    changed = LatentCache.build(other, str(data), clips, small_config().frame_size, tmp_path, progress=False)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2
+    key = clips[0].clip_id
+    assert not torch.allclose(changed.latents[key], cache.latents[key])
+    with pytest.raises(DrivesimError, match="latent cache has no frame"):
+        cache.lookup(["no_such_clip"], torch.zeros(1, 1, dtype=torch.long))
 
 
 # --- resume --------------------------------------------------------------------------------------

@@ -361,7 +361,8 @@ class ClipDataset(Dataset):
         crop = self.crop_for(index, clip)
         frames = [crop.image(f) for f in self._reader.read(clip, indices)]
         conditions = [crop.conditions(clip.conditions[i], keep_road=not self.random_crop) for i in indices]
-        return {"frames": _to_tensor(frames), "conditions": conditions, "clip_id": clip.clip_id, "start": start}
+        return {"frames": _to_tensor(frames), "conditions": conditions, "clip_id": clip.clip_id, "start": start,
+                "indices": torch.tensor(indices)}
 
 
 class FrameDataset(Dataset):

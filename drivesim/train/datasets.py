@@ -121,17 +121,19 @@ class EpochSampler(Sampler[int]):
 # --- collate functions (run in the loader's workers) ---------------------------------------------
 
 def collate_frames(items: list[dict[str, Any]], layout_size: tuple[int, int] | None = None) -> dict[str, Any]:
-    """FrameDataset items -> frames (B, 3, H, W) [+ cond (B, 1) with layout maps at `layout_size`]."""
-    batch = {"frames": torch.stack([it["frame"] for it in items])}
+    """FrameDataset items -> frames (B, 3, H, W), clip_id (B,), indices (B, 1) [+ cond (B, 1) with
+    layout maps at `layout_size`]."""
+    batch = {"frames": torch.stack([it["frame"] for it in items]), "clip_id": [it["clip_id"] for it in items],
+             "indices": torch.tensor([[it["index"]] for it in items])}
     if layout_size is not None:
         batch["cond"] = build_conditions([[it["conditions"]] for it in items], layout_size)
     return batch
 
 
 def collate_video(items: list[dict[str, Any]], layout_size: tuple[int, int] | None = None) -> dict[str, Any]:
-    """ClipDataset items -> frames (B, T, 3, H, W) [+ cond (B, T)] [+ rate (B,)]."""
+    """ClipDataset items -> frames (B, T, 3, H, W), clip_id (B,), indices (B, T) [+ cond (B, T)] [+ rate (B,)]."""
     batch = collate_clips(items)
-    out = {"frames": batch["frames"]}
+    out = {"frames": batch["frames"], "clip_id": batch["clip_id"], "indices": batch["indices"]}
     if layout_size is not None:
         out["cond"] = build_conditions(batch["conditions"], layout_size)
     if "rate" in batch:

@@ -227,6 +227,7 @@ def prepare_run(options: TrainOptions) -> "Run":
     _check_order(stage, phase, out)
     bundle = load_bundle(out)
     trainee = stage.setup(bundle, cfg, str(options.data), clips)
+    trainee.clips = clips
     if options.resume and saved_meta is None:
         trainee.notes.append(f"no saved state in {run_dir}: starting at step 0")
     return Run(stage, options, cfg, trainee, accelerator, run_dir, saved_meta, saved_tensors)
@@ -272,6 +273,12 @@ class Run:
             p.requires_grad_(True)
         for helper in t.frozen.values():
             helper.requires_grad_(False).eval().to(acc.device)
+        if getattr(cfg, "cache_latents", False):
+            from drivesim.train.latent_cache import LatentCache
+            with acc.main_process_first():  # one process encodes, the others load its file
+                t.latents = LatentCache.build(t.frozen["autoencoder"], str(options.data), t.clips,
+                                              t.bundle.config.frame_size, run_dir.parent / "latents", acc.device,
+                                              progress=options.progress and acc.is_main_process)
         self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.disc_optimizer = None
         if t.disc is not None:

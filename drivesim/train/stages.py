@@ -35,6 +35,7 @@ from drivesim.models.discriminator import (PatchDiscriminator2D, PatchDiscrimina
                                            perceptual_loss)
 from drivesim.models.upsampler import noise_augment, resize_low_res
 from drivesim.train import datasets as D
+from drivesim.train.latent_cache import LatentCache
 
 __all__ = ["StageConfig", "Stage", "Trainee", "STAGES", "get_stage",
            "AutoencoderStageConfig", "ImageStageConfig", "DecoderStageConfig", "VideoStageConfig",
@@ -106,6 +107,8 @@ class VideoStageConfig(StageConfig):
     p_no_context: float = 0.3  # S = 0 this often (context guidance needs the unconditional branch)
     frames: int = 0  # 0 = the config's clip_frames
     preview_steps: int = 10
+    cache_latents: bool = True  # encode every frame once (BUNDLE/.train/latents/) instead of every step
+    cache_latents: bool = True  # encode every frame once (BUNDLE/.train/latents/) instead of every step
 
 
 @dataclass
@@ -116,6 +119,7 @@ class InterpolationStageConfig(StageConfig):
     p_label: float = 0.1
     p_layout: float = 0.1
     preview_steps: int = 10
+    cache_latents: bool = True  # encode every frame once (BUNDLE/.train/latents/) instead of every step
 
 
 @dataclass
@@ -147,6 +151,8 @@ class Trainee:
     scheduler: Any = None  # diffusion stages: the training noise scheduler
     diffusion: DiffusionConfig | None = None
     notes: list[str] = field(default_factory=list)  # printed once at the start
+    clips: list[Clip] = field(default_factory=list)  # the training clips (for the latent cache)
+    latents: LatentCache | None = None  # latent stages: every frame encoded once (train/latent_cache.py)
     device: torch.device = torch.device("cpu")
     module: nn.Module | None = None
     disc_module: nn.Module | None = None
@@ -185,6 +191,15 @@ def encode_frames(autoencoder: nn.Module, frames: Tensor) -> Tensor:
     lead = frames.shape[:-3]
     z = autoencoder.encode(frames.reshape(-1, *frames.shape[-3:]))
     return z.reshape(*lead, *z.shape[1:])
+
+
+def batch_latents(t: Trainee, batch: dict[str, Any]) -> Tensor:
+    """Scaled latents (B, T, C, h, w) of the batch's frames: from the latent cache when the stage
+    has one, else encoded now."""
+    if t.latents is not None:
+        return t.latents.lookup(batch["clip_id"], batch["indices"]).to(t.device)
+    frames = batch["frames"].to(t.device)
+    return encode_frames(t.frozen["autoencoder"], frames if frames.dim() == 5 else frames[:, None])
 
 
 def _names(model: nn.Module, which: str) -> list[str]:
@@ -278,7 +293,7 @@ def setup_image(bundle: Bundle, cfg: ImageStageConfig, root: str, clips: list[Cl
 
 def image_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
     cfg: ImageStageConfig = t.config
-    z = encode_frames(t.frozen["autoencoder"], batch["frames"].to(t.device))[:, None]  # (B, 1, C, h, w)
+    z = batch_latents(t, batch)  # (B, 1, C, h, w)
     cond = drop_conditions(batch["cond"], cfg.p_label, cfg.p_layout, generator).to(t.device)
     return {"loss": _diffusion_step(t, z, cond, generator, image_only=True)}
 
@@ -328,7 +343,7 @@ def context_counts(batch: int, frames: int, max_context: int, p_none: float, gen
 def video_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
     cfg: VideoStageConfig = t.config
     c = t.bundle.config
-    z = encode_frames(t.frozen["autoencoder"], batch["frames"].to(t.device))  # (B, T, C, h, w)
+    z = batch_latents(t, batch)  # (B, T, C, h, w)
     b, frames = z.shape[:2]
     counts = context_counts(b, frames, min(c.context_frames, 2, frames - 1), cfg.p_no_context, generator)
     mask = (torch.arange(frames)[None] < counts[:, None]).to(z)  # (B, T): the first S frames are given
@@ -364,7 +379,7 @@ def interpolation_mask(batch: int, frames: int) -> Tensor:
 def interpolation_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator,
                        step: int) -> dict[str, Tensor]:
     cfg: InterpolationStageConfig = t.config
-    z = encode_frames(t.frozen["autoencoder"], batch["frames"].to(t.device))
+    z = batch_latents(t, batch)
     mask = interpolation_mask(*z.shape[:2]).to(z)
     cond = drop_conditions(batch["cond"], cfg.p_label, cfg.p_layout, generator).to(t.device)
     cond = cond.replace(context=z * mask[:, :, None, None, None], context_mask=mask,
