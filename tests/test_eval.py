@@ -217,9 +217,14 @@ def test_report_has_every_row_na_with_reasons_then_numbers_once_stages_are_train
     decoder = report.ablations[0]
     assert decoder.frechet[0] == pytest.approx(decoder.frechet[1], rel=1e-3)
     assert decoder.same_direction is False and decoder.direction.startswith("unchanged")
+    upsampler = report.ablations[1]  # beside the plain resize it has to beat
+    assert upsampler.baseline[0] == "bicubic" and 0 < upsampler.baseline[1] < 0.5
+    assert upsampler.baseline[1] != pytest.approx(upsampler.rec_error[0])  # a random upsampler is no resize
+    assert "bicubic" in upsampler.samples
     text = (out / "report.md").read_text()
     for name in ABLATIONS:
         assert f"| {name}" in text and "FVD" in text
+    assert f"(bicubic {upsampler.baseline[1]:.4f})" in text
 
 
 def test_bad_inputs_give_clear_errors(workspace, tmp_path, capsys):

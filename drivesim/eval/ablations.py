@@ -53,6 +53,7 @@ class AblationRow:
     rec_error: tuple[float, float] | None = None  # mean |output - real|, 0..1 (only where there is a reference)
     warp: tuple[float, float] | None = None
     real_warp: float | None = None  # the real clips' own warp error, for scale
+    baseline: tuple[str, float] | None = None  # (name, rec. error) of a model-free reference, e.g. bicubic
     windows: int = 0  # clip windows each measure is averaged over
     reason: str | None = None  # why the row is n/a
     samples: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # name -> (T, H, W, 3) for strips
@@ -146,6 +147,7 @@ def upsampler_ablation(bundle, real_high: np.ndarray, net: VideoFeatureNet, opti
     """Real windows (N, T, H, W, 3) at the bundle's output size, shrunk by the upsampler's factor and
     upsampled per frame (temporal layers skipped) and as video. `options` (GenerateOptions) gives
     the steps and device; `engine` any ScenarioEngine (the run context wants one; only its seed is used)."""
+    from drivesim.models.upsampler import resize_low_res
     from drivesim.pipeline.context import RunContext
     from drivesim.pipeline.upsample import upsample
 
@@ -163,9 +165,14 @@ def upsampler_ablation(bundle, real_high: np.ndarray, net: VideoFeatureNet, opti
             videos.append(torch.stack(frames))
         outputs.append(to_uint8_video(torch.stack(videos)))
     frechet, rec, warp = _measures(net, outputs, real_high, video_features(net, real_high))
+    # What the upsampler must beat: the plain bicubic resize it starts from.
+    bicubic = to_uint8_video(torch.stack([resize_low_res(w[None], cfg.upsampler.scale_factor)[0] for w in low_t]))
+    bicubic_error = float(np.abs(bicubic.astype(np.float32) - real_high.astype(np.float32)).mean() / 255.0)
     return AblationRow("upsampler", before, after, paper, frechet=tuple(frechet), rec_error=tuple(rec),
                        warp=tuple(warp), real_warp=float(np.mean([warp_error(w) for w in real_high])),
-                       windows=len(real_high), samples={"real": real_high[0], before: outputs[0][0], after: outputs[1][0]})
+                       windows=len(real_high), baseline=("bicubic", bicubic_error),
+                       samples={"real": real_high[0], "bicubic": bicubic[0], before: outputs[0][0],
+                                after: outputs[1][0]})
 
 
 def context_guidance_ablation(off: np.ndarray, on: np.ndarray, net: VideoFeatureNet, real_features: np.ndarray,

@@ -503,8 +503,8 @@ def format_ablations(rows: list[A.AblationRow]) -> str:
             body.append([f"{r.before} -> {r.after}", r.paper, f"n/a: {r.reason}", "", "", "n/a"])
             continue
         warp = _pair(r.warp, 4) + (f" (real {r.real_warp:.4f})" if r.real_warp is not None else "")
-        body.append([f"{r.before} -> {r.after}", r.paper, _pair(r.frechet), _pair(r.rec_error, 4), warp,
-                     r.direction])
+        rec = _pair(r.rec_error, 4) + (f" ({r.baseline[0]} {r.baseline[1]:.4f})" if r.baseline else "")
+        body.append([f"{r.before} -> {r.after}", r.paper, _pair(r.frechet), rec, warp, r.direction])
     return _table(["ablation", "paper", "ours: Fréchet distance", "ours: rec. error", "ours: warp error",
                    "same direction as paper"], body)
 
