@@ -265,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sr-steps", type=int, default=None, help="upsampler sampling steps (default: --steps)")
     p.add_argument("--sampler", choices=("ddim", "dpmpp"), default=None,
                    help="ddim (the paper) or dpmpp (DPM-Solver++, good in fewer steps); default: the bundle's")
-    p.add_argument("--guidance", type=float, default=1.0, help="label/box guidance scale (1 = off)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="label/box guidance scale (1 = off; default: the bundle's diffusion.guidance_scale)")
     p.add_argument("--context-guidance", type=float, default=1.0, help="context guidance scale s >= 1 (1 = off)")
     p.add_argument("--image-only", action="store_true", help="image model only: every frame sampled on its own")
     p.add_argument("--device", default="cpu", help="cpu or cuda (bf16/fp16 autocast on cuda)")

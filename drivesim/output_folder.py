@@ -197,7 +197,7 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path, options: A
             "scenario": {"name": scenario.name, "path": str(scenario_path), "sha256": file_sha256(Path(scenario_path))},
             "checkpoint": {"path": str(checkpoint), "sha256": bundle_sha256(checkpoint), "config": cfg.name},
             "seed": run.seed, "steps": run.steps, "sr_steps": run.sr_steps if options.super_resolution else None,
-            "sampler": run.sampler, "guidance": options.guidance, "context_guidance": options.context_guidance,
+            "sampler": run.sampler, "guidance": run.guidance, "context_guidance": options.context_guidance,
             "image_only": options.image_only, "super_resolution": options.super_resolution,
             "device": options.device, "compile": options.compile,
             "frames": folder.frames_written, "fps": scenario.fps, "width": cam.width, "height": cam.height,

@@ -37,26 +37,32 @@ run() {  # run BUNDLE RUN_NAME STAGE PHASE ARGS...: train, resuming a saved stat
 }
 
 upsampler_lane() {
-  run "$OUT.upsampler" upsampler upsampler spatial --steps ${UPS_STEPS:-1000} --batch 8
-  run "$OUT.upsampler" upsampler-temporal upsampler temporal --steps ${UPT_STEPS:-120} --batch 8
+  run "$OUT.upsampler" upsampler upsampler spatial --steps ${UPS_STEPS:-6000} --batch 8
+  run "$OUT.upsampler" upsampler-temporal upsampler temporal --steps ${UPT_STEPS:-400} --batch 8
 }
 upsampler_lane > "$OUT.upsampler.log" 2>&1 &
 UPS_PID=$!
 
-run "$OUT" autoencoder autoencoder "" --steps ${AE_STEPS:-300} --batch 4 --set gan_start=200
-run "$OUT" image image "" --steps ${IMG_STEPS:-1500} --batch 16
-run "$OUT" decoder decoder "" --steps ${DEC_STEPS:-120} --batch 2
-run "$OUT" video video "" --steps ${VID_STEPS:-250} --batch 4
-run "$OUT" interpolation interpolation "" --steps ${INT_STEPS:-200} --batch 8
+run "$OUT" autoencoder autoencoder "" --steps ${AE_STEPS:-2500} --batch 8 --set gan_start=2200
+# The latent stages below read every frame's latents from BUNDLE/.train/latents (encoded once).
+run "$OUT" image image "" --steps ${IMG_STEPS:-15000} --batch 16
+run "$OUT" decoder decoder "" --steps ${DEC_STEPS:-500} --batch 2
+run "$OUT" video video "" --steps ${VID_STEPS:-600} --batch 4
+run "$OUT" interpolation interpolation "" --steps ${INT_STEPS:-600} --batch 8
 
 wait $UPS_PID
 cat "$OUT.upsampler.log"
-# The upsampler works in pixel space: its weights do not depend on the latent stages.
+# The upsampler works in pixel space: its weights (and its config section) do not depend on the
+# latent stages.
 python3 - "$OUT" <<'PY'
 import json, shutil, sys
 from pathlib import Path
+import yaml
 out = Path(sys.argv[1]); ups = Path(str(out) + ".upsampler")
 shutil.copyfile(ups / "upsampler.safetensors", out / "upsampler.safetensors")
+config = yaml.safe_load((out / "config.yaml").read_text())
+config["upsampler"] = yaml.safe_load((ups / "config.yaml").read_text())["upsampler"]
+(out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 record = json.loads((out / "stages.json").read_text())
 record["stages"]["upsampler"] = json.loads((ups / "stages.json").read_text())["stages"]["upsampler"]
 (out / "stages.json").write_text(json.dumps(record, indent=1) + "\n")

@@ -193,3 +193,19 @@ def test_residual_upsampler_that_predicts_no_detail_gives_the_bicubic_frames():
     off = [np.abs(a.image.astype(float) - b.image.astype(float)).mean() for a, b in zip(plain, random, strict=True)]
     assert max(gap) < 2.0  # torch vs OpenCV bicubic only
     assert min(off) > 5 * max(gap)
+
+
+def test_bundle_config_sets_the_guidance_default_and_the_flag_overrides_it():
+    scn = scenario(duration_s=0.5)
+    base = micro_bundle()
+    guided = dataclasses.replace(base, config=dataclasses.replace(
+        base.config, diffusion=dataclasses.replace(base.config.diffusion, guidance_scale=3.0)))
+    default = VideoPipeline(guided, GenerateOptions(**FAST, super_resolution=False))
+    forced = VideoPipeline(guided, GenerateOptions(**FAST, super_resolution=False, guidance=1.0))
+    _, plain = _run(scn, super_resolution=False)
+    with_default, with_flag = list(default.frames(scn)), list(forced.frames(scn))
+    assert default.run.guidance == 3.0 and forced.run.guidance == 1.0
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(plain, with_flag, strict=True))
+    assert not np.array_equal(plain[0].image, with_default[0].image)
+    with pytest.raises(DrivesimError, match="guidance_scale must be >= 0"):
+        dataclasses.replace(base.config.diffusion, guidance_scale=-1.0)

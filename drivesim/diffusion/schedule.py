@@ -40,6 +40,7 @@ class DiffusionConfig:
     clip_sample: bool = False  # latents are not bounded to [-1, 1]
     sampler: str = "ddim"  # default sampler: "ddim" or "dpmpp"
     num_inference_steps: int = 50
+    guidance_scale: float = 1.0  # label/box classifier-free guidance when --guidance is not given (1 = off)
 
     def __post_init__(self) -> None:
         if self.prediction_type not in PREDICTION_TYPES:
@@ -47,6 +48,8 @@ class DiffusionConfig:
                                 f"got {self.prediction_type!r}")
         if self.sampler not in SAMPLERS:
             raise DrivesimError(f"diffusion.sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        if self.guidance_scale < 0:
+            raise DrivesimError(f"diffusion.guidance_scale must be >= 0 (1 = no guidance), got {self.guidance_scale}")
         if self.num_train_timesteps < 2 or self.num_inference_steps < 1:
             raise DrivesimError("diffusion.num_train_timesteps must be >= 2 and num_inference_steps >= 1")
 

@@ -94,6 +94,7 @@ class RunContext:
         # an explicit --steps / --sampler applies to the upsampler too unless --sr-steps says otherwise.
         self.steps = options.steps or cfg.diffusion.num_inference_steps
         self.sampler = options.sampler or cfg.diffusion.sampler
+        self.guidance = cfg.diffusion.guidance_scale if options.guidance is None else options.guidance
         self.sr_steps = options.sr_steps or options.steps or cfg.upsampler_diffusion.num_inference_steps
         self.sr_sampler = options.sampler or cfg.upsampler_diffusion.sampler
         self.device = torch.device(options.device)

@@ -35,7 +35,7 @@ def interpolate(run: RunContext, latents: Latents, rate: int, factor: int = 4) -
     def interpolator(x: Tensor, t: Tensor, cond) -> Tensor:
         return run.bundle.interpolator(x, t, cond)
 
-    denoiser = label_guidance(run.counted(interpolator), run.options.guidance,
+    denoiser = label_guidance(run.counted(interpolator), run.guidance,
                               batched=run.options.batched_guidance)
     stream = iter(latents)
     previous = next(stream, None)

@@ -27,7 +27,7 @@ class GenerateOptions:
     seed: int | None = None  # None -> the scenario's seed (also seeds the engine's background traffic)
     steps: int | None = None  # sampling steps per clip; None -> DiffusionConfig.num_inference_steps
     sampler: str | None = None  # "ddim" | "dpmpp"; None -> DiffusionConfig.sampler
-    guidance: float = 1.0  # label/box classifier-free guidance scale (1 = off)
+    guidance: float | None = None  # label/box classifier-free guidance scale (1 = off); None -> DiffusionConfig.guidance_scale
     context_guidance: float = 1.0  # context guidance scale s >= 1 for the prediction model (1 = off)
     image_only: bool = False  # the image LDM: every frame sampled on its own, temporal layers skipped
     super_resolution: bool | None = None  # run the video upsampler (False: resize the decoded frames); None -> bundle
@@ -44,7 +44,7 @@ class GenerateOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise DrivesimError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-        if self.guidance < 0 or self.context_guidance < 0:
+        if (self.guidance is not None and self.guidance < 0) or self.context_guidance < 0:
             raise DrivesimError("--guidance and --context-guidance must be >= 0 (1 = no guidance)")
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise DrivesimError(f"--device must be cpu or cuda, got {self.device!r}")

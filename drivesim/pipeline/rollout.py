@@ -43,7 +43,7 @@ class KeyframeRollout:
         model = run.counted(unet)
         if self.max_context:
             model = context_guidance(model, opts.context_guidance, batched=opts.batched_guidance)
-        self.denoiser = label_guidance(model, opts.guidance, batched=opts.batched_guidance)
+        self.denoiser = label_guidance(model, run.guidance, batched=opts.batched_guidance)
 
     def sample_clip(self, first: int) -> tuple[list[int], Tensor]:
         """One clip: the held context keyframes as its first S frames, then keyframes first, first + 1, ...
