@@ -43,7 +43,7 @@ upsampler_lane() {
 upsampler_lane > "$OUT.upsampler.log" 2>&1 &
 UPS_PID=$!
 
-run "$OUT" autoencoder autoencoder "" --steps ${AE_STEPS:-2200} --batch 8 --set gan_start=1900
+run "$OUT" autoencoder autoencoder "" --steps ${AE_STEPS:-1800} --batch 8 --set gan_start=1600
 # The latent stages below read every frame's latents from BUNDLE/.train/latents (encoded once).
 run "$OUT" image image "" --steps ${IMG_STEPS:-15000} --batch 16
 run "$OUT" decoder decoder "" --steps ${DEC_STEPS:-500} --batch 2

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from drivesim.errors import DrivesimError
-from drivesim.models.autoencoder import Autoencoder, AutoencoderConfig
+from drivesim.models.autoencoder import INITIAL_LOGVAR, Autoencoder, AutoencoderConfig
 from drivesim.models.discriminator import (
     PatchDiscriminator2D, PatchDiscriminator3D, feature_matching_loss, hinge_d_loss, hinge_g_loss, perceptual_loss,
 )
@@ -60,6 +60,15 @@ def test_autoencoder_shapes_and_scaling(factor):
         assert dist.kl().shape == (2,)
         recon, posterior = ae(x)
         assert recon.shape == x.shape and posterior.mean.shape == (2, 4, 32 // factor, 64 // factor)
+
+
+def test_fresh_posterior_noise_is_small_next_to_the_latents():
+    # A unit posterior std at init drowns the weak latent channels (the tiny AE lost colour that way).
+    torch.manual_seed(0)
+    dist = Autoencoder(small_config(4)).encode_dist(frames())
+    std = dist.std.mean().item()
+    assert std == pytest.approx(torch.tensor(INITIAL_LOGVAR / 2).exp().item(), rel=0.2)
+    assert std < 0.5 * dist.mean.std().item()
 
 
 @pytest.mark.parametrize("kw, match", [

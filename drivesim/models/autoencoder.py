@@ -80,6 +80,9 @@ class AutoencoderConfig:
         )
 
 
+INITIAL_LOGVAR = -6.0  # posterior log-variance at initialisation (std 0.05)
+
+
 class Autoencoder(nn.Module):
     """Image autoencoder: frames in [-1, 1] <-> scaled latents. All of its parameters are spatial."""
 
@@ -87,6 +90,11 @@ class Autoencoder(nn.Module):
         super().__init__()
         self.config = config
         self.vae = AutoencoderKL(**config.diffusers_kwargs())
+        # Start the posterior std small: at the default init (std ~1) the sampling noise drowns
+        # every latent channel but the strongest, and with the LDM's tiny KL weight the encoder
+        # takes thousands of steps to shrink it -- the first tiny autoencoder lost colour that way.
+        with torch.no_grad():
+            self.vae.quant_conv.bias[config.latent_channels:].fill_(INITIAL_LOGVAR)
 
     @property
     def scaling_factor(self) -> float:
