@@ -81,6 +81,7 @@ class ImageStageConfig(StageConfig):
     p_label: float = 0.1  # per-clip dropout of time of day / crowdedness / ego speed (label guidance)
     p_layout: float = 0.1  # per-clip dropout of the box + road layout maps
     preview_steps: int = 10  # DDIM steps of the preview samples
+    cache_latents: bool = True  # encode every frame once (BUNDLE/.train/latents/) instead of every step
 
 
 @dataclass
@@ -107,7 +108,6 @@ class VideoStageConfig(StageConfig):
     p_no_context: float = 0.3  # S = 0 this often (context guidance needs the unconditional branch)
     frames: int = 0  # 0 = the config's clip_frames
     preview_steps: int = 10
-    cache_latents: bool = True  # encode every frame once (BUNDLE/.train/latents/) instead of every step
     cache_latents: bool = True  # encode every frame once (BUNDLE/.train/latents/) instead of every step
 
 
