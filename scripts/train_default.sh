@@ -45,8 +45,8 @@ UPS_PID=$!
 
 run "$OUT" autoencoder autoencoder "" --steps ${AE_STEPS:-1800} --batch 8 --set gan_start=1600
 # The latent stages below read every frame's latents from BUNDLE/.train/latents (encoded once).
-run "$OUT" image image "" --steps ${IMG_STEPS:-15000} --batch 16
-run "$OUT" decoder decoder "" --steps ${DEC_STEPS:-500} --batch 2
+run "$OUT" image image "" --steps ${IMG_STEPS:-10000} --batch 16
+run "$OUT" decoder decoder "" --steps ${DEC_STEPS:-900} --batch 2
 run "$OUT" video video "" --steps ${VID_STEPS:-600} --batch 4
 run "$OUT" interpolation interpolation "" --steps ${INT_STEPS:-600} --batch 8
 
@@ -54,7 +54,7 @@ wait $UPS_PID
 cat "$OUT.upsampler.log"
 # The upsampler works in pixel space: its weights (and its config section) do not depend on the
 # latent stages.
-python3 - "$OUT" <<'PY'
+python3 - "$OUT" "${SR_STEPS:-2}" "${GUIDANCE:-1.0}" <<'PY'
 import json, shutil, sys
 from pathlib import Path
 import yaml
@@ -62,6 +62,9 @@ out = Path(sys.argv[1]); ups = Path(str(out) + ".upsampler")
 shutil.copyfile(ups / "upsampler.safetensors", out / "upsampler.safetensors")
 config = yaml.safe_load((out / "config.yaml").read_text())
 config["upsampler"] = yaml.safe_load((ups / "config.yaml").read_text())["upsampler"]
+# Sampling defaults chosen from `drivesim eval` (checkpoints/default/README.md).
+config["upsampler_diffusion"]["num_inference_steps"] = int(sys.argv[2])
+config["diffusion"]["guidance_scale"] = float(sys.argv[3])
 (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 record = json.loads((out / "stages.json").read_text())
 record["stages"]["upsampler"] = json.loads((ups / "stages.json").read_text())["stages"]["upsampler"]

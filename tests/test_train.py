@@ -143,6 +143,24 @@ def test_every_stage_trains_its_part_and_leaves_the_rest_bit_identical(data, tem
     assert set(record["upsampler"]["phases"]) == {"spatial", "temporal"}
 
 
+def test_stages_trained_side_by_side_keep_each_others_parts(data, template, tmp_path):
+    # Two lanes on one bundle: each run loaded the bundle before the other finished, and writes
+    # back only what it trained (the shipped default was trained this way).
+    out = _bundle(template, tmp_path / "bundle", trained=("autoencoder", "image"))
+    common = dict(data=data, out=out, steps=1, batch=2, preview_every=0, log_every=1, threads=1, progress=False)
+    decoder = prepare_run(TrainOptions(stage="decoder", **common))
+    video = prepare_run(TrainOptions(stage="video", **common))
+    before = _parts(out)
+    decoder.fit()
+    video.fit()  # its in-memory bundle still holds the old decoder
+    after = _parts(out)
+    assert not _equal(before["decoder_temporal"], after["decoder_temporal"])
+    assert not _equal(before["unet_temporal"], after["unet_temporal"])
+    for part in ("autoencoder", "unet_spatial", "interpolator", "upsampler"):
+        assert _equal(before[part], after[part]), part
+    assert trained_stages(out) == ["autoencoder", "decoder", "image", "video"]
+
+
 # --- losses fall on a fixed batch ----------------------------------------------------------------
 
 @pytest.mark.parametrize("name, ratio", [("autoencoder", 0.5), ("image", 0.5), ("video", 0.75)])

@@ -24,6 +24,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,11 +164,19 @@ def _part_tensors(bundle: Bundle, spec: PartSpec, dtype: torch.dtype) -> dict[st
     return out
 
 
-def save_bundle(bundle: Bundle, folder: Path | str, dtype: torch.dtype = torch.float16) -> None:
+def save_bundle(bundle: Bundle, folder: Path | str, dtype: torch.dtype = torch.float16,
+                parts: Sequence[str] | None = None, write_config: bool = True) -> None:
     """Write config.yaml + one .safetensors per part. Files are staged in a temp folder beside
-    `folder` and moved in with os.replace (config.yaml last), so no reader sees a half-written file."""
+    `folder` and moved in with os.replace (config.yaml last), so no reader sees a half-written file.
+
+    `parts` (names from PARTS) replaces only those files of an existing bundle, and config.yaml only
+    with `write_config`: a training stage writes what it trained, so two stages trained side by side
+    on one bundle do not overwrite each other's parts with the stale copies they loaded."""
     if dtype not in (torch.float16, torch.float32, torch.bfloat16):
         raise DrivesimError(f"save_bundle: dtype must be float16, bfloat16 or float32, got {dtype}")
+    unknown = sorted(set(parts or ()) - set(PARTS))
+    if unknown:
+        raise DrivesimError(f"save_bundle: unknown part(s) {unknown}; parts are {', '.join(PARTS)}")
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise BundleError(f"cannot save a bundle to {folder}: it exists and is not a folder")
@@ -189,8 +198,10 @@ def save_bundle(bundle: Bundle, folder: Path | str, dtype: torch.dtype = torch.f
                 os.replace(staging, folder)  # the whole bundle appears at once
             else:
                 for spec in PART_SPECS:
-                    os.replace(part_file(staging, spec.name), part_file(folder, spec.name))
-                os.replace(staging / CONFIG_FILE, folder / CONFIG_FILE)
+                    if parts is None or spec.name in parts:
+                        os.replace(part_file(staging, spec.name), part_file(folder, spec.name))
+                if write_config:
+                    os.replace(staging / CONFIG_FILE, folder / CONFIG_FILE)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     except OSError as err:

@@ -483,7 +483,10 @@ class Run:
                 factor = latent_scaling_factor(self.t.module, self.t.dataset)
                 bundle.config.autoencoder.scaling_factor = factor
                 notes.append(f"latent scaling_factor set to {factor:.4f} (1 / std of the latents)")
-            save_bundle(bundle, self.options.out, dtype=SAVE_DTYPES[self.options.save_dtype])
+            # Only what this stage trained (and config.yaml for the autoencoder's scaling factor): a
+            # stage run beside this one on the same bundle keeps its own parts.
+            save_bundle(bundle, self.options.out, dtype=SAVE_DTYPES[self.options.save_dtype],
+                        parts=self.stage.parts, write_config=self.stage.name == "autoencoder")
             phase = getattr(self.cfg, "phase", None)
             info: dict[str, Any] = {"steps": self.step, "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                     "data": str(Path(self.options.data).resolve())}

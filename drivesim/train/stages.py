@@ -172,6 +172,7 @@ class Stage:
     requires: tuple[str, ...] = ()  # stages whose trained weights this one builds on
     invalidates: tuple[str, ...] = ()  # stages trained on this one's old weights (retrain them after)
     phases: tuple[str, ...] = ("main",)
+    parts: tuple[str, ...] = ()  # bundle part files it trains (the only ones its run writes back)
 
     def run_name(self, phase: str | None = None) -> str:
         """Folder name under BUNDLE/.train/ (one per stage, one per later phase where there are several)."""
@@ -432,19 +433,22 @@ def upsampler_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator
 STAGES: dict[str, Stage] = {
     "autoencoder": Stage("autoencoder", "encoder + image decoder (reconstruction, perceptual, KL, 2D patch-GAN)",
                          AutoencoderStageConfig, setup_autoencoder, autoencoder_loss,
-                         invalidates=("image", "decoder", "video", "interpolation")),
+                         invalidates=("image", "decoder", "video", "interpolation"), parts=("autoencoder",)),
     "image": Stage("image", "UNet spatial layers on single-frame latents (the image LDM)",
                    ImageStageConfig, setup_image, image_loss, requires=("autoencoder",),
-                   invalidates=("video", "interpolation")),
+                   invalidates=("video", "interpolation"), parts=("unet_spatial",)),
     "decoder": Stage("decoder", "temporal decoder's temporal layers on clips (encoder and image decoder frozen)",
-                     DecoderStageConfig, setup_decoder, decoder_loss, requires=("autoencoder",)),
+                     DecoderStageConfig, setup_decoder, decoder_loss, requires=("autoencoder",),
+                     parts=("decoder_temporal",)),
     "video": Stage("video", "prediction model's temporal layers (S = 0, 1, 2 context frames; spatial frozen)",
-                   VideoStageConfig, setup_video, video_loss, requires=("autoencoder", "image")),
+                   VideoStageConfig, setup_video, video_loss, requires=("autoencoder", "image"),
+                   parts=("unet_temporal",)),
     "interpolation": Stage("interpolation", "interpolator's temporal layers (5-frame windows, rate flag)",
                            InterpolationStageConfig, setup_interpolation, interpolation_loss,
-                           requires=("autoencoder", "image")),
+                           requires=("autoencoder", "image"), parts=("interpolator",)),
     "upsampler": Stage("upsampler", "x4 pixel upsampler on patches: --phase spatial, then --phase temporal",
-                       UpsamplerStageConfig, setup_upsampler, upsampler_loss, phases=UPSAMPLER_PHASES),
+                       UpsamplerStageConfig, setup_upsampler, upsampler_loss, phases=UPSAMPLER_PHASES,
+                       parts=("upsampler",)),
 }
 
 
