@@ -36,7 +36,9 @@ from torch import nn
 from drivesim.errors import DrivesimError
 from drivesim.sinks import atomic_write_text
 from drivesim.train import state as S
-from drivesim.train.stages import STAGES, Stage, StageConfig, Trainee, get_stage, latent_scaling_factor
+from drivesim.train.latent_cache import LatentCache
+from drivesim.train.stages import (STAGES, LatentStageConfig, Stage, StageConfig, Trainee, get_stage,
+                                   latent_scaling_factor)
 
 __all__ = ["TrainOptions", "TrainResult", "Run", "prepare_run", "train", "SAVE_DTYPES", "TRAIN_DIR"]
 
@@ -273,8 +275,7 @@ class Run:
             p.requires_grad_(True)
         for helper in t.frozen.values():
             helper.requires_grad_(False).eval().to(acc.device)
-        if getattr(cfg, "cache_latents", False):
-            from drivesim.train.latent_cache import LatentCache
+        if isinstance(cfg, LatentStageConfig) and cfg.cache_latents:
             with acc.main_process_first():  # one process encodes, the others load its file
                 t.latents = LatentCache.build(t.frozen["autoencoder"], str(options.data), t.clips,
                                               t.bundle.config.frame_size, run_dir.parent / "latents", acc.device,

@@ -38,7 +38,7 @@ from drivesim.train import datasets as D
 from drivesim.train.latent_cache import LatentCache
 
 __all__ = ["StageConfig", "Stage", "Trainee", "STAGES", "get_stage",
-           "AutoencoderStageConfig", "ImageStageConfig", "DecoderStageConfig", "VideoStageConfig",
+           "AutoencoderStageConfig", "LatentStageConfig", "ImageStageConfig", "DecoderStageConfig", "VideoStageConfig",
            "InterpolationStageConfig", "UpsamplerStageConfig"]
 
 
@@ -74,14 +74,20 @@ class AutoencoderStageConfig(StageConfig):
 
 
 @dataclass
-class ImageStageConfig(StageConfig):
-    steps: int = 3000
-    batch: int = 16
-    lr: float = 4e-4
+class LatentStageConfig(StageConfig):
+    """What the latent diffusion stages (image, video, interpolation) share."""
+
     p_label: float = 0.1  # per-clip dropout of time of day / crowdedness / ego speed (label guidance)
     p_layout: float = 0.1  # per-clip dropout of the box + road layout maps
     preview_steps: int = 10  # DDIM steps of the preview samples
     cache_latents: bool = True  # encode every frame once (BUNDLE/.train/latents/) instead of every step
+
+
+@dataclass
+class ImageStageConfig(LatentStageConfig):
+    steps: int = 3000
+    batch: int = 16
+    lr: float = 4e-4
 
 
 @dataclass
@@ -99,27 +105,19 @@ class DecoderStageConfig(StageConfig):
 
 
 @dataclass
-class VideoStageConfig(StageConfig):
+class VideoStageConfig(LatentStageConfig):
     steps: int = 500
     batch: int = 4
     lr: float = 2e-4
-    p_label: float = 0.1
-    p_layout: float = 0.1
     p_no_context: float = 0.3  # S = 0 this often (context guidance needs the unconditional branch)
     frames: int = 0  # 0 = the config's clip_frames
-    preview_steps: int = 10
-    cache_latents: bool = True  # encode every frame once (BUNDLE/.train/latents/) instead of every step
 
 
 @dataclass
-class InterpolationStageConfig(StageConfig):
+class InterpolationStageConfig(LatentStageConfig):
     steps: int = 400
     batch: int = 8
     lr: float = 2e-4
-    p_label: float = 0.1
-    p_layout: float = 0.1
-    preview_steps: int = 10
-    cache_latents: bool = True  # encode every frame once (BUNDLE/.train/latents/) instead of every step
 
 
 @dataclass
