@@ -1,13 +1,16 @@
 """`drivesim bench`: seconds per output frame per stage, peak memory, and the scaling ratios.
 
-Every measurement runs in its own child process, so its peak resident memory (getrusage
+Each video run is measured in its own child process, so its peak resident memory (getrusage
 ru_maxrss: torch's CPU tensors live outside Python's allocator, tracemalloc cannot see them) is
-that run's alone. One bench run measures:
+that run's alone; the other measurements share a third child. One bench run measures:
   - a 1x and a 4x longer video of the same scenario: per-stage s/frame, peak memory ratio
     (goal <= 1.10: memory must not grow with duration) and time ratio (goal <= 4.4: linear);
-  - batched guidance (cond + uncond in one forward) against two forwards (goal >= 1.6x).
+  - batched guidance (cond + uncond in one forward) against two forwards (goal >= 1.6x);
+  - the gRPC transport against the same backend in-process (goal >= 0.95);
+  - the closed-loop session rate: frames/s and step latency for steps of 1 and of 4 frames
+    (`VideoPipeline.session`, what a simulator calling `OpenSession` waits for).
 
-    drivesim bench --checkpoint checkpoints/default            # 10 s and 40 s clips, 256x512 at 10 fps
+    drivesim bench                                             # the default bundle: 10 s and 40 s clips, 256x512 at 10 fps
     drivesim bench --random-config tiny --quick --steps 4       # random weights, 2.5 s and 10 s clips
 """
 
@@ -26,19 +29,22 @@ from drivesim.errors import DrivesimError
 __all__ = ["run_bench", "format_report", "bench_scenario"]
 
 STAGES = ("keyframes", "interpolate", "decode", "upsample", "resize")
+QUICK_S, FULL_S = 2.5, 10.0  # the 1x clip; the 4x clip is four times as long
+SESSION_STEPS = (1, 4)  # frames per closed-loop step
 GOALS = {"memory_ratio": 1.10, "time_ratio": 4.4, "guidance_speedup": 1.6, "target_seconds": 120.0, "grpc_ratio": 0.95}
 
 
 def bench_scenario(duration_s: float):
-    """The benchmark drive: 256x512 at 10 fps, three lanes, a lane change and background traffic."""
+    """The benchmark drive: 256x512 at 10 fps, three lanes, a lane change at 2 s and background traffic.
+    The engine refuses actions past the end, so a drive of 2 s or less has no lane change."""
     from drivesim.scenario.format import Scenario
 
+    lane_change = [dict(at_s=2, lane_change_to=2, duration_s=3)] if duration_s > 2 else []
     return Scenario(name="bench", seed=1, duration_s=duration_s, fps=10,
                     camera=dict(width=512, height=256, fov_deg=90),
                     environment=dict(time_of_day="day", crowdedness=0.5), road=dict(lanes=3, lane_width_m=3.5),
                     ego=dict(lane=1, speed_mps=15),
-                    agents=[dict(id="lead", type="car", lane=1, distance_m=25, speed_mps=13,
-                                 actions=[dict(at_s=2, lane_change_to=2, duration_s=3)]),
+                    agents=[dict(id="lead", type="car", lane=1, distance_m=25, speed_mps=13, actions=lane_change),
                             dict(id="truck", type="truck", lane=0, distance_m=40, speed_mps=11)])
 
 
@@ -102,9 +108,9 @@ def _child_guidance(spec: dict[str, Any], repeats: int = 5) -> dict[str, Any]:
 
     pipeline = VideoPipeline(_load(spec), GenerateOptions(device=spec["device"], progress=False))
     bundle, cfg = pipeline.bundle, pipeline.bundle.config
-    run = RunContext(bundle, pipeline.options, ScenarioEngine(bench_scenario(2.0)))
+    run = RunContext(bundle, pipeline.options, ScenarioEngine(bench_scenario(QUICK_S)))
     frames, (h, w) = cfg.clip_frames, cfg.latent_size
-    cond = run.unet_conditions(list(range(frames)), (h, w))
+    cond = run.unet_conditions(list(range(frames)), cfg.layout_size)
     x = run.noise((1, frames, cfg.autoencoder.latent_channels, h, w), "bench", 0)
     t = torch.tensor([500], device=run.device)
     model = lambda x, t, c: bundle.unet(x, t, c)  # noqa: E731
@@ -118,6 +124,31 @@ def _child_guidance(spec: dict[str, Any], repeats: int = 5) -> dict[str, Any]:
                 guided(x, t, cond)
         result[name] = run.timings.seconds[name]
     return {"batched_s": result["batched"], "two_passes_s": result["two_passes"], "repeats": repeats}
+
+
+def _child_session(spec: dict[str, Any]) -> dict[str, Any]:
+    """A closed loop on the benchmark drive: the same frames sent as steps of 1 and of 4 frames,
+    each in a fresh session; per step size, frames/s and the mean and worst step latency."""
+    from drivesim.pipeline import GenerateOptions, VideoPipeline
+    from drivesim.scenario.engine import ScenarioEngine
+
+    pipeline = VideoPipeline(_load(spec), GenerateOptions(device=spec["device"], steps=spec["steps"],
+                                                          sr_steps=spec.get("sr_steps"), sampler=spec["sampler"],
+                                                          progress=False))
+    scenario = bench_scenario(spec["duration_s"])
+    plan = list(ScenarioEngine(scenario).frames())
+    out = {}
+    for size in SESSION_STEPS:
+        session = pipeline.session(scenario)
+        latencies = []
+        for k in range(0, len(plan) - len(plan) % size, size):  # whole steps only: equal work per step
+            start = time.perf_counter()
+            session.step(plan[k:k + size])
+            latencies.append(time.perf_counter() - start)
+        out[f"step_{size}"] = {"frames": size * len(latencies), "steps": len(latencies),
+                               "fps": size * len(latencies) / sum(latencies),
+                               "mean_step_s": sum(latencies) / len(latencies), "max_step_s": max(latencies)}
+    return out
 
 
 def _child_grpc(spec: dict[str, Any]) -> dict[str, Any]:
@@ -139,50 +170,57 @@ def _child_grpc(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _child_main(argv: list[str]) -> None:
-    spec = json.loads(argv[0])
-    if spec.get("threads"):
+    specs = json.loads(argv[0])  # measurements run one after the other in this process
+    if specs[0].get("threads"):
         import torch
 
-        torch.set_num_threads(spec["threads"])
-    out = {"video": _child_video, "guidance": _child_guidance, "grpc": _child_grpc}[spec["kind"]](spec)
-    print(json.dumps(out))
+        torch.set_num_threads(specs[0]["threads"])
+    kinds = {"video": _child_video, "guidance": _child_guidance, "grpc": _child_grpc, "session": _child_session}
+    print(json.dumps([kinds[spec["kind"]](spec) for spec in specs]))
 
 
 # --- parent side ----------------------------------------------------------------------------
 
-def _measure(spec: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", "drivesim.bench", json.dumps(spec)],
+def _measure(*specs: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run the measurements in one child process; their results, in order."""
+    proc = subprocess.run([sys.executable, "-m", "drivesim.bench", json.dumps(specs)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
-        raise DrivesimError(f"benchmark run {spec['kind']} failed:\n{tail}")
+        raise DrivesimError(f"benchmark run {', '.join(s['kind'] for s in specs)} failed:\n{tail}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def run_bench(checkpoint: str | None = None, random_config: str | None = None, device: str = "cpu",
               quick: bool = False, steps: int | None = None, sr_steps: int | None = None,
               sampler: str | None = None, threads: int | None = None, log=print) -> dict[str, Any]:
-    """Run every measurement (1x video, 4x video, guidance) in child processes; returns the figures."""
+    """Run every measurement (1x video, 4x video; guidance, gRPC, sessions) in child processes; the figures."""
     if not random_config:
+        from drivesim.checkpoint import resolve_checkpoint
         from drivesim.pipeline.generate import load_checkpoint
 
-        load_checkpoint(checkpoint or "checkpoints/default", device)  # clear error before the children start
-    base = 2.5 if quick else 10.0
-    spec = dict(checkpoint=checkpoint or "checkpoints/default", random_config=random_config, device=device,
+        checkpoint = str(resolve_checkpoint(checkpoint))
+        load_checkpoint(checkpoint, device)  # clear error before the children start
+    base = QUICK_S if quick else FULL_S
+    spec = dict(checkpoint=checkpoint, random_config=random_config, device=device,
                 steps=steps, sr_steps=sr_steps, sampler=sampler, threads=threads)
-    log(f"bench: {base:g} s and {4 * base:g} s of 256x512 video at 10 fps, then batched vs two-pass guidance ...")
-    one = _measure({**spec, "kind": "video", "duration_s": base})
+    log(f"bench: {base:g} s and {4 * base:g} s of 256x512 video at 10 fps, then guidance, gRPC and sessions ...")
+    # Each video run gets a process of its own: its peak memory is its own. The other measurements
+    # report no memory and share one process (every import of the pipeline costs seconds).
+    one, = _measure({**spec, "kind": "video", "duration_s": base})
     log(f"  1x: {one['frames']} frames in {one['seconds']:.1f} s")
-    four = _measure({**spec, "kind": "video", "duration_s": 4 * base})
+    four, = _measure({**spec, "kind": "video", "duration_s": 4 * base})
     log(f"  4x: {four['frames']} frames in {four['seconds']:.1f} s")
-    guidance = _measure({**spec, "kind": "guidance"})
-    grpc = _measure({**spec, "kind": "grpc", "duration_s": 1.0 if quick else 3.0})
+    guidance, grpc, session = _measure(
+        {**spec, "kind": "guidance"}, {**spec, "kind": "grpc", "duration_s": 1.0 if quick else 3.0},
+        {**spec, "kind": "session", "duration_s": QUICK_S})  # sessions: 1-frame steps are slow, keep it short
     log(f"  gRPC: {grpc['frames']} frames, ratio {grpc['ratio']:.3f}")
+    log("  session: " + ", ".join(f"{k}: {v['fps']:.2f} frames/s" for k, v in session.items()))
     ten_s = one if not quick else four  # the 10 s clip of the target
     return {
         "device": device, "bundle": random_config and f"random {random_config}" or spec["checkpoint"],
         "steps": one["steps"], "sr_steps": one["sr_steps"], "sampler": one["sampler"], "threads": one["threads"],
-        "one": one, "four": four, "guidance": guidance, "grpc": grpc,
+        "one": one, "four": four, "guidance": guidance, "grpc": grpc, "session": session,
         "memory_ratio": four["peak_rss_mb"] / one["peak_rss_mb"],
         "generation_memory_ratio": (four["peak_rss_mb"] - four["rss_after_load_mb"])
         / max(one["peak_rss_mb"] - one["rss_after_load_mb"], 1e-6),
@@ -217,6 +255,10 @@ def format_report(r: dict[str, Any]) -> str:
         f"10 s clip     {r['ten_second_clip_s']:.1f} s wall (goal <= {GOALS['target_seconds']:.0f} s) "
         f"{ok(r['ten_second_clip_s'] <= GOALS['target_seconds'])}",
     ]
+    for size in SESSION_STEPS:  # no goal: what a closed loop waits for, per step size
+        s = r["session"][f"step_{size}"]
+        lines.append(f"{f'session {size}':<14}{size}-frame steps: {s['fps']:.2f} frames/s, step latency mean "
+                     f"{s['mean_step_s']:.2f} s, max {s['max_step_s']:.2f} s ({s['steps']} steps)")
     return "\n".join(lines)
 
 

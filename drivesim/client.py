@@ -95,7 +95,7 @@ class DrivesimClient:
         request = pb.GenerateRequest(scenario_yaml=scenario_yaml, encoding=convert.encoding_value(encoding),
                                      filename=filename, overrides=_overrides(overrides))
         if seed is not None:
-            request.seed = seed
+            request.seed = convert.check_seed(seed, "seed")
         call = self._stub.Generate(request, metadata=self._metadata, timeout=self.timeout_s)
         try:
             for msg in call:
@@ -131,7 +131,7 @@ class DrivesimClient:
         header = pb.SessionHeader(scenario_yaml=header_yaml, encoding=convert.encoding_value(encoding),
                                   filename=filename)
         if seed is not None:
-            header.seed = seed
+            header.seed = convert.check_seed(seed, "seed")
         return Session(self._stub, header, self._metadata)
 
     # --- lifetime ------------------------------------------------------------------------------

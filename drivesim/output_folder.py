@@ -1,11 +1,13 @@
 """The OUT folder of `drivesim generate`: frames as PNG, video.mp4, overlay.mp4, labels.jsonl, manifest.json.
 
     drivesim generate scenarios/night_merge.yaml -o out/night_merge --steps 8
+    drivesim generate scenarios/night_merge.yaml -o out/night_merge_render --source render
     OUT/frames/000000.png ...   lossless RGB frames, named by frame index
     OUT/video.mp4               H.264 yuv420p at the scenario's fps (plays in common players)
     OUT/overlay.mp4             the same video with the boxes and track ids drawn
     OUT/labels.jsonl            one line per frame, byte-identical to `drivesim plan`
-    OUT/manifest.json           scenario and checkpoint sha256, seed, sampler settings, versions, timings
+    OUT/manifest.json           source, scenario and checkpoint sha256, seed, sampler settings, versions, timings
+                                (--source render: the procedural renderer's frames, checkpoint null)
 
 Everything is written into a hidden temporary folder beside OUT and renamed to OUT at the end,
 so an interrupted run leaves no half-written OUT (a previous OUT is replaced only then).
@@ -167,22 +169,38 @@ class OutputFolder:
                 self._tmp = None
 
 
-def generate_folder(scenario_path: Path, out: Path, checkpoint: Path, options: Any) -> dict[str, Any]:
-    """`drivesim generate`: stream the scenario's frames into OUT; returns the manifest."""
-    import diffusers
+SOURCES = ("diffusion", "render")  # `drivesim generate --source`
+# GenerateOptions fields that only the diffusion source reads, with their defaults (--source render refuses others)
+MODEL_ONLY = {"steps": None, "sr_steps": None, "sampler": None, "guidance": None, "context_guidance": 1.0,
+              "image_only": False, "super_resolution": None, "compile": False}
+
+
+def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, options: Any,
+                    source: str = "diffusion") -> dict[str, Any]:
+    """`drivesim generate`: stream the scenario's frames into OUT; returns the manifest.
+    source "diffusion": the bundle's Video LDM; "render": the procedural renderer (no bundle read)."""
     import torch
     from tqdm.auto import tqdm
 
     from drivesim import __version__
-    from drivesim.models.bundle import bundle_sha256
-    from drivesim.pipeline.generate import VideoPipeline, choose_keyframe_stride, load_checkpoint
+    from drivesim.pipeline.generate import RenderPipeline, VideoPipeline, load_checkpoint
     from drivesim.scenario.loader import load_scenario
 
     start = time.perf_counter()
+    if source not in SOURCES:
+        raise DrivesimError(f"unknown frame source '{source}'; use --source {' or --source '.join(SOURCES)}")
+    if source == "render":
+        given = [k for k, default in MODEL_ONLY.items() if getattr(options, k) != default]
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise DrivesimError(f"{flags} only apply to --source diffusion (the renderer has no model); drop them")
     scenario = load_scenario(scenario_path)
     check_output_folder(Path(out))  # fail before the slow part
-    bundle = load_checkpoint(checkpoint, options.device)
-    pipeline = VideoPipeline(bundle, options)
+    if source == "render":
+        bundle, pipeline = None, RenderPipeline(options)
+    else:
+        bundle = load_checkpoint(checkpoint, options.device)
+        pipeline = VideoPipeline(bundle, options)
     cam = scenario.camera
     with OutputFolder(Path(out), cam.width, cam.height, scenario.fps) as folder:
         with tqdm(total=scenario.num_frames, desc="write", unit="frame", position=4,
@@ -190,24 +208,43 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path, options: A
             for frame in pipeline.frames(scenario):
                 folder.write(frame)
                 bar.update(1)
-        run = pipeline.run
-        cfg = bundle.config
-        options = pipeline.options  # with the bundle's defaults resolved
-        manifest = {
+        common = {
             "scenario": {"name": scenario.name, "path": str(scenario_path), "sha256": file_sha256(Path(scenario_path))},
-            "checkpoint": {"path": str(checkpoint), "sha256": bundle_sha256(checkpoint), "config": cfg.name},
-            "seed": run.seed, "steps": run.steps, "sr_steps": run.sr_steps if options.super_resolution else None,
-            "sampler": run.sampler, "guidance": run.guidance, "context_guidance": options.context_guidance,
-            "image_only": options.image_only, "super_resolution": options.super_resolution,
-            "device": options.device, "compile": options.compile,
+            "source": source,
             "frames": folder.frames_written, "fps": scenario.fps, "width": cam.width, "height": cam.height,
-            "model_frame_size": list(cfg.frame_size),
-            "keyframe_stride": choose_keyframe_stride(cfg, scenario.fps, options.image_only),
             "video_codec": folder.video_codec,
-            "versions": {"drivesim": __version__, "torch": torch.__version__, "diffusers": diffusers.__version__,
-                         "numpy": np.__version__, "opencv": cv2.__version__},
-            "timings_s": {**run.timings.as_dict(), "write": round(folder.write_seconds, 4),
-                          "total": round(time.perf_counter() - start, 4)},
         }
+        versions = {"drivesim": __version__, "torch": torch.__version__, "numpy": np.__version__,
+                    "opencv": cv2.__version__}
+        total = {"write": round(folder.write_seconds, 4), "total": round(time.perf_counter() - start, 4)}
+        if bundle is None:
+            seed = scenario.seed if options.seed is None else int(options.seed)
+            manifest = {**common, "checkpoint": None, "seed": seed, "versions": versions, "timings_s": total}
+        else:
+            manifest = {**common, **_model_manifest(pipeline, bundle, checkpoint, scenario),
+                        "versions": {**versions, "diffusers": _diffusers_version()},
+                        "timings_s": {**pipeline.run.timings.as_dict(), **total}}
         folder.commit(manifest)
     return manifest
+
+
+def _model_manifest(pipeline: Any, bundle: Any, checkpoint: Path, scenario: Any) -> dict[str, Any]:
+    """The diffusion source's manifest entries: bundle, seed and sampler settings as resolved by the run."""
+    from drivesim.models.bundle import bundle_sha256
+    from drivesim.pipeline.generate import choose_keyframe_stride
+
+    run, cfg, options = pipeline.run, bundle.config, pipeline.options  # options with the bundle's defaults
+    return {
+        "checkpoint": {"path": str(checkpoint), "sha256": bundle_sha256(checkpoint), "config": cfg.name},
+        "seed": run.seed, "steps": run.steps, "sr_steps": run.sr_steps if options.super_resolution else None,
+        "sampler": run.sampler, "guidance": run.guidance, "context_guidance": options.context_guidance,
+        "image_only": options.image_only, "super_resolution": options.super_resolution,
+        "device": options.device, "compile": options.compile, "model_frame_size": list(cfg.frame_size),
+        "keyframe_stride": choose_keyframe_stride(cfg, scenario.fps, options.image_only),
+    }
+
+
+def _diffusers_version() -> str:
+    import diffusers
+
+    return diffusers.__version__

@@ -16,19 +16,11 @@ THREADS=${THREADS:-1}  # 1 per lane: oversubscribed threads on 2 cores are many 
 
 drivesim synth-data -o "$DATA" --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0 --workers 1 -q
 
-stage_done() {  # stage_done NAME [PHASE]: recorded in BUNDLE/stages.json
-  [ -f "$OUT/stages.json" ] && python3 - "$OUT/stages.json" "$@" <<'PY'
-import json, sys
-stages = json.load(open(sys.argv[1])).get("stages", {})
-name, phase = sys.argv[2], (sys.argv[3] if len(sys.argv) > 3 else None)
-ok = name in stages and (phase is None or phase in stages[name].get("phases", {}))
-sys.exit(0 if ok else 1)
-PY
-}
+source "$(dirname "$0")/stage_done.sh"
 
 run() {  # run BUNDLE RUN_NAME STAGE PHASE ARGS...: train, resuming a saved state when there is one
   local OUT=$1 label=$2 stage=$3 phase=${4:-}; shift 4
-  if stage_done "$stage" $phase; then echo "== $label: done, skipped"; return; fi
+  if stage_done "$OUT" "$stage" $phase; then echo "== $label: done, skipped"; return; fi
   local resume=""
   [ -d "$OUT/.train/$label" ] && resume="--resume"
   echo "== $label $(date +%T)"

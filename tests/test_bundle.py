@@ -14,7 +14,8 @@ import drivesim
 from drivesim.cli import main
 from drivesim.errors import BundleError, DrivesimError
 from drivesim.models.bundle import (
-    CONFIG_FILE, PARTS, build_bundle, bundle_sha256, construct_models, load_bundle, part_file, save_bundle,
+    CONFIG_FILE, PARTS, build_bundle, bundle_sha256, construct_models, grow_bundle, load_bundle, part_file,
+    save_bundle,
 )
 from drivesim.models.configs import CONFIGS, BundleConfig, config_from_dict, config_to_dict, get_config
 
@@ -256,3 +257,47 @@ def test_info_errors(saved_a, tmp_path, capsys):
 
 def test_bundle_config_type_is_exported():
     assert isinstance(get_config("tiny"), BundleConfig)
+
+
+def test_grow_bundle_keeps_every_trained_tensor_and_starts_as_the_source(tmp_path):
+    from drivesim.conditions.encode import build_conditions
+    from drivesim.scenario.labels import FrameConditions, RoadState
+
+    tiny = get_config("tiny")
+    flat = dataclasses.replace(tiny.unet, layout_scale=1, layout_levels=False)
+    old_config = dataclasses.replace(tiny, unet=flat, interpolator=dataclasses.replace(flat, use_rate=True),
+                                     autoencoder=dataclasses.replace(tiny.autoencoder, scaling_factor=0.5),
+                                     upsampler=dataclasses.replace(tiny.upsampler, num_layout_channels=0))
+    old = build_bundle(old_config, seed=3)
+    save_bundle(old, tmp_path / "old", dtype=torch.float32)
+    grown, fresh = grow_bundle(tmp_path / "old", tiny, seed=9)
+    upsampler_new = {"upsampler.conv_in.weight", "upsampler.layout_null"}  # its input gained the layout maps
+    assert upsampler_new <= set(fresh)
+    assert all(".layout_encoder." in name for name in set(fresh) - upsampler_new)
+    assert {name.split(".")[0] for name in fresh} == {"unet", "interpolator", "upsampler"}
+    assert grown.config.autoencoder.scaling_factor == 0.5 and grown.config.unet.layout_levels
+    for part in ("autoencoder", "decoder"):
+        assert_same(tensors(getattr(grown, part)), tensors(getattr(old, part)))
+    old_in, new_in = old.upsampler.conv_in.weight, grown.upsampler.conv_in.weight
+    assert torch.equal(new_in[:, :old_in.shape[1]], old_in) and not new_in[:, old_in.shape[1]:].any()
+    from drivesim.conditions.encode import upsampler_conditions
+
+    h, w = tiny.output_size[0] // 4, tiny.output_size[1] // 4  # a patch: the upsampler is convolutional
+    low = torch.rand(1, 2, 3, h, w) * 2 - 1
+    cond = upsampler_conditions(low, 100)
+    with_boxes = cond.replace(layout=torch.rand(1, 2, 6, h, w), layout_null=torch.zeros(1, 2, dtype=torch.bool))
+    xs = torch.randn(1, 2, 3, h, w)
+    with torch.no_grad():  # zeroed new inputs: the grown upsampler starts as the old one
+        assert torch.allclose(old.upsampler(xs, torch.tensor([50]), cond),
+                              grown.upsampler(xs, torch.tensor([50]), with_boxes), atol=1e-5)
+    kept = {k: v for k, v in tensors(grown.unet).items() if not k.startswith("layout_encoder.")}
+    assert_same(kept, tensors(old.unet))
+    frame = FrameConditions(0, 0.0, "day", 0.5, road=RoadState(3, 3.5, 5.25, 15.0, 0.0))
+    coarse = build_conditions([[frame] * 2], old_config.layout_size)
+    fine = coarse.replace(layout=coarse.layout.repeat_interleave(4, -2).repeat_interleave(4, -1))  # max-pools back
+    assert build_conditions([[frame] * 2], tiny.layout_size).layout.shape == fine.layout.shape
+    x, t = torch.randn(1, 2, 4, *tiny.latent_size), torch.tensor([300])
+    with torch.no_grad():
+        assert torch.allclose(old.unet(x, t, coarse), grown.unet(x, t, fine), atol=1e-6)
+        assert torch.allclose(old.interpolator(x, t, coarse.replace(rate=torch.tensor([1]))),
+                              grown.interpolator(x, t, fine.replace(rate=torch.tensor([1]))), atol=1e-6)

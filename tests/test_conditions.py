@@ -133,13 +133,29 @@ def test_drop_conditions_per_clip_and_probabilities():
     assert torch.equal(again.layout_null, some.layout_null)
     with pytest.raises(DrivesimError, match="p_label"):
         drop_conditions(cond, 1.5, 0.0)
+    with pytest.raises(DrivesimError, match="p_null"):
+        drop_conditions(cond, 0.1, 0.1, p_null=-0.1)
+
+
+def test_joint_null_dropout_is_the_guidance_null():
+    """p_null drops labels and layout of the same clips together, as null_conditions does."""
+    cond = build_conditions([[frame(i) for i in range(2)]] * 400, (8, 16))
+    g = torch.Generator().manual_seed(1)
+    independent = drop_conditions(cond, 0.1, 0.1, generator=g)
+    both = (independent.crowd_null & independent.layout_null)[:, 0].float().mean()
+    assert both < 0.04  # independent drops alone: ~1 % all-null clips
+    joint = drop_conditions(cond, 0.1, 0.1, generator=torch.Generator().manual_seed(1), p_null=0.15)
+    all_null = joint.crowd_null[:, 0] & joint.layout_null[:, 0] & (joint.time_of_day[:, 0] == NULL_TIME_OF_DAY)
+    assert 0.12 < all_null.float().mean() < 0.24
+    nulled = null_conditions(cond.select(slice(0, 1)))
+    first = joint.select(int(all_null.nonzero()[0]))
+    for name in ("time_of_day", "crowd_null", "speed_null", "layout_null"):
+        assert torch.equal(getattr(first, name), getattr(nulled, name))
 
 
 def test_context_dropout_null_and_without_context():
     cond = build_conditions([[frame(i) for i in range(4)]] * 2, (8, 16)).replace(
         context=torch.randn(2, 4, 4, 8, 16), context_mask=torch.tensor([[1.0, 1, 0, 0]] * 2), rate=torch.tensor([0, 1]))
-    dropped = drop_conditions(cond, 0.0, 0.0, p_context=1.0)
-    assert dropped.context_mask.sum() == 0 and cond.context_mask.sum() == 4  # input untouched
     null = null_conditions(cond)
     assert (null.time_of_day == NULL_TIME_OF_DAY).all() and null.layout_null.all() and null.crowd_null.all()
     assert torch.equal(null.context_mask, cond.context_mask) and torch.equal(null.rate, cond.rate)
@@ -162,6 +178,3 @@ def test_unet_conditions_to_repeat_cat_select():
         type(cond).cat([cond, empty_conditions(2, 3)])
     one = cond.select(1)
     assert one.batch_size == 1 and one.rate.tolist() == [1]
-    frames = cond.select_frames(slice(1, 3))
-    assert frames.num_frames == 2 and frames.layout.shape[1] == 2 and frames.rate.tolist() == [0, 1]
-    assert torch.equal(frames.layout, cond.layout[:, 1:3])

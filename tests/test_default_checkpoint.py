@@ -37,3 +37,14 @@ def _mean_luminance(time_of_day: str) -> float:
 
 def test_default_generates_darker_night_than_day():
     assert _mean_luminance("night") < 0.6 * _mean_luminance("day")
+
+
+def test_readme_is_a_model_card_with_front_matter():
+    import yaml
+
+    text = (DEFAULT / "README.md").read_text()
+    assert text.startswith("---\n")
+    card = yaml.safe_load(text.split("---\n")[1])
+    assert card["license"] == "apache-2.0"
+    assert card["tags"] and card["datasets"] and card["metrics"]
+    assert "# checkpoints/default" in text.split("---\n", 2)[2]  # the card's own text follows

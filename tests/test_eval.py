@@ -180,8 +180,9 @@ def workspace(tmp_path_factory):
 
 
 def _settings(**extra) -> EvalSettings:
+    # the main section only: the controllability section has its own tests (tests/test_controllability.py)
     return EvalSettings(quick=True, steps=1, sr_steps=1, duration_s=2.0, camera=(128, 64), feature_steps=3,
-                        decoder_windows=2, upsampler_windows=2, progress=False, **extra)
+                        decoder_windows=2, upsampler_windows=2, progress=False, only="main", **extra)
 
 
 def test_report_has_every_row_na_with_reasons_then_numbers_once_stages_are_trained(workspace):

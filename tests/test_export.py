@@ -395,3 +395,33 @@ def test_full_disk_is_a_clear_error(tmp_path, clips, monkeypatch):
     with pytest.raises(DrivesimError, match="cannot write clip escape .*No space left on device.*disk has space"):
         export_dataset(clips[:1], out, schematic_source, ExportOptions(progress=False))
     assert not (out / "images").exists() and not (out / ".tmp" / "escape").exists()
+
+
+def test_full_disk_in_a_label_writer_still_cleans_up(tmp_path, clips, monkeypatch):
+    """The MOT writer's buffered gt.txt fails on write and again on close (the flush): the second
+    error must neither escape nor skip the cleanup of the staging folder."""
+    import errno
+    import io
+
+    import drivesim.export.writers as writers
+
+    class FullDisk(io.StringIO):
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device", "gt.txt")
+
+        def close(self):
+            super().close()
+            raise OSError(errno.ENOSPC, "No space left on device", "gt.txt")
+
+    real_open = open
+    monkeypatch.setattr(writers, "open", lambda path, *a, **kw: FullDisk() if str(path).endswith("gt.txt")
+                        else real_open(path, *a, **kw), raising=False)
+    out = tmp_path / "ds"
+    with pytest.raises(DrivesimError, match="cannot write clip escape .*No space left on device"):
+        export_dataset(clips[:1], out, schematic_source, ExportOptions(progress=False))
+    assert not (out / ".tmp").exists()  # neither the clip's staging folder nor the empty staging root
+    assert not (out / "images").exists() and not (out / "mot").exists() and not (out / "clips").exists()
+
+    monkeypatch.undo()  # disk space again: the same command completes
+    export_dataset(clips[:1], out, schematic_source, ExportOptions(progress=False))
+    assert (out / "mot" / "escape" / "gt" / "gt.txt").is_file()

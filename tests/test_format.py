@@ -1,4 +1,4 @@
-"""The scenario schema (DESIGN §3) and the labels record: defaults, frame count, JSON keys."""
+"""The scenario schema (docs/scenario-format.md) and the labels record: defaults, frame count, JSON keys."""
 
 import pytest
 from pydantic import ValidationError

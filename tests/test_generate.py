@@ -143,7 +143,9 @@ def test_bench_report_marks_each_goal():
               "guidance": {"batched_s": 1.0, "two_passes_s": 1.8}, "memory_ratio": 1.2,
               "generation_memory_ratio": 1.5, "time_ratio": 4.2, "guidance_speedup": 1.8,
               "ten_second_clip_s": 130.0,
-              "grpc": {"grpc_fps": 1.9, "inprocess_fps": 2.0, "ratio": 0.95, "time_to_first_frame_s": 3.0}}
+              "grpc": {"grpc_fps": 1.9, "inprocess_fps": 2.0, "ratio": 0.95, "time_to_first_frame_s": 3.0},
+              "session": {"step_1": {"frames": 24, "steps": 24, "fps": 0.8, "mean_step_s": 1.25, "max_step_s": 2.5},
+                          "step_4": {"frames": 24, "steps": 6, "fps": 2.0, "mean_step_s": 2.0, "max_step_s": 2.2}}}
     lines = format_report(result).splitlines()
     assert any(line.startswith("upsample") and "0.400" in line for line in lines)
     assert "MISSED" in next(line for line in lines if line.startswith("peak RSS"))
@@ -152,3 +154,6 @@ def test_bench_report_marks_each_goal():
     assert next(line for line in lines if line.startswith("10 s clip")).endswith("MISSED")
     grpc_line = next(line for line in lines if line.startswith("gRPC"))
     assert "ratio 0.950" in grpc_line and " ok;" in grpc_line and "3.00 s" in grpc_line
+    session = [line for line in lines if line.startswith("session")]
+    assert "1-frame steps: 0.80 frames/s" in session[0] and "mean 1.25 s, max 2.50 s" in session[0]
+    assert "4-frame steps: 2.00 frames/s" in session[1]

@@ -41,13 +41,13 @@ def test_frames_timestamps_and_labels_equal_plan():
     assert [f.timestamp_s for f in frames] == [fc.timestamp_s for fc in plan]
     assert [f.labels.to_json() for f in frames] == [fc.to_json() for fc in plan]
     assert all(f.image.shape == (64, 128, 3) and f.image.dtype == np.uint8 for f in frames)
-    assert pipeline.run.stats.keyframe_clips == 2  # 7 keyframes (0..24): 4 + 3 new per clip
+    assert pipeline.run.stats.keyframe_clips == 3  # 7 keyframes (0..24): 4, then 2 new per clip (S = 2)
     assert pipeline.run.stats.frames_yielded == 23
     assert frames[0].image.std() > 0
 
 
 def test_first_frame_is_yielded_before_the_last_clip_is_sampled():
-    scn = scenario(duration_s=3.5)  # 10 keyframes: clips of 4, 3, 2, 2 new keyframes
+    scn = scenario(duration_s=3.5)  # 10 keyframes: clips of 4, 2, 2, 2 new keyframes
     pipeline = VideoPipeline(micro_bundle(), GenerateOptions(**FAST, super_resolution=False))
     stream = pipeline.frames(scn)
     first = next(stream)
@@ -88,7 +88,7 @@ def test_rollout_context_stays_bounded_over_a_long_video():
         held.append(len(rollout.context))
         assert latent.shape == (4, 4, 8)
     assert indices == [4 * k for k in range(40)]
-    assert run.stats.keyframe_clips == 19  # 4 + 3 + 17 x 2 new keyframes
+    assert run.stats.keyframe_clips == 19  # 4 + 18 x 2 new keyframes
     assert max(held) == run.stats.max_cached_latents == 2
     assert held[-20:] == [2] * 20  # constant once the rollout is under way
 
@@ -193,6 +193,37 @@ def test_residual_upsampler_that_predicts_no_detail_gives_the_bicubic_frames():
     off = [np.abs(a.image.astype(float) - b.image.astype(float)).mean() for a, b in zip(plain, random, strict=True)]
     assert max(gap) < 2.0  # torch vs OpenCV bicubic only
     assert min(off) > 5 * max(gap)
+
+
+def test_the_upsampler_and_the_keyframe_model_see_the_boxes_at_their_own_resolution():
+    scn = scenario(duration_s=0.5)
+    bundle = micro_bundle()
+    assert bundle.config.upsampler.num_layout_channels == 6 and bundle.config.unet.layout_levels
+    seen: dict[str, list] = {"unet": [], "upsampler": []}
+
+    def spy(name: str):
+        model = getattr(bundle, name)
+
+        class Spy(type(model)):
+            def forward(self, x, t, cond, image_only=False):
+                seen[name].append(cond)
+                return super().forward(x, t, cond, image_only=image_only)
+        clone = copy.copy(model)
+        clone.__class__ = Spy
+        return clone
+
+    spied = dataclasses.replace(bundle, unet=spy("unet"), upsampler=spy("upsampler"))
+    pipeline = VideoPipeline(spied, GenerateOptions(**FAST, super_resolution=True))
+    frames = list(pipeline.frames(scn))
+    h, w = bundle.config.output_size
+    ups = seen["upsampler"][0]
+    assert ups.layout.shape[-3:] == (6, h, w) and not ups.layout_null.any()
+    box = frames[0].labels.boxes[0]  # the lead car, in camera pixels = output pixels here (64x128)
+    x0, y0, x1, y1 = (round(v) for v in box.bbox_xyxy)
+    assert ups.layout[0, 0, 0, (y0 + y1) // 2, (x0 + x1) // 2] == 1.0  # vehicle channel inside its box
+    assert ups.layout[0, 0, 0, 1, 1] == 0.0
+    lh, lw = bundle.config.layout_size
+    assert seen["unet"][0].layout.shape[-3:] == (6, lh, lw) and (lh, lw) == bundle.config.frame_size
 
 
 def test_bundle_config_sets_the_guidance_default_and_the_flag_overrides_it():

@@ -13,7 +13,8 @@ from drivesim.cli import main as cli_main
 from drivesim.overlay import CLASS_COLORS, draw_boxes
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import Box
-from drivesim.scenario.preview import BEV_W, MARGIN, TITLE_H, preview_size, render_preview, view_indices
+from drivesim.scenario.preview import (BEV_W, LEGEND_H, MARGIN, TITLE_H, preview_size, render_preview,
+                                       view_indices)
 
 
 def scenario(time_of_day="day", lane=1, crowdedness=0.3, name="preview_test") -> Scenario:
@@ -105,3 +106,18 @@ def test_draw_boxes_dashes_occluded_boxes():
     assert (solid[edge].max(axis=-1) > 0).all()
     lit = dashed[edge].max(axis=-1) > 0
     assert lit.any() and not lit.all()
+
+
+def test_birds_eye_draws_agents_in_their_class_colours(tmp_path):
+    # One truck and one cyclist: each must appear in its own class colour in the bird's-eye view, and
+    # no other class's colour may appear there (per-agent colours once drew the truck in another hue).
+    sc = Scenario.model_validate({
+        "name": "classes", "duration_s": 2.0, "fps": 5, "camera": {"width": 512, "height": 256},
+        "environment": {"crowdedness": 0.0}, "road": {"lanes": 3, "lane_width_m": 3.5}, "ego": {"lane": 1},
+        "agents": [{"id": "big", "type": "truck", "lane": 0, "distance_m": 25, "speed_mps": 8},
+                   {"id": "bike", "type": "cyclist", "lane": 2, "distance_m": 15, "speed_mps": 5}]})
+    image = render_preview(sc, tmp_path / "p.png")
+    bev = image[TITLE_H:image.shape[0] - LEGEND_H - MARGIN, MARGIN:MARGIN + BEV_W].reshape(-1, 3)  # no legend
+    for kind, color in CLASS_COLORS.items():
+        exact = int((bev == np.array(color)).all(axis=-1).sum())
+        assert (exact > 20) == (kind in ("truck", "cyclist")), (kind, exact)

@@ -139,7 +139,7 @@ def test_batched_guidance_equals_two_passes_on_the_real_unet():
     with torch.no_grad():  # fresh models zero-init their context and temporal outputs: wake them up
         for p in unet.parameters():
             p.add_(0.05 * torch.randn(p.shape, generator=gen))
-    cond = _conditions(4, (h, w)).replace(context=torch.randn(1, 4, 4, h, w, generator=gen),
+    cond = _conditions(4, bundle.config.layout_size).replace(context=torch.randn(1, 4, 4, h, w, generator=gen),
                                           context_mask=torch.tensor([[1.0, 1.0, 0.0, 0.0]]))
     x = torch.randn(1, 4, 4, h, w, generator=gen)
     t = torch.tensor([700])

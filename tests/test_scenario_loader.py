@@ -191,6 +191,15 @@ BAD = [
      "unsupported YAML tag"),
     ("custom_scalar_tag", "name: x\nduration_s: !seconds 2\n", 2, "duration_s", "cannot read value"),
     ("empty_name", GOOD.replace("name: probe", "name: ''"), 2, "name", "must not be empty"),
+    # Inputs that used to end in a traceback (OverflowError, pydantic's JSON recursion limit at 1:1).
+    ("integer_too_large_for_a_float", "name: x\nduration_s: 1" + "0" * 400 + "\n", 2, "duration_s",
+     "number too large (401 digits)"),
+    ("integer_beyond_python_str_limit", "name: x\nduration_s: 1" + "0" * 5000 + "\n", 2, "duration_s",
+     "number too large"),
+    ("not_a_number", "name: x\nduration_s: .nan\n", 2, "duration_s", "expected a finite number, got .nan"),
+    ("nested_300_deep", "name: x\nduration_s: 2\nagents: " + "[" * 300 + "]" * 300 + "\n", 3,
+     "agents" + "[0]" * 32, "nested more than 32 levels deep"),
+    ("null_required_key", "name:\nduration_s: 2\n", 1, "name", "has no value; expected text -- give it a value, e.g."),
 ]
 
 
@@ -309,3 +318,45 @@ def test_doc_error_example_output_is_exact(tmp_path, monkeypatch, capsys):
     assert main(["validate", "night.yaml"]) == 1
     printed = capsys.readouterr().err.splitlines()
     assert printed == expected[1:-2]  # between the command line and the exit status
+
+
+# --- hostile and degenerate inputs ------------------------------------------------------------
+
+def test_null_required_key_is_not_told_it_may_be_removed():
+    required = validate_scenario_text("name: x\nduration_s:\n")
+    assert [i.key_path for i in required] == ["duration_s"]
+    assert "remove" not in required[0].hint and "duration_s: 10" in required[0].hint
+    optional = validate_scenario_text("name: x\nduration_s: 2\nfps:\n")
+    assert [i.key_path for i in optional] == ["fps"] and "remove the key" in optional[0].hint
+
+
+def test_a_file_full_of_errors_reports_a_bounded_number_of_issues():
+    from drivesim.scenario.loader import MAX_ISSUES
+
+    text = "name: x\nduration_s: 2\nagents:\n" + "  - {id: a, type: van, lane: 0, distance_m: 1}\n" * 3000
+    issues = validate_scenario_text(text, "many.yaml")
+    assert len(issues) == MAX_ISSUES + 1
+    assert "more issue(s)" in issues[-1].message
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, "many.yaml")
+    assert str(info.value).count("\n") == MAX_ISSUES  # the message is bounded too
+
+
+def test_endless_file_is_read_only_up_to_the_cap(capsys):
+    """/dev/zero has size 0 for stat: reading it whole used to exhaust memory."""
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero")
+    assert main(["validate", "/dev/zero"]) == 1
+    err = capsys.readouterr().err
+    assert "/dev/zero: file is larger than" in err and "Traceback" not in err
+
+
+def test_huge_numbers_fail_cleanly_in_every_scenario_command(tmp_path, capsys):
+    path = tmp_path / "huge.yaml"
+    path.write_text("name: x\nduration_s: 1" + "0" * 400 + "\n")
+    for argv in (["validate", str(path)], ["plan", str(path), "-o", str(tmp_path / "l.jsonl")],
+                 ["preview", str(path), "-o", str(tmp_path / "p.png")],
+                 ["export", str(path), "-o", str(tmp_path / "ds"), "--source", "schematic", "-q"]):
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert f"{path}:2:13: duration_s: number too large" in err and "Traceback" not in err, argv

@@ -609,3 +609,277 @@ def test_missing_checkpoint_is_unavailable(tmp_path):
             assert c.validate(SCENARIO) == []  # the rest of the service works without a model
     finally:
         srv.stop(0)
+
+
+# --- hardening: bounded resources, hostile input (issue 12) ---------------------------------------
+
+def _raw_unary(channel, method):
+    return channel.unary_unary(f"/drivesim.v1.Simulator/{method}")  # bytes in, bytes out
+
+
+def test_malformed_bytes_are_invalid_argument_after_the_token(caplog):
+    srv = start(token=TOKEN)
+    try:
+        with grpc.insecure_channel(srv.address) as channel:
+            for method in ("Generate", "ValidateScenario", "GetInfo"):
+                call = _raw_unary(channel, method)
+                if method == "Generate":
+                    call = channel.unary_stream(f"/drivesim.v1.Simulator/{method}")
+                with pytest.raises(grpc.RpcError) as err:  # no token: refused before anything is parsed
+                    list(call(b"\xff\xfe\x00garbage\x12\x99", timeout=5)) if method == "Generate" else \
+                        call(b"\xff\xfe\x00garbage\x12\x99", timeout=5)
+                assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED, method
+                caplog.clear()
+                with pytest.raises(grpc.RpcError) as err:
+                    meta = (("authorization", f"Bearer {TOKEN}"),)
+                    list(call(b"\xff\xfe\x00garbage\x12\x99", timeout=5, metadata=meta)) if method == "Generate" \
+                        else call(b"\xff\xfe\x00garbage\x12\x99", timeout=5, metadata=meta)
+                assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, method
+                assert "malformed" in err.value.details()
+                logged = [r for r in caplog.records if "malformed" in r.getMessage()]
+                assert len(logged) == 1 and logged[0].exc_info is None  # one line, no traceback
+    finally:
+        srv.stop(0)
+
+
+def test_bearer_scheme_is_case_insensitive():
+    srv = start(token=TOKEN)
+    try:
+        with grpc.insecure_channel(srv.address) as channel:
+            stub = pb_grpc.SimulatorStub(channel)
+            for scheme in ("bearer", "BEARER", "Bearer"):
+                info = stub.GetInfo(pb.GetInfoRequest(), metadata=(("authorization", f"{scheme} {TOKEN}"),), timeout=5)
+                assert info.backend == "schematic"
+            with pytest.raises(grpc.RpcError) as err:  # the token itself stays exact
+                stub.GetInfo(pb.GetInfoRequest(), metadata=(("authorization", f"bearer {TOKEN.upper()}"),), timeout=5)
+            assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        srv.stop(0)
+
+
+def test_reflection_v1_lists_the_service(server):
+    with grpc.insecure_channel(server.address) as channel:
+        call = channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                                     request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+                                     response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)
+        replies = call(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+        names = [s.name for reply in replies for s in reply.list_services_response.service]
+    assert "drivesim.v1.Simulator" in names and "grpc.health.v1.Health" in names
+
+
+def test_port_out_of_range_is_refused():
+    from drivesim.errors import DrivesimError
+
+    with pytest.raises(DrivesimError, match="port must be in 0..65535, got 99999"):
+        DrivesimServer(SchematicGenerator(), ServeConfig(port=99999))
+
+
+def test_bad_tls_files_say_so(tmp_path):
+    from drivesim.errors import DrivesimError
+
+    cert, key = tmp_path / "server.pem", tmp_path / "server.key"
+    cert.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    key.write_text("not a key\n")
+    with pytest.raises(DrivesimError, match="cannot use --tls-cert .* with --tls-key") as err:
+        DrivesimServer(SchematicGenerator(), ServeConfig(port=0, tls_cert=cert, tls_key=key))
+    assert "port in use" not in str(err.value)
+
+
+def test_long_filename_and_many_issues_stay_small(server):
+    from drivesim.scenario.loader import MAX_ISSUES
+
+    many_errors = "name: x\nduration_s: 2\nagents:\n" + "".join(
+        f"  - {{id: a{k}, type: van, lane: 0, distance_m: 1}}\n" for k in range(3000))  # one issue each
+    with grpc.insecure_channel(server.address) as channel:
+        stub = pb_grpc.SimulatorStub(channel)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.ValidateScenario(pb.ValidateRequest(scenario_yaml=many_errors, filename="f" * (4 << 20)), timeout=10)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "filename is 4194304 characters" in \
+            err.value.details()
+        with pytest.raises(grpc.RpcError) as err:
+            list(stub.Generate(pb.GenerateRequest(scenario_yaml=SCENARIO, filename="f" * 5000), timeout=10))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "filename" in err.value.details()
+        reply = stub.ValidateScenario(pb.ValidateRequest(scenario_yaml=many_errors, filename="f" * 1000), timeout=10)
+    assert not reply.valid and len(reply.issues) == MAX_ISSUES + 1
+    assert reply.issues[-1].message == f"... and {3000 - MAX_ISSUES} more issue(s)"
+    assert reply.ByteSize() < 40 * len(many_errors)  # a small multiple of the request, not of issues x filename
+
+
+def test_agents_per_step_limit_is_reported_and_enforced():
+    srv = start(limits=Limits(max_pixels=256 * 128, max_agents_per_step=5))
+    try:
+        with DrivesimClient(srv.address) as c:
+            assert c.info()["limits"]["max_agents_per_step"] == 5
+            agents = [{"id": f"a{k}", "type": "car", "lateral_m": 5.25, "distance_m": 10 + 5 * k} for k in range(6)]
+            with c.session(HEADER) as s:
+                assert len(s.step(agents[:5])) == 1
+            with pytest.raises(ServerError) as err:
+                with c.session(HEADER) as s:
+                    s.step(agents)
+            assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED and "6 agents" in err.value.details
+    finally:
+        srv.stop(0)
+
+
+@pytest.mark.parametrize("agent_id, word", [("x" * 129, "at most 128 characters"), ("tab\there", "printable")])
+def test_session_agent_ids_are_checked(client, agent_id, word):
+    with pytest.raises(ServerError) as err:
+        with client.session(HEADER) as s:
+            s.step([{"id": agent_id, "type": "car", "lateral_m": 5.25, "distance_m": 20}])
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT and word in err.value.details
+
+
+def test_request_seeds_are_range_checked(server):
+    with grpc.insecure_channel(server.address) as channel:
+        stub = pb_grpc.SimulatorStub(channel)
+        with pytest.raises(grpc.RpcError) as err:
+            list(stub.Generate(pb.GenerateRequest(scenario_yaml=SCENARIO, seed=2**31), timeout=10))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "0..2147483647" in err.value.details()
+        header = pb.SessionRequest(header=pb.SessionHeader(scenario_yaml=HEADER, seed=2**32 - 1))
+        with pytest.raises(grpc.RpcError) as err:
+            list(stub.OpenSession(iter([header]), timeout=10))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "header.seed" in err.value.details()
+    from drivesim.errors import DrivesimError
+
+    with DrivesimClient(server.address) as c:  # the client refuses before sending
+        with pytest.raises(DrivesimError, match="seed must be a whole number in 0..2147483647, got -1"):
+            list(c.generate(SCENARIO, seed=-1))
+
+
+def test_huge_numbers_and_nan_overrides_are_invalid_argument(server, client):
+    huge = "name: x\nduration_s: 1" + "0" * 400 + "\n"
+    assert "number too large" in client.validate(huge)[0].message
+    with pytest.raises(ServerError) as err:
+        list(client.generate(huge))
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT and "<request>:2:13: duration_s" in err.value.details
+    with grpc.insecure_channel(server.address) as channel:
+        stub = pb_grpc.SimulatorStub(channel)
+        request = pb.GenerateRequest(scenario_yaml=SCENARIO, overrides=pb.ScenarioOverrides(duration_s=float("nan")))
+        with pytest.raises(grpc.RpcError) as err:
+            list(stub.Generate(request, timeout=10))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "overrides.duration_s: expected a finite number, got nan" in err.value.details()
+
+
+def test_planning_stops_when_the_call_is_cancelled():
+    from drivesim.scenario.boxes import PlanningCancelled
+    from drivesim.serve.session import ClosedLoop, Step, StepAgent
+
+    loop = ClosedLoop(parse_scenario(HEADER))
+    # Scattered over the view, so every frame's occlusion has real work to poll in.
+    agents = tuple(StepAgent(id=f"a{k}", type="car", x_m=(k % 40) - 20.0, distance_m=5.0 + k % 97) for k in range(400))
+    polls = []
+
+    def cancelled():
+        polls.append(1)
+        return len(polls) > 3  # turns true in the middle of the first frame's occlusion
+
+    with pytest.raises(PlanningCancelled):
+        loop.plan(Step(agents=agents, num_frames=4), cancelled)
+    assert loop.steps == 0 and loop.frame_index == 0  # nothing committed
+    assert len(loop.plan(Step(agents=agents[:3], num_frames=2))) == 2
+
+
+def test_sigterm_exits_in_time_with_garbage_sessions_open():
+    """40 OpenSession streams whose first message is garbage, held open: SIGTERM still ends the
+    process within grace + 1 s (plus start-up slack here)."""
+    grace = 1.0
+    proc = subprocess.Popen([sys.executable, "-m", "drivesim.cli", "serve", "--backend", "schematic", "--port", "0",
+                             "--grace-s", str(grace)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+    try:
+        line = proc.stdout.readline()
+        address = line.split("listening on ")[1].split(";")[0].split()[0]
+        hold = threading.Event()
+
+        def garbage_then_wait():
+            yield b"\xff\xfe\x00garbage\x12\x99"
+            hold.wait(60)
+
+        channel = grpc.insecure_channel(address)
+        call = channel.stream_stream("/drivesim.v1.Simulator/OpenSession")
+        streams = [call(garbage_then_wait(), timeout=60) for _ in range(40)]
+        time.sleep(1.0)  # let the server take them all in
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(grace + 6) == 0
+        assert time.monotonic() - sent < grace + 6
+        hold.set()
+        for s in streams:
+            s.cancel()
+        channel.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_cancelled_diffusion_session_step_frees_the_model_at_once():
+    """A 64-frame step of the micro model at 50 sampler steps runs for minutes; cancelled a moment
+    in, the model must be free again within a few seconds (before: it ran the step to its end)."""
+    from pipeline_fixtures import micro_bundle
+
+    from drivesim.pipeline import GenerateOptions, VideoPipeline
+    from drivesim.serve.generator import PipelineGenerator
+
+    generator = PipelineGenerator("micro")
+    generator._pipeline = VideoPipeline(micro_bundle(), GenerateOptions(steps=50, progress=False))  # no disk bundle
+    srv = start(generator)
+    try:
+        lock = srv.servicer.generator.lock
+        with grpc.insecure_channel(srv.address) as channel:
+            stub = pb_grpc.SimulatorStub(channel)
+            step_sent, done = threading.Event(), threading.Event()
+
+            def requests():
+                yield pb.SessionRequest(header=pb.SessionHeader(scenario_yaml=HEADER, encoding=pb.ENCODING_RAW_RGB))
+                yield pb.SessionRequest(step=pb.SessionStep(num_frames=64))
+                step_sent.set()
+                done.wait(60)  # keep the session open until the test ends
+
+            call = stub.OpenSession(requests(), timeout=120)
+            assert next(call).WhichOneof("kind") == "ready"
+            assert step_sent.wait(10)
+            time.sleep(1.5)  # inside the step's sampling now
+            assert not lock.acquire(lambda: True)  # the model is busy with the step
+            call.cancel()
+            cancelled_at = time.monotonic()
+            freed = lock.acquire(lambda: time.monotonic() - cancelled_at > 5.0)
+            done.set()
+            assert freed, "the step kept the model after its call was cancelled"
+            lock.release()
+    finally:
+        done.set()
+        srv.stop(0)
+
+
+class StuckGenerator(SchematicGenerator):
+    """A backend that ignores its cancel flag until released (a model deep in a long step)."""
+
+    def __init__(self):
+        super().__init__()
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def generate(self, scenario, seed, cancelled):
+        self.entered.set()
+        self.release.wait(60)
+        yield from super().generate(scenario, seed, cancelled)
+
+
+def test_stop_returns_after_the_grace_even_when_a_call_ignores_its_cancel():
+    from drivesim.serve.server import STOP_MARGIN_S
+
+    stuck = StuckGenerator()
+    srv = start(stuck)
+    try:
+        with DrivesimClient(srv.address) as c:
+            threading.Thread(target=lambda: pytest.raises(ServerError, lambda: list(c.generate(SCENARIO))),
+                             daemon=True).start()
+            assert stuck.entered.wait(10)
+            began = time.monotonic()
+            clean = srv.stop(0.5)  # before: wait() without a timeout, forever
+            took = time.monotonic() - began
+        assert clean is False  # the call's thread is still inside the backend: serve_forever exits hard
+        assert took < 0.5 + STOP_MARGIN_S + 2.0
+    finally:
+        stuck.release.set()
+        srv.stop(0)

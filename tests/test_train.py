@@ -308,6 +308,52 @@ def test_clear_errors_without_traceback(data, template, tmp_path, capsys):
                                                   "--data", data, "--out", out)
 
 
+def test_init_from_grows_a_trained_bundle_and_fine_tunes_it(data, template, tmp_path, monkeypatch):
+    from drivesim.models import configs
+
+    source = _bundle(template, tmp_path / "source", trained=("autoencoder", "image"))
+    base = small_config()
+    levels = dataclasses.replace(base.unet, layout_scale=4, layout_levels=True)
+    monkeypatch.setitem(configs.CONFIGS, "test", lambda: dataclasses.replace(
+        base, unet=levels, interpolator=dataclasses.replace(levels, use_rate=True),
+        upsampler=dataclasses.replace(base.upsampler, num_layout_channels=6)))
+    out = tmp_path / "grown"
+    assert _cli("image", "--data", data, "--config", "test", "--init-from", source, "--out", out, "--steps", 2,
+                "--batch", 2, "--set", "preview_steps=2", "--set", "fg_weight=2", "--set", "p_null=0.2") == 0
+    before, after = _parts(source), _parts(out)
+    for part in ("autoencoder", "decoder_temporal", "unet_temporal"):
+        assert _equal(before[part], after[part]), part
+    grown_in = after["upsampler"]["conv_in.weight"]  # the layout maps' new input channels start at zero
+    old_in = before["upsampler"]["conv_in.weight"]
+    assert torch.equal(grown_in[:, :old_in.shape[1]], old_in) and not grown_in[:, old_in.shape[1]:].any()
+    spatial = after["unet_spatial"]
+    assert any(k.startswith("layout_encoder.") for k in spatial)
+    assert not _equal({k: v for k, v in spatial.items() if k in before["unet_spatial"]}, before["unet_spatial"])
+    assert read_bundle_config(out).unet.layout_levels
+    assert trained_stages(out) == ["autoencoder", "image"]  # the source's record came along
+    assert _cli("upsampler", "--data", data, "--out", out, "--steps", 2, "--batch", 2,
+                "--set", "preview_steps=2", "--preview-every", 1) == 0  # patches with their layout maps
+    assert not torch.equal(_parts(out)["upsampler"]["conv_in.weight"][:, old_in.shape[1]:],
+                           torch.zeros_like(grown_in[:, old_in.shape[1]:]))
+
+
+def test_foreground_weights_mark_the_boxes_of_frames_whose_layout_is_kept():
+    from drivesim.conditions.encode import empty_conditions
+    from drivesim.train.stages import foreground_weights
+
+    layout = torch.zeros(2, 1, 6, 8, 16)
+    layout[:, :, 5] = 0.5  # road everywhere: not a box
+    layout[:, :, 2, 0:2, 0:3] = 1.0  # a pedestrian box over fine columns 0..2 -> coarse columns 0..1
+    cond = empty_conditions(2, 1).replace(layout=layout, layout_null=torch.tensor([[False], [True]]))
+    w = foreground_weights(cond, (4, 8), 2.0)
+    assert w.shape == (2, 1, 1, 4, 8)
+    expected = torch.ones(4, 8)
+    expected[0, 0:2] = 3.0
+    assert torch.equal(w[0, 0, 0], expected)
+    assert torch.equal(w[1], torch.ones(1, 1, 4, 8))  # layout dropped: the model cannot know the boxes
+    assert foreground_weights(cond, (4, 8), 0.0) is None
+
+
 # --- two CPU processes (DDP over gloo) ------------------------------------------------------------
 
 def _free_port() -> int:

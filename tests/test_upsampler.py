@@ -15,7 +15,7 @@ import yaml
 from drivesim.conditions.encode import upsampler_conditions
 from drivesim.errors import DrivesimError
 from drivesim.models.upsampler import (UpsamplerConfig, VideoUpsampler, default_alphas_cumprod, noise_augment,
-                                       prepare_low_res, resize_low_res)
+                                       resize_low_res)
 from drivesim.models.video_unet import VideoUNet
 
 T = 4
@@ -33,7 +33,8 @@ def make(seed: int = 0) -> VideoUpsampler:
 def cond_for(h: int, w: int, level: int = 50, seed: int = 0, b: int = 1):
     g = torch.Generator().manual_seed(seed)
     low = torch.rand(b, T, 3, h // 4, w // 4, generator=g) * 2 - 1
-    return upsampler_conditions(prepare_low_res(low, 4, level, default_alphas_cumprod(), generator=g), level)
+    return upsampler_conditions(noise_augment(resize_low_res(low, 4), level, default_alphas_cumprod(), generator=g),
+                                level)
 
 
 @torch.no_grad()
@@ -66,9 +67,11 @@ def test_low_res_and_noise_level_condition_the_output():
 
 def test_forward_backward_and_parameter_groups():
     model = make().train()
-    model.freeze_spatial()
-    groups = model.param_groups()
+    groups = {"spatial": [p for _, p in model.spatial_parameters()],
+              "temporal": [p for _, p in model.temporal_parameters()]}
     assert groups["spatial"] and groups["temporal"]
+    for p in groups["spatial"]:  # what the temporal phase does: theta frozen
+        p.requires_grad_(False)
     assert all(n.startswith("temporal.") for n, _ in model.temporal_parameters())
     start = time.perf_counter()
     out = model(torch.randn(2, T, 3, 32, 32), torch.tensor([10, 900]), cond_for(32, 32, b=2))

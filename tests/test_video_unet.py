@@ -78,7 +78,8 @@ def test_image_only_equals_model_without_temporal_layers():
     image_model = make_model(seed=5, temporal_attention=False, temporal_conv=False, use_context=False, use_rate=False)
     assert not list(image_model.temporal_parameters())
     # Strict load: the temporal/context/rate options add no spatial keys, so the image model's weights fit exactly.
-    image_model.load_state_dict(video_model.part_state_dict("spatial"), strict=True)
+    spatial = {k: v for k, v in video_model.state_dict().items() if not video_model.is_temporal_parameter(k)}
+    image_model.load_state_dict(spatial, strict=True)
     x, t = inputs()
     cond = conditions()
     image_out = image_model(x, t, cond)
@@ -109,18 +110,19 @@ def test_video_mode_mixes_frames_image_mode_does_not():
     assert torch.equal(model(x, t, cond, image_only=True)[:, 3], model(x2, t, cond, image_only=True)[:, 3])
 
 
-def test_freeze_spatial_step_changes_only_temporal():
+def test_a_temporal_only_step_changes_only_temporal():
+    """What the video stages do: theta frozen (requires_grad off), phi optimised."""
     model = make_model().train()
     perturb_temporal(model, scale=0.05)
-    groups = model.param_groups()
+    spatial, temporal = list(model.spatial_parameters()), list(model.temporal_parameters())
     names = [n for n, _ in model.named_parameters()]
-    assert len(groups["spatial"]) + len(groups["temporal"]) == len(names)
+    assert len(spatial) + len(temporal) == len(names)
     assert all(model.is_temporal_parameter(n) == n.startswith("temporal.") for n in names)
-    model.freeze_spatial()
-    assert all(p.requires_grad for p in groups["temporal"]) and not any(p.requires_grad for p in groups["spatial"])
+    for _, p in spatial:
+        p.requires_grad_(False)
     spatial_before = {n: p.detach().clone() for n, p in model.spatial_parameters()}
     temporal_before = {n: p.detach().clone() for n, p in model.temporal_parameters()}
-    opt = torch.optim.AdamW(groups["temporal"], lr=1e-3, weight_decay=0.0)
+    opt = torch.optim.AdamW([p for _, p in temporal], lr=1e-3, weight_decay=0.0)
     x, t = inputs()
     start = time.perf_counter()
     loss = (model(x, t, conditions()) - torch.randn(B, T, C, H, W)).pow(2).mean()
@@ -213,3 +215,46 @@ def test_bad_inputs_are_clear_errors():
         make_model(max_frames=4)(torch.randn(1, 5, C, H, W), t[:1], empty_conditions(1, 5))
     with pytest.raises(ValueError, match="cond.layout"):
         model(x, t, conditions().replace(layout=torch.rand(B, T, K, 4, 8)))
+
+
+# ---------------------------------------------------------------- layout at every resolution
+def fine_layout(cond: UNetConditions, scale: int) -> UNetConditions:
+    """The same maps at `scale` x the size (nearest): their max-pool is the coarse map again."""
+    return cond.replace(layout=cond.layout.repeat_interleave(scale, -2).repeat_interleave(scale, -1))
+
+
+@torch.no_grad()
+def test_layout_levels_start_as_a_no_op_so_a_trained_model_can_grow_them():
+    plain = make_model(seed=0)
+    grown = make_model(seed=7, layout_scale=4, layout_levels=True)
+    missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
+    assert missing and all(k.startswith("layout_encoder.") for k in missing) and not unexpected
+    x, t = inputs()
+    cond = conditions()
+    assert torch.allclose(grown(x, t, fine_layout(cond, 4)), plain(x, t, cond), atol=1e-6)
+    assert not grown.is_temporal_parameter("layout_encoder.heads.0.weight")  # spatial: trained by the image stage
+
+
+@torch.no_grad()
+def test_layout_levels_see_detail_finer_than_a_latent_pixel():
+    model = make_model(seed=0, layout_scale=4, layout_levels=True)
+    g = torch.Generator().manual_seed(2)
+    for p in model.layout_encoder.heads.parameters():
+        p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    x, t = inputs()
+    cond = conditions().replace(layout=torch.zeros(B, T, K, H * 4, W * 4))
+    left, right = cond.layout.clone(), cond.layout.clone()
+    left[..., 0, 8:12, 16:17] = 1.0  # a box one keyframe pixel wide at the left of latent pixel (2, 4)
+    right[..., 0, 8:12, 19:20] = 1.0  # ... and at its right: the same latent pixel
+    pool = torch.nn.functional.max_pool2d
+    assert torch.equal(pool(left.flatten(0, 1), 4), pool(right.flatten(0, 1), 4))
+    assert differ(model(x, t, cond.replace(layout=left)), model(x, t, cond.replace(layout=right)))
+    with pytest.raises(ValueError, match="cond.layout must be"):
+        model(x, t, conditions())  # maps at latent size where the model reads them at 4x
+
+
+def test_layout_levels_need_layout_maps():
+    with pytest.raises(DrivesimError, match="layout_levels needs layout maps"):
+        VideoUNet(tiny_config(num_layout_channels=0, layout_levels=True))
+    with pytest.raises(DrivesimError, match="layout_scale"):
+        VideoUNet(tiny_config(layout_scale=0))

@@ -70,31 +70,29 @@ def upsampler_conditions(low_res: torch.Tensor, noise_level: torch.Tensor | int)
 
 
 def drop_conditions(cond: UNetConditions, p_label: float, p_layout: float, generator: torch.Generator | None = None,
-                    p_context: float = 0.0) -> UNetConditions:
+                    p_null: float = 0.0) -> UNetConditions:
     """Training dropout per clip: labels (time of day, crowdedness, ego speed) together with p_label,
-    layout maps with p_layout, and optionally all context (S=0, for context guidance) with p_context.
+    layout maps with p_layout, and everything at once (what `null_conditions` gives) with p_null.
 
-    Labels drop as one group so the fully unconditional case is seen often enough for guidance.
+    Labels drop as one group. The joint null is drawn on its own because independent drops alone
+    make it rare (p_label * p_layout = 1 % at 0.1 each), yet it is the unconditional branch of
+    label/box guidance: guidance only works where the model has learnt it.
     """
-    for name, p in (("p_label", p_label), ("p_layout", p_layout), ("p_context", p_context)):
+    for name, p in (("p_label", p_label), ("p_layout", p_layout), ("p_null", p_null)):
         if not 0.0 <= p <= 1.0:
             raise DrivesimError(f"{name} must be in [0, 1], got {p}")
     b, t = cond.batch_size, cond.num_frames
     device = cond.time_of_day.device
     draws = torch.rand(3, b, generator=generator).to(device)
-    drop_label = (draws[0] < p_label)[:, None].expand(b, t)
-    drop_layout = (draws[1] < p_layout)[:, None].expand(b, t)
-    out = cond.replace(
+    drop_all = draws[2] < p_null
+    drop_label = ((draws[0] < p_label) | drop_all)[:, None].expand(b, t)
+    drop_layout = ((draws[1] < p_layout) | drop_all)[:, None].expand(b, t)
+    return cond.replace(
         time_of_day=torch.where(drop_label, torch.full_like(cond.time_of_day, NULL_TIME_OF_DAY), cond.time_of_day),
         crowd_null=cond.crowd_null | drop_label,
         speed_null=cond.speed_null | drop_label,
         layout_null=cond.layout_null | drop_layout,
     )
-    if p_context > 0 and cond.context is not None:
-        keep = (draws[2] >= p_context).to(cond.context.dtype)[:, None]
-        mask = cond.context_mask if cond.context_mask is not None else cond.context.new_ones(b, t)
-        out = out.replace(context_mask=mask * keep)
-    return out
 
 
 def null_conditions(cond: UNetConditions) -> UNetConditions:

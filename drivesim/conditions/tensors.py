@@ -58,11 +58,6 @@ class UNetConditions:
         index = slice(index, index + 1) if isinstance(index, int) else index
         return self._map(lambda v: v[index], lambda v: v[index])
 
-    def select_frames(self, index) -> "UNetConditions":
-        """Frames along the time axis (a slice, an int list or an index tensor); per-clip fields stay."""
-        index = slice(index, index + 1) if isinstance(index, int) else index
-        return self._map(lambda v: v, lambda v: v[:, index])
-
     def replace(self, **changes) -> "UNetConditions":
         return replace(self, **changes)
 

@@ -4,12 +4,9 @@ from drivesim.diffusion.schedule import (
     PREDICTION_TYPES, SAMPLERS, DiffusionConfig, alpha_sigma, alphas_cumprod, make_scheduler,
     make_training_scheduler,
 )
-from drivesim.diffusion.targets import (
-    add_noise, diffusion_loss, min_snr_weights, predict_eps, predict_x0, sample_timesteps, training_target,
-)
+from drivesim.diffusion.targets import add_noise, diffusion_loss, sample_timesteps, training_target
 
 __all__ = [
     "PREDICTION_TYPES", "SAMPLERS", "DiffusionConfig", "alpha_sigma", "alphas_cumprod", "make_scheduler",
-    "make_training_scheduler", "add_noise", "diffusion_loss", "min_snr_weights", "predict_eps",
-    "predict_x0", "sample_timesteps", "training_target",
+    "make_training_scheduler", "add_noise", "diffusion_loss", "sample_timesteps", "training_target",
 ]

@@ -1,4 +1,4 @@
-"""What the network predicts (eps or v), how to get x0 back from it, and the training loss.
+"""What the network is trained to predict (eps, v or x0) and the training loss.
 
 x_t = alpha_t x0 + sigma_t eps;  v = alpha_t eps - sigma_t x0;  so
 x0 = (x_t - sigma_t eps) / alpha_t = alpha_t x_t - sigma_t v.
@@ -12,11 +12,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from drivesim.diffusion.schedule import PREDICTION_TYPES, alpha_sigma
+from drivesim.diffusion.schedule import PREDICTION_TYPES
 from drivesim.errors import DrivesimError
 
-__all__ = ["sample_timesteps", "add_noise", "training_target", "predict_x0", "predict_eps",
-           "diffusion_loss", "min_snr_weights"]
+__all__ = ["sample_timesteps", "add_noise", "training_target", "diffusion_loss"]
 
 
 def _check(prediction_type: str) -> None:
@@ -55,50 +54,22 @@ def training_target(x0: Tensor, noise: Tensor, t: Tensor, scheduler, prediction_
     return _per_step(scheduler.get_velocity, x0, noise, t.to(x0.device))
 
 
-def predict_x0(model_out: Tensor, x_t: Tensor, t: Tensor, scheduler, prediction_type: str) -> Tensor:
-    """The clean sample implied by the network output at step t."""
-    _check(prediction_type)
-    alpha, sigma = alpha_sigma(scheduler, t, x_t)
-    if prediction_type == "epsilon":
-        return (x_t - sigma * model_out) / alpha
-    if prediction_type == "sample":
-        return model_out
-    return alpha * x_t - sigma * model_out
-
-
-def predict_eps(model_out: Tensor, x_t: Tensor, t: Tensor, scheduler, prediction_type: str) -> Tensor:
-    """The noise implied by the network output at step t (eps = sigma x_t + alpha v for v)."""
-    _check(prediction_type)
-    if prediction_type == "epsilon":
-        return model_out
-    alpha, sigma = alpha_sigma(scheduler, t, x_t)
-    if prediction_type == "sample":
-        return (x_t - alpha * model_out) / sigma
-    return sigma * x_t + alpha * model_out
-
-
-def min_snr_weights(t: Tensor, scheduler, prediction_type: str, gamma: float = 5.0) -> Tensor:
-    """Min-SNR-gamma loss weights (Hang et al. 2023), shape of `t`; an optional per-step weighting."""
-    _check(prediction_type)
-    acp = scheduler.alphas_cumprod.to(t.device, torch.float32)[t.long()]
-    snr = acp / (1.0 - acp)
-    clipped = snr.clamp(max=gamma)
-    # for v the MSE already carries a factor (snr + 1) relative to eps-MSE
-    if prediction_type == "sample":  # x0-MSE carries a factor snr relative to eps-MSE
-        return clipped
-    return clipped / snr if prediction_type == "epsilon" else clipped / (snr + 1.0)
-
-
 def diffusion_loss(model_out: Tensor, target: Tensor, weights: Tensor | None = None,
-                   mask: Tensor | None = None) -> Tensor:
+                   mask: Tensor | None = None, pixel_weights: Tensor | None = None) -> Tensor:
     """Mean squared error, optionally weighted per clip (B,) or per frame (B, T), and masked.
 
     `mask` (B,) or (B, T): 1 where an item counts, 0 where it is excluded (e.g. given context
-    frames); the loss is the mean over counted items.
+    frames); the loss is the mean over counted items. `pixel_weights` (broadcastable to the
+    output, e.g. (B, T, 1, h, w)) weights the error within each item and is normalised per item,
+    so it moves the loss between pixels without changing its overall scale.
     """
     err = (model_out.float() - target.float()) ** 2
     lead = max([1] + [a.ndim for a in (weights, mask) if a is not None])
-    per_item = err.flatten(lead).mean(-1)  # (B,) or (B, T)
+    if pixel_weights is None:
+        per_item = err.flatten(lead).mean(-1)  # (B,) or (B, T)
+    else:
+        pw = pixel_weights.float().expand_as(err)
+        per_item = (err * pw).flatten(lead).mean(-1) / pw.flatten(lead).mean(-1).clamp(min=1e-8)
 
     def spread(a: Tensor) -> Tensor:  # (B,) -> (B, 1) against per-frame items
         return a.to(per_item).reshape(*a.shape, *([1] * (lead - a.ndim)))

@@ -39,6 +39,7 @@ from drivesim.sinks import atomic_write_bytes
 __all__ = ["FeatureNetConfig", "VideoFeatureNet", "FeatureTargets", "sqrtm_psd", "frechet_distance",
            "targets_from_conditions", "train_feature_net", "save_feature_net", "load_feature_net",
            "video_features", "resize_video", "video_windows", "read_feature_net_metadata", "data_fingerprint",
+           "save_module",
            "METADATA_KEY"]
 
 METADATA_KEY = "drivesim_feature_net"  # safetensors metadata entry holding the FeatureNetConfig as JSON
@@ -235,13 +236,20 @@ def train_feature_net(videos: np.ndarray, targets: FeatureTargets, config: Featu
 
 # --- saving and loading (safetensors only) ---------------------------------------------------------
 
+def save_module(net: nn.Module, path: Path, metadata: dict[str, str]) -> None:
+    """A module's weights and string metadata in one safetensors file, written atomically (the eval's
+    cached networks: this feature network, the controllability detector)."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    atomic_write_bytes(Path(path), save(tensors, metadata=metadata))
+
+
 def save_feature_net(net: VideoFeatureNet, path: Path, extra: dict[str, str] | None = None) -> None:
     """Weights + config (metadata METADATA_KEY) in one safetensors file, written atomically."""
-    tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    atomic_write_bytes(Path(path), save(tensors, metadata={METADATA_KEY: net.config.to_json(), **(extra or {})}))
+    save_module(net, path, {METADATA_KEY: net.config.to_json(), **(extra or {})})
 
 
 def read_feature_net_metadata(path: Path) -> dict[str, str]:
+    """The string metadata of any safetensors file (DrivesimError when it is unreadable)."""
     try:
         with safe_open(str(path), framework="pt") as f:
             return dict(f.metadata() or {})

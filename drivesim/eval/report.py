@@ -1,12 +1,14 @@
 """`drivesim eval BUNDLE --data DIR`: run every measurement and write REPORT_DIR/report.md.
 
     drivesim eval checkpoints/default --data data/synth --quick      # a few minutes on 2 CPU cores
-    drivesim eval checkpoints/default --data data/synth -o out/eval  # the full set, ~15 minutes
+    drivesim eval checkpoints/default --data data/synth -o out/eval  # the full set
+    drivesim eval checkpoints/default --data data/synth --only controllability --quick
 
-Order: check the inputs (fail fast), load the real clips, train (or reuse) the feature network,
-generate the held-out scenarios (day, night, no named agents, image-only, context guidance),
-measure, run the ablations, then write report.md, report.json and PNG strips under samples/.
-What each number means: docs/eval.md.
+Order: check the inputs (fail fast); the main section: load the real clips, train (or reuse) the
+feature network, generate the held-out scenarios (day, night, no named agents, image-only, context
+guidance), measure, run the ablations; the controllability section (controllability.py): train (or
+reuse) the detector, generate and render its scenarios, score them; then write report.md,
+report.json and PNG strips under samples/. What each number means: docs/eval.md.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import torch
 from drivesim.errors import BundleError, DrivesimError
 from drivesim.eval import ablations as A
 from drivesim.eval.adherence import box_adherence, box_masks, is_background, luminance_ratio, mean_luminance
+from drivesim.eval.controllability import controllability_section, format_controllability
+from drivesim.eval.drift import format_drift
 from drivesim.eval.frechet import (FeatureNetConfig, VideoFeatureNet, data_fingerprint,
                                    frechet_distance, load_feature_net, read_feature_net_metadata, save_feature_net,
                                    targets_from_conditions, train_feature_net, video_features, video_windows)
@@ -44,9 +48,16 @@ UPSAMPLER_STAGES = ("upsampler:spatial", "upsampler:temporal")
 FEATURE_FILE = "feature_net.safetensors"
 FINGERPRINT_KEY = "data_fingerprint"
 
+SECTIONS = ("main", "controllability", "drift")  # --only NAME runs one of them
+DEFAULT_SECTIONS = ("main", "controllability")  # without --only (drift is a long rollout: ask for it)
+
 # Settings that --quick changes (None in EvalSettings = take them from here).
-QUICK = dict(scenarios=1, feature_steps=200, max_real_clips=24, decoder_windows=6, upsampler_windows=2)
-FULL = dict(scenarios=2, feature_steps=400, max_real_clips=96, decoder_windows=16, upsampler_windows=3)
+QUICK = dict(scenarios=1, feature_steps=200, max_real_clips=24, decoder_windows=6, upsampler_windows=2,
+             control_scenarios=4, control_duration_s=2.0, control_frame_step=2, detector_clips=64,
+             detector_steps=1000, panacea_steps=500, drift_minutes=2.0)
+FULL = dict(scenarios=2, feature_steps=400, max_real_clips=96, decoder_windows=16, upsampler_windows=3,
+            control_scenarios=8, control_duration_s=4.0, control_frame_step=1, detector_clips=128,
+            detector_steps=2000, panacea_steps=1000, drift_minutes=10.0)
 # Sampling steps default to the bundle's own (what users get, and what the speed target is about),
 # capped to keep the eval's run time bounded for bundles with many-step defaults (e.g. DDIM 50).
 STEP_CAPS = {"quick": (4, 2), "full": (20, 4)}  # (keyframe model / interpolator, upsampler)
@@ -73,17 +84,35 @@ class EvalSettings:
     threads: int | None = None  # torch CPU threads (None: torch's default)
     features_weights: Path | None = None  # a user's feature network instead of training one
     feature_net: FeatureNetConfig = field(default_factory=FeatureNetConfig)
-    seed: int = 0  # feature-network training seed (generation uses each scenario's own seed)
+    seed: int = 0  # feature-network and detector training seed (generation uses each scenario's own seed)
     progress: bool = True  # one line per step on stderr
+    only: str | None = None  # None: main and controllability; "main", "controllability" or "drift": that one alone
+    control_scenarios: int | None = None  # controllability scenarios (1..8), each run day and night
+    control_duration_s: float | None = None  # of each controllability scenario
+    control_frame_step: int | None = None  # score every k-th frame
+    control_camera: tuple[int, int] = (512, 256)  # width, height: the visibility thresholds are for 512 wide
+    detector_clips: int | None = None  # rendered scenarios the detector is trained on (4 instants each)
+    detector_steps: int | None = None
+    panacea_steps: int | None = None  # steps of each of the two Panacea-direction detectors
+    drift_minutes: float | None = None  # length of the long rollout of the drift section
+    drift_frame_step: int = 10  # the drift section scores every k-th frame for recall
 
     def resolved(self) -> "EvalSettings":
         preset = QUICK if self.quick else FULL
         filled = {k: v if getattr(self, k) is None else getattr(self, k) for k, v in preset.items()}
         out = dataclasses.replace(self, **filled)
         for name in ("steps", "sr_steps", "scenarios", "feature_steps", "max_real_clips", "decoder_windows",
-                     "upsampler_windows"):
+                     "upsampler_windows", "control_scenarios", "control_frame_step", "detector_clips",
+                     "detector_steps", "panacea_steps"):
             if getattr(out, name) is not None and getattr(out, name) < 1:
                 raise DrivesimError(f"eval: {name.replace('_', '-')} must be >= 1, got {getattr(out, name)}")
+        if not 0 < out.drift_minutes <= 60 or out.drift_frame_step < 1:
+            raise DrivesimError(f"eval: --drift-minutes must be in (0, 60] (got {out.drift_minutes}) and the drift "
+                                f"frame step >= 1 (got {out.drift_frame_step})")
+        if out.control_duration_s <= 0:
+            raise DrivesimError(f"eval: the controllability scenarios need a duration > 0 s, got {out.control_duration_s}")
+        if out.only is not None and out.only not in SECTIONS:
+            raise DrivesimError(f"eval: unknown section '{out.only}'; --only takes one of {', '.join(SECTIONS)}")
         if self.context_guidance <= 1.0:
             raise DrivesimError(f"eval: the context-guidance scale must be > 1, got {self.context_guidance}")
         return out
@@ -114,11 +143,14 @@ class EvalReport:
     meta: dict[str, Any]
     samples: list[tuple[str, str]]  # (title, path relative to the report folder)
     path: Path | None = None
+    controllability: dict[str, Any] | None = None  # controllability.controllability_section's result
+    drift: dict[str, Any] | None = None  # _drift_section's result (--only drift)
 
     def to_json(self) -> dict[str, Any]:
         return {"meta": self.meta, "main": [dataclasses.asdict(r) for r in self.main],
                 "ablations": [r.to_json() for r in self.ablations], "scenarios": self.scenarios,
-                "samples": [{"title": t, "path": p} for t, p in self.samples]}
+                "samples": [{"title": t, "path": p} for t, p in self.samples],
+                "controllability": self.controllability, "drift": self.drift}
 
 
 def default_report_dir(bundle: Path) -> Path:
@@ -153,17 +185,43 @@ def run_eval(bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Path |
     record = read_record(bundle_dir)
     cfg = bundle.config
 
+    interpolation = ("interpolation",) if _keyframe_stride(cfg, s.fps) > 1 else ()
+    untrained = A.missing_stages(record, (*PIPELINE_STAGES, *interpolation, *UPSAMPLER_STAGES))
+    note = _untrained_note(record, untrained)
+    meta = {"bundle": str(bundle_dir), "config": cfg.name, "trained_stages": sorted(record.get("stages", {})),
+            "stages_record": bool(record.get("stages")), "data": str(data_dir), "data_clips": len(clips),
+            "settings": _settings_json(s), "threads": torch.get_num_threads(), "sections": list(
+                DEFAULT_SECTIONS if s.only is None else (s.only,))}
+    main, rows, per_scenario, samples = [], [], [], []
+    if s.only in (None, "main"):
+        main, rows, per_scenario, samples, main_meta = _main_section(bundle, record, data_dir, clips, user_net, s,
+                                                                     options, out_dir, log, note)
+        meta.update(main_meta)
+    control = None
+    if s.only in (None, "controllability"):
+        control = controllability_section(bundle, options, s, out_dir, log, _clip_seeds(clips), note)
+        meta["controllability_scenarios"] = control["settings"]["scenarios"]
+    drift = None
+    if s.only == "drift":
+        drift = _drift_section(bundle, options, s, data_dir, clips, user_net, out_dir, log)
+
+    meta["seconds"] = round(time.perf_counter() - started, 1)
+    report = EvalReport(main=main, ablations=rows, scenarios=per_scenario, meta=meta, samples=samples,
+                        controllability=control, drift=drift)
+    report.path = out_dir / "report.md"
+    atomic_write_text(report.path, format_report(report))
+    atomic_write_text(out_dir / "report.json", json.dumps(report.to_json(), indent=1) + "\n")
+    return report
+
+
+def _main_section(bundle, record: dict, data_dir: Path, clips, user_net, s: EvalSettings, options, out_dir: Path,
+                  log, note: str | None) -> tuple[list, list, list, list, dict[str, Any]]:
+    """Adherence, consistency, Fréchet distance and the ablations: (main rows, ablation rows,
+    per-scenario numbers, sample strips, meta entries)."""
+    cfg = bundle.config
     # 2. real clips and the feature network
-    subset = [clips[i] for i in _spread(len(clips), s.max_real_clips)]
-    stride = _frame_stride(subset, s.fps)
-    fcfg = user_net.config if user_net else s.feature_net
-    real, real_conditions = _real_windows(data_dir, subset, fcfg.frames, (fcfg.height, fcfg.width), stride)
-    log(f"real clips: {len(subset)} of {len(clips)}, {len(real)} windows of {fcfg.frames} frames (stride {stride})")
-    if len(real) < 2:
-        raise DrivesimError(f"{data_dir} gives only {len(real)} clip window(s) of {fcfg.frames} frames; the Fréchet "
-                            "distance needs at least 2: add clips or longer clips")
-    net, net_info = _feature_net(user_net, s, real, real_conditions, subset, stride, out_dir, log)
-    real_features = video_features(net, real)
+    subset, stride, real, net, net_info, real_features = _real_features(data_dir, clips, user_net, s, out_dir, log)
+    fcfg = net.config
 
     # 3. generation on the held-out scenarios
     scenarios = held_out_scenarios(s.scenarios, s.duration_s, s.camera[0], s.camera[1], s.fps)
@@ -189,9 +247,7 @@ def run_eval(bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Path |
                                 for v in runs for k in ("day", "night", "no_agents")])
     frechet = frechet_distance(video_features(net, generated), real_features) if len(generated) >= 2 else None
     timing = runs[0]["day"]
-    interpolation = ("interpolation",) if _keyframe_stride(cfg, s.fps) > 1 else ()
-    untrained = A.missing_stages(record, (*PIPELINE_STAGES, *interpolation, *UPSAMPLER_STAGES))
-    main = _main_rows(per_scenario, frechet, len(generated), len(real), timing, s, cfg, untrained, record)
+    main = _main_rows(per_scenario, frechet, len(generated), len(real), timing, s, cfg, note)
 
     # 5. ablations
     log("ablations: decoder, upsampler, context guidance")
@@ -199,21 +255,85 @@ def run_eval(bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Path |
             _upsampler_row(bundle, record, data_dir, subset, stride, fcfg, s, net, options, scenarios[0]),
             _context_row(runs[0], cg_missing, net, real_features, s)]
 
-    # 6. the report
+    # 6. the sample strips
     samples = _write_samples(out_dir, runs[0], rows)
-    meta = {
-        "bundle": str(bundle_dir), "config": cfg.name, "trained_stages": sorted(record.get("stages", {})),
-        "stages_record": bool(record.get("stages")), "data": str(data_dir), "real_clips": len(subset),
-        "data_clips": len(clips), "real_windows": len(real), "frame_stride": stride,
-        "settings": _settings_json(s), "feature_net": net_info, "threads": torch.get_num_threads(),
-        "scenarios": [sc.name for sc in scenarios], "seconds": round(time.perf_counter() - started, 1),
-        "generated_windows": int(len(generated)),
-    }
-    report = EvalReport(main=main, ablations=rows, scenarios=per_scenario, meta=meta, samples=samples)
-    report.path = out_dir / "report.md"
-    atomic_write_text(report.path, format_report(report))
-    atomic_write_text(out_dir / "report.json", json.dumps(report.to_json(), indent=1) + "\n")
-    return report
+    meta = {"real_clips": len(subset), "real_windows": len(real), "frame_stride": stride, "feature_net": net_info,
+            "scenarios": [sc.name for sc in scenarios], "generated_windows": int(len(generated))}
+    return main, rows, per_scenario, samples, meta
+
+
+def _real_features(data_dir: Path, clips, user_net, s: EvalSettings, out_dir: Path, log):
+    """The real clips' windows and the feature network (trained or reused) with their features:
+    (clips used, frame stride, windows, net, net info, features)."""
+    subset = [clips[i] for i in _spread(len(clips), s.max_real_clips)]
+    stride = _frame_stride(subset, s.fps)
+    fcfg = user_net.config if user_net else s.feature_net
+    real, real_conditions = _real_windows(data_dir, subset, fcfg.frames, (fcfg.height, fcfg.width), stride)
+    log(f"real clips: {len(subset)} of {len(clips)}, {len(real)} windows of {fcfg.frames} frames (stride {stride})")
+    if len(real) < 2:
+        raise DrivesimError(f"{data_dir} gives only {len(real)} clip window(s) of {fcfg.frames} frames; the Fréchet "
+                            "distance needs at least 2: add clips or longer clips")
+    net, net_info = _feature_net(user_net, s, real, real_conditions, subset, stride, out_dir, log)
+    return subset, stride, real, net, net_info, video_features(net, real)
+
+
+def _drift_section(bundle, options, s: EvalSettings, data_dir: Path, clips, user_net, out_dir: Path,
+                   log) -> dict[str, Any]:
+    """One long rollout (upsampler off: minutes of video on a CPU), measured minute by minute (drift.py)."""
+    from drivesim.eval.controllability import DetectorPlan, net_scorer, trained_detector
+    from drivesim.eval.drift import drift_verdicts, long_drive, minute_rows
+    from drivesim.overlay import draw_boxes
+    from drivesim.pipeline import VideoPipeline
+
+    start = time.perf_counter()
+    _, _, real, net, net_info, real_features = _real_features(data_dir, clips, user_net, s, out_dir, log)
+    width, height = s.control_camera
+    scenario = long_drive(s.drift_minutes, width, height, s.fps)
+    plan = DetectorPlan(clips=s.detector_clips, steps=s.detector_steps, camera=(width, height), seed=s.seed)
+    detector, detector_info = trained_detector(plan, out_dir, log, _clip_seeds(clips) | {int(scenario.seed)})
+    opts = dataclasses.replace(options, super_resolution=False)
+    log(f"drift: generating {s.drift_minutes:g} minutes ({scenario.name}, {width}x{height}, upsampler off)")
+    firsts: list[tuple[str, np.ndarray]] = []
+    per_minute = round(60 * s.fps)
+
+    def stream():
+        for frame in VideoPipeline(bundle, opts).frames(scenario):
+            if frame.index % per_minute == 0:  # the first frame of every minute, for the picture
+                firsts.append((f"minute {frame.index // per_minute + 1}", draw_boxes(frame.image, frame.labels.boxes)))
+            yield frame
+
+    rows = minute_rows(stream(), s.fps, net_scorer(detector), net, real_features, s.drift_frame_step, log)
+    picks = sorted({0, len(firsts) // 2, len(firsts) - 1})
+    samples = "samples/drift.png"
+    _write_png(out_dir / samples, strip([("first frame of " + ", ".join(firsts[i][0] for i in picks),
+                                          [firsts[i][1] for i in picks])]))
+    return {"scenario": scenario.name, "minutes": rows, "verdicts": drift_verdicts(rows), "samples": samples,
+            "settings": {"minutes": s.drift_minutes, "camera": [width, height], "fps": s.fps,
+                         "frame_step": s.drift_frame_step, "steps": opts.steps, "super_resolution": False,
+                         "real_windows": len(real), "seconds": round(time.perf_counter() - start, 1)},
+            "detector": detector_info, "feature_net": net_info}
+
+
+def _untrained_note(record: dict, untrained: list[str]) -> str | None:
+    """Why pass/fail would mean nothing (no stages.json, or a stage the pipeline uses is untrained)."""
+    if not record.get("stages"):
+        return "the bundle has no stages.json, so no stage is known to be trained"
+    if untrained:
+        return f"untrained stage(s) {', '.join(untrained)} (values from random weights)"
+    return None
+
+
+def _clip_seeds(clips) -> set[int]:
+    """Scenario seeds of the --data clips (synth-data's meta.json): the detector must not train on them."""
+    seeds = set()
+    for clip in clips:
+        try:
+            seed = json.loads((clip.path / "meta.json").read_text(encoding="utf-8")).get("scenario_seed")
+        except (OSError, ValueError):
+            continue  # real footage has no meta.json / scenario seed
+        if seed is not None:
+            seeds.add(int(seed))
+    return seeds
 
 
 def _logger(enabled: bool):
@@ -314,17 +434,11 @@ def _verdict(ok: bool, untrained: str | None) -> str:
 
 
 def _main_rows(per: list[dict], frechet: float | None, gen_windows: int, real_windows: int, timing: GeneratedVideo,
-               s: EvalSettings, cfg, untrained: list[str], record: dict) -> list[MainRow]:
+               s: EvalSettings, cfg, untrained_note: str | None) -> list[MainRow]:
     lum = float(np.mean([p["luminance_ratio"] for p in per]))
     box = float(np.mean([p["box_ratio"] for p in per]))
     wv, wi = float(np.mean([p["warp_video"] for p in per])), float(np.mean([p["warp_image_only"] for p in per]))
     warp = wv / max(wi, 1e-9)
-    if not record.get("stages"):
-        untrained_note = "the bundle has no stages.json, so no stage is known to be trained"
-    elif untrained:
-        untrained_note = f"untrained stage(s) {', '.join(untrained)} (values from random weights)"
-    else:
-        untrained_note = None
     rows = [
         MainRow("night/day mean luminance", f"{lum:.3f}", f"<= {TARGETS['luminance_ratio']}",
                 _verdict(lum <= TARGETS["luminance_ratio"], untrained_note), lum,
@@ -513,16 +627,36 @@ def format_report(report: EvalReport) -> str:
     m = report.meta
     st = m["settings"]
     stages = ", ".join(m["trained_stages"]) or "none recorded"
+    lines = [f"# drivesim eval: {m['bundle']}", "",
+             f"- bundle config `{m['config']}`, trained stages (stages.json): {stages}",
+             f"- {'--quick, ' if st['quick'] else ''}steps {st['steps']}, sr-steps {st['sr_steps']}, device "
+             f"{st['device']}, {m['threads']} thread(s); sections: {', '.join(m['sections'])}; eval took "
+             f"{m['seconds']:.0f} s"]
+    if report.main:
+        lines += _format_main(report)
+    if report.controllability is not None:
+        lines += _format_control(report.controllability)
+    if report.drift is not None:
+        d = report.drift
+        lines += ["", f"## Long rollout: {d['settings']['minutes']:g} minutes, minute by minute", "",
+                  f"- {d['scenario']}, {d['settings']['camera'][0]}x{d['settings']['camera'][1]} at "
+                  f"{d['settings']['fps']:g} fps, upsampler off, steps {d['settings']['steps']}; recall on every "
+                  f"{d['settings']['frame_step']}th frame; took {d['settings']['seconds']:.0f} s", "",
+                  format_drift(d), "", f"![first frames of minutes]({d['samples']})", ""]
+    lines += ["How each number is measured: docs/eval.md. Every number is also in report.json.", ""]
+    return "\n".join(lines)
+
+
+def _format_main(report: EvalReport) -> list[str]:
+    m = report.meta
+    st = m["settings"]
     fn = m["feature_net"]
-    lines = [
-        f"# drivesim eval: {m['bundle']}", "",
-        f"- bundle config `{m['config']}`, trained stages (stages.json): {stages}",
+    return [
         f"- real clips: {m['real_clips']} of {m['data_clips']} in `{m['data']}`, {m['real_windows']} windows "
         f"(frame stride {m['frame_stride']})",
         f"- held-out scenarios: {', '.join(m['scenarios'])} ({st['duration_s']:g} s, {st['camera'][0]}x"
-        f"{st['camera'][1]}, {st['fps']:g} fps); {'--quick, ' if st['quick'] else ''}steps {st['steps']}, "
-        f"sr-steps {st['sr_steps']}, device {st['device']}, {m['threads']} thread(s)",
-        f"- feature network: {fn['source']} ({fn.get('path', '')}); eval took {m['seconds']:.0f} s", "",
+        f"{st['camera'][1]}, {st['fps']:g} fps)",
+        f"- feature network: {fn['source']} ({fn.get('path', '')})", "",
         "## Main table", "", format_main_table(report), "",
         *[f"- {r.metric}: {r.note}" for r in report.main if r.note], "",
         "## Ablations (paper's FVD beside ours, for direction)", "",
@@ -539,6 +673,28 @@ def format_report(report: EvalReport) -> str:
                  f"{p['seconds_day']:.1f}"] for p in report.scenarios]),
         "", "## Samples", "",
         *[f"**{title}**\n\n![{title}]({path})\n" for title, path in report.samples],
-        "How each number is measured: docs/eval.md. Every number is also in report.json.", "",
     ]
-    return "\n".join(lines)
+
+
+def _format_control(c: dict[str, Any]) -> list[str]:
+    st, det = c["settings"], c["detector"]
+    val = det["validation"]
+    pan = c["panacea"]
+    return [
+        "", "## Controllability (visible road users where their labels say; renderer = ceiling)", "",
+        f"- scenarios, each day and night: {', '.join(st['scenarios'])} ({st['duration_s']:g} s, {st['camera'][0]}x"
+        f"{st['camera'][1]}, {st['fps']:g} fps; frames {', '.join(map(str, range(0, 3 * st['frame_step'], st['frame_step'])))}, "
+        f"... scored, {st['negatives_per_frame']} background boxes per frame)",
+        f"- detector: crop classifier ({det['source']}: {det['path']}), {det['steps']} training steps on "
+        f"{det['training_crops']} crops of {det['clips']} rendered scenarios (synth-data seed {det['data_seed']}); "
+        f"on held-out rendered frames (seed {det['validation_seed']}): road-user recall "
+        f"{val['road_user_recall']:.3f}, background false positives {val['background_false_positive_rate']:.3f}, "
+        f"class accuracy {val['class_accuracy']:.3f}", "",
+        format_controllability(c), "",
+        f"Panacea direction: {pan['steps']} steps each, tested on {pan['test_road_users']} road users and "
+        f"{pan['test_background']} background boxes of rendered frames of the same scenarios with seeds + "
+        f"{pan['test_seed_offset']}; recall ratio generated / rendered "
+        f"{'—' if pan['recall_ratio'] is None else format(pan['recall_ratio'], '.2f')}.", "",
+        f"![controllability: generated and rendered frames with the visible road users' boxes]({c['samples']})", "",
+    ]
+

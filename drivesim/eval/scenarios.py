@@ -22,7 +22,7 @@ from drivesim.errors import DrivesimError
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import FrameConditions
 
-__all__ = ["HELD_OUT", "held_out_scenarios", "with_time_of_day", "without_named_agents", "GeneratedVideo",
+__all__ = ["HELD_OUT", "CONTROLLABILITY", "held_out_scenarios", "controllability_scenarios", "with_time_of_day", "without_named_agents", "GeneratedVideo",
            "generate_video"]
 
 # Plain scenario data (the YAML schema v1 as dicts); camera and duration are set by held_out_scenarios.
@@ -51,17 +51,70 @@ HELD_OUT: tuple[dict[str, Any], ...] = (
 )
 
 
-def held_out_scenarios(count: int, duration_s: float = 4.0, width: int = 512, height: int = 256,
-                       fps: float = 10.0) -> list[Scenario]:
-    """The first `count` held-out scenarios at the given camera size, duration and frame rate."""
-    if not 1 <= count <= len(HELD_OUT):
-        raise DrivesimError(f"there are {len(HELD_OUT)} held-out evaluation scenarios; asked for {count}")
+# The controllability section's scenarios (report.py, controllability.py), each run as day and as
+# night: the first four cover every case (a close cut-in, near adjacent cars, trucks and a bus,
+# pedestrians, cyclists, motorcycles) and are what --quick runs; then the three above and day lead
+# traffic. Seeds 920_001.. are hand-picked, not drawn by random_scenarios.py.
+CONTROLLABILITY: tuple[dict[str, Any], ...] = (
+    dict(name="ctl_close_cut_in", seed=920_001,
+         environment=dict(time_of_day="day", crowdedness=0.2), road=dict(lanes=3, lane_width_m=3.5),
+         ego=dict(lane=1, speed_mps=13),
+         agents=[dict(id="cutter", type="car", lane=2, distance_m=8, speed_mps=14,
+                      actions=[dict(at_s=0.2, lane_change_to=1, duration_s=1.5)]),
+                 dict(id="truck", type="truck", lane=0, distance_m=16, speed_mps=12.5),
+                 dict(id="lead", type="car", lane=1, distance_m=24, speed_mps=13)]),
+    dict(name="ctl_near_adjacent", seed=920_002,
+         environment=dict(time_of_day="day", crowdedness=0.15), road=dict(lanes=3, lane_width_m=3.4),
+         ego=dict(lane=1, speed_mps=12),
+         agents=[dict(id="left", type="car", lane=0, distance_m=7, speed_mps=12.2),
+                 dict(id="right", type="car", lane=2, distance_m=10, speed_mps=11.8),
+                 dict(id="moto", type="motorcycle", lane=1, distance_m=15, speed_mps=12.5)]),
+    dict(name="ctl_pedestrians", seed=920_003,
+         environment=dict(time_of_day="day", crowdedness=0.3), road=dict(lanes=2, lane_width_m=3.2),
+         ego=dict(lane=1, speed_mps=4),
+         agents=[dict(id="crossing", type="pedestrian", lateral_m=-1.5, distance_m=14, speed_mps=0,
+                      actions=[dict(at_s=0.2, lateral_m=7.9, duration_s=6.0)]),
+                 dict(id="walker", type="pedestrian", lateral_m=7.8, distance_m=10, speed_mps=1.2),
+                 dict(id="waiting", type="pedestrian", lateral_m=-1.8, distance_m=20, speed_mps=0)]),
+    dict(name="ctl_bus_cyclists", seed=920_004,
+         environment=dict(time_of_day="day", crowdedness=0.25), road=dict(lanes=2, lane_width_m=3.5),
+         ego=dict(lane=0, speed_mps=8),
+         agents=[dict(id="bus", type="bus", lane=1, distance_m=18, speed_mps=7),
+                 dict(id="cyclist_a", type="cyclist", lateral_m=6.2, distance_m=9, speed_mps=5.5),
+                 dict(id="cyclist_b", type="cyclist", lateral_m=6.3, distance_m=22, speed_mps=6),
+                 dict(id="moto", type="motorcycle", lane=0, distance_m=20, speed_mps=8.5)]),
+    *HELD_OUT,
+    dict(name="ctl_lead_traffic", seed=920_005,
+         environment=dict(time_of_day="day", crowdedness=0.35), road=dict(lanes=2, lane_width_m=3.5),
+         ego=dict(lane=0, speed_mps=11),
+         agents=[dict(id="lead", type="car", lane=0, distance_m=12, speed_mps=10.5),
+                 dict(id="second", type="car", lane=0, distance_m=22, speed_mps=10.5),
+                 dict(id="beside", type="car", lane=1, distance_m=14, speed_mps=11.5)]),
+)
+
+
+def _scenarios(table: tuple[dict[str, Any], ...], count: int, duration_s: float, width: int, height: int,
+               fps: float, what: str) -> list[Scenario]:
+    if not 1 <= count <= len(table):
+        raise DrivesimError(f"there are {len(table)} {what} scenarios; asked for {count}")
     out = []
-    for data in HELD_OUT[:count]:
+    for data in table[:count]:
         full = dict(data, version=1, duration_s=float(duration_s), fps=float(fps),
                     camera=dict(width=int(width), height=int(height), fov_deg=90))
         out.append(Scenario.model_validate(full))
     return out
+
+
+def held_out_scenarios(count: int, duration_s: float = 4.0, width: int = 512, height: int = 256,
+                       fps: float = 10.0) -> list[Scenario]:
+    """The first `count` held-out scenarios at the given camera size, duration and frame rate."""
+    return _scenarios(HELD_OUT, count, duration_s, width, height, fps, "held-out evaluation")
+
+
+def controllability_scenarios(count: int, duration_s: float = 4.0, width: int = 512, height: int = 256,
+                              fps: float = 10.0) -> list[Scenario]:
+    """The first `count` scenarios of the controllability section (CONTROLLABILITY), as written (day)."""
+    return _scenarios(CONTROLLABILITY, count, duration_s, width, height, fps, "controllability")
 
 
 def with_time_of_day(scenario: Scenario, time_of_day: str) -> Scenario:

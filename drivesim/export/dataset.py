@@ -14,8 +14,9 @@ README.md, mosaic.jpg) are rebuilt by `merge_dataset` from the committed clips, 
 atomically; an unsharded run merges at its end. DATASET/plan.json pins what the folder holds
 (clips, seeds, formats, source, version): a different command on the same folder is refused.
 
-Frames come from a pluggable `FrameSource`: the diffusion pipeline (`default_frame_source`)
-or `schematic_source` (plain drawings of the same labels, for dry runs and tests).
+Frames come from a pluggable `FrameSource`: the diffusion pipeline (`default_frame_source`),
+the procedural renderer (`--source render`, the non-neural baseline) or `schematic_source`
+(plain drawings of the same labels, for dry runs and tests).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import cv2
 import numpy as np
 
 from drivesim import __version__
+from drivesim.checkpoint import resolve_checkpoint
 from drivesim.errors import DrivesimError
 from drivesim.export.schematic import schematic_source
 from drivesim.export.variations import make_variations
@@ -52,7 +54,7 @@ FrameSource = Callable[[Scenario, int], Iterator[tuple[np.ndarray, FrameConditio
 """Given a scenario and a seed, yields (RGB uint8 H x W x 3 at the scenario camera's size, its labels)."""
 
 SCHEMATIC_SOURCE_ID = "schematic"
-DEFAULT_CHECKPOINT = Path("checkpoints/default")  # LEAD: align with the bundle that `generate` uses
+RENDER_SOURCE_ID = "render"  # the procedural renderer of the training data (drivesim/data/render.py)
 PLAN_FILE, MANIFEST_FILE = "plan.json", "manifest.json"
 STAGING_DIR, RECORDS_DIR, SHARDS_DIR = ".tmp", "clips", "shards"
 MAX_CLIP_ID_CHARS = 100
@@ -61,7 +63,8 @@ MAX_CLIP_ID_CHARS = 100
 # --- frame sources --------------------------------------------------------------------------
 
 def default_frame_source(checkpoint: Path | str | None, device: str | None) -> FrameSource:
-    """LEAD HOOK: the diffusion pipeline as a FrameSource (the CLI's default `--source diffusion`)."""
+    """The diffusion pipeline as a FrameSource (the CLI's default `--source diffusion`); checkpoint None ->
+    the bundle `drivesim generate` uses (drivesim.checkpoint.resolve_checkpoint)."""
     try:
         from drivesim.pipeline.generate import frame_source
     except ImportError as err:
@@ -71,21 +74,25 @@ def default_frame_source(checkpoint: Path | str | None, device: str | None) -> F
         import torch  # one GPU per rank under torchrun / accelerate launch
 
         device = f"cuda:{int(os.environ['LOCAL_RANK'])}" if torch.cuda.is_available() else "cpu"
-    return frame_source(checkpoint if checkpoint is not None else DEFAULT_CHECKPOINT, device)
+    return frame_source(resolve_checkpoint(checkpoint), device)
 
 
 def resolve_source(kind: str, checkpoint: Path | str | None = None,
                    device: str | None = None) -> tuple[FrameSource, str]:
-    """(frame source, its id for the plan and manifest): 'schematic' or 'bundle:<sha256>'."""
+    """(frame source, its id for the plan and manifest): 'schematic', 'render' or 'bundle:<sha256>'."""
     if kind == "schematic":
         return schematic_source, SCHEMATIC_SOURCE_ID
+    if kind == "render":
+        from drivesim.pipeline.generate import render_source
+
+        return render_source(), RENDER_SOURCE_ID
     if kind == "diffusion":
         from drivesim.models.bundle import bundle_sha256
 
-        bundle = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+        bundle = resolve_checkpoint(checkpoint)
         source = default_frame_source(bundle, device)  # first: says so when the pipeline is missing
         return source, f"bundle:{bundle_sha256(bundle)}"
-    raise DrivesimError(f"unknown frame source '{kind}'; use --source diffusion or --source schematic")
+    raise DrivesimError(f"unknown frame source '{kind}'; use --source diffusion, render or schematic")
 
 
 # --- the clip plan --------------------------------------------------------------------------
@@ -292,9 +299,7 @@ def _export_clip(out: Path, clip: ClipSpec, source: FrameSource, writers: list[L
             for w in writers:
                 facts.update(w.end_clip())
         except BaseException:
-            for w in writers:
-                w.abort()
-            shutil.rmtree(stage, ignore_errors=True)  # best effort; the next run removes it anyway
+            _abort_clip(stage, writers)
             raise
 
         # Commit: rename the clip's folders into place, then write its record (the commit mark).
@@ -312,6 +317,19 @@ def _export_clip(out: Path, clip: ClipSpec, source: FrameSource, writers: list[L
         _write(out / RECORDS_DIR / f"{clip.clip_id}.json", json.dumps(record, indent=2) + "\n")
         _remove(stage)
     return n
+
+
+def _abort_clip(stage: Path, writers: Sequence[LabelWriter]) -> None:
+    """Release every writer and remove the clip's staging folder, whatever fails on the way: on a
+    full disk closing a file fails again, and that second error must not hide the first or skip the
+    cleanup. Best effort: the next run removes what is left."""
+    for w in writers:
+        try:
+            w.abort()
+        except Exception:  # noqa: BLE001 - the error being raised is the one to report
+            pass
+    shutil.rmtree(stage, ignore_errors=True)
+    _rmdir_if_empty(stage.parent)  # the staging root, unless another clip or shard still uses it
 
 
 def _check_frame(clip: ClipSpec, n: int, image: Any, frame: FrameConditions) -> None:

@@ -218,8 +218,12 @@ class MotWriter(LabelWriter):
         return {"mot_track_ids": dict(self._ids)}
 
     def abort(self) -> None:
-        if getattr(self, "_gt", None) is not None:
-            self._gt.close()
+        gt, self._gt = getattr(self, "_gt", None), None
+        if gt is not None:
+            try:
+                gt.close()  # flushes what is buffered: on a full disk this fails again
+            except OSError:
+                pass  # the file is closed anyway, and the runner removes it with the staging folder
 
 
 # --- YOLO -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ Parts and what is in them (spatial = image-model weights, temporal = the video l
     upsampler.safetensors         the whole video upsampler (spatial + temporal)
 
 Temporal weights live in their own files so they can be moved onto a fine-tuned copy of the
-backbone (DESIGN §1.8): `load_bundle(finetuned, temporal_from=original)`.
+backbone (docs/method.md, "Temporal layers"): `load_bundle(finetuned, temporal_from=original)`.
 In memory, shared spatial weights are one tensor: the interpolator's spatial layers are the
 UNet's, and the temporal decoder's spatial layers are the autoencoder's decoder.
 
@@ -36,12 +36,13 @@ from torch import Tensor, nn
 
 from drivesim.errors import BundleError, DrivesimError
 from drivesim.models.autoencoder import Autoencoder
+from drivesim.models.config_schema import validate_config_dict
 from drivesim.models.configs import BundleConfig, config_from_dict, config_to_dict
 from drivesim.models.temporal_decoder import TemporalDecoder
 from drivesim.models.upsampler import VideoUpsampler
 from drivesim.models.video_unet import VideoUNet
 
-__all__ = ["Bundle", "PARTS", "TEMPORAL_PARTS", "CONFIG_FILE", "build_bundle", "save_bundle", "load_bundle",
+__all__ = ["Bundle", "PARTS", "TEMPORAL_PARTS", "CONFIG_FILE", "build_bundle", "grow_bundle", "save_bundle", "load_bundle",
            "read_bundle_config", "bundle_sha256", "part_file", "construct_models"]
 
 CONFIG_FILE = "config.yaml"
@@ -151,6 +152,39 @@ def build_bundle(config: BundleConfig, seed: int = 0) -> Bundle:
     return Bundle(config=config, **models)
 
 
+def _gained_inputs(old: torch.Size, new: torch.Size) -> bool:
+    """True when `new` is `old` with more input channels (dim 1) and nothing else changed."""
+    return (len(old) == len(new) >= 2 and new[1] > old[1] and old[0] == new[0]
+            and tuple(old[2:]) == tuple(new[2:]))
+
+
+def grow_bundle(source: Path | str, config: BundleConfig, seed: int = 0) -> tuple[Bundle, list[str]]:
+    """A bundle of `config` that starts from the trained bundle `source`: every tensor whose name and
+    shape `source` has is copied (and its autoencoder's scaling factor); a weight that only gained
+    input channels (dim 1, e.g. a conv_in given layout maps) gets the old ones copied and the new ones
+    zeroed; every other tensor keeps its initialisation. Layers added with a zero-initialised output
+    (e.g. the layout encoder's heads) and zeroed new inputs leave the grown model equal to the
+    source. Returns the bundle and the names of the tensors that are not plain copies."""
+    old = load_bundle(source)
+    config = dataclasses.replace(config, autoencoder=dataclasses.replace(
+        config.autoencoder, scaling_factor=old.config.autoencoder.scaling_factor))
+    new = build_bundle(config, seed=seed)
+    fresh: list[str] = []
+    with torch.no_grad():
+        for name, model in new.models.items():
+            have = getattr(old, name).state_dict()
+            for key, tensor in model.state_dict(keep_vars=True).items():
+                old_tensor = have.get(key)
+                if old_tensor is not None and old_tensor.shape == tensor.shape:
+                    tensor.copy_(old_tensor)
+                    continue
+                if old_tensor is not None and _gained_inputs(old_tensor.shape, tensor.shape):
+                    tensor.zero_()
+                    tensor[:, :old_tensor.shape[1]].copy_(old_tensor)
+                fresh.append(f"{name}.{key}")
+    return new, fresh
+
+
 # --- saving --------------------------------------------------------------------------------
 
 def _part_tensors(bundle: Bundle, spec: PartSpec, dtype: torch.dtype) -> dict[str, Tensor]:
@@ -240,7 +274,7 @@ def read_bundle_config(folder: Path | str) -> BundleConfig:
     except OSError as err:
         raise BundleError(f"cannot read {path}: {err.strerror or err}") from err
     try:
-        return config_from_dict(data)
+        return config_from_dict(validate_config_dict(data))  # types first: a wrong one is named by its key
     except DrivesimError as err:
         raise BundleError(f"{path} is not a valid bundle config: {err}") from err
 

@@ -83,6 +83,12 @@ class BundleConfig:
         return self.autoencoder.latent_size(self.frame_size)
 
     @property
+    def layout_size(self) -> tuple[int, int]:
+        """(h, w) of the layout maps the keyframe model and the interpolator read."""
+        h, w = self.latent_size
+        return h * self.unet.layout_scale, w * self.unet.layout_scale
+
+    @property
     def output_size(self) -> tuple[int, int]:
         """(H, W) of the upsampled output frames."""
         f = self.upsampler.scale_factor
@@ -129,8 +135,11 @@ def tiny() -> BundleConfig:
     """Trains and runs on 2 CPU cores: 64x128 frames, latents 16x32x4, output 256x512 at 10 fps."""
     # 8 norm groups: with 32 groups a 32-channel layer normalises every channel on its own
     # (instance norm), which drops absolute colour -- the first tiny autoencoder lost red entirely.
+    # Layout maps at keyframe pixels (4x the latent), modulating every level: at latent size a
+    # 14-pixel box of the output frame is under one latent pixel (models/layout_encoder.py).
     unet = VideoUNetConfig(in_channels=4, out_channels=4, block_out_channels=(32, 64), layers_per_block=1,
-                           attention_levels=(1,), num_heads=2, use_context=True, max_frames=32, norm_num_groups=8)
+                           attention_levels=(1,), num_heads=2, use_context=True, max_frames=32, norm_num_groups=8,
+                           layout_scale=4, layout_levels=True)
     return BundleConfig(
         name="tiny",
         autoencoder=AutoencoderConfig(downsample_factor=4, latent_channels=4, block_channels=(32, 64, 64),
@@ -138,7 +147,7 @@ def tiny() -> BundleConfig:
         unet=unet,
         interpolator=dataclasses.replace(unet, use_rate=True),
         upsampler=UpsamplerConfig(scale_factor=4, block_out_channels=(32, 64), layers_per_block=1,
-                                  num_heads=2, space_to_depth=4, residual_scale=3.0),
+                                  num_heads=2, space_to_depth=4, residual_scale=3.0, num_layout_channels=6),
         frame_size=(64, 128), clip_frames=8, context_frames=2,
         keyframe_fps=2.5, interpolation_factor=4, keyframe_stride=4, output_fps=10.0,
         decoder_window=8, upsampler_chunk_frames=8, upsampler_patch_size=(32, 32),

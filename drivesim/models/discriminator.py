@@ -1,16 +1,15 @@
 """Patch discriminators and the perceptual loss for training the autoencoder and temporal decoder.
 
-* `PatchDiscriminator2D` - PatchGAN over single frames (autoencoder training, DESIGN §1.1).
+* `PatchDiscriminator2D` - PatchGAN over single frames (autoencoder training, docs/method.md §1).
 * `PatchDiscriminator3D` - the same idea with 3D convolutions over (time, height, width), so
-  it judges short stretches of video and punishes flicker (temporal decoder, DESIGN §1.3).
+  it judges short stretches of video and punishes flicker (temporal decoder, docs/method.md §3).
 * `hinge_d_loss` / `hinge_g_loss` - the hinge GAN objective used by LDM / Video LDM.
 * `perceptual_loss` - a stand-in for LPIPS. LPIPS needs pretrained VGG/AlexNet weights,
   which cannot be downloaded here, so we use a cheap, weight-free multi-scale structural
   loss instead: at every level of an average-pooled image pyramid, L1 on pixels, L1 on
   image gradients (edges/texture) and 1 - SSIM (local mean/contrast/structure). It rewards
   the same "sharp, structurally right" reconstructions that LPIPS does, without features
-  learnt on ImageNet. `feature_matching_loss` (L1 between the discriminator's features on
-  real and fake) is a second, learnt perceptual signal that comes for free with the GAN.
+  learnt on ImageNet.
 
     python -c "import torch; from drivesim.models.discriminator import *; print(PatchDiscriminator3D()(torch.zeros(1, 8, 3, 64, 128)).shape)"
 """
@@ -23,7 +22,7 @@ from torch import Tensor, nn
 
 __all__ = [
     "PatchDiscriminator2D", "PatchDiscriminator3D", "hinge_d_loss", "hinge_g_loss",
-    "feature_matching_loss", "perceptual_loss", "ssim",
+    "perceptual_loss", "ssim",
 ]
 
 
@@ -47,8 +46,8 @@ class PatchDiscriminator2D(nn.Module):
         layers.append(nn.Conv2d(channels, 1, 4, 1, 1))
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, x: Tensor, return_features: bool = False) -> Tensor | tuple[Tensor, list[Tensor]]:
-        return _run(self.layers, x, return_features)
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)
 
 
 class PatchDiscriminator3D(nn.Module):
@@ -75,17 +74,8 @@ class PatchDiscriminator3D(nn.Module):
         layers.append(nn.Conv3d(channels, 1, (3, 4, 4), 1, (1, 1, 1)))
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, video: Tensor, return_features: bool = False) -> Tensor | tuple[Tensor, list[Tensor]]:
-        return _run(self.layers, rearrange(video, "b t c h w -> b c t h w"), return_features)
-
-
-def _run(layers: nn.Sequential, x: Tensor, return_features: bool) -> Tensor | tuple[Tensor, list[Tensor]]:
-    features = []
-    for layer in layers:
-        x = layer(x)
-        if isinstance(layer, nn.LeakyReLU):
-            features.append(x)
-    return (x, features) if return_features else x
+    def forward(self, video: Tensor) -> Tensor:
+        return self.layers(rearrange(video, "b t c h w -> b c t h w"))
 
 
 def hinge_d_loss(logits_real: Tensor, logits_fake: Tensor) -> Tensor:
@@ -96,11 +86,6 @@ def hinge_d_loss(logits_real: Tensor, logits_fake: Tensor) -> Tensor:
 def hinge_g_loss(logits_fake: Tensor) -> Tensor:
     """Generator side of the hinge objective: -mean(D(fake))."""
     return -logits_fake.mean()
-
-
-def feature_matching_loss(features_real: list[Tensor], features_fake: list[Tensor]) -> Tensor:
-    """Mean L1 between discriminator features of real (detached) and reconstructed inputs."""
-    return sum(F.l1_loss(f, r.detach()) for r, f in zip(features_real, features_fake)) / len(features_real)
 
 
 def ssim(x: Tensor, y: Tensor, window: int = 7, data_range: float = 2.0) -> Tensor:

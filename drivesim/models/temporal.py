@@ -55,15 +55,6 @@ class SpatioTemporalModule(nn.Module):
     def temporal_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
         return ((n, p) for n, p in self.named_parameters() if self.is_temporal_parameter(n))
 
-    def freeze_spatial(self) -> None:
-        """requires_grad=False on theta only; temporal parameters and train/eval mode are untouched."""
-        for _, p in self.spatial_parameters():
-            p.requires_grad_(False)
-
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"spatial": [p for _, p in self.spatial_parameters()],
-                "temporal": [p for _, p in self.temporal_parameters()]}
-
 
 class TemporalConvLayer(nn.Module):
     """Residual block of 3D convolutions with kernel (3,1,1) (diffusers TemporalResnetBlock), alpha-merged."""

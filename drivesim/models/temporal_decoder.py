@@ -1,4 +1,4 @@
-"""Temporal decoder (DESIGN §1.3): the image decoder D plus temporal layers, to stop flicker.
+"""Temporal decoder (docs/method.md §3): the image decoder D plus temporal layers, to stop flicker.
 
 After the decoder's mid block and after each of its up blocks sits one temporal layer: a
 residual block of 3D convolutions with kernel (3,1,1) over the frame axis (diffusers
@@ -97,8 +97,4 @@ class TemporalDecoder(SpatioTemporalModule):
         if image_only:  # alpha = 1: skip the layer, so the result is bit-identical to the image decoder
             return x
         return self.temporal_layers[index](x, num_frames, indicator)
-
-    def decode_windows(self, z: Tensor, window: int) -> Tensor:
-        """Decode a long latent video (B, T, C, h, w) `window` frames at a time (bounded memory)."""
-        return torch.cat([self(chunk) for chunk in z.split(window, dim=1)], dim=1)
 

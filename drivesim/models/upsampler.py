@@ -1,4 +1,4 @@
-"""Video upsampler (x4, DESIGN §1.6): a pixel-space diffusion VideoUNet conditioned on the low-res video.
+"""Video upsampler (x4, docs/method.md §6): a pixel-space diffusion VideoUNet conditioned on the low-res video.
 
 The noisy high-res frames and the noise-augmented low-res frames (already resized to the output
 size) are concatenated on channels; the augmentation level is an extra embedding. A
@@ -8,7 +8,7 @@ patches, applied to full frames whose sides are multiples of `size_multiple`.
 
     python -c "import torch; from drivesim.models.upsampler import *; from drivesim.conditions.encode import *; \
         m = VideoUpsampler(UpsamplerConfig()); lo = torch.rand(1, 4, 3, 16, 16) * 2 - 1; \
-        c = upsampler_conditions(prepare_low_res(lo, 4, 100, default_alphas_cumprod()), 100); \
+        c = upsampler_conditions(noise_augment(resize_low_res(lo, 4), 100, default_alphas_cumprod()), 100); \
         print(m(torch.randn(1, 4, 3, 64, 64), torch.tensor([10]), c).shape)"
 """
 
@@ -44,6 +44,9 @@ class UpsamplerConfig:
     # that residual (std ~0.06 in [-1, 1] pixels on our data) near the sampler's unit range.
     # 0: the diffusion runs on the high-res frames themselves.
     residual_scale: float = 0.0
+    # > 0: the box + road layout maps at the output size are concatenated to the input too, so the
+    # upsampler draws road users' detail where their boxes are (K = 6, conditions/box_maps.py).
+    num_layout_channels: int = 0
 
     def __post_init__(self) -> None:
         self.block_out_channels = tuple(int(c) for c in self.block_out_channels)
@@ -55,7 +58,7 @@ class UpsamplerConfig:
             in_channels=self.channels, out_channels=self.channels, block_out_channels=self.block_out_channels,
             layers_per_block=self.layers_per_block, attention_levels=self.attention_levels,
             num_heads=self.num_heads, temporal_attention=self.temporal_attention, temporal_conv=self.temporal_conv,
-            num_layout_channels=0, use_labels=False, use_context=False, use_rate=False,
+            num_layout_channels=self.num_layout_channels, use_labels=False, use_context=False, use_rate=False,
             low_res_channels=self.channels, use_noise_level=True, space_to_depth=self.space_to_depth,
             norm_num_groups=self.norm_num_groups,
         )
@@ -112,12 +115,6 @@ def noise_augment(low_res: torch.Tensor, level: torch.Tensor | int, alphas_cumpr
     noise = torch.randn(low_res.shape, generator=generator, dtype=low_res.dtype,
                         device=generator.device if generator is not None else low_res.device).to(low_res.device)
     return abar.sqrt() * low_res + (1.0 - abar).sqrt() * noise
-
-
-def prepare_low_res(low_res: torch.Tensor, scale_factor: int, level: torch.Tensor | int,
-                    alphas_cumprod: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Resize the decoded low-res video to the output size, then noise-augment it (cond.low_res)."""
-    return noise_augment(resize_low_res(low_res, scale_factor), level, alphas_cumprod, generator)
 
 
 def default_alphas_cumprod(num_train_timesteps: int = 1000) -> torch.Tensor:

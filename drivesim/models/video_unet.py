@@ -3,11 +3,12 @@
 Spatial layers (diffusers ResnetBlock2D, Attention, Downsample2D/Upsample2D) see the frames
 as a batch "(b t) c h w" and are the image model; every temporal layer lives under the
 `temporal.` prefix of the state dict, runs after a spatial block and is skipped in
-`image_only` mode, which therefore gives back the image model exactly (DESIGN §1.2).
+`image_only` mode, which therefore gives back the image model exactly (docs/method.md §2).
 
-Conditioning (DESIGN §1.7), spatial group: per-frame time of day / crowdedness / ego speed
+Conditioning (docs/method.md §7), spatial group: per-frame time of day / crowdedness / ego speed
 embeddings added to the timestep embedding, layout maps concatenated to the input (learned
-null map for null frames), and for the upsampler the low-res video (concatenated) and the
+null map for null frames; maps finer than the sample are max-pooled) and, with `layout_levels`,
+a scale and shift of every level from those maps (models/layout_encoder.py), and for the upsampler the low-res video (concatenated) and the
 noise-augmentation level (embedding). Temporal group: context c_S = (m_S*z, m_S) through a
 learned downsampling pyramid into the temporal layers, and the interpolation-rate flag.
 
@@ -32,6 +33,7 @@ from torch import nn
 
 from drivesim.conditions.tensors import UNetConditions
 from drivesim.errors import DrivesimError
+from drivesim.models.layout_encoder import LayoutEncoder
 from drivesim.models.temporal import ContextPyramid, SpatioTemporalModule, TemporalLayers, zero_module
 
 TEMPORAL_PREFIX = "temporal."  # every phi parameter's state-dict name starts with this
@@ -52,6 +54,8 @@ class VideoUNetConfig:
     temporal_attention: bool = True  # temporal self-attention over frames (phi)
     temporal_conv: bool = True  # residual 3D-conv block, kernel (3,1,1) (phi); ablation: attention-only
     num_layout_channels: int = 6  # box maps + road map concatenated to the input; 0 = no layout input
+    layout_scale: int = 1  # layout maps come at this multiple of the sample's size (max-pooled for the input)
+    layout_levels: bool = False  # the layout also modulates every level (models/layout_encoder.py)
     use_labels: bool = True  # time-of-day / crowdedness / ego-speed embeddings added to the timestep embedding
     use_context: bool = False  # prediction / interpolation: c_S = (m_S * z, m_S) into the temporal layers
     context_channels: int = 0  # channels of cond.context; 0 = same as in_channels
@@ -89,8 +93,10 @@ def _check_config(cfg: VideoUNetConfig) -> None:
     if bad:
         raise DrivesimError(f"{where}.attention_levels={cfg.attention_levels}: levels {bad} do not exist; "
                             f"use indices 0..{len(cfg.block_out_channels) - 1}")
-    if cfg.layers_per_block < 1 or cfg.space_to_depth < 1:
-        raise DrivesimError(f"{where}: layers_per_block and space_to_depth must be >= 1")
+    if cfg.layers_per_block < 1 or cfg.space_to_depth < 1 or cfg.layout_scale < 1:
+        raise DrivesimError(f"{where}: layers_per_block, space_to_depth and layout_scale must be >= 1")
+    if cfg.layout_levels and not cfg.num_layout_channels:
+        raise DrivesimError(f"{where}: layout_levels needs layout maps; set num_layout_channels > 0")
 
 
 def _spatial_attention(channels: int, cfg: VideoUNetConfig) -> Attention:
@@ -167,6 +173,8 @@ class VideoUNet(SpatioTemporalModule):
         self.noise_level_embedding = TimestepEmbedding(ch[0], temb_dim) if cfg.use_noise_level else None
         self.layout_null = (nn.Parameter(torch.full((cfg.num_layout_channels, 1, 1), -1.0))
                             if cfg.num_layout_channels else None)  # -1: unlike any rendered map (values 0..1)
+        self.layout_encoder = (LayoutEncoder(cfg.num_layout_channels, cfg.layout_scale, ch)
+                               if cfg.layout_levels else None)
         in_total = cfg.in_channels + cfg.num_layout_channels + cfg.low_res_channels
         self.conv_in = nn.Conv2d(in_total * s * s, ch[0], 3, padding=1)
 
@@ -212,13 +220,6 @@ class VideoUNet(SpatioTemporalModule):
             if cfg.use_rate:
                 self.temporal["rate"] = zero_module(nn.Embedding(2, temb_dim))
 
-    def part_state_dict(self, part: str) -> dict[str, torch.Tensor]:
-        """The "spatial" or "temporal" entries of state_dict() (one safetensors file each)."""
-        if part not in ("spatial", "temporal"):
-            raise ValueError(f"part must be 'spatial' or 'temporal', not {part!r}")
-        want = part == "temporal"
-        return {k: v for k, v in self.state_dict().items() if self.is_temporal_parameter(k) == want}
-
     # ------------------------------------------------------------------ forward
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor, cond: UNetConditions,
                 image_only: bool = False) -> torch.Tensor:
@@ -229,7 +230,10 @@ class VideoUNet(SpatioTemporalModule):
         """
         cfg = self.unet_config
         b, t = self._check_sample(sample, cond)
-        x = self._model_input(sample, cond)
+        layout = self._layout(sample, cond) if cfg.num_layout_channels else None
+        x = self._model_input(sample, cond, layout)
+        modulation = self.layout_encoder(rearrange(layout, "b t c h w -> (b t) c h w")) \
+            if self.layout_encoder is not None else None
         temb = self._embedding(timestep, cond, b, t, x.dtype)
         video = not image_only and cfg.has_temporal_layers
         temb_t = context = None
@@ -241,11 +245,15 @@ class VideoUNet(SpatioTemporalModule):
                 temb_t = temb + repeat(self.temporal["rate"](cond.rate.long()), "b d -> (b t) d", t=t)
             context = self._context_features(cond, sample, b, t) if cfg.use_context else None
 
-        def block(level: SpatialLevel, j: int, h: torch.Tensor, part: str, k: int, ctx) -> torch.Tensor:
-            """Spatial resnet (+ attention), then the temporal layers that follow it (video mode)."""
+        def block(level: SpatialLevel, j: int, h: torch.Tensor, part: str, k: int, ctx, res: int) -> torch.Tensor:
+            """Spatial resnet (+ attention, + layout modulation of resolution level `res`), then the
+            temporal layers that follow it (video mode)."""
             h = level.resnets[j](h, temb)
             if level.attentions is not None:
                 h = level.attentions[j](h)
+            if modulation is not None:
+                gamma, beta = modulation[res]
+                h = h * (1 + gamma) + beta
             if video:
                 phi = self.temporal[part] if part == "mid" else self.temporal[part][k]
                 h = phi[j](h, temb_t, t, ctx)
@@ -260,16 +268,17 @@ class VideoUNet(SpatioTemporalModule):
         skips = [h]
         for i, level in enumerate(self.down_levels):
             for j in range(len(level.resnets)):
-                h = block(level, j, h, "down", i, level_context(i))
+                h = block(level, j, h, "down", i, level_context(i), i)
                 skips.append(h)
             if level.resample is not None:
                 h = level.resample(h)
                 skips.append(h)
         for j in range(2):
-            h = block(self.mid_level, j, h, "mid", 0, level_context(n_levels - 1))
+            h = block(self.mid_level, j, h, "mid", 0, level_context(n_levels - 1), n_levels - 1)
         for k, level in enumerate(self.up_levels):
             for j in range(len(level.resnets)):
-                h = block(level, j, torch.cat([h, skips.pop()], dim=1), "up", k, level_context(n_levels - 1 - k))
+                h = block(level, j, torch.cat([h, skips.pop()], dim=1), "up", k, level_context(n_levels - 1 - k),
+                          n_levels - 1 - k)
             if level.resample is not None:
                 h = level.resample(h)
         out = self.conv_out(F.silu(self.norm_out(h)))
@@ -294,22 +303,28 @@ class VideoUNet(SpatioTemporalModule):
             raise ValueError(f"conditions are for {tuple(cond.time_of_day.shape)} (B, T) frames, sample has {(b, t)}")
         return b, t
 
-    def _model_input(self, sample: torch.Tensor, cond: UNetConditions) -> torch.Tensor:
+    def _model_input(self, sample: torch.Tensor, cond: UNetConditions, layout: torch.Tensor | None) -> torch.Tensor:
         """Concatenate layout maps / low-res video to the sample -> "(b t) c h w" (space-to-depth applied)."""
         cfg = self.unet_config
         parts = [sample]
-        if cfg.num_layout_channels:
-            parts.append(self._layout(sample, cond))
         if cfg.low_res_channels:
             if cond.low_res is None or cond.low_res.shape[-2:] != sample.shape[-2:]:
                 raise ValueError("this model needs cond.low_res (B, T, C, H, W) resized to the sample's H, W")
             parts.append(cond.low_res.to(sample.dtype))
+        if layout is not None:  # last: a model grown with layout input keeps its other input channels
+            if cfg.layout_scale > 1:  # max: a box covering any part of a latent pixel marks it
+                b = layout.shape[0]
+                layout = rearrange(F.max_pool2d(rearrange(layout, "b t c h w -> (b t) c h w"), cfg.layout_scale),
+                                   "(b t) c h w -> b t c h w", b=b)
+            parts.append(layout)
         x = rearrange(torch.cat(parts, dim=2), "b t c h w -> (b t) c h w")
         return F.pixel_unshuffle(x, cfg.space_to_depth) if cfg.space_to_depth > 1 else x
 
     def _layout(self, sample: torch.Tensor, cond: UNetConditions) -> torch.Tensor:
+        """The layout maps (B, T, K, H * layout_scale, W * layout_scale), the learned null map where null."""
         b, t, _, hh, ww = sample.shape
-        null = self.layout_null.to(sample.dtype).expand(b, t, -1, hh, ww)
+        s = self.unet_config.layout_scale
+        null = self.layout_null.to(sample.dtype).expand(b, t, -1, hh * s, ww * s)
         if cond.layout is None:
             return null
         if cond.layout.shape != null.shape:

@@ -6,13 +6,15 @@
 
 Frames come out as soon as they are decoded; memory does not grow with the video's length.
 Every sink (the OUT folder, dataset exporters, the gRPC stream) iterates `VideoPipeline.frames`
-or `frame_source`; `frames(..., cancelled=flag)` stops within one sampler step once `flag()` is
+or `frame_source`; `RenderPipeline` puts the procedural renderer behind the same interface
+(`--source render`, the non-neural baseline); `frames(..., cancelled=flag)` stops within one sampler step once `flag()` is
 true. Closed-loop simulation (frames step by step, conditions chosen as the video runs):
 `VideoPipeline.session` (pipeline/session.py).
 
+    from drivesim.checkpoint import resolve_checkpoint
     from drivesim.pipeline import VideoPipeline, GenerateOptions, load_checkpoint
     from drivesim.scenario.loader import load_scenario
-    pipeline = VideoPipeline(load_checkpoint("checkpoints/default"), GenerateOptions(steps=8))
+    pipeline = VideoPipeline(load_checkpoint(resolve_checkpoint()), GenerateOptions(steps=8))
     for f in pipeline.frames(load_scenario("scenarios/night_merge.yaml")):
         print(f.index, f.timestamp_s, f.image.shape, len(f.labels.boxes))
 """
@@ -44,7 +46,8 @@ from drivesim.scenario.labels import FrameConditions
 if TYPE_CHECKING:
     from drivesim.pipeline.session import PipelineSession
 
-__all__ = ["GeneratedFrame", "VideoPipeline", "frame_source", "load_checkpoint", "choose_keyframe_stride"]
+__all__ = ["GeneratedFrame", "VideoPipeline", "RenderPipeline", "frame_source", "render_source", "pipeline_source",
+           "load_checkpoint", "choose_keyframe_stride"]
 
 
 @dataclass(frozen=True)
@@ -175,15 +178,54 @@ def load_checkpoint(path: str | Path, device: str = "cpu"):
                           "one and save it there") from err
 
 
-def frame_source(checkpoint: str | Path, device: str | None = None, options: GenerateOptions | None = None
-                 ) -> Callable[[Scenario, int], Iterator[tuple[np.ndarray, FrameConditions]]]:
-    """Load the checkpoint once; return `source(scenario, seed)` yielding (RGB uint8 image at the camera's
-    size, labels) per frame: the entry point for sinks such as the dataset exporter."""
-    options = dataclasses.replace(options or GenerateOptions(progress=False), device=device or "cpu")
-    pipeline = VideoPipeline(load_checkpoint(checkpoint, options.device), options)
+class RenderPipeline:
+    """The procedural renderer (`drivesim/data/render.py`, the training data's) behind VideoPipeline's
+    streaming interface: the non-neural baseline, and the "real" footage of `drivesim eval`.
+
+    Same frames(scenario, engine, cancelled) -> GeneratedFrame iterator, same labels (the engine's,
+    as in `drivesim plan`), images drawn at the scenario camera's size. No model, no noise beyond the
+    engine's seed, so the frames are deterministic.
+
+        drivesim generate scenarios/night_merge.yaml -o out/night_merge_render --source render
+    """
+
+    def __init__(self, options: GenerateOptions | None = None):
+        self.options = options or GenerateOptions()
+        self.run: RunContext | None = None  # no model stages to count; VideoPipeline has them here
+
+    def frames(self, scenario: Scenario, engine: ScenarioEngine | None = None,
+               cancelled: Callable[[], bool] | None = None) -> Iterator[GeneratedFrame]:
+        from drivesim.data.render import render_frame
+
+        engine = engine or ScenarioEngine(scenario, seed=self.options.seed)
+        cam = engine.scenario.camera
+        for conditions in engine.frames():
+            if cancelled is not None and cancelled():
+                return
+            image = render_frame(engine, conditions.timestamp_s, cam.width, cam.height)
+            yield GeneratedFrame(conditions.index, engine.scenario.timestamp(conditions.index), image, conditions)
+
+
+def pipeline_source(pipeline: "VideoPipeline | RenderPipeline"
+                    ) -> Callable[[Scenario, int], Iterator[tuple[np.ndarray, FrameConditions]]]:
+    """`source(scenario, seed)` yielding (RGB uint8 image at the camera's size, labels) per frame of any
+    pipeline with VideoPipeline's `frames` interface: the entry point for sinks such as the exporter."""
 
     def source(scenario: Scenario, seed: int) -> Iterator[tuple[np.ndarray, FrameConditions]]:
         for frame in pipeline.frames(scenario, ScenarioEngine(scenario, seed=seed)):
             yield frame.image, frame.labels
 
     return source
+
+
+def frame_source(checkpoint: str | Path, device: str | None = None, options: GenerateOptions | None = None
+                 ) -> Callable[[Scenario, int], Iterator[tuple[np.ndarray, FrameConditions]]]:
+    """Load the checkpoint once; return `source(scenario, seed)` yielding (RGB uint8 image at the camera's
+    size, labels) per frame: the entry point for sinks such as the dataset exporter."""
+    options = dataclasses.replace(options or GenerateOptions(progress=False), device=device or "cpu")
+    return pipeline_source(VideoPipeline(load_checkpoint(checkpoint, options.device), options))
+
+
+def render_source() -> Callable[[Scenario, int], Iterator[tuple[np.ndarray, FrameConditions]]]:
+    """The procedural renderer as a frame source (`drivesim export --source render`)."""
+    return pipeline_source(RenderPipeline(GenerateOptions(progress=False)))

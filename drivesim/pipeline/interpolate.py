@@ -51,7 +51,7 @@ def interpolate(run: RunContext, latents: Latents, rate: int, factor: int = 4) -
         context[0, 0], context[0, -1] = z0, z1
         mask = torch.zeros(1, frames, device=run.device)
         mask[0, 0] = mask[0, -1] = 1.0
-        cond = replace(run.unet_conditions(indices, (h, w)), context=context, context_mask=mask,
+        cond = replace(run.unet_conditions(indices, cfg.layout_size), context=context, context_mask=mask,
                        rate=torch.tensor([rate], device=run.device))
         # 2. sample the in-between frames (noise seeded by the segment's first frame)
         noise = run.noise((1, frames, channels, h, w), f"interpolate-{rate}", i0)

@@ -1,8 +1,9 @@
 """Keyframes: autoregressive rollout of the prediction model with bounded context (flat memory).
 
 Clip 0 is sampled from scratch (S = 0 context frames); every later clip is given the last
-S generated keyframes as context (S = 1 for clip 1, then S = 2: Video LDM §3.1.1 / §4.1) and
-generates the clip's other T - S frames. Only those <= 2 latents survive a clip, so memory does not
+S = 2 generated keyframes as context (the paper starts from one image-model frame, hence S = 1
+then 2; our first clip is a whole clip, so two frames exist at once) and generates the clip's
+other T - S frames. Only those <= 2 latents survive a clip, so memory does not
 grow with the video's length. Keyframe k is output frame k * stride; every clip is conditioned on
 the scenario's labels and boxes at its keyframes' timestamps (layout maps at latent size).
 
@@ -56,7 +57,7 @@ class KeyframeRollout:
         # 1. the clip: S context keyframes (the last ones generated), then T - S new ones
         given = len(self.context)
         indices = [k * self.stride for k in range(first - given, first - given + frames)]
-        cond = run.unet_conditions(indices, (h, w))
+        cond = run.unet_conditions(indices, cfg.layout_size)
         context = torch.zeros(1, frames, channels, h, w, device=run.device)
         if self.max_context:
             mask = torch.zeros(1, frames, device=run.device)
@@ -81,14 +82,15 @@ class KeyframeRollout:
 
     def keyframes(self, count: int) -> Iterator[tuple[int, Tensor]]:
         """Yield (output frame index, latent) for keyframes 0 .. count-1, each clip as soon as it is sampled."""
-        done, clip = 0, 0
+        done = 0
         while done < count:
             given = len(self.context)
             indices, z = self.sample_clip(done)
-            # keep only what the next clip needs: S = 1 after the first clip, then 2
-            self.remember(list(z), clip + 1)
+            # keep only what the next clip needs: the last max_context keyframes (S = 2 from the second
+            # clip on -- the first clip already made T keyframes, so there is no reason to drop one)
+            self.remember(list(z), self.max_context)
             # hand the new keyframes downstream (the last clip may overshoot: drop the extra)
             new = min(self.clip_frames - given, count - done)
             for j in range(given, given + new):
                 yield indices[j], z[j].clone()
-            done, clip = done + new, clip + 1
+            done += new

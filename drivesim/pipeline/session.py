@@ -167,8 +167,8 @@ class PipelineSession:
             indices, z = self.rollout.sample_clip(self.committed)
             new = [j for j in range(given, len(indices)) if indices[j] <= last]
             out += [(indices[j], z[j].clone()) for j in new]
-            # the context grows by one keyframe per clip (S = 0, 1, 2), as in the offline rollout
-            self.rollout.remember(list(z[:new[-1] + 1]), given + 1)
+            # the last max_context keyframes sampled so far, as in the offline rollout
+            self.rollout.remember(list(z[:new[-1] + 1]), self.rollout.max_context)
             self.committed += len(new)
             self.last_keyframe = out[-1]
             self.provisional = None

@@ -54,6 +54,9 @@ def upsampler_chunk_fn(run: RunContext) -> Callable[[list[tuple[int, Tensor]]], 
                                            clip_generator(run.seed, "sr-aug", i)) for j, i in enumerate(indices)],
                             dim=1)
             cond = upsampler_conditions(low, level)
+            if ucfg.num_layout_channels:  # the boxes at the output size: detail drawn where road users are
+                boxes = run.unet_conditions(indices, tuple(low.shape[-2:]))
+                cond = cond.replace(layout=boxes.layout, layout_null=boxes.layout_null)
             # 2. sample the high-res frames from per-frame noise
             noise = torch.stack([run.noise(tuple(low.shape[2:]), "sr", i) for i in indices])[None]
             out = run.bundle.upsampler.from_target(

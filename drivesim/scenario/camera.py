@@ -1,6 +1,6 @@
 """The ego camera: a pinhole model from the horizontal field of view, mounted above the road.
 
-Frames (DESIGN §3, KITTI convention):
+Frames (KITTI convention; docs/scenario-format.md, "Coordinates"):
 - road frame ("ego frame"): origin on the ground directly below the camera, x right,
   y down (the ground is y = 0, the camera sits at y = -mount_height_m), z forward along the road;
 - camera frame: x right, y down, z along the optical axis, pitched by `pitch_deg`

@@ -1,6 +1,6 @@
 """The scenario engine: a `Scenario` -> per-frame ground truth (`FrameConditions`), deterministic in the seed.
 
-World model (DESIGN §3): an ego-centric straight road. The ego drives at the centre of
+World model (docs/scenario-format.md): an ego-centric straight road. The ego drives at the centre of
 `ego.lane` at constant `ego.speed_mps`; everything is expressed relative to the camera on it.
 Road frame: x right, y down (ground y = 0), z forward; see `camera.py`.
 

@@ -1,4 +1,4 @@
-"""Scenario format v1: the typed schema of a scenario YAML file (DESIGN §3).
+"""Scenario format v1: the typed schema of a scenario YAML file (docs/scenario-format.md).
 
 Plain data only: behaviour lives in `engine.py`, file reading and located errors in
 `loader.py`. Units are SI (metres, seconds, metres per second, degrees).

@@ -1,6 +1,6 @@
 """Per-frame ground truth: what the engine produces and every sink consumes.
 
-`FrameConditions.to_json()` is the `drivesim plan` / `labels.jsonl` line format (DESIGN §3);
+`FrameConditions.to_json()` is the `drivesim plan` / `labels.jsonl` line format (docs/labels.md);
 its keys are a contract, do not add to or rename them.
 """
 

@@ -34,6 +34,11 @@ from drivesim.scenario.format import Scenario
 # Scenario files are small; the limits keep a hostile input (alias bombs, huge files) cheap.
 MAX_SCENARIO_BYTES = 2 * 1024 * 1024
 MAX_YAML_NODES = 200_000
+MAX_YAML_DEPTH = 32  # the format nests 4 levels deep; deeper input is a mistake or an attack
+MAX_ISSUES = 100  # issues reported per file (the rest are counted): bounds the memory of a bad file
+# Whole numbers beyond this are no scenario value (and beyond ~1e308 not even a float).
+MAX_WHOLE_NUMBER = 2**63 - 1
+_TOO_LARGE_HINT = "no scenario value needs more than 18 digits; check for extra zeros"
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -96,10 +101,13 @@ def read_scenario_text(path: Union[str, "os.PathLike[str]"]) -> str:
     if p.is_dir():
         raise fail("is a directory, not a scenario file", "pass a .yaml file, e.g. scenarios/lead_brake.yaml")
     try:
-        size = p.stat().st_size
-        if size > MAX_SCENARIO_BYTES:
-            raise fail(f"file is {size} bytes; scenario files are limited to {MAX_SCENARIO_BYTES}")
-        raw = p.read_bytes()
+        # Read at most one byte past the cap rather than trust `stat`: /dev/zero, a pipe or a file
+        # still growing has no size that limits what read_bytes() would pull into memory.
+        with open(p, "rb") as f:
+            raw = f.read(MAX_SCENARIO_BYTES + 1)
+        if len(raw) > MAX_SCENARIO_BYTES:
+            raise fail(f"file is larger than {MAX_SCENARIO_BYTES} bytes, the limit of a scenario file",
+                       "pass a scenario YAML file")
     except FileNotFoundError:
         raise fail("file not found", "check the path") from None
     except OSError as err:
@@ -158,7 +166,16 @@ def _parse(text: str, filename: str) -> tuple[Scenario | None, list[ScenarioIssu
 
     issues += [locate(f) for f in schema_findings + check_findings]
     issues.sort(key=lambda i: (i.line or 0, i.column or 0))
-    return (scenario if not issues else None), issues
+    return (scenario if not issues else None), cap_issues(issues, filename)
+
+
+def cap_issues(issues: list[ScenarioIssue], filename: str, limit: int = MAX_ISSUES) -> list[ScenarioIssue]:
+    """The first `limit` issues, plus one that counts the rest (a file full of errors stays cheap)."""
+    if len(issues) <= limit:
+        return issues
+    rest = len(issues) - limit
+    return issues[:limit] + [ScenarioIssue(filename, None, None, "", f"... and {rest} more issue(s)",
+                                           "fix the ones above first")]
 
 
 def _yaml_syntax_issue(err: yaml.MarkedYAMLError, filename: str) -> ScenarioIssue:
@@ -197,6 +214,12 @@ class _NodeReader:
         if self._budget < 0:
             raise _TooManyNodes
         self.marks.setdefault(path, _mark(node))
+        if len(path) > MAX_YAML_DEPTH and not isinstance(node, yaml.ScalarNode):
+            # Stop here: pydantic and the checks recurse, and the format is never this deep.
+            self.findings.append(Finding(path, f"nested more than {MAX_YAML_DEPTH} levels deep",
+                                         "a scenario nests at most 4 levels (agents[].actions[].key); "
+                                         "check the brackets and indentation", _mark(node)))
+            return None
         if id(node) in self._active:
             self.findings.append(Finding(path, "an alias refers to itself", "", _mark(node)))
             return None
@@ -221,8 +244,21 @@ class _NodeReader:
             problem = getattr(err, "problem", None) or str(err)
             self.findings.append(Finding(path, f"cannot read value: {problem}", "remove the tag", _mark(node)))
             return None
+        except ValueError:  # Python refuses to convert whole numbers of more than 4300 digits
+            self.findings.append(Finding(path, f"number too large ({len(node.value)} characters)",
+                                         _TOO_LARGE_HINT, _mark(node)))
+            return None
         if isinstance(value, str) and node.style is None and _parses_as_number(value):
             return float(value)  # unquoted 1e3: YAML 1.1 says text, every reader of a scenario means 1000
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_WHOLE_NUMBER:
+            digits = len(str(abs(value)))  # Python caps int -> str at 4300 digits; the text may be longer
+            self.findings.append(Finding(path, f"number too large ({digits} digits)",
+                                         _TOO_LARGE_HINT, _mark(node)))
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            self.findings.append(Finding(path, f"expected a finite number, got {node.value}",
+                                         "write a number such as 10 or 2.5", _mark(node)))
+            return None
         if isinstance(value, (str, int, float, bool)) or value is None:
             return value
         return node.value  # dates, binary: keep the text as written
@@ -301,7 +337,10 @@ def _friendly(err: dict[str, Any]) -> Finding:
     if kind == "extra_forbidden":
         return _unknown_key(loc)
     if value is None and kind.endswith("_type"):
-        return Finding(loc, f"has no value; expected {_expected(kind)}", "give it a value or remove the key")
+        fix = "give it a value" if _is_required(loc) else "give it a value or remove the key"
+        example = _EXAMPLE_VALUES.get(key)
+        return Finding(loc, f"has no value; expected {_expected(kind)}", f"{fix}, e.g. '{key}: {example}'"
+                       if example and _is_required(loc) else fix)
     if kind == "literal_error" and loc == ("version",):
         return Finding(loc, f"unsupported version {_show(value)}; this drivesim reads version 1",
                        "set 'version: 1' (or leave it out)")
@@ -336,6 +375,14 @@ def _friendly(err: dict[str, Any]) -> Finding:
     if kind == "value_error":
         return Finding(loc, str(ctx.get("error", err["msg"])), hint)
     return Finding(loc, err["msg"], hint)  # anything rarer: pydantic's own words
+
+
+def _is_required(loc: KeyPath) -> bool:
+    """Whether the key at `loc` must be given (a required field of its mapping)."""
+    if not loc or not isinstance(loc[-1], str):
+        return False
+    owner = _annotation_at(loc[:-1])
+    return _is_model(owner) and loc[-1] in owner.model_fields and owner.model_fields[loc[-1]].is_required()
 
 
 def _unknown_key(loc: KeyPath) -> Finding:

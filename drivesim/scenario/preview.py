@@ -1,10 +1,13 @@
 """One PNG that shows what a scenario does, readable at a glance (no model involved).
 
 Left: a bird's-eye view in the ego frame (the ego is fixed, the road flows past): road, lane
-markings, the ego's car, each named agent's trajectory over the whole scenario as a coloured
-polyline with time ticks, its id, and its footprint at the camera views' times (numbered);
-background traffic faint, at the first view's time. The lateral axis is stretched so lanes
-stay readable (the factor is printed).
+markings, the ego's car, each named agent's trajectory over the whole scenario as a polyline
+with time ticks, its id, and its footprint at the camera views' times (numbered);
+background traffic faint, at the first view's time. Agents are drawn in their class colour,
+the same as their boxes in the camera views and in the legend: a colour always means a class
+(per-agent colours once drew a truck in the cyclist's colour); two agents of one class are told
+apart by their id labels. The lateral axis is stretched so lanes stay readable (the factor is
+printed).
 Right: camera views at 4 evenly spaced frames, drawn with the scenario's camera model (sky,
 road, lane lines, night darkened) with the label boxes (class colour, track id, dashed when
 at least half occluded) and a caption (t, time of day, crowdedness, number of boxes).
@@ -41,9 +44,6 @@ BG_CAPTION_MIN_PX = 40  # background boxes lower than this (in the view) get no 
 UI_BG = (22, 24, 29)
 UI_TEXT = (235, 237, 240)
 UI_DIM = (150, 155, 165)
-# Trajectory colours for named agents, in file order (RGB).
-AGENT_PALETTE = [(255, 99, 71), (64, 196, 255), (255, 205, 60), (140, 230, 110), (225, 120, 255),
-                 (255, 150, 50), (80, 230, 210), (250, 120, 170), (180, 180, 255), (200, 220, 120)]
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _FONT_TITLE = cv2.FONT_HERSHEY_DUPLEX
@@ -130,7 +130,7 @@ def _legend(canvas: np.ndarray, y: int) -> None:
         x += 30 + cv2.getTextSize(kind, _FONT, 0.5, 1)[0][0]
     x += 10
     _dashed_h(canvas, (x, y + 14), 30, UI_TEXT)
-    note = (f"= at least {DASHED_FROM_OCCLUSION:.0%} occluded    bird's-eye: filled = start, "
+    note = (f"= at least {DASHED_FROM_OCCLUSION:.0%} occluded    bird's-eye: class colours, filled = start, "
             "numbered outlines = where the agent is in camera views 2-4, grey = background traffic")
     cv2.putText(canvas, note, (x + 38, y + 20), _FONT, 0.5, UI_DIM, 1, cv2.LINE_AA)
 
@@ -292,8 +292,8 @@ def _birds_eye(engine: ScenarioEngine, view_times: list[float], w: int, h: int) 
     # named agents: trajectory, time ticks, footprints at the views' times, id
     tick = next(s for s in (1, 2, 5, 10, 20, 30, 60, 120, 300, 600) if sc.duration_s / s <= 12)
     labels: list[tuple[int, int, int, int]] = []  # placed id labels, kept from overlapping
-    for j, (agent, (lat, z)) in enumerate(zip(agents, tracks)):
-        color = AGENT_PALETTE[j % len(AGENT_PALETTE)]
+    for agent, (lat, z) in zip(agents, tracks):
+        color = class_color(agent.type)  # the legend's colour: a colour never names an agent
         pts = np.round(px(lat, z) * 16).astype(np.int32)
         cv2.polylines(img, [pts], False, color, 2, cv2.LINE_AA, shift=4)
         tick_lat, tick_z = engine.named_trajectory(agent.id, np.arange(tick, ts[-1] + 1e-6, tick))[:2]

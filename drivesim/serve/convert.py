@@ -8,6 +8,7 @@ so a frame encoded by the server decodes to the same pixels and labels in the cl
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -123,15 +124,26 @@ def issue_from_proto(msg: pb.Issue) -> Any:
 
 def format_issues(issues: Iterable[Any], limit_chars: int = MAX_DETAILS_CHARS) -> str:
     """One issue per line ("file:line:col: key: message -- hint"), cut to fit a status trailer."""
-    lines = [str(i) for i in issues]
+    issues = list(issues)
     text, used = [], 0
-    for k, line in enumerate(lines):
+    for k, issue in enumerate(issues):
+        line = str(issue)  # one at a time: only the lines that fit are ever built
         if used + len(line) > limit_chars:
-            text.append(f"... and {len(lines) - k} more issue(s); call ValidateScenario for all of them")
+            text.append(f"... and {len(issues) - k} more issue(s); call ValidateScenario for all of them")
             break
         text.append(line)
         used += len(line) + 1
     return "\n".join(text)
+
+
+MAX_SEED = 2**31 - 1  # a scenario's `seed:` range (docs/scenario-format.md)
+
+
+def check_seed(seed: Any, where: str) -> int:
+    """The seed as an int, or a DrivesimError: whole numbers 0 .. 2^31-1, as in a scenario file."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise DrivesimError(f"{where} must be a whole number in 0..{MAX_SEED}, got {seed!r}")
+    return seed
 
 
 def apply_overrides(scenario: Scenario, overrides: pb.ScenarioOverrides) -> Scenario:
@@ -144,6 +156,10 @@ def apply_overrides(scenario: Scenario, overrides: pb.ScenarioOverrides) -> Scen
     for key in ("time_of_day", "crowdedness"):
         if overrides.HasField(key):
             env[key] = getattr(overrides, key)
+    for key, value in (*changes.items(), *env.items()):
+        # NaN passes no comparison, so pydantic would report it against a bound ("<= 3600").
+        if isinstance(value, float) and not math.isfinite(value):
+            raise DrivesimError(f"invalid override: overrides.{key}: expected a finite number, got {value}")
     if not changes and not env:
         return scenario
     data = scenario.model_dump()
@@ -226,5 +242,6 @@ def info_to_proto(info: Mapping[str, Any], limits: Any, versions: Mapping[str, s
                    limits=pb.Limits(max_sessions=limits.max_sessions, max_streams=limits.max_streams,
                                     max_duration_s=limits.max_duration_s, max_pixels=limits.max_pixels,
                                     max_message_bytes=limits.max_message_bytes,
-                                    max_frames_per_step=limits.max_frames_per_step),
+                                    max_frames_per_step=limits.max_frames_per_step,
+                                    max_agents_per_step=limits.max_agents_per_step),
                    versions=dict(versions))

@@ -4,7 +4,7 @@
 
 A backend turns frame conditions into RGB frames:
 - `SchematicGenerator`: sky, road, lane lines and class-coloured filled boxes
-  (`drivesim.export.schematic.render_schematic`). Fast and deterministic; for tests,
+  (`drivesim.schematic.render_schematic`). Fast and deterministic; for tests,
   benchmarks of the transport and wiring a simulator.
 - `PipelineGenerator`: the Video LDM pipeline (`drivesim.pipeline.generate`), imported lazily
   so the server, the client and the schematic backend never import torch.
@@ -31,7 +31,6 @@ from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import FrameConditions
 
 Cancelled = Callable[[], bool]
-DEFAULT_CHECKPOINT = Path("checkpoints/default")  # LEAD: the bundle `drivesim generate` uses by default
 
 
 class BackendUnavailable(DrivesimError):
@@ -43,8 +42,9 @@ class Unsupported(DrivesimError):
 
 
 class SessionStepper(Protocol):
-    def step(self, conditions: list[FrameConditions]) -> list[np.ndarray]:
-        """Frames (RGB uint8, camera size) for the given conditions, continuing the session's video."""
+    def step(self, conditions: list[FrameConditions], cancelled: Cancelled = lambda: False) -> list[np.ndarray]:
+        """Frames (RGB uint8, camera size) for the given conditions, continuing the session's video.
+        Once `cancelled()` is true it may return early with fewer frames (the call has ended)."""
         ...
 
 
@@ -69,10 +69,15 @@ class _SchematicStepper:
 
         self.camera = PinholeCamera.from_config(header.camera)
 
-    def step(self, conditions: list[FrameConditions]) -> list[np.ndarray]:
-        from drivesim.export.schematic import render_schematic
+    def step(self, conditions: list[FrameConditions], cancelled: Cancelled = lambda: False) -> list[np.ndarray]:
+        from drivesim.schematic import render_schematic
 
-        return [render_schematic(self.camera, fc) for fc in conditions]
+        frames = []
+        for fc in conditions:
+            if cancelled():
+                break
+            frames.append(render_schematic(self.camera, fc))
+        return frames
 
 
 class SchematicGenerator:
@@ -111,13 +116,14 @@ class PipelineGenerator:
 
     thread_safe = False  # one shared model: the server serialises calls (SerializedGenerator)
 
-    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, device: str = "cpu",
+    def __init__(self, checkpoint: str | Path | None = None, device: str = "cpu",
                  options: dict[str, Any] | None = None):
-        self.checkpoint, self.device = Path(checkpoint), device
+        # None: the bundle `drivesim generate` uses (drivesim.checkpoint), resolved when loading
+        self.checkpoint, self.device = checkpoint, device
         self.options = dict(options or {})  # GenerateOptions fields: steps, sampler, guidance, ...
         self._pipeline: Any = None
         self._load_lock = threading.Lock()
-        self.info: dict[str, Any] = {"backend": "diffusion", "bundle": str(checkpoint), "bundle_hash": "",
+        self.info: dict[str, Any] = {"backend": "diffusion", "bundle": str(checkpoint or ""), "bundle_hash": "",
                                      "native_width": 0, "native_height": 0}
 
     def load(self) -> Any:
@@ -125,6 +131,7 @@ class PipelineGenerator:
         with self._load_lock:
             if self._pipeline is None:
                 try:
+                    from drivesim.checkpoint import resolve_checkpoint
                     from drivesim.models.bundle import bundle_sha256
                     from drivesim.pipeline.generate import VideoPipeline, load_checkpoint
                     from drivesim.pipeline.options import GenerateOptions
@@ -134,6 +141,7 @@ class PipelineGenerator:
                 # seed stays None: each call seeds through its own engine (ScenarioEngine(scenario, seed)).
                 options = GenerateOptions(**{**self.options, "device": self.device, "progress": False, "seed": None})
                 try:
+                    self.checkpoint = resolve_checkpoint(self.checkpoint)
                     bundle = load_checkpoint(self.checkpoint, self.device)
                     digest = bundle_sha256(self.checkpoint)
                 except BundleError as err:
@@ -160,7 +168,27 @@ class PipelineGenerator:
     def session(self, header: Scenario, seed: int) -> SessionStepper:
         """A `drivesim.pipeline.PipelineSession`: each step returns exactly its conditions' frames
         (docs/pipeline.md, "Closed-loop sessions")."""
-        return self.load().session(header, seed=seed)
+        return _CancellableSession(self.load().session(header, seed=seed))
+
+
+class _CancellableSession:
+    """A PipelineSession whose steps stop at the next network forward once the call is cancelled,
+    as `Generate` does: the session's run context checks its `cancelled` flag before every forward.
+    A cancelled step leaves the session half-advanced; the call has ended, so it is never stepped again."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    def step(self, conditions: list[FrameConditions], cancelled: Cancelled = lambda: False) -> list[np.ndarray]:
+        from drivesim.pipeline.context import Cancelled as RunCancelled
+
+        self.inner.run.cancelled = cancelled
+        try:
+            return self.inner.step(conditions)
+        except RunCancelled:
+            return []
+        finally:
+            self.inner.run.cancelled = None
 
 
 BACKENDS = ("diffusion", "schematic")
@@ -171,7 +199,7 @@ def make_generator(backend: str, checkpoint: str | Path | None = None, device: s
     if backend == "schematic":
         return SchematicGenerator()
     if backend == "diffusion":
-        generator = PipelineGenerator(checkpoint if checkpoint is not None else DEFAULT_CHECKPOINT, device)
+        generator = PipelineGenerator(checkpoint, device)
         generator.load()
         return generator
     raise DrivesimError(f"unknown backend '{backend}'; use one of {', '.join(BACKENDS)}")
@@ -218,10 +246,11 @@ class _SerializedStepper:
     def __init__(self, inner: SessionStepper, lock: FairLock):
         self.inner, self.lock = inner, lock
 
-    def step(self, conditions: list[FrameConditions]) -> list[np.ndarray]:
-        self.lock.acquire()
+    def step(self, conditions: list[FrameConditions], cancelled: Cancelled = lambda: False) -> list[np.ndarray]:
+        if not self.lock.acquire(cancelled):  # a cancelled call leaves the queue at once
+            return []
         try:
-            return self.inner.step(conditions)
+            return self.inner.step(conditions, cancelled)
         finally:
             self.lock.release()
 

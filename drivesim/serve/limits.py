@@ -20,7 +20,12 @@ class Limits:
     max_duration_s: float = 600.0  # a scenario's duration_s
     max_pixels: int = 1024 * 512  # camera width * height (the paper's top resolution)
     max_frames_per_step: int = 64  # frames one session step may ask for
+    # Agents one session step may send. Occlusion is n log n for scattered boxes but grows with the
+    # square of the boxes piled on one spot (500 on one spot: seconds per frame); a real scene has
+    # a few dozen in view.
+    max_agents_per_step: int = 500
     max_message_bytes: int = 64 * 1024 * 1024  # one frame at 1024x512 RAW is 1.5 MiB
+    max_filename_chars: int = 1024  # a request's `filename`, copied into every issue it reports
 
     def scenario_problem(self, scenario: Scenario, check_duration: bool = True) -> str | None:
         """Why the scenario is over a limit, or None."""

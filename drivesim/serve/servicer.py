@@ -20,9 +20,11 @@ import uuid
 from typing import Any, Callable, Iterator
 
 import grpc
+from google.protobuf.message import DecodeError, Message
 
 from drivesim import __version__
 from drivesim.errors import DrivesimError, ScenarioError
+from drivesim.scenario.boxes import PlanningCancelled
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.loader import parse_scenario
 from drivesim.serve import convert
@@ -88,6 +90,37 @@ def _streaming(method: Callable) -> Callable:
     return guarded
 
 
+def decode(message_type: type[Message], data: bytes | Message, method: str,
+           context: grpc.ServicerContext) -> Any:
+    """A request message from the bytes gRPC received. The handlers take raw bytes (see
+    `add_to_server`) so that malformed bytes are the client's error, INVALID_ARGUMENT with one
+    log line, rather than gRPC's own INTERNAL with a traceback; and so that the token is
+    checked before anything is parsed."""
+    if isinstance(data, message_type):
+        return data  # called in-process with a message
+    try:
+        return message_type.FromString(data)
+    except (DecodeError, TypeError, ValueError) as err:
+        log.warning("%s: malformed request from %s: %s", method, context.peer(), err)
+        raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                         f"malformed {message_type.DESCRIPTOR.full_name}: the bytes are not a valid protobuf "
+                         "message; generate the client from proto/drivesim.proto") from None
+
+
+def add_to_server(servicer: "SimulatorServicer", server: grpc.Server) -> None:
+    """Register the Simulator service with raw-bytes handlers (the methods decode, see `decode`)."""
+    def out(message: Message) -> bytes:
+        return message.SerializeToString()
+
+    handlers = {
+        "Generate": grpc.unary_stream_rpc_method_handler(servicer.Generate, response_serializer=out),
+        "ValidateScenario": grpc.unary_unary_rpc_method_handler(servicer.ValidateScenario, response_serializer=out),
+        "OpenSession": grpc.stream_stream_rpc_method_handler(servicer.OpenSession, response_serializer=out),
+        "GetInfo": grpc.unary_unary_rpc_method_handler(servicer.GetInfo, response_serializer=out),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+
+
 def cancel_flag(context: grpc.ServicerContext) -> Callable[[], bool]:
     """True once the call has ended for any reason (client cancel, disconnect, deadline, server stop)."""
     ended = threading.Event()
@@ -104,16 +137,20 @@ class SimulatorServicer(pb_grpc.SimulatorServicer):
     # --- unary -------------------------------------------------------------------------------
 
     @_unary
-    def ValidateScenario(self, request: pb.ValidateRequest, context: grpc.ServicerContext) -> pb.ValidateResponse:
+    def ValidateScenario(self, request: bytes, context: grpc.ServicerContext) -> pb.ValidateResponse:
+        request = decode(pb.ValidateRequest, request, "ValidateScenario", context)
+        filename = self._filename(request.filename)
         try:
-            scenario = parse_scenario(request.scenario_yaml, request.filename or "<request>")
-        except ScenarioError as err:
+            scenario = parse_scenario(request.scenario_yaml, filename)
+        except ScenarioError as err:  # at most loader.MAX_ISSUES issues, plus one counting the rest
             return pb.ValidateResponse(valid=False, issues=[convert.issue_to_proto(i) for i in err.issues])
         return pb.ValidateResponse(valid=True, scenario_name=scenario.name, num_frames=scenario.num_frames)
 
     @_unary
-    def GetInfo(self, request: pb.GetInfoRequest, context: grpc.ServicerContext) -> pb.Info:
+    def GetInfo(self, request: bytes, context: grpc.ServicerContext) -> pb.Info:
         from google.protobuf import __version__ as protobuf_version
+
+        decode(pb.GetInfoRequest, request, "GetInfo", context)
 
         versions = {"drivesim": __version__, "api": API_VERSION, "grpc": grpc.__version__,
                     "protobuf": protobuf_version, "python": platform.python_version()}
@@ -122,12 +159,13 @@ class SimulatorServicer(pb_grpc.SimulatorServicer):
     # --- streams -----------------------------------------------------------------------------
 
     @_streaming
-    def Generate(self, request: pb.GenerateRequest, context: grpc.ServicerContext) -> Iterator[pb.Frame]:
+    def Generate(self, request: bytes, context: grpc.ServicerContext) -> Iterator[pb.Frame]:
+        request = decode(pb.GenerateRequest, request, "Generate", context)
         scenario = convert.apply_overrides(self._scenario(request.scenario_yaml, request.filename),
                                            request.overrides)
         self._check_limits(scenario, check_duration=True)
         encoding = convert.encoding_value(request.encoding)
-        seed = request.seed if request.HasField("seed") else scenario.seed
+        seed = convert.check_seed(request.seed, "seed") if request.HasField("seed") else scenario.seed
         cancelled = cancel_flag(context)
         with self.admission.slot("stream") as granted:
             if not granted:
@@ -141,8 +179,9 @@ class SimulatorServicer(pb_grpc.SimulatorServicer):
                 yield convert.frame_to_proto(rgb, fc, encoding)
 
     @_streaming
-    def OpenSession(self, requests: Iterator[pb.SessionRequest],
+    def OpenSession(self, requests: Iterator[bytes],
                     context: grpc.ServicerContext) -> Iterator[pb.SessionResponse]:
+        requests = (decode(pb.SessionRequest, raw, "OpenSession", context) for raw in requests)
         first = next(requests, None)
         if first is None:
             return
@@ -152,7 +191,7 @@ class SimulatorServicer(pb_grpc.SimulatorServicer):
         header = self._scenario(first.header.scenario_yaml, first.header.filename)
         self._check_limits(header, check_duration=False)  # a session is not bounded by duration_s
         encoding = convert.encoding_value(first.header.encoding)
-        seed = first.header.seed if first.header.HasField("seed") else header.seed
+        seed = convert.check_seed(first.header.seed, "header.seed") if first.header.HasField("seed") else header.seed
         cancelled = cancel_flag(context)
         with self.admission.slot("session") as granted:
             if not granted:
@@ -169,8 +208,15 @@ class SimulatorServicer(pb_grpc.SimulatorServicer):
                     raise RpcFailure(grpc.StatusCode.FAILED_PRECONDITION,
                                      "after the header, every SessionRequest must carry a step")
                 step_index = loop.steps
-                conditions = loop.plan(convert.step_from_proto(request.step))
-                frames = stepper.step(conditions)
+                self._check_agents(request.step, step_index)
+                try:
+                    conditions = loop.plan(convert.step_from_proto(request.step), cancelled)
+                except PlanningCancelled:
+                    return
+                frames = stepper.step(conditions, cancelled)  # returns early (fewer frames) once cancelled
+                if cancelled():
+                    log.info("session step %d cancelled", step_index)
+                    return
                 if len(frames) != len(conditions):
                     raise RuntimeError(f"backend returned {len(frames)} frames for {len(conditions)} conditions")
                 for k, (rgb, fc) in enumerate(zip(frames, conditions)):
@@ -181,9 +227,23 @@ class SimulatorServicer(pb_grpc.SimulatorServicer):
 
     # --- helpers -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _scenario(text: str, filename: str) -> Scenario:
-        return parse_scenario(text, filename or "<request>")
+    def _scenario(self, text: str, filename: str) -> Scenario:
+        return parse_scenario(text, self._filename(filename))
+
+    def _filename(self, name: str) -> str:
+        """The request's file name for issues; refused when long (it is copied into every issue)."""
+        if len(name) > self.limits.max_filename_chars:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                             f"filename is {len(name)} characters; the limit is {self.limits.max_filename_chars} "
+                             "(send the file's name, not its content)")
+        return name or "<request>"
+
+    def _check_agents(self, step: pb.SessionStep, index: int) -> None:
+        # Before any conversion: the cost of a step grows with its agents (occlusion).
+        if len(step.agents) > self.limits.max_agents_per_step:
+            raise RpcFailure(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                             f"step {index} carries {len(step.agents)} agents; this server takes at most "
+                             f"{self.limits.max_agents_per_step} per step (--max-agents-per-step)")
 
     def _check_limits(self, scenario: Scenario, check_duration: bool) -> None:
         problem = self.limits.scenario_problem(scenario, check_duration=check_duration)

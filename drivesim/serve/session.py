@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 from drivesim.errors import DrivesimError
-from drivesim.scenario.boxes import label_boxes
+from drivesim.scenario.boxes import PlanningCancelled, label_boxes
 from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.engine import AgentState
 from drivesim.scenario.format import AGENT_TYPES, DEFAULT_SIZE_M, Scenario
 from drivesim.scenario.labels import FrameConditions, RoadState
 
 TIMES_OF_DAY = ("day", "night")
+MAX_AGENT_ID_CHARS = 128  # ids become track ids in every label file: short, printable text
 
 
 class StepError(DrivesimError):
@@ -70,8 +72,9 @@ class ClosedLoop:
         self.frame_index = 0
         self.steps = 0
 
-    def plan(self, step: Step) -> list[FrameConditions]:
-        """The step's frame conditions; raises StepError (and changes nothing) on a bad step."""
+    def plan(self, step: Step, cancelled: Callable[[], bool] | None = None) -> list[FrameConditions]:
+        """The step's frame conditions; raises StepError (and changes nothing) on a bad step.
+        With `cancelled`, raises PlanningCancelled (and changes nothing) soon after it turns true."""
         where = f"step {self.steps}"
         _check_step(step, where, self.max_frames_per_step)
         times = self._times(step, where)
@@ -84,11 +87,13 @@ class ClosedLoop:
         road = self.header.road
         out = []
         for k, t in enumerate(times):
+            if cancelled is not None and cancelled():
+                raise PlanningCancelled
             dt = t - times[0]
             states = [_state_at(a, dt, ego_speed, ego_lateral) for a in step.agents]
             out.append(FrameConditions(
                 index=self.frame_index + k, timestamp_s=t, time_of_day=tod, crowdedness=crowd,
-                boxes=label_boxes(self.camera, states),
+                boxes=label_boxes(self.camera, states, cancelled),
                 road=RoadState(lanes=road.lanes, lane_width_m=road.lane_width_m, ego_lateral_m=ego_lateral,
                                ego_speed_mps=ego_speed, ego_travel_m=travel + ego_speed * dt),
                 width=self.camera.width, height=self.camera.height))
@@ -148,6 +153,9 @@ def _check_step(step: Step, where: str, max_frames: int) -> None:
         at = f"{where}: agents[{i}]"
         if not a.id:
             raise StepError(f"{at}: id is empty; give every agent a stable id")
+        if len(a.id) > MAX_AGENT_ID_CHARS or not a.id.isprintable():
+            raise StepError(f"{at}: id must be printable text of at most {MAX_AGENT_ID_CHARS} characters, "
+                            f"got {a.id[:40]!r}{'...' if len(a.id) > 40 else ''} ({len(a.id)} characters)")
         if a.id in seen:
             raise StepError(f"{at}: id '{a.id}' is used twice in this step")
         seen.add(a.id)

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import ConcatDataset, Dataset, Sampler
 
+from drivesim.conditions.box_maps import render_layouts
 from drivesim.conditions.encode import build_conditions
 from drivesim.data.clips import Clip, ClipDataset, FrameDataset, collate_clips
 from drivesim.errors import DrivesimError
@@ -80,10 +81,11 @@ class RateMix(Dataset):
 
 class PatchCrops(Dataset):
     """Random `patch` (h, w) crops of clips (same position in every frame) and their `factor`-times
-    area-downsampled copies: items dict(high=(T, 3, h, w), low=(T, 3, h/f, w/f)) in [-1, 1]."""
+    area-downsampled copies: items dict(high=(T, 3, h, w), low=(T, 3, h/f, w/f)) in [-1, 1], and with
+    `layout` the same crop of the frames' layout maps drawn at the frame size (T, K, h, w)."""
 
-    def __init__(self, clips: Dataset, patch: tuple[int, int], factor: int, seed: int = 0):
-        self.clips, self.patch, self.factor, self.seed = clips, patch, factor, seed
+    def __init__(self, clips: Dataset, patch: tuple[int, int], factor: int, seed: int = 0, layout: bool = False):
+        self.clips, self.patch, self.factor, self.seed, self.layout = clips, patch, factor, seed, layout
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -93,12 +95,17 @@ class PatchCrops(Dataset):
         return len(self.clips)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        frames = self.clips[index]["frames"]  # (T, 3, H, W)
+        item = self.clips[index]
+        frames = item["frames"]  # (T, 3, H, W)
         (ph, pw), (h, w) = self.patch, frames.shape[-2:]
         rng = np.random.default_rng([self.seed, self.epoch, index])
         y0, x0 = int(rng.integers(0, h - ph + 1)), int(rng.integers(0, w - pw + 1))
         high = frames[..., y0:y0 + ph, x0:x0 + pw].contiguous()
-        return {"high": high, "low": F.avg_pool2d(high, self.factor)}
+        out = {"high": high, "low": F.avg_pool2d(high, self.factor)}
+        if self.layout:  # drawn whole, then cropped: boxes cut by the patch edge stay cut there
+            maps = render_layouts(item["conditions"], (h, w))
+            out["layout"] = torch.from_numpy(np.ascontiguousarray(maps[..., y0:y0 + ph, x0:x0 + pw]))
+        return out
 
 
 class EpochSampler(Sampler[int]):
@@ -142,7 +149,7 @@ def collate_video(items: list[dict[str, Any]], layout_size: tuple[int, int] | No
 
 
 def collate_patches(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"high": torch.stack([it["high"] for it in items]), "low": torch.stack([it["low"] for it in items])}
+    return {key: torch.stack([it[key] for it in items]) for key in ("high", "low", "layout") if key in items[0]}
 
 
 def collate_with(fn, **kwargs):

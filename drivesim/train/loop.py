@@ -20,6 +20,7 @@ import dataclasses
 import io
 import math
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -55,6 +56,7 @@ class TrainOptions:
     data: Path
     out: Path
     config: str | None = None  # preset used to create the bundle when --out does not exist yet
+    init_from: Path | None = None  # a trained bundle whose matching tensors the new bundle starts from
     resume: bool = False
     steps: int | None = None
     batch: int | None = None
@@ -139,8 +141,9 @@ def _parse_value(key: str, text: str, default: Any) -> Any:
 
 
 def _ensure_bundle(options: TrainOptions, accelerator, dtype: torch.dtype, seed: int) -> str:
-    """The bundle's config name; creates the bundle (random weights) from --config when absent."""
-    from drivesim.models.bundle import CONFIG_FILE, build_bundle, read_bundle_config, save_bundle
+    """The bundle's config name; creates the bundle from --config when absent (random weights, or
+    those of --init-from where names and shapes match)."""
+    from drivesim.models.bundle import CONFIG_FILE, build_bundle, grow_bundle, read_bundle_config, save_bundle
     from drivesim.models.configs import CONFIGS, get_config
 
     out = Path(options.out)
@@ -160,8 +163,18 @@ def _ensure_bundle(options: TrainOptions, accelerator, dtype: torch.dtype, seed:
                             f"(one of: {', '.join(sorted(CONFIGS))})")
     config = get_config(options.config)
     if accelerator.is_main_process:
-        save_bundle(build_bundle(config, seed=seed), out, dtype=dtype)
-        accelerator.print(f"created bundle {out} from config {config.name!r} (random weights)")
+        if options.init_from is None:
+            save_bundle(build_bundle(config, seed=seed), out, dtype=dtype)
+            accelerator.print(f"created bundle {out} from config {config.name!r} (random weights)")
+        else:
+            bundle, fresh = grow_bundle(options.init_from, config, seed=seed)
+            save_bundle(bundle, out, dtype=dtype)
+            # its stages stay trained: the new tensors start as no-ops or are retrained by this run
+            if (Path(options.init_from) / S.RECORD_FILE).is_file():
+                shutil.copyfile(Path(options.init_from) / S.RECORD_FILE, out / S.RECORD_FILE)
+            accelerator.print(f"created bundle {out} from config {config.name!r}, weights from {options.init_from} "
+                              f"({len(fresh)} new tensor(s){': ' + ', '.join(fresh[:4]) if fresh else ''}"
+                              f"{' ...' if len(fresh) > 4 else ''})")
     accelerator.wait_for_everyone()
     return config.name
 

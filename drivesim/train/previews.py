@@ -114,7 +114,9 @@ def upsampler_preview(t: Trainee, batch: dict[str, Any], generator: torch.Genera
     spatial = t.config.phase == "spatial"
     n = min(4, batch["high"].shape[0]) if spatial else 1
     high, low = batch["high"][:n].to(t.device), batch["low"][:n].to(t.device)
-    cond, bicubic = upsampler_inputs(t, low, generator, level=t.bundle.config.upsampler.inference_noise_level)
+    layout = batch["layout"][:n] if "layout" in batch else None
+    cond, bicubic = upsampler_inputs(t, low, generator, level=t.bundle.config.upsampler.inference_noise_level,
+                                     layout=layout)
     out = t.module.from_target(_sample(t, tuple(high.shape), cond, generator, t.config.preview_steps,
                                        image_only=spatial), bicubic)
     return grid([bicubic.flatten(0, 1), out.flatten(0, 1), high.flatten(0, 1)])

@@ -1,4 +1,4 @@
-"""The six training stages (DESIGN §1): one config dataclass and one loss function each, in STAGES.
+"""The six training stages (docs/method.md): one config dataclass and one loss function each, in STAGES.
 
     autoencoder    encoder + image decoder: L1 + perceptual + KL + hinge 2D patch-GAN (after gan_start)
     image          the UNet's spatial layers on single-frame latents (image_only), label/box dropout
@@ -22,9 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+from einops import rearrange
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from drivesim.conditions.box_maps import NUM_CLASS_CHANNELS
 from drivesim.conditions.encode import drop_conditions, upsampler_conditions
 from drivesim.conditions.tensors import UNetConditions
 from drivesim.data.clips import Clip
@@ -79,6 +82,8 @@ class LatentStageConfig(StageConfig):
 
     p_label: float = 0.1  # per-clip dropout of time of day / crowdedness / ego speed (label guidance)
     p_layout: float = 0.1  # per-clip dropout of the box + road layout maps
+    p_null: float = 0.1  # per-clip dropout of both at once: the unconditional branch of label/box guidance
+    fg_weight: float = 0.0  # extra loss weight inside the boxes (GeoDiffusion): 1 + fg_weight there, 1 elsewhere
     preview_steps: int = 10  # DDIM steps of the preview samples
     cache_latents: bool = True  # encode every frame once (BUNDLE/.train/latents/) instead of every step
 
@@ -232,15 +237,30 @@ def _gan_losses(t: Trainee, real: Tensor, fake: Tensor, step: int, start: int) -
     return g, hinge_d_loss(real_logits, fake_logits)
 
 
+def foreground_weights(cond: UNetConditions, size: tuple[int, int], fg_weight: float) -> Tensor | None:
+    """(B, T, 1, h, w) loss weights: 1 + fg_weight on latent pixels any box touches, 1 elsewhere and
+    on frames whose layout is dropped (the model cannot know where their boxes are); None if off."""
+    if fg_weight <= 0 or cond.layout is None:
+        return None
+    b = cond.batch_size
+    boxes = cond.layout[:, :, :NUM_CLASS_CHANNELS].amax(dim=2, keepdim=True)  # (B, T, 1, H', W')
+    fg = rearrange(F.adaptive_max_pool2d(rearrange(boxes, "b t c h w -> (b t) c h w"), size),
+                   "(b t) c h w -> b t c h w", b=b)
+    fg = fg * (~cond.layout_null.bool())[:, :, None, None, None]
+    return 1.0 + fg_weight * fg
+
+
 def _diffusion_step(t: Trainee, x0: Tensor, cond: UNetConditions, generator: torch.Generator,
                     image_only: bool = False, loss_mask: Tensor | None = None) -> Tensor:
-    """Noise x0 (B, T, C, H, W) at one uniform step per clip, predict eps or v, masked MSE."""
+    """Noise x0 (B, T, C, H, W) at one uniform step per clip, predict eps or v, masked MSE (weighted
+    inside the boxes when the stage has fg_weight)."""
     noise = _randn(x0.shape, generator, x0)
     steps = sample_timesteps(x0.shape[0], t.diffusion.num_train_timesteps, generator, device=x0.device)
     x_t = add_noise(x0, noise, steps, t.scheduler)
     out = t.model(x_t, steps, cond, image_only=image_only)
     target = training_target(x0, noise, steps, t.scheduler, t.diffusion.prediction_type)
-    return diffusion_loss(out, target, mask=loss_mask)
+    pixel_weights = foreground_weights(cond, x0.shape[-2:], getattr(t.config, "fg_weight", 0.0))
+    return diffusion_loss(out, target, mask=loss_mask, pixel_weights=pixel_weights)
 
 
 def _diffusion_trainee(bundle: Bundle, cfg: StageConfig, model: nn.Module, which: str, dataset: Dataset,
@@ -287,13 +307,13 @@ def latent_scaling_factor(autoencoder: nn.Module, dataset: Dataset, count: int =
 def setup_image(bundle: Bundle, cfg: ImageStageConfig, root: str, clips: list[Clip]) -> Trainee:
     c = bundle.config
     return _diffusion_trainee(bundle, cfg, bundle.unet, "spatial", D.frame_dataset(root, clips, c.frame_size),
-                              D.collate_with(D.collate_frames, layout_size=c.latent_size), c.diffusion)
+                              D.collate_with(D.collate_frames, layout_size=c.layout_size), c.diffusion)
 
 
 def image_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
     cfg: ImageStageConfig = t.config
     z = batch_latents(t, batch)  # (B, 1, C, h, w)
-    cond = drop_conditions(batch["cond"], cfg.p_label, cfg.p_layout, generator).to(t.device)
+    cond = drop_conditions(batch["cond"], cfg.p_label, cfg.p_layout, generator, p_null=cfg.p_null).to(t.device)
     return {"loss": _diffusion_step(t, z, cond, generator, image_only=True)}
 
 
@@ -329,7 +349,7 @@ def setup_video(bundle: Bundle, cfg: VideoStageConfig, root: str, clips: list[Cl
     dataset = D.clip_dataset(root, clips, cfg.frames or c.clip_frames, c.frame_size, 1.0 / c.keyframe_fps,
                              c.output_fps, notes)
     return _diffusion_trainee(bundle, cfg, bundle.unet, "temporal", dataset,
-                              D.collate_with(D.collate_video, layout_size=c.latent_size), c.diffusion, notes)
+                              D.collate_with(D.collate_video, layout_size=c.layout_size), c.diffusion, notes)
 
 
 def context_counts(batch: int, frames: int, max_context: int, p_none: float, generator: torch.Generator) -> Tensor:
@@ -346,7 +366,7 @@ def video_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, st
     b, frames = z.shape[:2]
     counts = context_counts(b, frames, min(c.context_frames, 2, frames - 1), cfg.p_no_context, generator)
     mask = (torch.arange(frames)[None] < counts[:, None]).to(z)  # (B, T): the first S frames are given
-    cond = drop_conditions(batch["cond"], cfg.p_label, cfg.p_layout, generator).to(t.device)
+    cond = drop_conditions(batch["cond"], cfg.p_label, cfg.p_layout, generator, p_null=cfg.p_null).to(t.device)
     cond = cond.replace(context=z * mask[:, :, None, None, None], context_mask=mask)
     loss = _diffusion_step(t, z, cond, generator, loss_mask=1.0 - mask)
     return {"loss": loss, "context": counts.float().mean()}
@@ -365,7 +385,7 @@ def setup_interpolation(bundle: Bundle, cfg: InterpolationStageConfig, root: str
     per_rate = [D.clip_dataset(root, clips, factor + 1, c.frame_size, 1.0 / (c.keyframe_fps * factor ** (r + 1)),
                                c.output_fps, notes) for r in INTERPOLATION_RATES]
     return _diffusion_trainee(bundle, cfg, bundle.interpolator, "temporal", D.RateMix(per_rate),
-                              D.collate_with(D.collate_video, layout_size=c.latent_size), c.diffusion, notes)
+                              D.collate_with(D.collate_video, layout_size=c.layout_size), c.diffusion, notes)
 
 
 def interpolation_mask(batch: int, frames: int) -> Tensor:
@@ -380,7 +400,7 @@ def interpolation_loss(t: Trainee, batch: dict[str, Any], generator: torch.Gener
     cfg: InterpolationStageConfig = t.config
     z = batch_latents(t, batch)
     mask = interpolation_mask(*z.shape[:2]).to(z)
-    cond = drop_conditions(batch["cond"], cfg.p_label, cfg.p_layout, generator).to(t.device)
+    cond = drop_conditions(batch["cond"], cfg.p_label, cfg.p_layout, generator, p_null=cfg.p_null).to(t.device)
     cond = cond.replace(context=z * mask[:, :, None, None, None], context_mask=mask,
                         rate=batch["rate"].to(t.device).long())
     return {"loss": _diffusion_step(t, z, cond, generator, loss_mask=1.0 - mask)}
@@ -398,16 +418,18 @@ def setup_upsampler(bundle: Bundle, cfg: UpsamplerStageConfig, root: str, clips:
     frames = 1 if cfg.phase == "spatial" else cfg.frames
     notes: list[str] = []
     clips_ds = D.clip_dataset(root, clips, frames, c.output_size, 1.0 / c.output_fps, c.output_fps, notes)
-    dataset = D.PatchCrops(clips_ds, (low[0] * s, low[1] * s), s, seed=cfg.seed)
+    dataset = D.PatchCrops(clips_ds, (low[0] * s, low[1] * s), s, seed=cfg.seed,
+                           layout=c.upsampler.num_layout_channels > 0)
     return _diffusion_trainee(bundle, cfg, bundle.upsampler, cfg.phase, dataset, D.collate_patches,
                               c.upsampler_diffusion, notes, frozen={})
 
 
-def upsampler_inputs(t: Trainee, low: Tensor, generator: torch.Generator,
-                     level: int | None = None) -> tuple[UNetConditions, Tensor]:
+def upsampler_inputs(t: Trainee, low: Tensor, generator: torch.Generator, level: int | None = None,
+                     layout: Tensor | None = None) -> tuple[UNetConditions, Tensor]:
     """Low-res patches (B, T, 3, h, w) -> (conditions, bicubic): the patches resized x4, clean
     (`bicubic`, the residual's base) and noise-augmented at `level` (training: uniform in
-    [0, max_noise_level] per clip) in the conditions."""
+    [0, max_noise_level] per clip) in the conditions, with the patches' layout maps (B, T, K, H, W)
+    when the upsampler reads them."""
     c = t.bundle.config
     if level is None:
         level = torch.randint(0, c.upsampler.max_noise_level + 1, (low.shape[0],), generator=generator)
@@ -415,13 +437,16 @@ def upsampler_inputs(t: Trainee, low: Tensor, generator: torch.Generator,
         level = torch.full((low.shape[0],), int(level), dtype=torch.long)
     up = resize_low_res(low, c.upsampler.scale_factor)
     augmented = noise_augment(up, level, t.scheduler.alphas_cumprod, generator)  # noise drawn on the CPU
-    return upsampler_conditions(augmented, level.to(low.device)), up
+    cond = upsampler_conditions(augmented, level.to(low.device))
+    if layout is not None:
+        cond = cond.replace(layout=layout.to(low.device), layout_null=torch.zeros_like(cond.layout_null))
+    return cond, up
 
 
 def upsampler_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
     cfg: UpsamplerStageConfig = t.config
     high, low = batch["high"].to(t.device), batch["low"].to(t.device)
-    cond, bicubic = upsampler_inputs(t, low, generator)
+    cond, bicubic = upsampler_inputs(t, low, generator, layout=batch.get("layout"))
     target = t.module.to_target(high, bicubic)
     return {"loss": _diffusion_step(t, target, cond, generator, image_only=cfg.phase == "spatial")}
 

@@ -280,17 +280,19 @@ class Info(_message.Message):
     def __init__(self, backend: _Optional[str] = ..., bundle: _Optional[str] = ..., bundle_hash: _Optional[str] = ..., native_width: _Optional[int] = ..., native_height: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., versions: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_sessions", "max_streams", "max_duration_s", "max_pixels", "max_message_bytes", "max_frames_per_step")
+    __slots__ = ("max_sessions", "max_streams", "max_duration_s", "max_pixels", "max_message_bytes", "max_frames_per_step", "max_agents_per_step")
     MAX_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     MAX_STREAMS_FIELD_NUMBER: _ClassVar[int]
     MAX_DURATION_S_FIELD_NUMBER: _ClassVar[int]
     MAX_PIXELS_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_FRAMES_PER_STEP_FIELD_NUMBER: _ClassVar[int]
+    MAX_AGENTS_PER_STEP_FIELD_NUMBER: _ClassVar[int]
     max_sessions: int
     max_streams: int
     max_duration_s: float
     max_pixels: int
     max_message_bytes: int
     max_frames_per_step: int
-    def __init__(self, max_sessions: _Optional[int] = ..., max_streams: _Optional[int] = ..., max_duration_s: _Optional[float] = ..., max_pixels: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_frames_per_step: _Optional[int] = ...) -> None: ...
+    max_agents_per_step: int
+    def __init__(self, max_sessions: _Optional[int] = ..., max_streams: _Optional[int] = ..., max_duration_s: _Optional[float] = ..., max_pixels: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_frames_per_step: _Optional[int] = ..., max_agents_per_step: _Optional[int] = ...) -> None: ...

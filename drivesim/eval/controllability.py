@@ -1,0 +1,385 @@
+"""Controllability: are the road users where their labels say? Measured as MagicDrive and Panacea do,
+with the procedural renderer as the "real" footage.
+
+1. A crop classifier trained on rendered frames of unseen seeds (detector.py) looks at every visible
+   labelled road user (crops.is_visible) of generated clips of held-out scenarios, each run as day
+   and as night, and at background boxes placed away from every label. Recall = share of visible
+   road users found (P(background) < 0.5), by type, distance band, time of day and run; phantom
+   rate = share of background boxes found as road users. The same numbers on the renderer's frames
+   of the same scenarios (`--source render`) are the ceiling; ratio = generated / rendered.
+2. The Panacea direction: one detector trained on the generated frames (boxes = the conditioning
+   labels) and one on the rendered frames of the same runs (same crops, steps and seed), both tested
+   on rendered frames of the same scenarios with other seeds (other background traffic and scenery).
+
+    drivesim eval checkpoints/default --data data/synth --only controllability --quick
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drivesim.errors import DrivesimError
+from drivesim.eval.crops import (DISTANCE_BANDS, background_boxes, distance_band, frame_crops, square_crop,
+                                 visible_boxes)
+from drivesim.eval.detector import (DETECTOR_DATA_SEED, VALIDATION_DATA_SEED, CropClassifier, DetectorConfig,
+                                    crop_accuracy, detector_metadata, load_detector, render_crops,
+                                    road_user_scores, save_detector, synth_scenarios, train_crop_classifier)
+from drivesim.scenario.labels import FrameConditions
+
+__all__ = ["TARGETS", "Detections", "detect_video", "render_video", "ControlRun", "summarise",
+           "controllability_section", "format_controllability", "DETECTOR_FILE", "PANACEA_SEED_OFFSET"]
+
+# Targets from the project's issue "Visible agents" (item 3).
+TARGETS = {"mean_ratio": 0.85, "worst_ratio": 0.70, "phantom_rate": 0.05}
+DETECTOR_FILE = "detector.safetensors"
+FINGERPRINT_KEY = "data_fingerprint"
+VALIDATION_KEY = "validation"  # held-out accuracy, JSON, kept in the cached file's metadata
+NEGATIVES_PER_FRAME = 6  # background boxes scored per evaluated frame
+PANACEA_SEED_OFFSET = 500  # test frames of the Panacea direction: each scenario's seed + this
+TYPES = ("car", "truck", "bus", "motorcycle", "cyclist", "pedestrian")
+Scorer = Callable[[np.ndarray], np.ndarray]  # crops (N, S, S, 3) uint8 -> P(road user) (N,)
+
+
+# --- one video -----------------------------------------------------------------------------------
+
+@dataclass
+class Detections:
+    """What the detector found in one video: one entry per visible labelled road user per evaluated
+    frame, and one per background box."""
+
+    types: list[str] = field(default_factory=list)
+    bands: list[str] = field(default_factory=list)
+    found: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    background_found: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+    @property
+    def recall(self) -> float | None:
+        return float(self.found.mean()) if len(self.found) else None
+
+    @property
+    def phantom_rate(self) -> float | None:
+        return float(self.background_found.mean()) if len(self.background_found) else None
+
+
+def detect_video(score: Scorer, frames: np.ndarray, labels: Sequence[FrameConditions], frame_step: int = 1,
+                 negatives: int = NEGATIVES_PER_FRAME, seed: int = 0) -> Detections:
+    """Score every visible road user of every `frame_step`-th frame at its labelled box, and `negatives`
+    background boxes per frame. The background boxes depend only on the labels and `seed`, so two
+    videos of the same scenario (generated, rendered) are scored at the same places."""
+    if len(frames) != len(labels):
+        raise DrivesimError(f"controllability: {len(frames)} frames but {len(labels)} label lines")
+    rng = np.random.default_rng(seed)
+    height, width = frames.shape[1:3]
+    users, background, types, bands = [], [], [], []
+    for i in range(0, len(frames), max(1, frame_step)):
+        for box in visible_boxes(labels[i], width):
+            users.append(square_crop(frames[i], box.bbox_xyxy))
+            types.append(box.type)
+            bands.append(distance_band(box))
+        background += [square_crop(frames[i], b) for b in background_boxes(labels[i], width, height, negatives, rng)]
+    found = score(np.stack(users)) >= 0.5 if users else np.zeros(0, bool)
+    background_found = score(np.stack(background)) >= 0.5 if background else np.zeros(0, bool)
+    return Detections(types, bands, np.asarray(found, bool), np.asarray(background_found, bool))
+
+
+def net_scorer(net: CropClassifier) -> Scorer:
+    return lambda crops: road_user_scores(net, crops)[0]
+
+
+def render_video(scenario) -> tuple[np.ndarray, list[FrameConditions]]:
+    """The renderer's frames (the `--source render` stream) and labels of a scenario."""
+    from drivesim.pipeline.generate import RenderPipeline
+
+    frames, labels = [], []
+    for frame in RenderPipeline().frames(scenario):
+        frames.append(frame.image)
+        labels.append(frame.labels)
+    return np.stack(frames), labels
+
+
+# --- many runs -----------------------------------------------------------------------------------
+
+@dataclass
+class ControlRun:
+    """One scenario at one time of day: generated and rendered frames with their (shared) labels."""
+
+    scenario: str
+    time_of_day: str
+    generated: np.ndarray
+    rendered: np.ndarray
+    labels: list[FrameConditions]
+    seed: int  # of the background boxes
+    seconds: float = 0.0  # generation wall time
+
+    @property
+    def name(self) -> str:
+        return f"{self.scenario} {self.time_of_day}"
+
+
+def _row(name: str, gen: Sequence[bool], ren: Sequence[bool]) -> dict[str, Any]:
+    n = len(gen)
+    g = float(np.mean(gen)) if n else None
+    r = float(np.mean(ren)) if n else None
+    ratio = g / r if n and r else None
+    return {"group": name, "visible": n, "generated": g, "rendered": r, "ratio": ratio}
+
+
+def summarise(pairs: Sequence[tuple[str, str, Detections, Detections]]) -> dict[str, Any]:
+    """Rows of recall by type, distance band, time of day and run, the phantom rates and the targets.
+    `pairs`: (run name, time of day, generated detections, rendered detections)."""
+    gen = np.concatenate([g.found for _, _, g, _ in pairs]) if pairs else np.zeros(0, bool)
+    ren = np.concatenate([r.found for _, _, _, r in pairs]) if pairs else np.zeros(0, bool)
+    types = [t for _, _, g, _ in pairs for t in g.types]
+    bands = [b for _, _, g, _ in pairs for b in g.bands]
+    tods = [tod for _, tod, g, _ in pairs for _ in g.types]
+
+    def group(values: list[str], key: str) -> list[bool]:
+        return [v == key for v in values]
+
+    rows = {"overall": [_row("all visible road users", gen, ren)]}
+    rows["type"] = [_row(t, gen[m], ren[m]) for t in TYPES if (m := np.array(group(types, t), bool)).any()]
+    rows["distance"] = [_row(b, gen[m], ren[m]) for b, _, _ in DISTANCE_BANDS
+                        if (m := np.array(group(bands, b), bool)).any()]
+    rows["time_of_day"] = [_row(t, gen[m], ren[m]) for t in ("day", "night")
+                           if (m := np.array(group(tods, t), bool)).any()]
+    rows["run"] = [_row(name, g.found, r.found) for name, _, g, r in pairs]
+    gen_bg = np.concatenate([g.background_found for _, _, g, _ in pairs]) if pairs else np.zeros(0, bool)
+    ren_bg = np.concatenate([r.background_found for _, _, _, r in pairs]) if pairs else np.zeros(0, bool)
+    phantom = {"background_boxes": int(len(gen_bg)),
+               "generated": float(gen_bg.mean()) if len(gen_bg) else None,
+               "rendered": float(ren_bg.mean()) if len(ren_bg) else None}
+    # Mean and worst over runs that have visible road users the detector finds in the rendered frames;
+    # a run above its ceiling counts as 1 in the mean, so it cannot make up for a run below it.
+    ratios = [min(r["ratio"], 1.0) for r in rows["run"] if r["ratio"] is not None]
+    summary = {"mean_ratio": float(np.mean(ratios)) if ratios else None,
+               "worst_ratio": float(np.min(ratios)) if ratios else None,
+               "worst_run": min((r for r in rows["run"] if r["ratio"] is not None),
+                                key=lambda r: r["ratio"])["group"] if ratios else None,
+               "runs_with_ratio": len(ratios), "phantom_rate": phantom["generated"]}
+    return {"rows": rows, "phantom": phantom, "summary": summary}
+
+
+def verdicts(summary: dict[str, Any], untrained_note: str | None) -> list[dict[str, Any]]:
+    """The three target rows: value, target, pass / FAIL (n/a with the reason for untrained bundles)."""
+    checks = [("mean over runs of generated / rendered recall", summary["mean_ratio"], ">=", TARGETS["mean_ratio"]),
+              ("worst run's generated / rendered recall", summary["worst_ratio"], ">=", TARGETS["worst_ratio"]),
+              ("phantom rate, generated", summary["phantom_rate"], "<=", TARGETS["phantom_rate"])]
+    out = []
+    for metric, value, op, target in checks:
+        if value is None:
+            result = "n/a: no visible road user found in the rendered frames"
+        else:
+            ok = value >= target if op == ">=" else value <= target
+            result = f"n/a: {untrained_note}" if untrained_note else ("pass" if ok else "FAIL")
+        out.append({"metric": metric, "value": value, "target": f"{op} {target:g}", "result": result})
+    return out
+
+
+# --- the detector, cached ------------------------------------------------------------------------
+
+@dataclass
+class DetectorPlan:
+    clips: int
+    steps: int
+    camera: tuple[int, int] = (512, 256)
+    instants: int = 4
+    validation_clips: int = 16
+    seed: int = 0
+    config: DetectorConfig = field(default_factory=DetectorConfig)
+
+    def fingerprint(self) -> str:
+        from drivesim.eval.frechet import data_fingerprint
+
+        return data_fingerprint([self.config.to_json(), f"data={DETECTOR_DATA_SEED}x{self.clips}x{self.instants}",
+                                 f"validation={VALIDATION_DATA_SEED}x{self.validation_clips}",
+                                 f"camera={self.camera}", f"steps={self.steps}", f"seed={self.seed}", "crops=v1"])
+
+
+def trained_detector(plan: DetectorPlan, out_dir: Path, log: Callable[[str], None],
+                     excluded_seeds: set[int] = frozenset()) -> tuple[CropClassifier, dict[str, Any]]:
+    """The detector cached in out_dir/DETECTOR_FILE when its fingerprint matches, else trained on
+    rendered frames (seeds checked against `excluded_seeds`), validated on other ones, and saved."""
+    import json
+
+    cache = Path(out_dir) / DETECTOR_FILE
+    fingerprint = plan.fingerprint()
+    info: dict[str, Any] = {"path": str(cache), "fingerprint": fingerprint, "data_seed": DETECTOR_DATA_SEED,
+                            "validation_seed": VALIDATION_DATA_SEED, "clips": plan.clips, "instants": plan.instants,
+                            "validation_clips": plan.validation_clips, "steps": plan.steps}
+    # Checked on every run, a cached detector too: --data may be another folder this time.
+    shared = {int(sc.seed) for seed, clips in ((DETECTOR_DATA_SEED, plan.clips),
+                                               (VALIDATION_DATA_SEED, plan.validation_clips))
+              for sc in synth_scenarios(seed, clips, plan.camera)} & set(excluded_seeds)
+    if shared:
+        raise DrivesimError(f"the detector's rendered scenarios share seed(s) {sorted(shared)[:5]} with the "
+                            "--data clips or the evaluated scenarios; change DETECTOR_DATA_SEED in "
+                            "drivesim/eval/detector.py")
+    if cache.is_file():
+        meta = detector_metadata(cache)
+        if meta.get(FINGERPRINT_KEY) == fingerprint:
+            log(f"controllability: reusing the detector {cache}")
+            stored = json.loads(meta.get(VALIDATION_KEY, "{}"))
+            return load_detector(cache), {**info, **stored, "source": "cached"}
+    start = time.perf_counter()
+    crops, classes, _ = render_crops(DETECTOR_DATA_SEED, plan.clips, plan.camera, plan.instants)
+    held_crops, held_classes, _ = render_crops(VALIDATION_DATA_SEED, plan.validation_clips, plan.camera,
+                                               plan.instants, jitter=0.0)
+    log(f"controllability: rendered {len(crops)} training crops ({int((classes > 0).sum())} road users) from "
+        f"{plan.clips} unseen scenarios in {time.perf_counter() - start:.0f} s; training {plan.steps} steps")
+    net, losses = train_crop_classifier(crops, classes, plan.steps, plan.seed, plan.config)
+    validation = crop_accuracy(net, held_crops, held_classes)
+    stored = {"seconds": round(time.perf_counter() - start, 1), "validation": validation,
+              "first_loss": round(float(np.mean(losses[:20])), 4), "final_loss": round(float(np.mean(losses[-20:])), 4),
+              "training_crops": int(len(crops)), "training_road_users": int((classes > 0).sum())}
+    save_detector(net, cache, extra={FINGERPRINT_KEY: fingerprint, VALIDATION_KEY: json.dumps(stored)})
+    log(f"controllability: detector trained in {stored['seconds']:.0f} s; held-out rendered frames: road-user "
+        f"recall {validation['road_user_recall']:.3f}, background false positives "
+        f"{validation['background_false_positive_rate']:.3f}; saved {cache}")
+    return net, {**info, **stored, "source": "trained"}
+
+
+# --- the Panacea direction -----------------------------------------------------------------------
+
+def panacea(runs: Sequence[ControlRun], test_scenarios: Sequence[Any], steps: int, frame_step: int,
+            seed: int = 0) -> dict[str, Any]:
+    """Train one detector on the generated frames of `runs` and one on their rendered frames (the same
+    boxes and background boxes, steps and seed); test both on the rendered `test_scenarios`."""
+    train: dict[str, tuple[list, list]] = {"generated": ([], []), "rendered": ([], [])}
+    for k, run in enumerate(runs):
+        for i in range(0, len(run.labels), max(1, frame_step)):
+            for kind in train:
+                frames = run.generated if kind == "generated" else run.rendered
+                rng = np.random.default_rng([seed, k, i])  # the same boxes for both kinds
+                c, y = frame_crops(frames[i], run.labels[i], NEGATIVES_PER_FRAME, rng, jitter=0.0)
+                train[kind][0].append(c)
+                train[kind][1].append(y)
+    test_crops, test_classes = [], []
+    for k, scenario in enumerate(test_scenarios):
+        frames, labels = render_video(scenario)
+        rng = np.random.default_rng([seed, 10_000 + k])
+        for i in range(0, len(labels), max(1, frame_step)):
+            c, y = frame_crops(frames[i], labels[i], NEGATIVES_PER_FRAME, rng)
+            test_crops.append(c)
+            test_classes.append(y)
+    test_x, test_y = np.concatenate(test_crops), np.concatenate(test_classes)
+    out: dict[str, Any] = {"steps": steps, "test_scenarios": [s.name for s in test_scenarios],
+                           "test_seeds": [int(s.seed) for s in test_scenarios],
+                           "test_road_users": int((test_y > 0).sum()), "test_background": int((test_y == 0).sum())}
+    for kind, (crops, classes) in train.items():
+        x, y = np.concatenate(crops), np.concatenate(classes)
+        net, losses = train_crop_classifier(x, y, steps, seed)
+        out[kind] = {**crop_accuracy(net, test_x, test_y), "training_crops": int(len(x)),
+                     "training_road_users": int((y > 0).sum()), "final_loss": round(float(np.mean(losses[-20:])), 4)}
+    g, r = out["generated"]["road_user_recall"], out["rendered"]["road_user_recall"]
+    out["recall_ratio"] = g / r if r else None
+    return out
+
+
+# --- the section ---------------------------------------------------------------------------------
+
+def controllability_section(bundle, options, settings, out_dir: Path, log: Callable[[str], None],
+                            excluded_seeds: set[int], untrained_note: str | None) -> dict[str, Any]:
+    """Run the whole section for `bundle` with GenerateOptions `options`; `settings` is the resolved
+    EvalSettings (control_* and detector_* fields). Returns the report.json entry."""
+    from drivesim.eval.scenarios import controllability_scenarios, generate_video, with_time_of_day
+
+    s = settings
+    start = time.perf_counter()
+    width, height = s.control_camera
+    scenarios = controllability_scenarios(s.control_scenarios, s.control_duration_s, width, height, s.fps)
+    excluded = set(excluded_seeds) | {int(sc.seed) + offset for sc in scenarios for offset in (0, PANACEA_SEED_OFFSET)}
+    plan = DetectorPlan(clips=s.detector_clips, steps=s.detector_steps, camera=(width, height), seed=s.seed,
+                        validation_clips=max(1, s.detector_clips // 4))
+    net, detector = trained_detector(plan, out_dir, log, excluded)
+    score = net_scorer(net)
+
+    runs: list[ControlRun] = []
+    pairs = []
+    for k, scenario in enumerate(scenarios):
+        for tod in ("day", "night"):
+            variant = with_time_of_day(scenario, tod)
+            video = generate_video(bundle, variant, options)
+            rendered, labels = render_video(variant)
+            run = ControlRun(scenario.name, tod, video.frames, rendered, labels, seed=s.seed + 2 * k + (tod == "night"),
+                             seconds=video.seconds)
+            gen = detect_video(score, run.generated, labels, s.control_frame_step, seed=run.seed)
+            ren = detect_video(score, run.rendered, labels, s.control_frame_step, seed=run.seed)
+            runs.append(run)
+            pairs.append((run.name, tod, gen, ren))
+            log(f"controllability {len(runs)}/{2 * len(scenarios)} {run.name}: {len(gen.found)} visible road users, "
+                f"recall generated {_pct(gen.recall)} rendered {_pct(ren.recall)} (generated in {video.seconds:.1f} s)")
+    result = summarise(pairs)
+    result["targets"] = verdicts(result["summary"], untrained_note)
+    result["samples"] = write_samples(out_dir, runs)
+
+    log(f"controllability: Panacea direction, two detectors of {s.panacea_steps} steps")
+    test = [with_time_of_day(_reseeded(sc, PANACEA_SEED_OFFSET), tod) for sc in scenarios for tod in ("day", "night")]
+    result["panacea"] = {**panacea(runs, test, s.panacea_steps, s.control_frame_step, s.seed),
+                         "test_seed_offset": PANACEA_SEED_OFFSET}
+    result["detector"] = detector
+    result["settings"] = {"scenarios": [sc.name for sc in scenarios], "duration_s": s.control_duration_s,
+                          "camera": [width, height], "fps": s.fps, "frame_step": s.control_frame_step,
+                          "negatives_per_frame": NEGATIVES_PER_FRAME, "steps": options.steps,
+                          "sr_steps": options.sr_steps, "seconds": round(time.perf_counter() - start, 1)}
+    return result
+
+
+def write_samples(out_dir: Path, runs: Sequence[ControlRun]) -> str:
+    """samples/controllability.png: per run, two frames generated then the same two rendered, with the
+    visible road users' boxes drawn; returns its path relative to out_dir."""
+    from drivesim.eval.report import TILE_WIDTH, _tile, _write_png, strip
+    from drivesim.overlay import draw_boxes
+
+    rows = []
+    for run in runs:
+        picks = [len(run.labels) // 3, (2 * len(run.labels)) // 3]
+        scale = TILE_WIDTH / run.generated.shape[2]  # boxes drawn on the tile: thin lines at any size
+        tiles = [draw_boxes(_tile(frames[i]), visible_boxes(run.labels[i], frames.shape[2]), scale=(scale, scale),
+                            captions=False) for frames in (run.generated, run.rendered) for i in picks]
+        rows.append((f"{run.name}: generated | rendered", tiles))
+    _write_png(Path(out_dir) / "samples" / "controllability.png", strip(rows))
+    return "samples/controllability.png"
+
+
+def _reseeded(scenario, offset: int):
+    data = scenario.model_dump(mode="json")
+    data["seed"] = int(scenario.seed) + offset
+    return type(scenario).model_validate(data)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+# --- markdown ------------------------------------------------------------------------------------
+
+def format_controllability(result: dict[str, Any]) -> str:
+    """The table of report.md and of the command's output: recall rows, phantom rate, targets, Panacea."""
+    from drivesim.eval.report import _table
+
+    body = []
+    for section, rows in result["rows"].items():
+        for r in rows:
+            label = r["group"] if section in ("overall", "run") else f"{section.replace('_', ' ')}: {r['group']}"
+            ratio = "—" if r["ratio"] is None else f"{r['ratio']:.2f}"
+            body.append([label, r["visible"], _pct(r["generated"]), _pct(r["rendered"]), ratio])
+    ph = result["phantom"]
+    body.append([f"phantom rate ({ph['background_boxes']} background boxes)", "", _pct(ph["generated"]),
+                 _pct(ph["rendered"]), ""])
+    lines = [_table(["recall of visible road users", "visible", "generated", "rendered", "ratio"], body), ""]
+    lines.append(_table(["target", "value", "target", "result"],
+                        [[t["metric"], _pct(t["value"]), t["target"], t["result"]] for t in result["targets"]]))
+    p = result.get("panacea")
+    if p:
+        lines += ["", _table(["Panacea direction: detector trained on", "recall on rendered test frames",
+                              "background false positives", "training crops (road users)"],
+                             [[kind, _pct(p[kind]["road_user_recall"]), _pct(p[kind]["background_false_positive_rate"]),
+                               f"{p[kind]['training_crops']} ({p[kind]['training_road_users']})"]
+                              for kind in ("generated", "rendered")])]
+    return "\n".join(lines)

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Grows a trained tiny bundle into the current `tiny` config (layout maps at keyframe pixels, the
+# layout encoder at every level) and fine-tunes it for visible road users: image stage with the
+# joint null (p_null) and box-weighted loss (fg_weight), then the video and interpolation stages
+# on top (side by side, one CPU thread each), and the upsampler grown to read the layout maps.
+# Resumable: rerun after an interruption (finished steps are skipped).
+#
+#   bash scripts/finetune_default.sh BASE_BUNDLE OUT_BUNDLE [DATA_DIR]
+#
+# checkpoints/default/README.md says which base and steps made the shipped default.
+set -euo pipefail
+BASE=${1:?base bundle (a trained tiny bundle)}
+OUT=${2:?output bundle folder}
+DATA=${3:-data/synth}
+THREADS=${THREADS:-1}
+IMG_STEPS=${IMG_STEPS:-6000}
+VID_STEPS=${VID_STEPS:-300}
+INT_STEPS=${INT_STEPS:-300}
+UPS_STEPS=${UPS_STEPS:-2000}
+UPT_STEPS=${UPT_STEPS:-200}
+FG=${FG_WEIGHT:-2}
+# SR_STEPS (2) and GUIDANCE (1.0): the sampling defaults written into OUT/config.yaml at the end
+
+drivesim synth-data -o "$DATA" --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0 --workers 1 -q
+
+step() {  # step RUN COMMAND...: run once; a marker in OUT/.train says it finished (reruns skip it)
+  local run=$1; shift
+  local marker="$OUT/.train/finetune-$run.done"
+  if [ -f "$marker" ]; then echo "== $run: done, skipped"; return; fi
+  local resume=""
+  [ -d "$OUT/.train/$run" ] && resume="--resume"
+  echo "== $run $(date +%T)"
+  "$@" $resume && touch "$marker"
+}
+
+step image drivesim train image --data "$DATA" --config tiny --init-from "$BASE" --out "$OUT" --steps "$IMG_STEPS" \
+    --batch 16 --lr 2e-4 --set fg_weight="$FG" --set p_null=0.1 --threads "$THREADS" --save-every 250 \
+    --preview-every 1000 -q
+# the video and interpolation stages side by side (each writes only its own part file)
+step video drivesim train video --data "$DATA" --out "$OUT" --steps "$VID_STEPS" --batch 4 --set fg_weight="$FG" \
+    --set p_null=0.1 --threads "$THREADS" --save-every 50 --preview-every 0 -q &
+VID=$!
+step interpolation drivesim train interpolation --data "$DATA" --out "$OUT" --steps "$INT_STEPS" --batch 8 \
+    --set fg_weight="$FG" --set p_null=0.1 --threads "$THREADS" --save-every 50 --preview-every 0 -q
+wait $VID
+# the pixel upsampler (independent of the latent stages) in OUT.upsampler, grown from BASE's with the
+# layout maps as extra input, then its part and config section copied into OUT
+step upsampler drivesim train upsampler --phase spatial --data "$DATA" --config tiny --init-from "$BASE" \
+    --out "$OUT.upsampler" --steps "$UPS_STEPS" --batch 8 --threads "$THREADS" --save-every 250 --preview-every 500 -q
+step upsampler-temporal drivesim train upsampler --phase temporal --data "$DATA" --out "$OUT.upsampler" \
+    --steps "$UPT_STEPS" --batch 8 --threads "$THREADS" --save-every 50 --preview-every 100 -q
+# Sampling defaults chosen from `drivesim eval` (checkpoints/default/README.md).
+python3 - "$OUT" "${SR_STEPS:-2}" "${GUIDANCE:-1.0}" <<'PY'
+import json, shutil, sys
+from pathlib import Path
+import yaml
+out = Path(sys.argv[1]); ups = Path(str(out) + ".upsampler")
+shutil.copyfile(ups / "upsampler.safetensors", out / "upsampler.safetensors")
+config_file = out / "config.yaml"
+config = yaml.safe_load(config_file.read_text())
+config["upsampler"] = yaml.safe_load((ups / "config.yaml").read_text())["upsampler"]
+record = json.loads((out / "stages.json").read_text())
+record["stages"]["upsampler"] = json.loads((ups / "stages.json").read_text())["stages"]["upsampler"]
+(out / "stages.json").write_text(json.dumps(record, indent=1) + "\n")
+config["upsampler_diffusion"]["num_inference_steps"] = int(sys.argv[2])
+config["diffusion"]["guidance_scale"] = float(sys.argv[3])
+config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+PY
+drivesim info "$OUT"

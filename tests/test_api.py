@@ -1,0 +1,110 @@
+"""The diffusers-style Python API (drivesim/api.py) on a micro random bundle: the same frames as the
+pipeline underneath, every scenario form, streaming, callbacks, progress settings and sessions.
+
+    python -m pytest tests/test_api.py -q
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from drivesim import DriveSimPipeline
+from drivesim.api import DriveSimPipelineOutput
+from drivesim.errors import DrivesimError
+from drivesim.models.bundle import save_bundle
+from drivesim.pipeline import GeneratedFrame, VideoPipeline
+from drivesim.scenario.engine import ScenarioEngine
+from drivesim.scenario.loader import parse_scenario
+
+from pipeline_fixtures import HEADER, SCENARIO_YAML, micro_bundle
+
+TEXT = SCENARIO_YAML.format(duration_s=0.6)  # 6 frames
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("api") / "bundle"
+    save_bundle(micro_bundle(), path, dtype=torch.float32)
+    return path
+
+
+@pytest.fixture(scope="module")
+def pipe(bundle_dir) -> DriveSimPipeline:
+    pipe = DriveSimPipeline.from_pretrained(bundle_dir, device="cpu", steps=1)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def test_call_returns_the_pipelines_frames_and_the_plans_labels(pipe, bundle_dir, tmp_path):
+    out = pipe(TEXT)
+    assert isinstance(out, DriveSimPipelineOutput) and out.fps == 10.0
+    scenario = parse_scenario(TEXT)
+    direct = [f.image for f in VideoPipeline(pipe.pipeline.bundle, pipe.pipeline.options).frames(scenario)]
+    assert len(out.frames) == 6 and all(np.array_equal(a, b) for a, b in zip(out.frames, direct))
+    assert out.frames[0].shape == (64, 128, 3) and out.frames[0].dtype == np.uint8
+    assert [fc.to_json() for fc in out.labels] == [fc.to_json() for fc in ScenarioEngine(scenario).frames()]
+    file = tmp_path / "drive.yaml"
+    file.write_text(TEXT)
+    for form in (scenario, file, str(file)):  # a Scenario, a path, a path string: the same clip
+        assert all(np.array_equal(a, b) for a, b in zip(pipe(form).frames, out.frames))
+    frames, labels = pipe(TEXT, return_dict=False)
+    assert len(frames) == len(labels) == 6
+
+
+def test_call_overrides_apply_to_that_call_only(pipe):
+    base = pipe(TEXT).frames
+    other_seed = pipe(TEXT, seed=99).frames
+    assert not np.array_equal(base[0], other_seed[0])
+    assert all(np.array_equal(a, b) for a, b in zip(pipe(TEXT).frames, base))
+    with pytest.raises(DrivesimError, match="unknown option.*'stepz'"):
+        pipe(TEXT, stepz=3)
+
+
+def test_stream_and_per_frame_callback(pipe):
+    stream = pipe.stream(TEXT)
+    first = next(stream)
+    assert isinstance(first, GeneratedFrame) and first.index == 0
+    assert len(list(stream)) == 5
+    seen = []
+    pipe(TEXT, callback=lambda p, index, frame: seen.append((p is pipe, index, frame.labels.index)))
+    assert seen == [(True, i, i) for i in range(6)]
+
+
+def test_progress_bar_config(bundle_dir):
+    pipe = DriveSimPipeline.from_pretrained(bundle_dir)
+    assert pipe.pipeline.options.progress is True
+    pipe.set_progress_bar_config(disable=True)
+    assert pipe.pipeline.options.progress is False
+    with pytest.raises(DrivesimError, match="unknown setting"):
+        pipe.set_progress_bar_config(leave=False, colour="red")
+
+
+def test_session_continues_one_video_like_the_pipeline_session(pipe):
+    header = parse_scenario(HEADER)
+    plan = list(ScenarioEngine(header).frames())[:5]
+    session = pipe.session(HEADER, seed=1)
+    frames = session.step(plan[:2]) + session.step(plan[2:5])
+    reference = VideoPipeline(pipe.pipeline.bundle, pipe.pipeline.options).session(header, seed=1)
+    expected = reference.step(plan[:2]) + reference.step(plan[2:5])
+    assert len(frames) == 5 and all(np.array_equal(a, b) for a, b in zip(frames, expected))
+
+
+def test_default_bundle_in_three_lines(monkeypatch):
+    monkeypatch.delenv("DRIVESIM_CHECKPOINT", raising=False)
+    pipe = DriveSimPipeline.from_pretrained(device="cpu")
+    out = pipe("name: demo\nduration_s: 0.3\ncamera: {width: 128, height: 64}\n", steps=1, super_resolution=False)
+    assert pipe.path.name == "default" and pipe.config.name == "tiny"
+    assert len(out.frames) == 3 and out.frames[0].shape == (64, 128, 3)
+
+
+def test_bad_inputs_are_clear_errors(pipe, bundle_dir, tmp_path):
+    with pytest.raises(DrivesimError, match="Scenario, a YAML file path or YAML text"):
+        pipe(42)
+    with pytest.raises(DrivesimError, match="does not exist"):
+        DriveSimPipeline.from_pretrained(tmp_path / "nope")
+    with pytest.raises(DrivesimError, match="unknown option"):
+        DriveSimPipeline.from_pretrained(bundle_dir, stepz=2)

@@ -1,0 +1,108 @@
+"""Long-rollout drift: per-minute recall, luminance, colour and Fréchet distance; last minute vs first.
+
+    python -m pytest tests/test_drift.py -x -q
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from drivesim.errors import DrivesimError
+from drivesim.eval.drift import long_drive, drift_verdicts, format_drift, minute_rows
+from drivesim.eval.frechet import FeatureNetConfig, VideoFeatureNet
+from drivesim.scenario.engine import ScenarioEngine
+from drivesim.scenario.labels import Box, FrameConditions
+
+H, W = 64, 128
+BOX = Box("lead", "car", (40.0, 20.0, 80.0, 50.0), 0.0, 0.0, (0.0, 1.5, 12.0), (4.5, 1.8, 1.5), 0.0, 12.0)
+
+
+def stream(minutes: int, per_minute: int, level=lambda minute: 120, car_until: int = 99):
+    """Frames of a fake drive: grey at `level(minute)`, a white car in its box while minute < car_until."""
+    for i in range(minutes * per_minute):
+        minute = i // per_minute
+        image = np.full((H, W, 3), level(minute), np.uint8)
+        if minute < car_until:
+            image[20:50, 40:80] = 255
+        yield SimpleNamespace(image=image, labels=FrameConditions(i, float(i), "day", 0.3, boxes=(BOX,),
+                                                                   width=W, height=H))
+
+
+def bright_scorer(crops: np.ndarray) -> np.ndarray:
+    """Stand-in detector: a crop is a road user when its centre is white."""
+    c = crops.shape[1] // 2
+    return (crops[:, c, c].mean(-1) > 250).astype(float)
+
+
+@pytest.fixture(scope="module")
+def feature_net():
+    torch.manual_seed(0)
+    return VideoFeatureNet(FeatureNetConfig(frames=2, height=16, width=32, channels=(8,), feature_dim=4)).eval()
+
+
+def test_steady_drive_passes_and_a_fading_one_fails(feature_net):
+    real = np.random.default_rng(0).normal(size=(20, 4))
+    rows = minute_rows(stream(3, 6), fps=0.1, score=bright_scorer, feature_net=feature_net, real_features=real,
+                       frame_step=1)
+    assert [r["minute"] for r in rows] == [1, 2, 3] and all(r["frames"] == 6 for r in rows)
+    assert all(r["recall"] == 1.0 and r["visible"] == 6 for r in rows)
+    assert all(r["frechet"] is not None for r in rows)
+    assert {v["result"] for v in drift_verdicts(rows)} == {"pass"}
+
+    fading = minute_rows(stream(3, 6, level=lambda m: 120 - 30 * m, car_until=2), fps=0.1, score=bright_scorer,
+                         feature_net=feature_net, real_features=real, frame_step=1)
+    assert fading[0]["recall"] == 1.0 and fading[2]["recall"] == 0.0
+    assert fading[2]["luminance"] < fading[0]["luminance"]
+    verdicts = {v["metric"]: v["result"] for v in drift_verdicts(fading)}
+    assert verdicts["visible-agent recall"] == "FAIL" and verdicts["mean luminance"] == "FAIL"
+    table = format_drift({"minutes": fading, "verdicts": drift_verdicts(fading)})
+    assert "| 3 |" in table and "FAIL" in table
+
+
+def test_part_minutes_and_bad_lengths(feature_net):
+    real = np.zeros((4, 4))
+    rows = minute_rows(stream(1, 9), fps=0.1, score=bright_scorer, feature_net=feature_net, real_features=real)
+    assert [r["frames"] for r in rows] == [6, 3]  # the last half minute counts
+    with pytest.raises(DrivesimError, match="shorter than half a minute"):
+        minute_rows(stream(1, 2), fps=0.1, score=bright_scorer, feature_net=feature_net, real_features=real)
+    with pytest.raises(DrivesimError, match="drift-minutes"):
+        long_drive(0)
+
+
+def test_long_drive_keeps_road_users_in_view_to_the_end():
+    engine = ScenarioEngine(long_drive(2))
+    frames = list(engine.frames())
+    assert len(frames) == 1200
+    for fc in (frames[0], frames[-1]):
+        assert {"lead", "truck"} <= {b.track_id for b in fc.boxes}
+
+
+def test_eval_only_drift_measures_every_minute_of_a_long_rollout(tmp_path):
+    import json
+
+    from pipeline_fixtures import micro_bundle  # also sets torch to one thread
+
+    from drivesim.data.synth import SynthConfig, synth_data
+    from drivesim.eval.report import EvalSettings, run_eval
+    from drivesim.models.bundle import save_bundle
+
+    save_bundle(micro_bundle(), tmp_path / "bundle")
+    synth_data(SynthConfig(output=str(tmp_path / "data"), clips=1, frames=12, height=64, width=128, fps=1.0),
+               progress=False)
+    settings = EvalSettings(quick=True, only="drift", drift_minutes=1.0, fps=1.0, drift_frame_step=5,
+                            feature_steps=2, max_real_clips=1, detector_clips=2, detector_steps=3, progress=False,
+                            feature_net=FeatureNetConfig(frames=4, height=16, width=32, channels=(8,), feature_dim=4))
+    report = run_eval(tmp_path / "bundle", tmp_path / "data", tmp_path / "report", settings)
+    drift = report.drift
+    assert report.main == [] and report.controllability is None
+    assert [r["minute"] for r in drift["minutes"]] == [1] and drift["minutes"][0]["frames"] == 60
+    assert drift["minutes"][0]["visible"] > 0 and drift["settings"]["super_resolution"] is False
+    assert {v["metric"] for v in drift["verdicts"]} >= {"visible-agent recall", "mean luminance"}
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "## Long rollout" in text and "| 1 |" in text
+    assert json.loads((tmp_path / "report" / "report.json").read_text())["drift"]["scenario"].startswith("eval_long")
+    assert (tmp_path / "report" / "samples" / "drift.png").is_file()
