@@ -19,7 +19,7 @@ INT_STEPS=${INT_STEPS:-300}
 UPS_STEPS=${UPS_STEPS:-2000}
 UPT_STEPS=${UPT_STEPS:-200}
 FG=${FG_WEIGHT:-2}
-# SR_STEPS (2) and GUIDANCE (1.0): the sampling defaults written into OUT/config.yaml at the end
+# SR_STEPS (2) and GUIDANCE (2.0): the sampling defaults written into OUT/config.yaml at the end
 
 drivesim synth-data -o "$DATA" --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0 --workers 1 -q
 
@@ -50,7 +50,7 @@ step upsampler drivesim train upsampler --phase spatial --data "$DATA" --config 
 step upsampler-temporal drivesim train upsampler --phase temporal --data "$DATA" --out "$OUT.upsampler" \
     --steps "$UPT_STEPS" --batch 8 --threads "$THREADS" --save-every 50 --preview-every 100 -q
 # Sampling defaults chosen from `drivesim eval` (checkpoints/default/README.md).
-python3 - "$OUT" "${SR_STEPS:-2}" "${GUIDANCE:-1.0}" <<'PY'
+python3 - "$OUT" "${SR_STEPS:-2}" "${GUIDANCE:-2.0}" <<'PY'
 import json, shutil, sys
 from pathlib import Path
 import yaml

@@ -70,7 +70,7 @@ def minute_rows(frames: Iterable[Any], fps: float, score: Scorer, feature_net, r
                      "seconds": round(time.perf_counter() - start, 1)})
         r = rows[-1]
         log(f"drift: minute {r['minute']}: recall {_fmt(r['recall'])} of {r['visible']}, luminance "
-            f"{r['luminance']:.3f}, FD {_fmt(r['frechet'])} ({r['seconds']:.0f} s so far)")
+            f"{r['luminance']:.1f}, FD {_fmt(r['frechet'])} ({r['seconds']:.0f} s so far)")
         images.clear()
         labels.clear()
 
@@ -119,7 +119,7 @@ def format_drift(result: dict[str, Any]) -> str:
              "|---|---|---|---|---|---|"]
     for r in result["minutes"]:
         colour = ", ".join(f"{c:.3f}" for c in r["colour"])
-        lines.append(f"| {r['minute']} | {r['visible']} | {_fmt(r['recall'])} | {r['luminance']:.3f} | {colour} | "
+        lines.append(f"| {r['minute']} | {r['visible']} | {_fmt(r['recall'])} | {r['luminance']:.1f} | {colour} | "
                      f"{_fmt(r['frechet'], 2)} |")
     lines += ["", f"| last minute vs first (within {TOLERANCE:.0%}) | first | last | change | result |",
               "|---|---|---|---|---|"]
