@@ -240,3 +240,45 @@ def test_bundle_config_sets_the_guidance_default_and_the_flag_overrides_it():
     assert not np.array_equal(plain[0].image, with_default[0].image)
     with pytest.raises(DrivesimError, match="guidance_scale must be >= 0"):
         dataclasses.replace(base.config.diffusion, guidance_scale=-1.0)
+
+
+# --- arithmetic ------------------------------------------------------------------------------------
+
+def test_compute_dtype_follows_the_precision_option_and_the_cpu(monkeypatch):
+    from drivesim.pipeline import options
+
+    assert options.compute_dtype("cpu", "fp32") == torch.float32
+    assert options.compute_dtype("cpu", "bf16") == torch.bfloat16
+    monkeypatch.setattr(options, "cpu_has_native_bf16", lambda: False)  # emulated bf16 is slower: stay fp32
+    assert options.compute_dtype("cpu", "auto") == torch.float32
+    monkeypatch.setattr(options, "cpu_has_native_bf16", lambda: True)
+    assert options.compute_dtype("cpu", "auto") == torch.bfloat16
+    with pytest.raises(DrivesimError, match="--precision"):
+        GenerateOptions(precision="fp16")
+
+
+def test_bf16_frames_stay_within_tolerance_of_fp32():
+    scn = scenario(duration_s=1.0)
+    _, exact = _run(scn, precision="fp32")
+    _, fast = _run(scn, precision="bf16")
+    a = np.stack([f.image for f in exact]).astype(np.float64)
+    b = np.stack([f.image for f in fast]).astype(np.float64)
+    diff = np.abs(a - b)
+    assert diff.max() > 0  # the bf16 path really ran
+    assert diff.mean() <= 1.0  # the stated tolerance: under one 8-bit level on average
+    assert 10 * np.log10(255**2 / np.mean((a - b) ** 2)) >= 35.0  # PSNR in dB
+
+
+def test_frame_conv_equals_the_conv3d_it_replaces():
+    from drivesim.models.temporal import FrameConv
+
+    torch.manual_seed(0)
+    conv = nn.Conv3d(6, 4, (3, 1, 1), padding=(1, 0, 0))
+    fast = FrameConv(6, 4, (3, 1, 1), padding=(1, 0, 0))
+    fast.load_state_dict(conv.state_dict())  # same parameter names: bundles load unchanged
+    x = torch.randn(2, 6, 5, 3, 7, requires_grad=True)
+    out_fast, out_ref = fast(x), conv(x)
+    assert torch.allclose(out_fast, out_ref, atol=1e-5)
+    (g_fast,) = torch.autograd.grad(out_fast.square().sum(), x)
+    (g_ref,) = torch.autograd.grad(out_ref.square().sum(), x)
+    assert torch.allclose(g_fast, g_ref, atol=1e-4)

@@ -332,7 +332,8 @@ def test_init_from_grows_a_trained_bundle_and_fine_tunes_it(data, template, tmp_
     assert read_bundle_config(out).unet.layout_levels
     assert trained_stages(out) == ["autoencoder", "image"]  # the source's record came along
     assert _cli("upsampler", "--data", data, "--out", out, "--steps", 2, "--batch", 2,
-                "--set", "preview_steps=2", "--preview-every", 1) == 0  # patches with their layout maps
+                "--set", "preview_steps=2", "--preview-every", 1, "--set", "fg_weight=2", "--set", "decoded_p=0.5",
+                "--set", "erase_p=0.5") == 0  # patches with their layout maps, decoded and erased low-res inputs
     assert not torch.equal(_parts(out)["upsampler"]["conv_in.weight"][:, old_in.shape[1]:],
                            torch.zeros_like(grown_in[:, old_in.shape[1]:]))
 
@@ -352,6 +353,48 @@ def test_foreground_weights_mark_the_boxes_of_frames_whose_layout_is_kept():
     assert torch.equal(w[0, 0, 0], expected)
     assert torch.equal(w[1], torch.ones(1, 1, 4, 8))  # layout dropped: the model cannot know the boxes
     assert foreground_weights(cond, (4, 8), 0.0) is None
+
+
+
+def _degrader(**config):
+    from types import SimpleNamespace
+
+    from drivesim.train.stages import UpsamplerStageConfig
+
+    class HalfAutoencoder:  # a stand-in whose round trip is visibly not the identity
+        def encode(self, x):
+            return x * 0.5
+
+        def decode(self, z):
+            return z
+
+    return SimpleNamespace(config=UpsamplerStageConfig(**config), frozen={"autoencoder": HalfAutoencoder()},
+                           bundle=SimpleNamespace(config=SimpleNamespace(upsampler=UpsamplerConfig(scale_factor=4))))
+
+
+def test_upsampler_degradations_decode_and_erase_only_where_asked():
+    from drivesim.train.stages import degrade_low_res
+
+    g = torch.Generator().manual_seed(0)
+    low = torch.full((2, 1, 3, 16, 16), -0.5)
+    low[:, :, :, 6:8, 6:8] = 0.9  # a small bright road user on a dark road
+    layout = torch.zeros(2, 1, 6, 64, 64)
+    layout[:, :, 2, 24:32, 24:32] = 1.0  # its pedestrian box at the high-res size (x4)
+    layout[:, :, 5] = 0.5  # road: not a box, never erased
+    assert torch.equal(degrade_low_res(_degrader(), low, layout, g), low)  # both off: untouched
+    decoded = degrade_low_res(_degrader(decoded_p=1.0), low, layout, g)
+    assert torch.allclose(decoded, low * 0.5)  # the autoencoder's round trip
+    erased = degrade_low_res(_degrader(erase_p=1.0), low, layout, g)
+    outside = torch.ones(16, 16, dtype=torch.bool)
+    outside[6:8, 6:8] = False
+    assert torch.equal(erased[..., outside], low[..., outside])  # only the pixels under the box change
+    assert torch.allclose(erased[..., 6:8, 6:8], torch.tensor(-0.5))  # filled with the road around it
+
+
+def test_upsampler_box_options_need_an_upsampler_that_reads_the_layout(data, template, tmp_path, capsys):
+    out = _bundle(template, tmp_path / "b")
+    assert "num_layout_channels" in _error(capsys, "upsampler", "--data", data, "--out", out, "--steps", 1,
+                                           "--set", "erase_p=0.5")
 
 
 # --- two CPU processes (DDP over gloo) ------------------------------------------------------------

@@ -16,12 +16,12 @@ import math
 
 import torch
 from diffusers.models.autoencoders.vae import Decoder
-from diffusers.models.resnet import AlphaBlender, TemporalResnetBlock
+from diffusers.models.resnet import AlphaBlender
 from einops import rearrange
 from torch import Tensor, nn
 
 from drivesim.models.autoencoder import Autoencoder, AutoencoderConfig
-from drivesim.models.temporal import SpatioTemporalModule
+from drivesim.models.temporal import SpatioTemporalModule, temporal_resnet_block
 
 __all__ = ["TemporalDecoder", "TemporalMixBlock"]
 
@@ -33,7 +33,7 @@ class TemporalMixBlock(nn.Module):
 
     def __init__(self, channels: int, alpha_init: float):
         super().__init__()
-        self.res_block = TemporalResnetBlock(channels, channels, temb_channels=None)
+        self.res_block = temporal_resnet_block(channels, None)
         # Zero-init the last conv: a fresh block is the identity, so a fresh temporal decoder
         # decodes exactly like the image decoder and fine-tuning starts from it.
         nn.init.zeros_(self.res_block.conv2.weight)

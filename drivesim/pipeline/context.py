@@ -17,7 +17,7 @@ from torch import Tensor
 
 from drivesim.conditions.encode import build_conditions
 from drivesim.conditions.tensors import UNetConditions
-from drivesim.pipeline.options import GenerateOptions, StageTimings, clip_generator
+from drivesim.pipeline.options import GenerateOptions, StageTimings, clip_generator, compute_dtype
 from drivesim.sampling.samplers import Denoiser
 from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.engine import ScenarioEngine
@@ -137,17 +137,15 @@ class RunContext:
 
     @contextmanager
     def compute(self, stage: str) -> Iterator[None]:
-        """Network work of one stage: timed, no autograd, bf16/fp16 autocast on CUDA.
+        """Network work of one stage: timed, no autograd, autocast as `options.precision` says.
         Entered and left around each call, never across a `yield` (that would leak the modes
         into the consumer's code)."""
         with self.timings(stage), torch.inference_mode(), self._autocast():
             yield
 
     def _autocast(self) -> ContextManager:
-        if self.device.type != "cuda":
-            return nullcontext()  # CPU: full float32 (CPU bf16 matmuls are slower on most machines)
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
+        dtype = compute_dtype(self.device, self.options.precision)
+        return nullcontext() if dtype == torch.float32 else torch.autocast(self.device.type, dtype=dtype)
 
     def progress(self, desc: str, total: int | None, position: int):
         """A tqdm bar for one stage (a no-op bar when progress is off)."""

@@ -18,6 +18,7 @@ everything is logged. The loop (`drivesim.train.loop`) does the rest.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ from drivesim.conditions.tensors import UNetConditions
 from drivesim.data.clips import Clip
 from drivesim.diffusion.schedule import DiffusionConfig, make_training_scheduler
 from drivesim.diffusion.targets import add_noise, diffusion_loss, sample_timesteps, training_target
+from drivesim.errors import DrivesimError
 from drivesim.models.bundle import Bundle
 from drivesim.models.discriminator import (PatchDiscriminator2D, PatchDiscriminator3D, hinge_d_loss, hinge_g_loss,
                                            perceptual_loss)
@@ -134,6 +136,11 @@ class UpsamplerStageConfig(StageConfig):
     frames: int = 4  # clip length of the temporal phase
     patch: int = 0  # low-res patch side (high-res = patch x scale); 0 = the config's upsampler_patch_size
     preview_steps: int = 10
+    fg_weight: float = 0.0  # extra loss weight on pixels under boxes (needs the layout maps), as the latent stages
+    # Low-res degradations, each drawn per clip, so the upsampler learns the frames it gets at sampling time:
+    decoded_p: float = 0.0  # share of clips whose low-res input is the autoencoder's reconstruction (decoded frames)
+    erase_p: float = 0.0  # share of clips whose road users are smeared out of the low-res input, so the layout
+    # maps alone say where to draw them (generated keyframes often miss small road users)
 
 
 # --- what a stage trains -------------------------------------------------------------------------
@@ -420,8 +427,45 @@ def setup_upsampler(bundle: Bundle, cfg: UpsamplerStageConfig, root: str, clips:
     clips_ds = D.clip_dataset(root, clips, frames, c.output_size, 1.0 / c.output_fps, c.output_fps, notes)
     dataset = D.PatchCrops(clips_ds, (low[0] * s, low[1] * s), s, seed=cfg.seed,
                            layout=c.upsampler.num_layout_channels > 0)
+    if (cfg.fg_weight > 0 or cfg.erase_p > 0) and not c.upsampler.num_layout_channels:
+        raise DrivesimError("fg_weight and erase_p need an upsampler that reads the layout maps "
+                            "(upsampler.num_layout_channels > 0 in the bundle's config)")
+    frozen = {"autoencoder": bundle.autoencoder} if cfg.decoded_p > 0 else {}
     return _diffusion_trainee(bundle, cfg, bundle.upsampler, cfg.phase, dataset, D.collate_patches,
-                              c.upsampler_diffusion, notes, frozen={})
+                              c.upsampler_diffusion, notes, frozen=frozen)
+
+
+ERASE_KERNEL = 9  # low-res pixels: the neighbourhood whose background fills an erased box
+
+
+def degrade_low_res(t: Trainee, low: Tensor, layout: Tensor | None, generator: torch.Generator) -> Tensor:
+    """The stage's low-res degradations on (B, T, 3, h, w) patches: per clip, with probability
+    `decoded_p` the autoencoder's reconstruction, and with probability `erase_p` the pixels under
+    road users' boxes replaced by the mean of the background around them (a normalised box filter)."""
+    cfg: UpsamplerStageConfig = t.config
+    b, frames = low.shape[:2]
+    decoded = torch.rand(b, generator=generator) < cfg.decoded_p
+    erased = torch.rand(b, generator=generator) < cfg.erase_p
+    if decoded.any():
+        ae = t.frozen["autoencoder"]
+        with torch.no_grad():
+            x = rearrange(low[decoded.to(low.device)], "b t c h w -> (b t) c h w")
+            rec = rearrange(ae.decode(ae.encode(x)).clamp(-1, 1), "(b t) c h w -> b t c h w", t=frames)
+        low = low.clone()
+        low[decoded.to(low.device)] = rec.to(low.dtype)
+    if erased.any() and layout is not None:
+        s = t.bundle.config.upsampler.scale_factor
+        boxes = rearrange(layout[:, :, :NUM_CLASS_CHANNELS].amax(dim=2, keepdim=True), "b t c h w -> (b t) c h w")
+        mask = F.max_pool2d(boxes.float(), s) * rearrange(erased.to(low.device).float().repeat_interleave(frames),
+                                                          "n -> n 1 1 1")
+        x = rearrange(low, "b t c h w -> (b t) c h w")
+        pool = partial(F.avg_pool2d, kernel_size=ERASE_KERNEL, stride=1, padding=ERASE_KERNEL // 2)
+        background = 1.0 - mask
+        fill = pool(x * background) / pool(background).clamp_min(1e-3)
+        # where a box covers the whole neighbourhood there is no background to borrow: blur instead
+        fill = torch.where(pool(background) > 1e-3, fill, pool(x))
+        low = rearrange(x * background + fill * mask, "(b t) c h w -> b t c h w", b=b)
+    return low
 
 
 def upsampler_inputs(t: Trainee, low: Tensor, generator: torch.Generator, level: int | None = None,
@@ -446,6 +490,7 @@ def upsampler_inputs(t: Trainee, low: Tensor, generator: torch.Generator, level:
 def upsampler_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
     cfg: UpsamplerStageConfig = t.config
     high, low = batch["high"].to(t.device), batch["low"].to(t.device)
+    low = degrade_low_res(t, low, batch.get("layout"), generator)
     cond, bicubic = upsampler_inputs(t, low, generator, layout=batch.get("layout"))
     target = t.module.to_target(high, bicubic)
     return {"loss": _diffusion_step(t, target, cond, generator, image_only=cfg.phase == "spatial")}
@@ -476,8 +521,6 @@ STAGES: dict[str, Stage] = {
 
 
 def get_stage(name: str) -> Stage:
-    from drivesim.errors import DrivesimError
-
     if name not in STAGES:
         raise DrivesimError(f"unknown training stage {name!r}; the stages, in order: {', '.join(STAGES)}")
     return STAGES[name]
