@@ -8,7 +8,10 @@ that run's alone; the other measurements share a third child. One bench run meas
   - batched guidance (cond + uncond in one forward) against two forwards (goal >= 1.6x);
   - the gRPC transport against the same backend in-process (goal >= 0.95);
   - the closed-loop session rate: frames/s and step latency for steps of 1 and of 4 frames
-    (`VideoPipeline.session`, what a simulator calling `OpenSession` waits for).
+    (`VideoPipeline.session`, what a simulator calling `OpenSession` waits for);
+  - the speed-ups over the reference, the pipeline as it ran before its CPU work (fp32 arithmetic,
+    sessions sampling full keyframe clips): the 10 s clip (goal >= 2x) and 1-frame session steps
+    (goal >= 3x), both measured in this run, so the ratios hold on whatever machine runs it.
 
     drivesim bench                                             # the default bundle: 10 s and 40 s clips, 256x512 at 10 fps
     drivesim bench --random-config tiny --quick --steps 4       # random weights, 2.5 s and 10 s clips
@@ -31,7 +34,10 @@ __all__ = ["run_bench", "format_report", "bench_scenario"]
 STAGES = ("keyframes", "interpolate", "decode", "upsample", "resize")
 QUICK_S, FULL_S = 2.5, 10.0  # the 1x clip; the 4x clip is four times as long
 SESSION_STEPS = (1, 4)  # frames per closed-loop step
-GOALS = {"memory_ratio": 1.10, "time_ratio": 4.4, "guidance_speedup": 1.6, "target_seconds": 120.0, "grpc_ratio": 0.95}
+GOALS = {"memory_ratio": 1.10, "time_ratio": 4.4, "guidance_speedup": 1.6, "target_seconds": 120.0, "grpc_ratio": 0.95,
+         "offline_speedup": 2.0, "session_speedup": 3.0}
+# The pipeline before its CPU speed work (GenerateOptions fields), re-measured in every run for the speed-ups.
+REFERENCE = {"precision": "fp32", "session_full_clips": True}
 
 
 def bench_scenario(duration_s: float):
@@ -75,14 +81,21 @@ def _load(spec: dict[str, Any]):
     return load_checkpoint(spec["checkpoint"], spec["device"])
 
 
+def _options(spec: dict[str, Any]):
+    """The run's GenerateOptions: the spec's sampling settings, and the reference's where it asks for them."""
+    from drivesim.pipeline import GenerateOptions
+
+    return GenerateOptions(device=spec["device"], steps=spec["steps"], sr_steps=spec.get("sr_steps"),
+                           sampler=spec["sampler"], progress=False, **(REFERENCE if spec.get("reference") else {}))
+
+
 def _child_video(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
-    from drivesim.pipeline import GenerateOptions, VideoPipeline
+    from drivesim.pipeline.options import compute_dtype
+    from drivesim.pipeline import VideoPipeline
 
-    pipeline = VideoPipeline(_load(spec), GenerateOptions(device=spec["device"], steps=spec["steps"],
-                                                          sr_steps=spec.get("sr_steps"), sampler=spec["sampler"],
-                                                          progress=False))
+    pipeline = VideoPipeline(_load(spec), _options(spec))
     scenario = bench_scenario(spec["duration_s"])
     rss_loaded = _rss_mb()
     start = time.perf_counter()
@@ -91,7 +104,7 @@ def _child_video(spec: dict[str, Any]) -> dict[str, Any]:
     out = {"frames": frames, "seconds": seconds, "stages": dict(pipeline.run.timings.seconds),
            "peak_rss_mb": _peak_rss_mb(), "rss_after_load_mb": rss_loaded,
            "steps": pipeline.run.steps, "sr_steps": pipeline.run.sr_steps, "sampler": pipeline.run.sampler,
-           "threads": torch.get_num_threads()}
+           "threads": torch.get_num_threads(), "precision": str(compute_dtype(spec["device"], _options(spec).precision))}
     if spec["device"].startswith("cuda"):
         out["cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return out
@@ -129,12 +142,10 @@ def _child_guidance(spec: dict[str, Any], repeats: int = 5) -> dict[str, Any]:
 def _child_session(spec: dict[str, Any]) -> dict[str, Any]:
     """A closed loop on the benchmark drive: the same frames sent as steps of 1 and of 4 frames,
     each in a fresh session; per step size, frames/s and the mean and worst step latency."""
-    from drivesim.pipeline import GenerateOptions, VideoPipeline
+    from drivesim.pipeline import VideoPipeline
     from drivesim.scenario.engine import ScenarioEngine
 
-    pipeline = VideoPipeline(_load(spec), GenerateOptions(device=spec["device"], steps=spec["steps"],
-                                                          sr_steps=spec.get("sr_steps"), sampler=spec["sampler"],
-                                                          progress=False))
+    pipeline = VideoPipeline(_load(spec), _options(spec))
     scenario = bench_scenario(spec["duration_s"])
     plan = list(ScenarioEngine(scenario).frames())
     out = {}
@@ -217,6 +228,12 @@ def run_bench(checkpoint: str | None = None, random_config: str | None = None, d
     log(f"  gRPC: {grpc['frames']} frames, ratio {grpc['ratio']:.3f}")
     log("  session: " + ", ".join(f"{k}: {v['fps']:.2f} frames/s" for k, v in session.items()))
     ten_s = one if not quick else four  # the 10 s clip of the target
+    reference = {**spec, "reference": True}
+    log(f"  the reference ({', '.join(f'{k}={v}' for k, v in REFERENCE.items())}): the 10 s clip and sessions ...")
+    ref_clip, ref_session = _measure({**reference, "kind": "video", "duration_s": FULL_S if not quick else 4 * QUICK_S},
+                                     {**reference, "kind": "session", "duration_s": QUICK_S})
+    log(f"  reference: 10 s clip in {ref_clip['seconds']:.1f} s, "
+        + ", ".join(f"{k}: {v['fps']:.2f} frames/s" for k, v in ref_session.items()))
     return {
         "device": device, "bundle": random_config and f"random {random_config}" or spec["checkpoint"],
         "steps": one["steps"], "sr_steps": one["sr_steps"], "sampler": one["sampler"], "threads": one["threads"],
@@ -226,14 +243,18 @@ def run_bench(checkpoint: str | None = None, random_config: str | None = None, d
         / max(one["peak_rss_mb"] - one["rss_after_load_mb"], 1e-6),
         "time_ratio": four["seconds"] / one["seconds"],
         "guidance_speedup": guidance["two_passes_s"] / guidance["batched_s"],
-        "ten_second_clip_s": ten_s["seconds"],
+        "ten_second_clip_s": ten_s["seconds"], "precision": one["precision"],
+        "reference": {"options": REFERENCE, "ten_second_clip_s": ref_clip["seconds"], "stages": ref_clip["stages"],
+                      "session": ref_session},
+        "offline_speedup": ref_clip["seconds"] / ten_s["seconds"],
+        "session_speedup": session["step_1"]["fps"] / ref_session["step_1"]["fps"],
     }
 
 
 def format_report(r: dict[str, Any]) -> str:
     one, four = r["one"], r["four"]
-    lines = [f"bundle {r['bundle']} | device {r['device']} | {r['threads']} threads | sampler {r['sampler']}, "
-             f"{r['steps']} steps ({r['sr_steps']} for the upsampler)",
+    lines = [f"bundle {r['bundle']} | device {r['device']} | {r['threads']} threads | {r['precision']} | sampler "
+             f"{r['sampler']}, {r['steps']} steps ({r['sr_steps']} for the upsampler)",
              f"{'stage':<12}{'s/frame 1x':>12}{'s/frame 4x':>12}"]
     for stage in STAGES:
         lines.append(f"{stage:<12}{one['stages'].get(stage, 0) / one['frames']:>12.3f}"
@@ -255,10 +276,20 @@ def format_report(r: dict[str, Any]) -> str:
         f"10 s clip     {r['ten_second_clip_s']:.1f} s wall (goal <= {GOALS['target_seconds']:.0f} s) "
         f"{ok(r['ten_second_clip_s'] <= GOALS['target_seconds'])}",
     ]
-    for size in SESSION_STEPS:  # no goal: what a closed loop waits for, per step size
-        s = r["session"][f"step_{size}"]
-        lines.append(f"{f'session {size}':<14}{size}-frame steps: {s['fps']:.2f} frames/s, step latency mean "
-                     f"{s['mean_step_s']:.2f} s, max {s['max_step_s']:.2f} s ({s['steps']} steps)")
+    ref = r["reference"]
+    for size in SESSION_STEPS:  # what a closed loop waits for, per step size
+        s, was = r["session"][f"step_{size}"], ref["session"][f"step_{size}"]
+        lines.append(f"{f'session {size}':<14}{size}-frame steps: {s['fps']:.2f} frames/s (reference {was['fps']:.2f}), "
+                     f"step latency mean {s['mean_step_s']:.2f} s, max {s['max_step_s']:.2f} s ({s['steps']} steps)")
+    reference = ", ".join(f"{k}={v}" for k, v in ref["options"].items())
+    lines += [
+        f"speed-up      over the reference ({reference}), measured in this run:",
+        f"  10 s clip   {ref['ten_second_clip_s']:.1f} s -> {r['ten_second_clip_s']:.1f} s: {r['offline_speedup']:.2f}x "
+        f"(goal >= {GOALS['offline_speedup']:g}x) {ok(r['offline_speedup'] >= GOALS['offline_speedup'])}",
+        f"  1-frame     session steps {ref['session']['step_1']['fps']:.2f} -> {r['session']['step_1']['fps']:.2f} "
+        f"frames/s: {r['session_speedup']:.2f}x (goal >= {GOALS['session_speedup']:g}x) "
+        f"{ok(r['session_speedup'] >= GOALS['session_speedup'])}",
+    ]
     return "\n".join(lines)
 
 

@@ -71,6 +71,12 @@ def test_bench_quick_reports_the_session_rate(ws, monkeypatch):
     assert result["one"]["frames"] == 5 and result["four"]["frames"] == 20
     assert result["session"]["step_1"]["steps"] == 5 and result["session"]["step_4"]["steps"] == 1
     assert all(result["session"][k]["fps"] > 0 for k in ("step_1", "step_4"))
+    # the reference (fp32, full session clips) re-measured in the same run, and the speed-ups from it
+    ref = result["reference"]
+    assert ref["options"] == {"precision": "fp32", "session_full_clips": True}
+    assert ref["session"]["step_1"]["steps"] == 5 and ref["ten_second_clip_s"] > 0
+    assert result["offline_speedup"] == ref["ten_second_clip_s"] / result["ten_second_clip_s"]
+    assert result["session_speedup"] == result["session"]["step_1"]["fps"] / ref["session"]["step_1"]["fps"]
 
 
 def test_every_bench_scenario_passes_the_engine_checks():
@@ -118,6 +124,12 @@ def test_serve_and_client(ws):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_convert_openscenario(ws):
+    example = Path(__file__).resolve().parent.parent / "scenarios" / "openscenario" / "cut_in.xosc"
+    assert run("convert", example, "-o", ws / "cut_in.yaml") == 0
+    assert "version: 1" in (ws / "cut_in.yaml").read_text()
 
 
 def test_every_command_is_smoked(request):  # runs last (file order): a new command needs a smoke run above

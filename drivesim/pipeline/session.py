@@ -162,9 +162,12 @@ class PipelineSession:
         """The keyframes from the newest real one at or before the step's first frame up to the first one
         at or after `last`: real keyframes are committed, the one past `last` is provisional."""
         out = [self.last_keyframe] if self.last_keyframe is not None else []
+        # clips of just the keyframes committed (a full clip would sample keyframes past the step only to
+        # drop them), unless the options ask for the offline rollout's full clips
+        full = self.run.options.session_full_clips
         while self.committed * self.stride <= last:  # its conditions are here: sample it for real
             given = len(self.rollout.context)
-            indices, z = self.rollout.sample_clip(self.committed)
+            indices, z = self.rollout.sample_clip(self.committed, None if full else last // self.stride - self.committed + 1)
             new = [j for j in range(given, len(indices)) if indices[j] <= last]
             out += [(indices[j], z[j].clone()) for j in new]
             # the last max_context keyframes sampled so far, as in the offline rollout
@@ -175,7 +178,7 @@ class PipelineSession:
         if out[-1][0] < last:  # the step ends between keyframes: guess the next one from held conditions
             if self.provisional is None:
                 given = len(self.rollout.context)
-                indices, z = self.rollout.sample_clip(self.committed)
+                indices, z = self.rollout.sample_clip(self.committed, None if full else 1)
                 self.provisional = (indices[given], z[given].clone())
             out.append(self.provisional)
         return out
