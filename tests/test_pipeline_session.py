@@ -123,7 +123,7 @@ def test_state_stays_bounded_over_many_steps():
     assert a.stats.keyframe_clips == 12
 
 
-def test_steps_sample_only_the_keyframes_they_commit_unless_full_clips_are_asked_for():
+def test_short_clips_sample_only_the_keyframes_a_step_commits():
     def clip_lengths(**options):
         a, plan = _session(super_resolution=False, **options)
         lengths = []
@@ -138,12 +138,12 @@ def test_steps_sample_only_the_keyframes_they_commit_unless_full_clips_are_asked
         _steps(a, plan, [1, 1, 1, 1, 1, 8])
         return lengths, a.run.bundle.config.clip_frames
 
-    short, clip = clip_lengths()
+    short, clip = clip_lengths(session_short_clips=True)
     # keyframe 0 alone; the provisional keyframe 1 (frame 4) and its real resample, each after keyframe 0;
     # frames 5..12 end on keyframe 3: keyframes 2 and 3 in one clip after two context keyframes, nothing
     # provisional. Each clip holds the <= 2 context keyframes and just the new ones.
     assert short == [1, 2, 2, 4]
-    full, _ = clip_lengths(session_full_clips=True)
+    full, _ = clip_lengths()
     assert full == [clip] * len(full) and sum(full) > sum(short)
 
 

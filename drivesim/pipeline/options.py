@@ -43,9 +43,10 @@ class GenerateOptions:
     # the networks' arithmetic: "auto" = bf16 autocast where the device computes it natively (CUDA; CPUs
     # with AVX512-BF16 or AMX: ~1.6x faster, frames within ~0.3/255 on average), else fp32; "fp32": exact
     precision: str = "auto"
-    # closed-loop sessions sample full keyframe clips, as the offline rollout does, instead of clips of just
-    # the keyframes a step commits (a 1-frame step commits one: the rest of a full clip is thrown away)
-    session_full_clips: bool = False
+    # closed-loop sessions sample clips of just the keyframes a step commits instead of full clips (a 1-frame
+    # step commits one keyframe: the rest of a full clip is thrown away). ~2.5x less keyframe work, but the
+    # keyframe model was trained on full clips: off by default (docs/performance.md, "Closed loop")
+    session_short_clips: bool = False
 
     def __post_init__(self) -> None:
         if self.sampler is not None and self.sampler not in SAMPLERS:

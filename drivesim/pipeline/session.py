@@ -162,9 +162,9 @@ class PipelineSession:
         """The keyframes from the newest real one at or before the step's first frame up to the first one
         at or after `last`: real keyframes are committed, the one past `last` is provisional."""
         out = [self.last_keyframe] if self.last_keyframe is not None else []
-        # clips of just the keyframes committed (a full clip would sample keyframes past the step only to
-        # drop them), unless the options ask for the offline rollout's full clips
-        full = self.run.options.session_full_clips
+        # full clips as the offline rollout samples them, or (session_short_clips) clips of just the
+        # keyframes committed: a full clip samples keyframes past the step only to drop them
+        full = not self.run.options.session_short_clips
         while self.committed * self.stride <= last:  # its conditions are here: sample it for real
             given = len(self.rollout.context)
             indices, z = self.rollout.sample_clip(self.committed, None if full else last // self.stride - self.committed + 1)
