@@ -42,6 +42,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    if args.trajectory:  # FILE is the header; the trajectory gives every frame's world
+        from drivesim.replay import write_plan
+
+        count = write_plan(args.file, args.trajectory, args.output, seed=args.seed)
+        print(f"wrote {count} frames of labels to {args.output}")
+        return 0
     import json
 
     from drivesim.scenario.engine import ScenarioEngine
@@ -56,12 +62,33 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_preview(args: argparse.Namespace) -> int:
+    if args.trajectory:
+        from drivesim.replay import write_trajectory_preview
+
+        write_trajectory_preview(args.file, args.trajectory, Path(args.output), seed=args.seed)
+        print(f"wrote {args.output}")
+        return 0
     from drivesim.scenario.loader import load_scenario
     from drivesim.scenario.preview import render_preview
 
     scenario = load_scenario(args.file)
     render_preview(scenario, Path(args.output), seed=args.seed)
     print(f"wrote {args.output}")
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from drivesim.scenario.openscenario import ImportOptions, import_openscenario, is_openscenario
+    from drivesim.sinks import atomic_write_text
+
+    if not is_openscenario(args.file):
+        raise DrivesimError(f"{args.file}: convert reads OpenSCENARIO .xosc files (YAML scenarios need no converting)")
+    imported = import_openscenario(args.file, ImportOptions(fps=args.fps, max_duration_s=args.max_duration))
+    atomic_write_text(Path(args.output), imported.yaml)
+    for event in imported.events:
+        print(f"  {event.time_s:8.3f} s  {event.event}" + (f" (#{event.execution})" if event.execution > 1 else ""))
+    print(f"wrote {args.output}: {imported.scenario.num_frames} frames, {len(imported.scenario.agents)} agents, "
+          f"{len(imported.events)} event(s) fired")
     return 0
 
 
@@ -89,6 +116,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 # --- generation ----------------------------------------------------------------------------
 
+PRECISION_HELP = ("the networks' arithmetic: auto (default) = bf16 where the device computes it natively (CUDA, "
+                  "CPUs with AVX512-BF16 or AMX: ~1.6x faster, frames within ~0.3/255 on average), else fp32; "
+                  "fp32 = exact")
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from drivesim.output_folder import generate_folder
     from drivesim.pipeline.options import GenerateOptions
@@ -96,11 +128,19 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     options = GenerateOptions(seed=args.seed, steps=args.steps, sr_steps=args.sr_steps, sampler=args.sampler,
                               guidance=args.guidance, context_guidance=args.context_guidance,
                               image_only=args.image_only, super_resolution=False if args.no_sr else (True if args.sr else None), device=args.device,
-                              compile=args.compile, progress=not args.quiet)
+                              compile=args.compile, progress=not args.quiet, precision=args.precision)
     from drivesim.checkpoint import resolve_checkpoint
 
+    if args.osi and args.trajectory:
+        raise DrivesimError("--osi writes a scenario file's ground truth; it does not apply to --trajectory")
     checkpoint = None if args.source == "render" else resolve_checkpoint(args.checkpoint)  # render reads no bundle
-    manifest = generate_folder(Path(args.file), Path(args.output), checkpoint, options, args.source)
+    if args.trajectory:  # FILE is the header; the trajectory gives every frame's world
+        from drivesim.replay import generate_trajectory_folder
+
+        manifest = generate_trajectory_folder(Path(args.file), Path(args.trajectory), Path(args.output), checkpoint,
+                                              options, args.source)
+    else:
+        manifest = generate_folder(Path(args.file), Path(args.output), checkpoint, options, args.source, osi=args.osi)
     print(f"wrote {manifest['frames']} frames ({manifest['width']}x{manifest['height']} at {manifest['fps']:g} fps) "
           f"to {args.output} in {manifest['timings_s']['total']:.1f} s")
     return 0
@@ -109,6 +149,17 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     import json
 
+    if args.mfu:  # the GPU path: frames/s per stage, GPU memory, counted FLOPs and MFU, training steps/s
+        from drivesim.bench_device import DeviceBenchOptions, run_device_bench
+        from drivesim.bench_report import format_device_report
+
+        options = DeviceBenchOptions(device=args.device, random_config=args.random_config, checkpoint=args.checkpoint,
+                                     part=args.mfu, frames=args.frames, steps=args.steps, sr_steps=args.sr_steps,
+                                     sampler=args.sampler, compile=args.compile, train_steps=args.train_steps,
+                                     train_seconds=args.train_seconds, peak_tflops=args.peak_tflops,
+                                     threads=args.threads)
+        print(format_device_report(run_device_bench(options, json_path=args.json)))
+        return 0
     from drivesim.bench import format_report, run_bench
 
     result = run_bench(checkpoint=args.checkpoint, random_config=args.random_config, device=args.device,
@@ -136,9 +187,20 @@ def _cmd_export(args: argparse.Namespace) -> int:
     else:
         if not args.scenarios or not args.output:
             raise DrivesimError("usage: drivesim export SCENARIO_OR_DIR... -o DATASET (or --merge DATASET)")
-        clips = plan_clips(args.scenarios, variations=args.variations, export_seed=args.seed)
         shard = parse_shard(args.shard) if args.shard else shard_from_env()
-        source, source_id = resolve_source(args.source, args.checkpoint, args.device)
+        if args.trajectory:  # one clip: SCENARIO is its header, the trajectory gives every frame's world
+            from drivesim.replay import trajectory_clip, trajectory_source
+
+            if len(args.scenarios) != 1 or args.variations:
+                raise DrivesimError("--trajectory takes one header scenario and no --variations")
+            if "osi" in parse_formats(args.formats):  # the OSI trace is built from a scenario's engine
+                raise DrivesimError("--formats osi writes a scenario file's ground truth; it does not apply to "
+                                    "--trajectory")
+            clips = [trajectory_clip(args.scenarios[0], args.trajectory)]
+            source, source_id = trajectory_source(args.source, args.trajectory, args.checkpoint, args.device)
+        else:
+            clips = plan_clips(args.scenarios, variations=args.variations, export_seed=args.seed)
+            source, source_id = resolve_source(args.source, args.checkpoint, args.device)
         options = ExportOptions(formats=parse_formats(args.formats), shard=shard, source_id=source_id,
                                 export_seed=args.seed, variations=args.variations, progress=not args.quiet)
         result = export_dataset(clips, Path(args.output), source, options)
@@ -252,6 +314,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+TRAJECTORY_HELP = ("replay a simulator's per-frame world state (docs/trajectory-format.md); the scenario is then "
+                   "its header: camera, fps, seed, road and start environment, no agents")
 CHECKPOINT_HELP = ("checkpoint bundle folder (default: $DRIVESIM_CHECKPOINT, else the shipped default bundle, "
                    "found wherever drivesim is installed)")
 
@@ -275,17 +339,23 @@ examples:
 
 EXAMPLES = {  # `drivesim COMMAND -h` ends with these
     "validate": "drivesim validate scenarios/*.yaml",
-    "plan": "drivesim plan scenarios/night_merge.yaml -o out/labels.jsonl --seed 7",
+    "plan": "drivesim plan scenarios/night_merge.yaml -o out/labels.jsonl --seed 7\n"
+            "  drivesim plan header.yaml --trajectory drive.jsonl -o out/labels.jsonl",
     "preview": "drivesim preview scenarios/night_merge.yaml -o out/preview.png",
+    "convert": "drivesim convert scenarios/openscenario/cut_in.xosc -o out/cut_in.yaml\n"
+               "  drivesim convert scenarios/openscenario/cut_in.xosc -o out/cut_in.yaml --fps 20 --max-duration 30",
     "info": "drivesim info checkpoints/default --sha256",
     "strip": "drivesim strip out/city_day out/night_merge -o docs/strip.jpg --count 4",
     "generate": "drivesim generate scenarios/night_merge.yaml -o out/night_merge\n"
                 "  drivesim generate scenarios/minimal.yaml -o out/fast --steps 4 --no-sr -q\n"
-                "  DRIVESIM_CHECKPOINT=my_bundle drivesim generate scenarios/minimal.yaml -o out/mine",
-    "bench": "drivesim bench --quick --threads 2\n  drivesim bench --random-config tiny --quick --steps 4 --json bench.json",
+                "  DRIVESIM_CHECKPOINT=my_bundle drivesim generate scenarios/minimal.yaml -o out/mine\n"
+                "  drivesim generate header.yaml --trajectory drive.jsonl -o out/drive",
+    "bench": "drivesim bench --quick --threads 2\n  drivesim bench --random-config tiny --quick --steps 4 --json bench.json\n"
+             "  drivesim bench --mfu --device cuda --random-config paper --steps 8 --sr-steps 4 --json gpu.json",
     "export": "drivesim export scenarios/ -o out/dataset --variations 2\n"
               "  drivesim export scenarios/ -o out/dry --source schematic --formats coco,yolo\n"
-              "  drivesim export scenarios/ -o out/dataset --shard 0/2   # then 1/2, then: drivesim export --merge out/dataset",
+              "  drivesim export scenarios/ -o out/dataset --shard 0/2   # then 1/2, then: drivesim export --merge out/dataset\n"
+              "  drivesim export header.yaml --trajectory drive.jsonl -o out/drive_dataset --source schematic",
     "serve": "drivesim serve --port 50051\n  DRIVESIM_TOKEN=secret drivesim serve --host 0.0.0.0 --backend schematic",
     "client": "drivesim client scenarios/minimal.yaml --server localhost:50051 -o out/remote",
     "synth-data": "drivesim synth-data -o data/synth --clips 160 --frames 48 --size 256x512 --workers 2",
@@ -315,20 +385,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")  # none: main() prints this help
 
     p = sub.add_parser("validate", help="check scenario files; prints every error with its line")
-    p.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML file(s)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML or OpenSCENARIO .xosc file(s)")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("plan", help="dry run: per-frame ground-truth labels as JSON lines")
-    p.add_argument("file", metavar="FILE", help="scenario YAML file")
+    p.add_argument("file", metavar="FILE", help="scenario YAML or OpenSCENARIO .xosc file")
     p.add_argument("-o", "--output", required=True, metavar="LABELS.jsonl", help="labels file: one JSON line per frame")
+    p.add_argument("--trajectory", metavar="FILE.jsonl", help=TRAJECTORY_HELP)
     p.add_argument("--seed", type=_seed, default=None, help="override the scenario's seed")
     p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("preview", help="bird's-eye view and camera box overlays as one PNG")
-    p.add_argument("file", metavar="FILE", help="scenario YAML file")
+    p.add_argument("file", metavar="FILE", help="scenario YAML or OpenSCENARIO .xosc file")
     p.add_argument("-o", "--output", required=True, metavar="PREVIEW.png", help="picture to write (PNG)")
+    p.add_argument("--trajectory", metavar="FILE.jsonl", help=TRAJECTORY_HELP)
     p.add_argument("--seed", type=_seed, default=None, help="override the scenario's seed")
     p.set_defaults(func=_cmd_preview)
+
+    p = sub.add_parser("convert", help="OpenSCENARIO .xosc on a straight road -> the same scenario as drivesim YAML "
+                                       "(docs/openscenario.md)")
+    p.add_argument("file", metavar="FILE.xosc", help="OpenSCENARIO 1.0-1.2 file (its .xodr road and catalogs beside it)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.yaml", help="drivesim scenario to write")
+    p.add_argument("--fps", type=_number_above("--fps", 0.0, inclusive=False), default=10.0,
+                   help="frame rate of the clip and the runner's time step (default 10)")
+    p.add_argument("--max-duration", type=_number_above("--max-duration", 0.0, inclusive=False), default=60.0,
+                   metavar="S", help="clip length when the StopTrigger has not fired by then (default 60)")
+    p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("strip", help="frames of `generate` OUT folders with their label boxes, one row per "
                                      "folder, as one JPEG or PNG")
@@ -346,8 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser("generate", help="scenario -> OUT folder: PNG frames, video.mp4, overlay.mp4, labels, manifest")
-    p.add_argument("file", metavar="SCENARIO", help="scenario YAML file")
+    p.add_argument("file", metavar="SCENARIO", help="scenario YAML or OpenSCENARIO .xosc file")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (written atomically)")
+    p.add_argument("--trajectory", metavar="FILE.jsonl", help=TRAJECTORY_HELP)
     p.add_argument("--checkpoint", default=None, metavar="BUNDLE", help=CHECKPOINT_HELP)
     p.add_argument("--seed", type=_seed, default=None, help="override the scenario's seed (traffic and noise)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps per clip (default: the bundle's)")
@@ -358,7 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="label/box guidance scale (1 = off; default: the bundle's diffusion.guidance_scale)")
     p.add_argument("--context-guidance", type=float, default=1.0, help="context guidance scale s >= 1 (1 = off)")
     p.add_argument("--image-only", action="store_true", help="image model only: every frame sampled on its own")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (bf16/fp16 autocast on cuda)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--precision", default="auto", help=PRECISION_HELP)  # checked by GenerateOptions
+    p.add_argument("--osi", action="store_true", help="also write OUT/ground_truth.osi: every frame's world as an "
+                   "ASAM OSI GroundTruth trace (docs/export.md; needs osi-python)")
     sr = p.add_mutually_exclusive_group()
     sr.add_argument("--no-sr", action="store_true", help="skip the video upsampler: resize the decoded frames")
     sr.add_argument("--sr", action="store_true", help="run the video upsampler even where the bundle's config "
@@ -381,12 +467,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", choices=("ddim", "dpmpp"), default=None, help="default: the bundle's")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads in the measured runs")
     p.add_argument("--json", default=None, metavar="FILE", help="also write every figure as JSON")
+    p.add_argument("--mfu", nargs="?", const="all", default=None, choices=("all", "generate", "train"),
+                   help="the GPU path instead (docs/performance.md): output frames/s per stage, peak GPU memory, "
+                        "counted FLOPs and model FLOP utilisation at the config's output size, and training "
+                        "steps/s of the image and video stages; `generate` or `train` for one part")
+    p.add_argument("--frames", type=int, default=None, help="--mfu: output frames of the timed run "
+                   "(default: about one keyframe clip, 236 for the paper config)")
+    p.add_argument("--compile", action="store_true", help="--mfu: torch.compile the networks")
+    p.add_argument("--train-steps", type=int, default=200, help="--mfu: training steps per stage (default 200)")
+    p.add_argument("--train-seconds", type=float, default=60.0,
+                   help="--mfu: stop a training stage after this long even before --train-steps (default 60)")
+    p.add_argument("--peak-tflops", type=float, default=None,
+                   help="--mfu: the device's peak bf16 TFLOP/s for MFU (default: a table by GPU name)")
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("export", help="labelled dataset: images + COCO / KITTI / MOT / YOLO (resumable, shardable)")
     p.add_argument("scenarios", nargs="*", metavar="SCENARIO_OR_DIR", help="scenario files or folders of *.yaml")
     p.add_argument("-o", "--output", metavar="DATASET", help="dataset folder; rerun the same command to resume")
-    p.add_argument("--formats", default="coco,kitti,mot,yolo", help="comma-separated (default: all four)")
+    p.add_argument("--trajectory", metavar="FILE.jsonl", help=TRAJECTORY_HELP + " (one clip)")
+    p.add_argument("--formats", default="coco,kitti,mot,yolo",
+                   help="comma-separated: coco, kitti, mot, yolo, osi (default: coco,kitti,mot,yolo)")
     p.add_argument("--variations", type=int, default=0, metavar="N", help="seeded variations per scenario")
     p.add_argument("--seed", type=int, default=0, help="seed of the variations (default 0)")
     p.add_argument("--shard", metavar="I/N", help="export clips k with k %% N == I (default: RANK/WORLD_SIZE)")

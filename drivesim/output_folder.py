@@ -120,6 +120,16 @@ class OutputFolder:
     def video_codec(self) -> str:
         return self._video.codec
 
+    def add_file(self, name: str, text: str) -> None:
+        """A sink's own extra file (e.g. header.yaml), written into OUT with the frames at commit."""
+        self.extra_path(name).write_text(text, encoding="utf-8", newline="\n")
+
+    def extra_path(self, name: str) -> Path:
+        """Where a sink writes its own extra file (e.g. ground_truth.osi): inside OUT once committed."""
+        if Path(name).name != name or name in ("frames", "video.mp4", "overlay.mp4", "labels.jsonl", MANIFEST):
+            raise ValueError(f"{name!r} is not a free file name in the output folder")
+        return self._tmp / name
+
     def write(self, frame: Any) -> None:
         """One GeneratedFrame: PNG, a video frame, an overlay frame and its labels line."""
         start = time.perf_counter()
@@ -175,10 +185,14 @@ MODEL_ONLY = {"steps": None, "sr_steps": None, "sampler": None, "guidance": None
               "image_only": False, "super_resolution": None, "compile": False}
 
 
+OSI_TRACE = "ground_truth.osi"  # `generate --osi`
+
+
 def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, options: Any,
-                    source: str = "diffusion") -> dict[str, Any]:
+                    source: str = "diffusion", osi: bool = False) -> dict[str, Any]:
     """`drivesim generate`: stream the scenario's frames into OUT; returns the manifest.
-    source "diffusion": the bundle's Video LDM; "render": the procedural renderer (no bundle read)."""
+    source "diffusion": the bundle's Video LDM; "render": the procedural renderer (no bundle read).
+    osi: also OUT/ground_truth.osi, every frame's world as an OSI GroundTruth trace (drivesim/export/osi.py)."""
     import torch
     from tqdm.auto import tqdm
 
@@ -203,16 +217,26 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, opt
         pipeline = VideoPipeline(bundle, options)
     cam = scenario.camera
     with OutputFolder(Path(out), cam.width, cam.height, scenario.fps) as folder:
+        trace = None
+        if osi:
+            from drivesim.export.osi import GroundTruthTrace
+
+            trace = GroundTruthTrace(folder.extra_path(OSI_TRACE), scenario, options.seed)
         with tqdm(total=scenario.num_frames, desc="write", unit="frame", position=4,
                   disable=not options.progress, dynamic_ncols=True) as bar:
             for frame in pipeline.frames(scenario):
                 folder.write(frame)
+                if trace is not None:
+                    trace.add(frame.labels)
                 bar.update(1)
+        if trace is not None:
+            trace.close()
         common = {
             "scenario": {"name": scenario.name, "path": str(scenario_path), "sha256": file_sha256(Path(scenario_path))},
             "source": source,
             "frames": folder.frames_written, "fps": scenario.fps, "width": cam.width, "height": cam.height,
             "video_codec": folder.video_codec,
+            **({"osi_trace": OSI_TRACE} if osi else {}),
         }
         versions = {"drivesim": __version__, "torch": torch.__version__, "numpy": np.__version__,
                     "opencv": cv2.__version__}

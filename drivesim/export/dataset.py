@@ -142,7 +142,7 @@ def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
 
 def plan_clips(inputs: Sequence[str | Path], variations: int = 0, export_seed: int = 0) -> list[ClipSpec]:
     """Every clip of an export, in its stable order: each scenario, then its variations."""
-    from drivesim.scenario.loader import parse_scenario, read_scenario_text
+    from drivesim.scenario.loader import load_scenario
 
     clips: list[ClipSpec] = []
     taken: set[str] = set()
@@ -155,7 +155,7 @@ def plan_clips(inputs: Sequence[str | Path], variations: int = 0, export_seed: i
         return candidate
 
     for path in expand_inputs(inputs):
-        scenario = parse_scenario(read_scenario_text(path), os.fspath(path))
+        scenario = load_scenario(path)  # YAML, or OpenSCENARIO .xosc run into a drivesim scenario
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
         name = path.as_posix()
         base = unique(safe_clip_id(scenario.name))
@@ -261,7 +261,8 @@ def _export_clip(out: Path, clip: ClipSpec, source: FrameSource, writers: list[L
                  on_frame: Callable[[int], Any]) -> int:
     """Generate one clip into its staging folder, rename it into place, then commit its record."""
     scenario = clip.scenario
-    info = ClipInfo(clip.clip_id, scenario.camera.width, scenario.camera.height, scenario.fps, scenario.num_frames)
+    info = ClipInfo(clip.clip_id, scenario.camera.width, scenario.camera.height, scenario.fps, scenario.num_frames,
+                    scenario, clip.seed)
     stage = out / STAGING_DIR / clip.clip_id
     boxes: Counter[str] = Counter()
     tracks: dict[str, set[str]] = {t: set() for t in AGENT_TYPES}

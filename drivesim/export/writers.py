@@ -1,6 +1,7 @@
 """Label writers: one small class per dataset format, all behind one interface.
 
     drivesim export scenarios/ -o out/dataset --formats coco,kitti,mot,yolo --source schematic
+    drivesim export scenarios/openscenario/cut_in.xosc -o out/osi --formats osi --source schematic
 
 A writer sees each clip as it is generated (`begin_clip`, `add_frame` per frame, `end_clip`)
 and writes its per-clip files under a staging root that mirrors the dataset layout; the export
@@ -58,6 +59,8 @@ class ClipInfo:
     height: int
     fps: float
     num_frames: int
+    scenario: Any = None  # the clip's Scenario and engine seed, for writers of world state (OSI)
+    seed: int | None = None
 
 
 class ClipLabels(Protocol):
@@ -269,10 +272,46 @@ class YoloWriter(LabelWriter):
         atomic_write_text(root / self.data_yaml, text)
 
 
+# --- ASAM OSI -------------------------------------------------------------------------------
+
+class OsiWriter(LabelWriter):
+    """`osi/<clip_id>.osi`: the clip's ground truth as an OSI trace, one osi3.GroundTruth per frame
+    (drivesim/export/osi.py; needs the optional osi-python package)."""
+
+    name = "osi"
+
+    def clip_paths(self, clip_id: str) -> list[PurePosixPath]:
+        return [PurePosixPath("osi", f"{clip_id}.osi")]
+
+    def begin_clip(self, clip: ClipInfo, root: Path) -> None:
+        from drivesim.export.osi import GroundTruthTrace
+
+        if clip.scenario is None:
+            raise DrivesimError(f"clip {clip.clip_id}: the osi format needs the clip's scenario in its ClipInfo")
+        (root / "osi").mkdir(parents=True, exist_ok=True)
+        self._trace = GroundTruthTrace(root / "osi" / f"{clip.clip_id}.osi", clip.scenario, clip.seed)
+
+    def add_frame(self, frame: FrameConditions) -> None:
+        self._trace.add(frame)
+
+    def end_clip(self) -> dict[str, Any]:
+        self._trace.close()
+        return {}
+
+    def abort(self) -> None:
+        trace, self._trace = getattr(self, "_trace", None), None
+        if trace is not None:
+            try:
+                trace.close()
+            except OSError:
+                pass  # the runner removes the staged file
+
+
 # --- registry -------------------------------------------------------------------------------
 
-WRITERS: dict[str, type[LabelWriter]] = {w.name: w for w in (CocoWriter, KittiWriter, MotWriter, YoloWriter)}
-DEFAULT_FORMATS: tuple[str, ...] = tuple(WRITERS)
+WRITERS: dict[str, type[LabelWriter]] = {w.name: w for w in (CocoWriter, KittiWriter, MotWriter, YoloWriter,
+                                                             OsiWriter)}
+DEFAULT_FORMATS: tuple[str, ...] = ("coco", "kitti", "mot", "yolo")  # osi on request: it needs osi-python
 
 
 def parse_formats(spec: str | Sequence[str]) -> tuple[str, ...]:

@@ -57,6 +57,8 @@ def cross_field_findings(data: Mapping[str, Any]) -> list[Finding]:
     out: list[Finding] = []
     ego = _mapping(data.get("ego", {}))
     out += _lane_exists(("ego", "lane"), ego.get("lane"), lanes)
+    out += _on_road(("ego", "lateral_m"), ego.get("lateral_m"), lanes, lane_width, False)
+    out += _actions(("ego",), ego.get("actions"), lanes, lane_width, duration, False)
     env = _mapping(data.get("environment", {}))
     out += _timeline(("environment", "events"), env.get("events"), duration, "event")
     out += _agents(data.get("agents"), lanes, lane_width, duration)
@@ -80,12 +82,17 @@ def _agents(agents: Any, lanes: int | None, lane_width: float | None, duration: 
         roadside = agent.get("type") in ROADSIDE_TYPES
         yield from _lane_exists(at + ("lane",), agent.get("lane"), lanes)
         yield from _on_road(at + ("lateral_m",), agent.get("lateral_m"), lanes, lane_width, roadside)
-        actions = agent.get("actions")
-        yield from _timeline(at + ("actions",), actions, duration, "action")
-        for j, action in _items(actions):
-            yield from _lane_exists(at + ("actions", j, "lane_change_to"), action.get("lane_change_to"), lanes)
-            yield from _on_road(at + ("actions", j, "lateral_m"), action.get("lateral_m"), lanes, lane_width, roadside)
-        yield from _no_overlaps(at + ("actions",), actions)
+        yield from _actions(at, agent.get("actions"), lanes, lane_width, duration, roadside)
+
+
+def _actions(at: KeyPath, actions: Any, lanes: int | None, lane_width: float | None, duration: float | None,
+             roadside: bool) -> Iterator[Finding]:
+    """An agent's or the ego's `actions`: in time order, inside the scenario, to lanes and places that exist."""
+    yield from _timeline(at + ("actions",), actions, duration, "action")
+    for j, action in _items(actions):
+        yield from _lane_exists(at + ("actions", j, "lane_change_to"), action.get("lane_change_to"), lanes)
+        yield from _on_road(at + ("actions", j, "lateral_m"), action.get("lateral_m"), lanes, lane_width, roadside)
+    yield from _no_overlaps(at + ("actions",), actions)
 
 
 def _lane_exists(path: KeyPath, lane: Any, lanes: int | None) -> list[Finding]:
@@ -130,20 +137,23 @@ def _timeline(path: KeyPath, entries: Any, duration: float | None, what: str) ->
 
 
 def _no_overlaps(path: KeyPath, actions: Any) -> Iterator[Finding]:
-    """Two actions of one agent may not change the same property at the same time."""
+    """Two actions of one agent may not change the same property at the same time, unless the later
+    one says it `takes_over` (a `step` action takes no time)."""
     for prop, keys in _ACTION_PROPERTIES.items():
         spans = []
         for j, action in _items(actions):
             start = _real(action.get("at_s"))
             length = _real(action.get("duration_s", Action.model_fields["duration_s"].default))
+            if action.get("shape") == "step":
+                length = 0.0
             if start is not None and length is not None and any(action.get(k) is not None for k in keys):
-                spans.append((start, start + length, j))
+                spans.append((start, start + length, j, action.get("takes_over") is True))
         spans.sort()
-        for (s0, e0, j0), (s1, _e1, j1) in zip(spans, spans[1:]):
-            if s1 < e0:
+        for (s0, e0, j0, _), (s1, _e1, j1, takes_over) in zip(spans, spans[1:]):
+            if s1 < e0 and not takes_over:
                 yield Finding(path + (j1, "at_s"), f"starts at {_num(s1)} s while actions[{j0}] is still changing "
-                              f"the {prop} (until {_num(e0)} s)", f"start it at or after {_num(e0)} s, or shorten "
-                              f"actions[{j0}]")
+                              f"the {prop} (until {_num(e0)} s)", f"start it at or after {_num(e0)} s, shorten "
+                              f"actions[{j0}], or set takes_over: true on it")
 
 
 def _items(entries: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:

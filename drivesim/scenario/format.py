@@ -10,13 +10,17 @@ Plain data only: behaviour lives in `engine.py`, file reading and located errors
 from __future__ import annotations
 
 import math
-from typing import Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_serializer, model_validator
 
 TimeOfDay = Literal["day", "night"]
 AgentType = Literal["car", "truck", "bus", "pedestrian", "cyclist", "motorcycle"]
 AGENT_TYPES: tuple[str, ...] = ("car", "truck", "bus", "pedestrian", "cyclist", "motorcycle")
+# How an action blends to its target: u = elapsed / duration_s in [0, 1], value = start + (target - start) * f(u).
+# smoothstep f = 3u^2 - 2u^3 (OpenSCENARIO's "cubic"), linear f = u, sinusoidal f = (1 - cos(pi u)) / 2,
+# step: the target at once (duration_s is not used).
+ActionShape = Literal["smoothstep", "linear", "sinusoidal", "step"]
 
 # Default cuboid per type: (length, width, height) in metres; typical values of KITTI/nuScenes.
 DEFAULT_SIZE_M: dict[str, tuple[float, float, float]] = {
@@ -32,6 +36,21 @@ DEFAULT_SIZE_M: dict[str, tuple[float, float, float]] = {
 class _Strict(BaseModel):
     # Unknown keys are errors (with a did-you-mean from the loader), never silently ignored.
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Grown(_Strict):
+    """A model that gained optional keys after version 1 shipped: `_ADDED` (key -> default) are dumped
+    only when set, so an older file's dump (variation seeds, hashes, synth-data YAML) stays the same."""
+
+    _ADDED: ClassVar[dict[str, Any]] = {}
+
+    @model_serializer(mode="wrap")
+    def _drop_added_defaults(self, handler: Any) -> Any:
+        data = handler(self)
+        for key, default in self._ADDED.items():
+            if key in data and data[key] == default:
+                del data[key]
+        return data
 
 
 class Camera(_Strict):
@@ -65,19 +84,20 @@ class Road(_Strict):
     lane_width_m: float = Field(3.5, gt=1.0, le=10.0)
 
 
-class Ego(_Strict):
-    lane: int = Field(0, ge=0)
-    speed_mps: float = Field(10.0, ge=0.0, le=100.0)
-
-
-class Action(_Strict):
+class Action(_Grown):
     """One manoeuvre starting at `at_s` and blending in over `duration_s`."""
+
+    _ADDED: ClassVar[dict[str, Any]] = {"shape": "smoothstep", "takes_over": False}
 
     at_s: float = Field(ge=0.0)
     duration_s: float = Field(1.0, gt=0.0)
     lane_change_to: Optional[int] = Field(None, ge=0)
     lateral_m: Optional[float] = None
     speed_mps: Optional[float] = Field(None, ge=0.0, le=100.0)
+    shape: ActionShape = "smoothstep"
+    # May start while an earlier action of the same property is still blending: it takes over from
+    # wherever that one had got to (OpenSCENARIO's rule when an action of the same domain starts).
+    takes_over: bool = False
 
     @model_validator(mode="after")
     def _changes_something(self) -> "Action":
@@ -86,6 +106,17 @@ class Action(_Strict):
         if self.lane_change_to is not None and self.lateral_m is not None:
             raise ValueError("set either lane_change_to or lateral_m, not both")
         return self
+
+
+class Ego(_Grown):
+    _ADDED: ClassVar[dict[str, Any]] = {"lateral_m": None, "actions": []}
+
+    lane: int = Field(0, ge=0)
+    speed_mps: float = Field(10.0, ge=0.0, le=100.0)
+    # Start here instead of the centre of `lane` (metres right of the road's left edge); `lane` still
+    # names the ego's lane for background traffic.
+    lateral_m: Optional[float] = None
+    actions: list[Action] = Field(default_factory=list)  # speed and lane changes of the camera car
 
 
 class Agent(_Strict):

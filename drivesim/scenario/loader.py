@@ -85,8 +85,13 @@ def parse_scenario(text: str, filename: str = "<string>") -> Scenario:
 
 
 def load_scenario(path: Union[str, "os.PathLike[str]"]) -> Scenario:
-    """A validated `Scenario` from a YAML file; raises `ScenarioError` with all issues."""
+    """A validated `Scenario` from a YAML file, or from an OpenSCENARIO .xosc file (run into a drivesim
+    scenario, docs/openscenario.md); raises `ScenarioError` with all issues."""
     name = os.fspath(path)
+    if Path(name).suffix.lower() == ".xosc":
+        from drivesim.scenario.openscenario import load_openscenario
+
+        return load_openscenario(path)
     return parse_scenario(read_scenario_text(path), name)
 
 

@@ -49,9 +49,9 @@ _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _FONT_TITLE = cv2.FONT_HERSHEY_DUPLEX
 
 
-def render_preview(scenario: Scenario, path: Path, seed: int | None = None) -> np.ndarray:
-    """Write the preview PNG to `path`; returns the RGB image."""
-    image = preview_image(scenario, seed=seed)
+def render_preview(scenario: Scenario, path: Path, seed: int | None = None, engine=None) -> np.ndarray:
+    """Write the preview PNG to `path`; returns the RGB image. `engine`: see preview_image."""
+    image = preview_image(scenario, seed=seed, engine=engine)
     ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:  # pragma: no cover - OpenCV always encodes uint8 RGB
         raise RuntimeError("PNG encoding failed")
@@ -71,9 +71,11 @@ def preview_size(scenario: Scenario) -> tuple[int, int]:
     return 4 * MARGIN + BEV_W + 2 * vw, TITLE_H + grid_h + LEGEND_H + MARGIN
 
 
-def preview_image(scenario: Scenario, seed: int | None = None) -> np.ndarray:
-    """The preview as an RGB uint8 array of `preview_size(scenario)` (height, width, 3)."""
-    engine = ScenarioEngine(scenario, seed=seed)
+def preview_image(scenario: Scenario, seed: int | None = None, engine=None) -> np.ndarray:
+    """The preview as an RGB uint8 array of `preview_size(scenario)` (height, width, 3). `engine`: the
+    scenario's ScenarioEngine (default), or another source of frames and tracks with its interface
+    (a replayed trajectory: drivesim/replay.py)."""
+    engine = engine or ScenarioEngine(scenario, seed=seed)
     width, height = preview_size(scenario)
     vw, vh = _view_size(scenario.camera.width, scenario.camera.height)
     canvas = np.full((height, width, 3), UI_BG, np.uint8)
@@ -163,9 +165,9 @@ def _camera_view(engine: ScenarioEngine, cam: PinholeCamera, fc: FrameConditions
     ground = (1 - f_ground) * np.array(ground_far) + f_ground * np.array(ground_near)
     img[:] = np.where(rows < horizon, sky, ground)[:, None, :].astype(np.uint8)
 
-    road = engine.scenario.road
+    road = fc.road or engine.road_state(fc.timestamp_s)  # the frame's own: the ego may change lanes
     road_w = road.lanes * road.lane_width_m
-    x_of = lambda lateral: lateral - engine.ego_lateral_m  # noqa: E731 - road lateral -> camera-relative x
+    x_of = lambda lateral: lateral - road.ego_lateral_m  # noqa: E731 - road lateral -> camera-relative x
     sidewalk = (40, 40, 44) if night else (150, 148, 140)
     asphalt = (30, 31, 35) if night else (88, 90, 96)
     paint = (150, 150, 140) if night else (245, 245, 240)
@@ -240,7 +242,8 @@ def _birds_eye(engine: ScenarioEngine, view_times: list[float], w: int, h: int) 
     agents = sc.agents
     tracks = [engine.named_trajectory(a.id, ts)[:2] for a in agents]  # (lateral, z) over time
 
-    all_z = np.concatenate([z for _, z in tracks]) if tracks else np.zeros(1)
+    all_z = np.concatenate([z for _, z in tracks] + [np.zeros(1)])
+    all_z = all_z[np.isfinite(all_z)]  # NaN: an agent absent at that time (a replayed trajectory)
     z_lo = float(np.clip(min(-12.0, all_z.min() - 8.0), -60.0, -12.0))
     z_hi = float(np.clip(max(45.0, all_z.max() + 10.0), 45.0, 220.0))
     lat_lo, lat_hi = -SIDEWALK_M - 1.0, road_w + SIDEWALK_M + 1.0
@@ -294,15 +297,20 @@ def _birds_eye(engine: ScenarioEngine, view_times: list[float], w: int, h: int) 
     labels: list[tuple[int, int, int, int]] = []  # placed id labels, kept from overlapping
     for agent, (lat, z) in zip(agents, tracks):
         color = class_color(agent.type)  # the legend's colour: a colour never names an agent
-        pts = np.round(px(lat, z) * 16).astype(np.int32)
-        cv2.polylines(img, [pts], False, color, 2, cv2.LINE_AA, shift=4)
+        present = np.isfinite(lat) & np.isfinite(z)
+        runs = np.split(np.arange(len(lat)), np.flatnonzero(np.diff(present.astype(int))) + 1)
+        pts = [np.round(px(lat[r], z[r]) * 16).astype(np.int32) for r in runs if present[r[0]]]
+        cv2.polylines(img, pts, False, color, 2, cv2.LINE_AA, shift=4)
         tick_lat, tick_z = engine.named_trajectory(agent.id, np.arange(tick, ts[-1] + 1e-6, tick))[:2]
-        for p in px(tick_lat, tick_z).astype(int):
+        ticks = np.isfinite(tick_lat) & np.isfinite(tick_z)
+        for p in px(tick_lat[ticks], tick_z[ticks]).astype(int):
             cv2.circle(img, (int(p[0]), int(p[1])), 3, color, -1, cv2.LINE_AA)
         length, width, _ = agent.size
         drawn: list[tuple[float, float]] = []
         for k, t in enumerate(view_times):
             la, zz = (float(v[0]) for v in engine.named_trajectory(agent.id, np.array([t]))[:2])
+            if not (math.isfinite(la) and math.isfinite(zz)):
+                continue  # not there at this view's time
             if any(abs(la - a) < width and abs(zz - b) < length for a, b in drawn):
                 continue  # an agent keeping its place relative to the ego: one footprint says it
             drawn.append((la, zz))
@@ -310,8 +318,10 @@ def _birds_eye(engine: ScenarioEngine, view_times: list[float], w: int, h: int) 
             if k > 0:
                 p = px(la + width / 2, zz).astype(int)
                 cv2.putText(img, str(k + 1), (int(p[0]) + 3, int(p[1]) + 4), _FONT, 0.38, color, 1, cv2.LINE_AA)
-        p = px(lat[0] + width / 2, z[0]).astype(int)
-        _place_label(img, agent.id, (int(p[0]) + 4, int(p[1]) - 4), color, labels)
+        if present.any():
+            first = int(np.argmax(present))
+            p = px(lat[first] + width / 2, z[first]).astype(int)
+            _place_label(img, agent.id, (int(p[0]) + 4, int(p[1]) - 4), color, labels)
 
     note = f"bird's-eye (ego frame)  lateral x{kx / kz:.1f}  dots every {tick:g} s"
     cv2.rectangle(img, (0, h - pad_b + 6), (w, h), (30, 33, 38), -1)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -88,9 +89,16 @@ def grid_times(duration_s: float) -> np.ndarray:
 
 class BackgroundTraffic:
     def __init__(self, scenario: Scenario, seed: int, camera: PinholeCamera,
-                 crowdedness_on_grid: np.ndarray, obstacles: Obstacles):
+                 crowdedness_on_grid: np.ndarray, obstacles: Obstacles,
+                 ego_travel: Callable[[np.ndarray], np.ndarray] | None = None,
+                 ego_lateral_on_grid: np.ndarray | None = None):
+        """`ego_travel` (distance the ego has driven by time t) and `ego_lateral_on_grid` describe an ego
+        whose `ego.actions` change its speed or lane; without them it drives at constant speed in its lane."""
         self.ego_speed = scenario.ego.speed_mps
         self.ego_lateral = (scenario.ego.lane + 0.5) * scenario.road.lane_width_m
+        if ego_lateral_on_grid is not None:
+            self.ego_lateral = np.asarray(ego_lateral_on_grid, float)  # per grid time: the view moves with the ego
+        self._ego_travel = ego_travel
         rng = np.random.default_rng([int(seed), 0x7AFF1C])  # own stream: other seeded parts stay independent
         pool = _build_pool(scenario, rng)
         self.types: list[str] = pool["types"]
@@ -109,7 +117,10 @@ class BackgroundTraffic:
     def z_at(self, t: np.ndarray | float, idx: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Forward position of pool agents `idx` at time(s) t, wrapped into the loop window."""
         span = WINDOW_AHEAD_M - WINDOW_BEHIND_M
-        travelled = (self.speed_mps[idx] - self.ego_speed) * t
+        if self._ego_travel is None:
+            travelled = (self.speed_mps[idx] - self.ego_speed) * t
+        else:
+            travelled = self.speed_mps[idx] * t - self._ego_travel(t)
         return WINDOW_BEHIND_M + np.mod(self.phase_m[idx] - WINDOW_BEHIND_M + travelled, span)
 
     def snapshot(self, t: float) -> BackgroundSnapshot:

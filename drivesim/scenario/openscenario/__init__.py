@@ -1,0 +1,64 @@
+"""ASAM OpenSCENARIO 1.0-1.2 on straight OpenDRIVE roads -> drivesim scenarios (docs/openscenario.md).
+
+    drivesim convert scenarios/openscenario/cut_in.xosc -o out/cut_in.yaml
+    drivesim plan scenarios/openscenario/cut_in.xosc -o out/labels.jsonl   # every command reads .xosc
+
+    from drivesim.scenario.openscenario import import_openscenario
+    imported = import_openscenario("scenarios/openscenario/cut_in.xosc")
+    imported.scenario, imported.yaml, imported.events   # Scenario, its YAML, the events and when they fired
+
+Pipeline: `parse.py` reads the file (parameters, catalogs, the road) into `model.py` data, `runner.py`
+runs the storyboard frame by frame (conditions in `conditions.py`) and records timed actions,
+`convert.py` writes them as a drivesim scenario.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from drivesim.scenario.format import Scenario
+
+DEFAULT_FPS = 10.0
+DEFAULT_MAX_DURATION_S = 60.0  # the clip's length when no StopTrigger fires earlier
+SUFFIXES = (".xosc",)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    fps: float = DEFAULT_FPS  # frames per second of the clip, and the runner's time step
+    max_duration_s: float = DEFAULT_MAX_DURATION_S
+
+
+@dataclass(frozen=True)
+class Imported:
+    scenario: Scenario
+    yaml: str  # the same scenario as drivesim YAML (with the fired events as comments)
+    events: tuple  # runner.FiredEvent: (time_s, event path, execution) in firing order
+    warnings: tuple[str, ...]
+    stopped_by_trigger: bool
+
+
+def is_openscenario(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() in SUFFIXES
+
+
+def import_openscenario(path: str | os.PathLike[str], options: ImportOptions = ImportOptions()) -> Imported:
+    """Read and run an .xosc file; raises `ScenarioError` (located at the element) for what is not supported."""
+    from drivesim.errors import DrivesimError
+    from drivesim.scenario.openscenario.convert import scenario_yaml
+    from drivesim.scenario.openscenario.parse import parse_file
+    from drivesim.scenario.openscenario.runner import Runner
+
+    if not 0 < options.fps <= 120 or not 0 < options.max_duration_s <= 3600:
+        raise DrivesimError(f"fps must be in (0, 120] and the maximum duration in (0, 3600] s, got {options.fps:g} "
+                            f"and {options.max_duration_s:g}")
+    definition = parse_file(Path(path))
+    result = Runner(definition, options.fps, options.max_duration_s).run()
+    text, scenario = scenario_yaml(definition, result)
+    return Imported(scenario, text, tuple(result.events), tuple(result.warnings), result.stopped_by_trigger)
+
+
+def load_openscenario(path: str | os.PathLike[str], options: ImportOptions = ImportOptions()) -> Scenario:
+    return import_openscenario(path, options).scenario

@@ -1,0 +1,306 @@
+"""OpenSCENARIO parameters: declarations, `$name` references, `${...}` expressions, typed attributes.
+
+A `Params` is one scope (the file, a story, a maneuver, a catalog entry) chained to its parent; an
+attribute whose whole value is `$name` takes the nearest declaration's value, `${...}` is an expression
+(OpenSCENARIO 1.1: numbers, `$name`, + - * / %, unary -, parentheses, comparisons, not / and / or,
+true / false, and the functions round floor ceil sqrt pow sin cos tan asin acos atan abs sign min max).
+
+    params = Params.declare(root.child("ParameterDeclarations"))
+    params.number(node, "value")      # a located error when missing or not a number
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Callable, Sequence
+
+from drivesim.scenario.openscenario.xmltree import Element, located
+
+_REQUIRED = object()
+_NUMERIC_TYPES = ("double", "integer", "int", "unsignedInt", "unsignedShort")
+
+
+class Params:
+    """One scope of parameter values (text, as OpenSCENARIO stores them) with its declared types."""
+
+    def __init__(self, parent: "Params | None" = None):
+        self.parent = parent
+        self.values: dict[str, str] = {}
+        self.types: dict[str, str] = {}
+
+    def scope(self, declarations: Element | None, assignments: dict[str, str] | None = None) -> "Params":
+        """A child scope with `declarations` (each value read in the new scope, so later ones may use
+        earlier ones); `assignments` (a catalog reference's ParameterAssignments) override defaults."""
+        inner = Params(self)
+        for decl in declarations.children if declarations is not None else ():
+            if decl.tag != "ParameterDeclaration":
+                raise located(decl, "expected <ParameterDeclaration>")
+            name = decl.attrib.get("name", "")
+            if not name:
+                raise located(decl, "a parameter needs a name", "add name=\"...\"")
+            kind = decl.attrib.get("parameterType", "string")
+            value = (assignments or {}).get(name)
+            if value is None:
+                value = inner.text(decl, "value")
+            inner.values[name], inner.types[name] = value, kind
+            for group in decl.all("ConstraintGroup"):
+                _check_constraints(inner, decl, group, value, kind)
+        return inner
+
+    def lookup(self, name: str, node: Element, attr: str) -> str:
+        scope: Params | None = self
+        while scope is not None:
+            if name in scope.values:
+                return scope.values[name]
+            scope = scope.parent
+        raise located(node, f"{attr}: parameter ${name} is not declared",
+                      "declare it in a <ParameterDeclarations> of the file, story or catalog entry")
+
+    def _typed(self, name: str, node: Element, attr: str) -> Any:
+        text = self.lookup(name, node, attr)
+        kind = self._type_of(name)
+        if kind in _NUMERIC_TYPES:
+            try:
+                return float(text)
+            except ValueError:
+                raise located(node, f"{attr}: parameter ${name} ({kind}) has the value {text!r}") from None
+        if kind == "boolean":
+            return text == "true"
+        return text
+
+    def _type_of(self, name: str) -> str:
+        scope: Params | None = self
+        while scope is not None:
+            if name in scope.types:
+                return scope.types[name]
+            scope = scope.parent
+        return "string"
+
+    # --- attributes ---------------------------------------------------------------------
+
+    def text(self, node: Element, attr: str, default: Any = _REQUIRED) -> Any:
+        """The attribute's value with parameters resolved, as text; `default` when it is absent."""
+        raw = node.attrib.get(attr)
+        if raw is None:
+            if default is _REQUIRED:
+                raise located(node, f"missing attribute {attr}", f"add {attr}=\"...\" to <{node.tag}>")
+            return default
+        raw = raw.strip()
+        if raw.startswith("${"):
+            if not raw.endswith("}"):
+                raise located(node, f"{attr}: expression {raw!r} has no closing '}}'")
+            value = _Expression(raw[2:-1], lambda n: self._typed(n, node, attr), node, attr).evaluate()
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            return repr(float(value)) if not float(value).is_integer() else str(int(value))
+        if raw.startswith("$") and len(raw) > 1:
+            return self.lookup(raw[1:], node, attr)
+        return raw
+
+    def number(self, node: Element, attr: str, default: Any = _REQUIRED) -> float:
+        text = self.text(node, attr, None)
+        if text is None:
+            if default is _REQUIRED:
+                raise located(node, f"missing attribute {attr}", f"add {attr}=\"...\" to <{node.tag}>")
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            raise located(node, f"{attr}: expected a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise located(node, f"{attr}: expected a finite number, got {text!r}")
+        return value
+
+    def integer(self, node: Element, attr: str, default: Any = _REQUIRED) -> int:
+        if attr not in node.attrib and default is not _REQUIRED:
+            return default
+        value = self.number(node, attr)
+        if not value.is_integer():
+            raise located(node, f"{attr}: expected a whole number, got {value:g}")
+        return int(value)
+
+    def boolean(self, node: Element, attr: str, default: Any = _REQUIRED) -> bool:
+        text = self.text(node, attr, default)
+        if isinstance(text, bool):
+            return text
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise located(node, f"{attr}: expected true or false, got {text!r}")
+
+    def choice(self, node: Element, attr: str, choices: Sequence[str], default: Any = _REQUIRED) -> str:
+        text = self.text(node, attr, default)
+        if text not in choices:
+            raise located(node, f"{attr}: expected one of {', '.join(choices)}, got {text!r}")
+        return text
+
+
+def _check_constraints(params: Params, decl: Element, group: Element, value: str, kind: str) -> None:
+    """ConstraintGroup (OpenSCENARIO 1.1): every ValueConstraint of the group must hold."""
+    for c in group.all("ValueConstraint"):
+        rule = params.choice(c, "rule", tuple(RULES))
+        bound = params.text(c, "value")
+        if kind in _NUMERIC_TYPES:
+            ok = RULES[rule](float(value), float(bound))
+        else:
+            ok = RULES[rule](value, bound) if rule in ("equalTo", "notEqualTo") else False
+        if not ok:
+            raise located(decl, f"parameter {decl.attrib.get('name')} = {value} breaks its constraint "
+                          f"{rule} {bound}", "change the value")
+
+
+# esmini compares with a tolerance of 1e-6 (its SMALL_NUMBER); so do we, so that triggers fire on the same frame.
+TOLERANCE = 1e-6
+RULES: dict[str, Callable[[Any, Any], bool]] = {
+    "greaterThan": lambda a, b: a > b + TOLERANCE if isinstance(a, float) else a > b,
+    "greaterOrEqual": lambda a, b: a >= b - TOLERANCE if isinstance(a, float) else a >= b,
+    "lessThan": lambda a, b: a < b - TOLERANCE if isinstance(a, float) else a < b,
+    "lessOrEqual": lambda a, b: a <= b + TOLERANCE if isinstance(a, float) else a <= b,
+    "equalTo": lambda a, b: abs(a - b) < TOLERANCE if isinstance(a, float) else a == b,
+    "notEqualTo": lambda a, b: abs(a - b) >= TOLERANCE if isinstance(a, float) else a != b,
+}
+
+
+# --- expressions ---------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)|(\$[A-Za-z_][\w]*)|"
+                    r"([A-Za-z_]\w*)|(==|!=|<=|>=|[-+*/%(),<>]))")
+_FUNCTIONS: dict[str, tuple[int, Callable[..., float]]] = {
+    "round": (1, lambda a: float(math.floor(a + 0.5))), "floor": (1, math.floor), "ceil": (1, math.ceil),
+    "sqrt": (1, math.sqrt), "pow": (2, math.pow), "sin": (1, math.sin), "cos": (1, math.cos),
+    "tan": (1, math.tan), "asin": (1, math.asin), "acos": (1, math.acos), "atan": (1, math.atan),
+    "abs": (1, abs), "sign": (1, lambda a: float((a > 0) - (a < 0))), "min": (2, min), "max": (2, max),
+}
+
+
+class _Expression:
+    """Recursive descent over the tokens of one `${...}` expression; never `eval`."""
+
+    def __init__(self, text: str, lookup: Callable[[str], Any], node: Element, attr: str):
+        self.text, self.lookup, self.node, self.attr = text, lookup, node, attr
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if not m or m.end() == pos:
+                if text[pos:].strip() == "":
+                    break
+                raise self._error(f"unexpected {text[pos:].strip()[:10]!r}")
+            kinds = ("num", "param", "word", "op")
+            kind = next(k for k, g in zip(kinds, m.groups()) if g is not None)
+            self.tokens.append((kind, m.group(m.lastindex)))
+            pos = m.end()
+        self.i = 0
+
+    def _error(self, what: str) -> Exception:
+        return located(self.node, f"{self.attr}: cannot evaluate ${{{self.text}}}: {what}",
+                       "write numbers, $parameters, + - * / %, parentheses and functions like sqrt(...)")
+
+    def _peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def _take(self, value: str | None = None) -> tuple[str, str]:
+        tok = self._peek()
+        if tok is None or (value is not None and tok[1] != value):
+            raise self._error(f"expected {value!r}" if value else "unexpected end")
+        self.i += 1
+        return tok
+
+    def evaluate(self) -> Any:
+        value = self._or()
+        if self._peek() is not None:
+            raise self._error(f"unexpected {self._peek()[1]!r}")
+        return value
+
+    def _or(self) -> Any:
+        value = self._and()
+        while self._peek() == ("word", "or"):
+            self._take()
+            rhs = self._and()
+            value = bool(value) or bool(rhs)
+        return value
+
+    def _and(self) -> Any:
+        value = self._not()
+        while self._peek() == ("word", "and"):
+            self._take()
+            rhs = self._not()
+            value = bool(value) and bool(rhs)
+        return value
+
+    def _not(self) -> Any:
+        if self._peek() == ("word", "not"):
+            self._take()
+            return not bool(self._not())
+        return self._compare()
+
+    def _compare(self) -> Any:
+        value = self._sum()
+        tok = self._peek()
+        ops = {"==": "equalTo", "!=": "notEqualTo", "<": "lessThan", "<=": "lessOrEqual", ">": "greaterThan",
+               ">=": "greaterOrEqual"}
+        if tok is not None and tok[1] in ops:
+            self._take()
+            return RULES[ops[tok[1]]](self._num(value), self._num(self._sum()))
+        return value
+
+    def _sum(self) -> Any:
+        value = self._term()
+        while self._peek() in (("op", "+"), ("op", "-")):
+            op = self._take()[1]
+            rhs = self._num(self._term())
+            value = self._num(value) + rhs if op == "+" else self._num(value) - rhs
+        return value
+
+    def _term(self) -> Any:
+        value = self._unary()
+        while self._peek() in (("op", "*"), ("op", "/"), ("op", "%")):
+            op = self._take()[1]
+            a, b = self._num(value), self._num(self._unary())
+            if op != "*" and b == 0:
+                raise self._error("division by zero")
+            value = a * b if op == "*" else a / b if op == "/" else math.fmod(a, b)
+        return value
+
+    def _unary(self) -> Any:
+        if self._peek() == ("op", "-"):
+            self._take()
+            return -self._num(self._unary())
+        return self._primary()
+
+    def _primary(self) -> Any:
+        kind, value = self._take()
+        if kind == "num":
+            return float(value)
+        if kind == "param":
+            return self.lookup(value[1:])
+        if value == "(":
+            inner = self._or()
+            self._take(")")
+            return inner
+        if kind == "word" and value in ("true", "false"):
+            return value == "true"
+        if kind == "word" and value in _FUNCTIONS:
+            arity, fn = _FUNCTIONS[value]
+            self._take("(")
+            args = [self._num(self._or())]
+            while self._peek() == ("op", ","):
+                self._take()
+                args.append(self._num(self._or()))
+            self._take(")")
+            if len(args) != arity:
+                raise self._error(f"{value}() takes {arity} argument(s)")
+            try:
+                return float(fn(*args))
+            except ValueError:
+                raise self._error(f"{value}() of {args} is undefined") from None
+        raise self._error(f"unexpected {value!r}")
+
+    def _num(self, value: Any) -> float:
+        if isinstance(value, bool):
+            return float(value)
+        if isinstance(value, (int, float)):
+            return float(value)
+        raise self._error(f"{value!r} is not a number")

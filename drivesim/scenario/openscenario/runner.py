@@ -1,0 +1,689 @@
+"""Run an OpenSCENARIO storyboard frame by frame and record what it does as timed drivesim actions.
+
+The runner steps the world at the scenario's frame rate, as esmini does with a fixed time step. Each
+frame, in esmini's order:
+1. the storyboard's StopTrigger, then the start and stop triggers of every story element in standby /
+   running (acts, maneuver groups, events), depth first, are evaluated on the world as it is at that
+   frame; an event that fires starts its actions at that frame's time (priority override ends the
+   maneuver's running events, skip waits while one runs, parallel runs beside them; an action ends any
+   running action of its entity on the same domain, longitudinal or lateral);
+2. running actions are stepped: one whose transition is over ends, and the end propagates (event ->
+   standby again while its maximumExecutionCount is not used up, else complete; maneuver, group, act,
+   story complete with their children). A StoryboardElementStateCondition sees a change from the
+   next evaluation on (the same frame when the change happened earlier in the same evaluation).
+
+Each started action is turned into a change of its entity's speed or lateral position at that time,
+with a duration and a shape (`format.Action`); the world's state at any time is computed from these
+changes with the very profiles drivesim's engine uses (`engine.BlendedProfile`), so the scenario that
+comes out runs the same motion in drivesim. Transition durations follow esmini: rate -> peak rate
+(linear |d|/rate, cubic 1.5 |d|/rate, sinusoidal pi |d| / 2 rate), distance -> speed: 2 d / (v0 + v1),
+lane change: d / speed at its start; LaneOffsetAction: from maxLateralAcc; a vehicle's Performance
+caps the peak acceleration (the transition is stretched, as esmini's SetMaxRate does).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from drivesim.scenario.engine import BlendedProfile
+from drivesim.scenario.openscenario import conditions as cond
+from drivesim.scenario.openscenario.conditions import SMALL, STAND_STILL_MPS, Condition, EntityState, Trigger
+from drivesim.scenario.openscenario.model import (EntityDef, EnvironmentAct, LaneChangeAct, LaneOffsetAct,
+                                                  LanePos, RelativeLanePos, RelativeObjectPos, RoadPos, ScenarioDef,
+                                                  SpeedAct, TeleportAct, WorldPos)
+from drivesim.scenario.openscenario.opendrive import RoadFrame, StraightRoad, read_road, road_frame, road_ids
+from drivesim.scenario.openscenario.xmltree import Element, located
+
+SHAPES = {"cubic": "smoothstep", "linear": "linear", "sinusoidal": "sinusoidal", "step": "step"}
+# Peak rate of each shape relative to the mean rate (esmini's TransitionDynamics).
+PEAK = {"linear": 1.0, "cubic": 1.5, "sinusoidal": math.pi / 2}
+HEADING_TOLERANCE_RAD = 1e-3
+INIT, STANDBY, RUNNING, COMPLETE = "init", "standby", "running", "complete"
+
+
+@dataclass
+class Change:
+    """One recorded change of an entity's speed or lateral position (becomes a `format.Action`)."""
+
+    at: float
+    duration: float
+    target: float
+    shape: str  # a drivesim shape
+    takes_over: bool
+    node: Element
+    lane: Optional[int] = None  # a drivesim lane, where the target is that lane's centre
+
+
+class Motion:
+    """One entity's motion as drivesim computes it: speed and lateral profiles from the recorded changes."""
+
+    def __init__(self, entity: EntityDef, u0: float, lateral0: float, speed0: float):
+        self.entity, self.u0 = entity, u0
+        self.initial = {"speed": speed0, "lateral": lateral0}
+        self.changes: dict[str, list[Change]] = {"speed": [], "lateral": []}
+        self._profiles: dict[str, BlendedProfile] = {}
+
+    def profile(self, prop: str) -> BlendedProfile:
+        if prop not in self._profiles:
+            self._profiles[prop] = BlendedProfile(self.initial[prop], [(c.at, max(c.duration, 1e-9), c.target, c.shape)
+                                                                       for c in self.changes[prop]])
+        return self._profiles[prop]
+
+    def add(self, prop: str, change: Change) -> None:
+        change.takes_over = self.busy(prop, change.at)
+        self.changes[prop].append(change)
+        self._profiles.pop(prop, None)
+
+    def busy(self, prop: str, t: float) -> bool:
+        """Whether an earlier change of `prop` is still blending at t."""
+        return any(c.shape != "step" and c.at <= t < c.at + c.duration - 1e-9 for c in self.changes[prop])
+
+    def value(self, prop: str, t: float) -> float:
+        return float(self.profile(prop).value(np.array(t)))
+
+
+@dataclass
+class Run:
+    """A started action: which property of which entity it drives, and until when."""
+
+    action: Any
+    entity: Optional[str]
+    prop: Optional[str]  # speed | lateral | None (environment)
+    end: float = math.inf
+    end_lag: int = 0  # frames after `end` at which it is seen to end (esmini's step order)
+    follows: Optional[str] = None  # continuous RelativeTargetSpeed: the entity it follows
+    transform: Any = None
+    done: bool = False
+    node: Optional["Node"] = None  # its storyboard action; None for an <Init> action
+
+
+@dataclass
+class Node:
+    """A storyboard element with esmini's life cycle (init -> standby -> running -> complete)."""
+
+    kind: str  # storyboard | story | act | maneuverGroup | maneuver | event | action
+    name: str
+    parent: Optional["Node"]
+    definition: Any = None
+    actor: Optional[str] = None
+    children: list["Node"] = field(default_factory=list)
+    start_trigger: Optional[Trigger] = None
+    stop_trigger: Optional[Trigger] = None
+    max_executions: int = -1
+    executions: int = 0
+    state: str = INIT
+    watchers: list[Condition] = field(default_factory=list)
+    run: Optional[Run] = None
+
+    @property
+    def path(self) -> str:
+        return self.name if self.parent is None or self.parent.kind == "storyboard" else f"{self.parent.path}::{self.name}"
+
+
+@dataclass(frozen=True)
+class FiredEvent:
+    time_s: float
+    event: str  # the event's path, story::act::group::maneuver::event
+    execution: int
+
+
+@dataclass
+class RunResult:
+    frame: RoadFrame
+    fps: float
+    duration_s: float
+    stopped_by_trigger: bool
+    ego: str
+    motions: dict[str, Motion]  # every entity, the ego included, in file order
+    time_of_day: str
+    environment_events: list[tuple[float, str, Element]]
+    events: list[FiredEvent]
+    warnings: list[str]
+
+
+class Runner:
+    def __init__(self, definition: ScenarioDef, fps: float, max_duration_s: float):
+        self.d, self.fps, self.max_duration = definition, fps, max_duration_s
+        self.dt = 1.0 / fps
+        self.t = 0.0
+        self.warnings = list(definition.warnings)
+        self.events: list[FiredEvent] = []
+        self.env_events: list[tuple[float, str, Element]] = []
+        self.time_of_day = "day"
+        self.runs: list[Run] = []  # running actions, init ones included
+        self._states: dict[str, EntityState] = {}
+        self._still_since: dict[str, Optional[float]] = {}
+        self.motions: dict[str, Motion] = {}
+        self.road: StraightRoad
+        self.frame: RoadFrame
+        self.dirs: dict[str, int] = {}
+        self.st: dict[str, tuple[float, float]] = {}  # reference point (s, t) at t = 0
+
+    # --- set-up ------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        teleports: dict[str, TeleportAct] = {}
+        for ia in self.d.init:
+            if isinstance(ia.action, TeleportAct):
+                if ia.entity in teleports:
+                    raise located(ia.action.node, f"{ia.entity} is teleported twice in <Init>", "keep one")
+                teleports[ia.entity] = ia.action
+        for name, entity in self.d.entities.items():
+            if name not in teleports:
+                raise located(entity.node, f"entity {name} has no TeleportAction in <Init>",
+                              "place every entity with a <TeleportAction> in <Init>")
+        ego_tp = teleports[self.d.ego]
+        self.road = read_road(self.d.logic_file, self._road_of(ego_tp.position), ego_tp.position.node)
+        for name in teleports:  # in <Init> order, so relative positions see the entities placed before them
+            s, t, direction = self._absolute(name, teleports[name].position)
+            self.st[name], self.dirs[name] = (s, t), direction
+        ego_t, ego_dir = self.st[self.d.ego][1], self.dirs[self.d.ego]
+        lane = self.road.lane_at(ego_t)
+        ego_lane = lane.id if lane else 0
+        lanes_used = [self.road.lane_at(t) for n, (_, t) in self.st.items() if self.dirs[n] == ego_dir]
+        beyond = any(lane is not None and (lane.id > 0) != (ego_lane > 0) for lane in lanes_used)
+        self.frame = road_frame(self.road, ego_lane, ego_dir, ego_tp.node, cross_centre=beyond)
+        for name in teleports:
+            if self.dirs[name] != self.frame.direction:
+                raise located(teleports[name].position.node, f"{name} drives against the ego's direction",
+                              "drivesim has no oncoming traffic yet: place it in the ego's direction")
+        for name, entity in self.d.entities.items():  # Motion in entity order (the labels' order)
+            s, t = self.st[name]
+            cx, cy = entity.center
+            self.motions[name] = Motion(entity, self.frame.forward(s) + cx, self.frame.lateral(t) - cy, 0.0)
+            self._still_since[name] = 0.0
+        for ia in self.d.init:
+            if isinstance(ia.action, EnvironmentAct):
+                self.time_of_day = ia.action.time_of_day
+            elif not isinstance(ia.action, TeleportAct):
+                run = Run(ia.action, ia.entity, self._prop(ia.action))
+                self._end_conflicts(run, 0.0)
+                self._execute(run, 0.0, init=True)
+                self.runs.append(run)
+
+    def _road_of(self, pos: Any) -> str:
+        if isinstance(pos, (LanePos, RoadPos)):
+            return pos.road
+        ids = road_ids(self.d.logic_file)
+        if len(ids) != 1:
+            raise located(pos.node, f"{self.d.logic_file.name} has {len(ids)} roads: a WorldPosition does not say "
+                          "which one the ego is on", "place the ego with a <LanePosition>")
+        return ids[0]
+
+    def _direction(self, heading: Optional[tuple[str, float]], lane_dir: int, node: Element) -> int:
+        kind, h = heading or ("relative", 0.0)
+        if kind == "relative":
+            turn = math.remainder(h, 2 * math.pi)
+            base = lane_dir
+        else:
+            turn = math.remainder(h - self.road.heading_rad, 2 * math.pi)
+            base = 1
+        if abs(turn) < HEADING_TOLERANCE_RAD:
+            return base
+        if abs(abs(turn) - math.pi) < HEADING_TOLERANCE_RAD:
+            return -base
+        raise located(node, f"heading {h:g} rad is not along the road",
+                      "entities drive along the road: use heading 0 (or pi) relative to it")
+
+    def _absolute(self, name: str, pos: Any) -> tuple[float, float, int]:
+        """A Position at t = 0 -> (s, t, driving direction along s)."""
+        road = self.road
+        if isinstance(pos, (LanePos, RoadPos)) and pos.road != road.id:
+            raise located(pos.node, f"{name} is on road {pos.road}, the ego on road {road.id}",
+                          "put every entity on the ego's road (one straight road)")
+        if isinstance(pos, LanePos):
+            if pos.lane not in road.lanes:
+                raise located(pos.node, f"lane {pos.lane} does not exist on road {road.id}",
+                              f"use one of {sorted(road.lanes)}")
+            t = road.lanes[pos.lane].t_center + pos.offset
+            return pos.s, t, self._direction(pos.heading, road.direction_of_lane(pos.lane), pos.node)
+        if isinstance(pos, RoadPos):
+            return pos.s, pos.t, self._direction(pos.heading, 1, pos.node)
+        if isinstance(pos, WorldPos):
+            s, t = road.to_st(pos.x, pos.y)
+            return s, t, self._direction(("absolute", pos.h), 1, pos.node)
+        if pos.entity not in self.st:
+            raise located(pos.node, f"{pos.entity} is not placed yet", "teleport it earlier in <Init>")
+        (rs, rt), rdir = self.st[pos.entity], self.dirs[pos.entity]
+        if isinstance(pos, RelativeLanePos):
+            ref_lane = road.lane_at(rt)
+            lane_id = _step_lanes(ref_lane.id if ref_lane else 0, pos.d_lane)
+            if lane_id not in road.lanes:
+                raise located(pos.node, f"lane {lane_id} does not exist on road {road.id}")
+            return rs + pos.ds, road.lanes[lane_id].t_center + pos.offset, rdir
+        assert isinstance(pos, RelativeObjectPos)
+        return rs + pos.dx * rdir, rt + pos.dy * rdir, rdir
+
+    # --- the world ---------------------------------------------------------------------------
+
+    def state(self, name: str) -> EntityState:
+        if name not in self._states:
+            m, t = self.motions[name], np.array(self.t)
+            speed, lateral = m.profile("speed"), m.profile("lateral")
+            cx, cy = m.entity.center
+            u_c = m.u0 + float(speed.integral(t))
+            lat_c = float(lateral.value(t))
+            h = 1e-4
+            lat_acc = float((lateral.rate(t + h) - lateral.rate(t)) / h)
+            still = self._still_since[name]
+            self._states[name] = EntityState(
+                u=u_c - cx, lateral=lat_c + cy, speed=float(speed.value(t)), lateral_speed=float(lateral.rate(t)),
+                acceleration=float(speed.rate(t)), lateral_acceleration=lat_acc, length=m.entity.size[0],
+                width=m.entity.size[1], center_u=u_c, center_lateral=lat_c,
+                standstill_s=0.0 if still is None else self.t - still, odometer=u_c - m.u0)
+        return self._states[name]
+
+    def point(self, pos: Any) -> tuple[float, float]:
+        """A Position (now) -> (u, lateral) of the point."""
+        if isinstance(pos, (LanePos, RoadPos, WorldPos)):
+            s, t, _ = self._absolute("the position", pos)
+            return self.frame.forward(s), self.frame.lateral(t)
+        ref = self.state(pos.entity)
+        if isinstance(pos, RelativeObjectPos):
+            return ref.u + pos.dx, ref.lateral - pos.dy
+        ref_lane = self.road.lane_at(self.frame.t_of(ref.lateral))
+        lane_id = _step_lanes(ref_lane.id if ref_lane else 0, pos.d_lane)
+        if lane_id not in self.road.lanes:
+            raise located(pos.node, f"lane {lane_id} does not exist on road {self.road.id}")
+        return ref.u + pos.ds * self.frame.direction, self.frame.lateral(self.road.lanes[lane_id].t_center + pos.offset)
+
+    def _lane_of(self, name: str) -> int:
+        lane = self.road.lane_at(self.frame.t_of(self.state(name).lateral))
+        return lane.id if lane else 0
+
+    # --- actions -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _prop(action: Any) -> Optional[str]:
+        if isinstance(action, SpeedAct):
+            return "speed"
+        if isinstance(action, (LaneChangeAct, LaneOffsetAct)):
+            return "lateral"
+        return None
+
+    def _record(self, entity: str, prop: str, change: Change) -> None:
+        self.motions[entity].add(prop, change)
+        if prop == "speed":  # continuous RelativeTargetSpeed: followers copy every later change of their leader
+            for run in self.runs:
+                if run.follows == entity and not run.done and run.entity != entity:
+                    copy = Change(change.at, change.duration, run.transform(change.target), change.shape, True,
+                                  change.node)
+                    self._record(run.entity, "speed", copy)
+
+    def _execute(self, run: Run, t: float, init: bool = False) -> None:
+        a = run.action
+        if isinstance(a, EnvironmentAct):
+            if t == 0.0:
+                self.time_of_day = a.time_of_day
+            else:
+                self.env_events.append((t, a.time_of_day, a.node))
+            run.end = t
+            return
+        m = self.motions[run.entity]
+        if isinstance(a, SpeedAct):
+            self._speed(run, a, m, t, init)
+        elif isinstance(a, LaneChangeAct):
+            self._lane_change(run, a, m, t)
+        elif isinstance(a, LaneOffsetAct):
+            self._lane_offset(run, a, m, t)
+
+    def _speed(self, run: Run, a: SpeedAct, m: Motion, t: float, init: bool) -> None:
+        v0 = m.value("speed", t)  # with what an action started earlier in this frame did (a step: at once)
+        if a.absolute is not None:
+            v1 = a.absolute
+        else:
+            ref = self.motions[a.entity].value("speed", t)
+            run.transform = (lambda v, d=a.value: v + d) if a.value_type == "delta" else (lambda v, f=a.value: v * f)
+            v1 = run.transform(ref)
+            if a.continuous:
+                if self.motions[a.entity].busy("speed", t):
+                    raise located(a.node, f"a continuous RelativeTargetSpeed that starts while {a.entity} is "
+                                  "changing speed is not supported", "start it when the reference drives steadily")
+                run.follows = a.entity
+        perf = m.entity.performance
+        if perf is not None:
+            v1 = max(-perf.max_speed, min(perf.max_speed, v1))
+        if not 0.0 <= v1 <= 100.0:
+            raise located(a.node, f"target speed {v1:g} m/s for {run.entity}",
+                          "drivesim's speeds are 0..100 m/s along the road (no reversing)")
+        dyn, dv = a.dynamics, v1 - v0
+        shape, duration = dyn.shape, 0.0
+        if shape != "step" and abs(dv) > SMALL:
+            if dyn.dimension == "time":
+                duration = _non_negative(dyn.value, a.node)
+            elif dyn.dimension == "rate":
+                if abs(dyn.value) < SMALL:
+                    raise located(a.node, "a rate of 0 never reaches the target speed", "give a rate > 0")
+                duration = PEAK[shape] * abs(dv) / abs(dyn.value)
+            else:
+                if v0 + v1 < SMALL:
+                    raise located(a.node, "a speed change over a distance needs a speed", "use dimension time")
+                duration = 2 * _non_negative(dyn.value, a.node) / (v0 + v1)
+            if perf is not None and duration > SMALL:  # esmini stretches a transition past the vehicle's limits
+                limit = perf.max_acceleration if dv > 0 else perf.max_deceleration
+                peak = PEAK[shape] * abs(dv) / duration
+                if limit > SMALL and peak > limit:
+                    duration *= peak / limit
+        if duration <= SMALL:
+            shape, duration = "step", 0.0
+        if init and shape == "step" and not m.changes["speed"]:
+            m.initial["speed"] = v1
+            m._profiles.pop("speed", None)
+            self._states.clear()  # <Init>: before the first frame's snapshot
+        else:
+            self._record(run.entity, "speed", Change(t, duration, v1, SHAPES[shape], False, a.node))
+        run.end = math.inf if run.follows else t + duration  # a continuous action runs until something ends it
+
+    def _lane_change(self, run: Run, a: LaneChangeAct, m: Motion, t: float) -> None:
+        speed, current = m.value("speed", t), m.value("lateral", t)
+        if speed < SMALL:
+            raise located(a.node, f"{run.entity} stands still when its lane change starts (at {t:g} s)",
+                          "esmini moves a standing entity sideways not at all: give it a speed first")
+        if a.absolute_lane is not None:
+            target = a.absolute_lane
+        else:
+            target = _step_lanes(self._lane_of(a.entity), a.value * self.frame.direction)
+        if target not in self.frame.lane_ids:
+            raise located(a.node, f"the lane change of {run.entity} at {t:g} s goes to lane {target}, which is not "
+                          f"one of the lanes beside the ego's ({', '.join(map(str, self.frame.lane_ids))})",
+                          "change to a traffic lane next to the ego's")
+        cy = m.entity.center[1]
+        lateral = self.frame.lateral(self.road.lanes[target].t_center + a.target_offset) - cy
+        delta = abs(lateral - current)
+        dyn = a.dynamics
+        duration = 0.0
+        if dyn.shape != "step" and delta > SMALL:
+            if dyn.dimension == "time":
+                duration = _non_negative(dyn.value, a.node)
+            elif dyn.dimension == "rate":
+                if abs(dyn.value) < SMALL:
+                    raise located(a.node, "a rate of 0 never reaches the target lane", "give a rate > 0")
+                duration = PEAK[dyn.shape] * delta / abs(dyn.value)
+            else:
+                duration = _non_negative(dyn.value, a.node) / speed
+        shape = SHAPES[dyn.shape] if duration > SMALL else "step"
+        lane = self.frame.index(target) if a.target_offset == 0 and cy == 0 else None
+        self._record(run.entity, "lateral", Change(t, duration, lateral, shape, False, a.node, lane))
+        run.end = t + duration
+
+    def _lane_offset(self, run: Run, a: LaneOffsetAct, m: Motion, t: float) -> None:
+        current = m.value("lateral", t)
+        if a.absolute is not None:
+            lane = self.road.lanes.get(self._lane_of(run.entity))
+            if lane is None:
+                raise located(a.node, f"{run.entity} is not in a lane at {t:g} s")
+            t_target = lane.t_center + a.absolute
+        else:
+            t_target = self.frame.t_of(self.state(a.entity).lateral) + a.value * self.frame.direction
+        lateral = self.frame.lateral(t_target) - m.entity.center[1]
+        delta = abs(lateral - current)
+        acc = a.max_lateral_acc
+        duration = {"step": 0.0, "linear": math.sqrt(6 * delta / acc), "cubic": math.sqrt(6 * delta / acc),
+                    "sinusoidal": math.pi * math.sqrt(delta / (2 * acc))}[a.shape]
+        shape = SHAPES[a.shape] if duration > SMALL else "step"
+        self._record(run.entity, "lateral", Change(t, duration, lateral, shape, False, a.node))
+        run.end, run.end_lag = t + duration, 1  # esmini checks a lane offset's end before stepping it
+
+    def _end_conflicts(self, run: Run, t: float) -> None:
+        """An action ends every running action of its entity on the same domain (esmini's Event::Start)."""
+        if run.prop is None:
+            return
+        for other in list(self.runs):
+            if not other.done and other is not run and other.entity == run.entity and other.prop == run.prop:
+                other.done = True  # replaced at once: the new action takes over, nothing to freeze
+                if other.node is not None:
+                    self._end(other.node, t)
+
+    def _freeze(self, run: Run, t: float) -> None:
+        """An action stopped before its end: its entity keeps the speed / position it has now."""
+        run.done = True
+        if run.prop is not None and t < run.end - SMALL:
+            m = self.motions[run.entity]
+            self._record(run.entity, run.prop, Change(t, 0.0, m.value(run.prop, t), "step", True, run.action.node))
+
+    # --- storyboard ----------------------------------------------------------------------------
+
+    def build(self) -> Node:
+        board = Node("storyboard", "", None, stop_trigger=self.d.stop_trigger)
+        for story in self.d.stories:
+            s = Node("story", story.name, board, story)
+            board.children.append(s)
+            for act in story.acts:
+                a = Node("act", act.name, s, act, start_trigger=act.start_trigger, stop_trigger=act.stop_trigger)
+                s.children.append(a)
+                for group in act.groups:
+                    g = Node("maneuverGroup", group.name, a, group, max_executions=group.max_executions)
+                    a.children.append(g)
+                    for man in group.maneuvers:
+                        mn = Node("maneuver", man.name, g, man)
+                        g.children.append(mn)
+                        for ev in man.events:
+                            e = Node("event", ev.name, mn, ev, start_trigger=ev.start_trigger,
+                                     max_executions=ev.max_executions)
+                            mn.children.append(e)
+                            for act_def in ev.actions:
+                                for actor in act_def.actors or [None]:
+                                    e.children.append(Node("action", act_def.name, e, act_def, actor=actor))
+        nodes = list(_walk(board))
+        for trigger in [board.stop_trigger] + [n.start_trigger for n in nodes] + [n.stop_trigger for n in nodes]:
+            for c in trigger.conditions() if trigger is not None else ():
+                if isinstance(c.spec, cond.StoryboardState):
+                    _resolve(nodes, c).watchers.append(c)
+        return board
+
+    def _set(self, node: Node, state: str, transition: str) -> None:
+        if node.state != state:
+            for c in node.watchers:
+                c.changes.append((state, transition))
+            node.state = state
+
+    def _start(self, node: Node, t: float) -> None:
+        if node.state == INIT and node.start_trigger is not None:
+            self._set(node, STANDBY, "initToStandby")
+        elif (node.state == INIT and node.start_trigger is None) or node.state == STANDBY or node.executions:
+            self._set(node, RUNNING, "start")
+            node.executions += 1
+        if node.kind not in ("event", "action") and node.state == RUNNING:
+            for child in node.children:
+                self._start_event(child, t) if child.kind == "event" else self._start(child, t)
+
+    def _start_event(self, ev: Node, t: float) -> None:
+        maneuver, priority = ev.parent, ev.definition.priority
+        if priority in ("override", "parallel") and ev.state == RUNNING:
+            return
+        if priority == "override":
+            for other in maneuver.children:
+                if other is not ev and other.state == RUNNING:
+                    self._end(other, t)
+        elif priority == "skip" and any(c.state == RUNNING for c in maneuver.children):
+            return
+        self._start(ev, t)
+        if ev.state != RUNNING:
+            return
+        self.events.append(FiredEvent(t, ev.path, ev.executions))
+        if not ev.children:
+            self._end(ev, t)
+            return
+        for action in ev.children:
+            self._start(action, t)
+            run = Run(action.definition.action, action.actor, self._prop(action.definition.action), node=action)
+            self._end_conflicts(run, t)
+            action.run = run
+            self.runs.append(run)
+            self._execute(run, t)
+
+    def _end(self, node: Node, t: float) -> None:
+        if node.state == COMPLETE:
+            return
+        for child in node.children:
+            if child.state == RUNNING:
+                self._end(child, t)
+        if node.state == COMPLETE:
+            return
+        if node.kind == "action" and node.run is not None and not node.run.done:
+            self._freeze(node.run, t)
+        if node.state in (RUNNING, STANDBY):
+            if node.kind in ("maneuverGroup", "event") and not (
+                    node.max_executions != -1 and node.executions >= node.max_executions):
+                for trigger in (node.start_trigger, node.stop_trigger):
+                    if trigger is not None:
+                        trigger.reset()
+                self._set(node, STANDBY, "end")
+                for child in node.children:
+                    _reset(child)
+            else:
+                self._set(node, COMPLETE, "end")
+        if node.parent is not None:
+            self._propagate(node.parent, t)
+
+    def _stop(self, node: Node, t: float) -> None:
+        for child in node.children:
+            self._stop(child, t)
+        if node.state in (STANDBY, RUNNING):
+            if node.kind == "action" and node.run is not None and not node.run.done:
+                self._freeze(node.run, t)
+            self._set(node, COMPLETE, "stop")
+            if node.parent is not None:
+                self._propagate(node.parent, t)
+
+    def _propagate(self, node: Node, t: float) -> None:
+        if node.kind != "storyboard" and node.state != COMPLETE and all(c.state == COMPLETE for c in node.children):
+            self._end(node, t)
+
+    def _eval(self, node: Node, t: float) -> None:
+        if node.state == RUNNING and node.stop_trigger is not None and node.stop_trigger.evaluate(t, self._check):
+            self._stop(node, t)
+        if node.state == STANDBY and (node.start_trigger is None or node.start_trigger.evaluate(t, self._check)):
+            self._start_event(node, t) if node.kind == "event" else self._start(node, t)
+        if node.state == RUNNING:
+            for child in list(node.children):
+                self._eval(child, t)
+
+    def _step(self, node: Node, t: float) -> None:
+        if node.state != RUNNING:
+            return
+        for child in list(node.children):
+            if child.kind == "action":
+                if child.state == RUNNING and child.run is not None and self._over(child.run, t):
+                    child.run.done = True
+                    self._end(child, t)
+            else:
+                self._step(child, t)
+
+    def _over(self, run: Run, t: float) -> bool:
+        return t + self.dt * (1 - run.end_lag) >= run.end - 1e-9
+
+    def _check(self, c: Condition) -> bool:
+        spec = c.spec
+        if isinstance(spec, cond.SimulationTime):
+            return cond.RULES[spec.rule](self.t, spec.value)
+        if isinstance(spec, cond.StaticValue):
+            return spec.value
+        if isinstance(spec, cond.StoryboardState):
+            wanted = _STATE_TESTS[spec.state]
+            if not c.changes:
+                return c.latest is not None and wanted((c.latest[0], None))
+            result = any(wanted(change) for change in c.changes)
+            c.latest = c.changes[-1]
+            c.changes.clear()
+            return result
+        return spec.holds(self)
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        self.setup()
+        self.board = self.build()
+        self._set(self.board, RUNNING, "start")
+        for story in self.board.children:
+            self._start(story, 0.0)
+        frames = max(1, math.ceil(self.max_duration * self.fps - 1e-6))
+        stopped, duration = False, frames / self.fps
+        for k in range(frames):
+            self.t = k / self.fps
+            self._states.clear()
+            for name in self.motions:
+                moving = self.state(name).speed >= STAND_STILL_MPS
+                if moving:
+                    self._still_since[name] = None
+                elif self._still_since[name] is None:
+                    self._still_since[name] = self.t
+            self._states.clear()
+            for name in self.motions:  # the snapshot every condition of this frame sees
+                self.state(name)
+            if self.board.stop_trigger is not None and self.board.stop_trigger.evaluate(self.t, self._check):
+                if k == 0:
+                    raise located(self.board.stop_trigger.node, "the StopTrigger holds at the start (t = 0)",
+                                  "a scenario needs some time to run")
+                stopped, duration = True, self.t
+                break
+            for story in self.board.children:
+                self._eval(story, self.t)
+            for run in list(self.runs):
+                if run.node is None and not run.done and self._over(run, self.t):
+                    run.done = True  # an <Init> action
+            for story in self.board.children:
+                self._step(story, self.t)
+            self.runs = [r for r in self.runs if not r.done]
+        if not stopped:
+            what = "has no StopTrigger" if self.d.stop_trigger is None else "StopTrigger did not fire"
+            self.warnings.append(f"{self.d.file}: the scenario {what} within {self.max_duration:g} s; the clip ends there")
+        return RunResult(self.frame, self.fps, duration, stopped, self.d.ego, self.motions, self.time_of_day,
+                         self.env_events, self.events, self.warnings)
+
+
+def _step_lanes(lane_id: int, steps: int) -> int:
+    """OpenDRIVE lane id `steps` lanes towards +t from `lane_id`, skipping the centre lane 0 (as esmini)."""
+    target = lane_id + steps
+    if target == 0 or (lane_id != 0 and (target > 0) != (lane_id > 0)):
+        target = (1 if target - lane_id > 0 else -1) * (abs(target) + 1)
+    return target
+
+
+def _non_negative(value: float, node: Optional[Element]) -> float:
+    if value < 0:
+        raise located(node, f"value {value:g} must be >= 0 for this dynamicsDimension")
+    return value
+
+
+def _walk(node: Node):
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+def _reset(node: Node) -> None:
+    """esmini's Reset: back to init, silently, triggers cleared (executions are kept)."""
+    for child in node.children:
+        _reset(child)
+    node.state = INIT
+    for trigger in (node.start_trigger, node.stop_trigger):
+        if trigger is not None:
+            trigger.reset()
+
+
+def _resolve(nodes: list[Node], c: Condition) -> Node:
+    spec = c.spec
+    ref = spec.ref.replace("/", "::")
+    found = [n for n in nodes if n.kind == spec.element_type and (n.name == ref or n.path.endswith("::" + ref)
+                                                                   or n.path == ref)]
+    if spec.element_type == "action":  # one action per actor: any of them stands for the action
+        found = found[:1]
+    if len(found) != 1:
+        what = "no" if not found else f"{len(found)}"
+        raise located(c.node, f"{what} {spec.element_type} named {spec.ref!r} in the storyboard",
+                      "name an existing element (a unique name, or its path story::act::...)")
+    return found[0]
+
+
+# state in a StoryboardElementStateCondition -> test of a (state, transition) change
+_STATE_TESTS = {
+    "startTransition": lambda c: c[1] == "start", "endTransition": lambda c: c[1] == "end",
+    "stopTransition": lambda c: c[1] == "stop", "skipTransition": lambda c: c[1] == "skip",
+    "completeState": lambda c: c[0] == COMPLETE, "runningState": lambda c: c[0] == RUNNING,
+    "standbyState": lambda c: c[0] == STANDBY,
+}

@@ -1,0 +1,123 @@
+"""A small XML tree with the file and line of every element, and located errors.
+
+OpenSCENARIO and OpenDRIVE files are read with the standard library's expat parser (no external
+entities, no DTDs), element by element, so every error can name `file:line:column: Element`.
+
+    root = read_xml(Path("scenarios/openscenario/cut_in.xosc"), "OpenSCENARIO")
+    root.child("Storyboard").line
+"""
+
+from __future__ import annotations
+
+import os
+import xml.parsers.expat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from drivesim.errors import ScenarioError
+from drivesim.scenario.loader import ScenarioIssue
+
+MAX_XML_BYTES = 16 * 1024 * 1024  # OpenDRIVE maps run large; scenarios are small
+MAX_XML_DEPTH = 64
+
+
+@dataclass
+class Element:
+    """One XML element: tag, attributes, child elements (text is not kept), and where it starts."""
+
+    tag: str
+    attrib: dict[str, str]
+    file: str
+    line: int
+    column: int
+    children: list["Element"] = field(default_factory=list)
+
+    def child(self, tag: str) -> "Element | None":
+        """The first child element named `tag`, or None."""
+        return next((c for c in self.children if c.tag == tag), None)
+
+    def all(self, tag: str) -> list["Element"]:
+        return [c for c in self.children if c.tag == tag]
+
+    def require(self, tag: str) -> "Element":
+        found = self.child(tag)
+        if found is None:
+            raise located(self, f"missing <{tag}>", f"add a <{tag}> element inside <{self.tag}>")
+        return found
+
+    def one_of(self, tags: tuple[str, ...] | None = None) -> "Element":
+        """The single child element (of one of `tags`, when given); anything else is an error."""
+        kids = self.children
+        if len(kids) != 1 or (tags is not None and kids[0].tag not in tags):
+            want = " or ".join(f"<{t}>" for t in tags) if tags else "one element"
+            got = ", ".join(f"<{c.tag}>" for c in kids) or "nothing"
+            raise located(self, f"expected {want} inside, found {got}")
+        return kids[0]
+
+    def walk(self) -> Iterator["Element"]:
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+
+def located(node: Element, message: str, hint: str = "") -> ScenarioError:
+    """A ScenarioError pointing at `node`: file:line:column: <Tag>: message -- hint."""
+    return ScenarioError([ScenarioIssue(node.file, node.line, node.column, node.tag, message, hint)])
+
+
+def file_error(path: str | os.PathLike[str], message: str, hint: str = "") -> ScenarioError:
+    return ScenarioError([ScenarioIssue(os.fspath(path), None, None, "", message, hint)])
+
+
+def read_xml(path: Path, expect_root: str) -> Element:
+    """The element tree of an XML file whose root must be `expect_root`; errors are located."""
+    name = os.fspath(path)
+    if not path.is_file():
+        raise file_error(name, "file not found" if not path.exists() else "not a file", "check the path")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_XML_BYTES + 1)
+    except OSError as err:
+        raise file_error(name, f"cannot read file: {err.strerror or err}") from None
+    if len(raw) > MAX_XML_BYTES:
+        raise file_error(name, f"file is larger than {MAX_XML_BYTES} bytes")
+    root = parse_xml(raw, name)
+    if root.tag != expect_root:
+        raise located(root, f"the root element is <{root.tag}>, expected <{expect_root}>",
+                      f"pass an {expect_root} file")
+    return root
+
+
+def parse_xml(raw: bytes, name: str) -> Element:
+    parser = xml.parsers.expat.ParserCreate()
+    stack: list[Element] = []
+    roots: list[Element] = []
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        node = Element(tag, dict(attrs), name, parser.CurrentLineNumber, parser.CurrentColumnNumber + 1)
+        if len(stack) >= MAX_XML_DEPTH:
+            raise located(node, f"nested more than {MAX_XML_DEPTH} elements deep")
+        (stack[-1].children if stack else roots).append(node)
+        stack.append(node)
+
+    def end(tag: str) -> None:
+        stack.pop()
+
+    def no_entities(*_args: object) -> None:  # no DTDs: no entity expansion of any size
+        raise file_error(name, "XML with a DOCTYPE or entity declarations is not accepted")
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = no_entities
+    parser.EntityDeclHandler = no_entities
+    try:
+        parser.Parse(raw, True)
+    except xml.parsers.expat.ExpatError as err:
+        issue = ScenarioIssue(name, err.lineno, err.offset + 1, "",
+                              f"XML syntax error: {xml.parsers.expat.errors.messages[err.code]}",
+                              "check the tags around this line")
+        raise ScenarioError([issue]) from None
+    if not roots:
+        raise file_error(name, "no XML element in the file")
+    return roots[0]
