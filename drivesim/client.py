@@ -30,7 +30,7 @@ from drivesim.scenario.labels import Box, FrameConditions
 from drivesim.serve import convert
 from drivesim.serve.proto import drivesim_pb2 as pb
 from drivesim.serve.proto import drivesim_pb2_grpc as pb_grpc
-from drivesim.serve.session import StepAgent
+from drivesim.scenario.world_state import StepAgent
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 

@@ -196,7 +196,7 @@ class TrajectoryView:
     def __init__(self, header: Scenario, trajectory: Trajectory, views: list[int]):
         from drivesim.scenario.camera import PinholeCamera
         from drivesim.scenario.trajectory import plan_state
-        from drivesim.serve.session import ClosedLoop
+        from drivesim.scenario.world_state import ClosedLoop
 
         self.camera = PinholeCamera.from_config(header.camera)
         self.seed, self.num_frames, self.fps = header.seed, len(trajectory), header.fps

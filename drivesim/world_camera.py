@@ -25,7 +25,7 @@ from drivesim.client import ClientFrame
 from drivesim.errors import DrivesimError
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.trajectory import WorldState, check_header, plan_state
-from drivesim.serve.session import ClosedLoop
+from drivesim.scenario.world_state import ClosedLoop
 
 __all__ = ["WorldCamera", "header_yaml", "BACKENDS"]
 

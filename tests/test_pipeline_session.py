@@ -250,7 +250,7 @@ def test_open_session_with_the_diffusion_backend(tmp_path):
     from drivesim.serve.generator import PipelineGenerator
     from drivesim.serve.limits import Limits
     from drivesim.serve.server import DrivesimServer, ServeConfig
-    from drivesim.serve.session import ClosedLoop, Step, StepAgent
+    from drivesim.scenario.world_state import ClosedLoop, Step, StepAgent
 
     save_bundle(micro_bundle(), tmp_path / "bundle")
     generator = PipelineGenerator(tmp_path / "bundle", options={"steps": 2})

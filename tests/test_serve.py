@@ -763,7 +763,7 @@ def test_huge_numbers_and_nan_overrides_are_invalid_argument(server, client):
 
 def test_planning_stops_when_the_call_is_cancelled():
     from drivesim.scenario.boxes import PlanningCancelled
-    from drivesim.serve.session import ClosedLoop, Step, StepAgent
+    from drivesim.scenario.world_state import ClosedLoop, Step, StepAgent
 
     loop = ClosedLoop(parse_scenario(HEADER))
     # Scattered over the view, so every frame's occlusion has real work to poll in.

@@ -48,7 +48,7 @@ except ImportError as _err:  # the optional extra is missing
 from drivesim.scenario.engine import EGO_CAMERA_BEHIND_FRONT_M
 from drivesim.scenario.format import DEFAULT_SIZE_M, Ego, Road, Scenario
 from drivesim.scenario.trajectory import WorldState
-from drivesim.serve.session import Step, StepAgent
+from drivesim.scenario.world_state import Step, StepAgent
 from drivesim.world_camera import WorldCamera
 
 __all__ = ["DrivesimCamera", "StraightRoad", "VehicleState", "DEFAULT_HEADER"]

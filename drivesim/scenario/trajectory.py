@@ -5,7 +5,7 @@
     trajectory = read_trajectory("drive.jsonl")     # every problem of the file at once, located
     for frame in trajectory: print(frame.line, frame.timestamp_s, len(frame.step.agents))
 
-A line holds what a closed-loop session step holds (`drivesim.serve.session.Step`): the ego,
+A line holds what a closed-loop session step holds (`drivesim.scenario.world_state.Step`): the ego,
 every actor that exists at `timestamp_s`, optionally the environment, plus the road when it
 changes. Each line becomes exactly such a step, and `ClosedLoop.plan` (the session's converter)
 turns it into the frame's labelled conditions, so a trajectory replayed and the same world sent
@@ -30,7 +30,7 @@ from drivesim.errors import ScenarioError
 from drivesim.scenario.format import AGENT_TYPES, Road, Scenario
 from drivesim.scenario.labels import FrameConditions
 from drivesim.scenario.loader import ScenarioIssue, cap_issues
-from drivesim.serve.session import (MAX_AGENT_ID_CHARS, MAX_MAGNITUDE, TIMES_OF_DAY, ClosedLoop, Step, StepAgent,
+from drivesim.scenario.world_state import (MAX_AGENT_ID_CHARS, MAX_MAGNITUDE, TIMES_OF_DAY, ClosedLoop, Step, StepAgent,
                                     StepError)
 
 __all__ = ["WorldState", "Trajectory", "read_trajectory", "parse_trajectory_lines", "check_header",

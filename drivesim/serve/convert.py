@@ -18,7 +18,7 @@ from drivesim.errors import DrivesimError
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import Box, FrameConditions
 from drivesim.serve.proto import drivesim_pb2 as pb
-from drivesim.serve.session import Step, StepAgent
+from drivesim.scenario.world_state import Step, StepAgent
 
 ENCODINGS: dict[str, int] = {"raw": pb.ENCODING_RAW_RGB, "png": pb.ENCODING_PNG, "jpeg": pb.ENCODING_JPEG}
 DEFAULT_ENCODING = pb.ENCODING_PNG

@@ -32,7 +32,7 @@ from drivesim.serve.generator import BackendUnavailable, FrameGenerator, Unsuppo
 from drivesim.serve.limits import Admission, Limits
 from drivesim.serve.proto import drivesim_pb2 as pb
 from drivesim.serve.proto import drivesim_pb2_grpc as pb_grpc
-from drivesim.serve.session import ClosedLoop
+from drivesim.scenario.world_state import ClosedLoop
 
 log = logging.getLogger("drivesim.serve")
 

@@ -1,6 +1,6 @@
-"""Closed-loop sessions: the simulator's agent states per step -> labelled frame conditions.
+"""World states of a closed loop (a session step, a trajectory line) -> labelled frame conditions.
 
-    python -c "from drivesim.serve.session import ClosedLoop; help(ClosedLoop.plan)"
+    python -c "from drivesim.scenario.world_state import ClosedLoop; help(ClosedLoop.plan)"
 
 The header scenario fixes the camera, road, ego start and environment; its agents, events
 and background traffic are not used (the simulator owns the world). Each step gives every
