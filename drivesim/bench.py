@@ -92,7 +92,6 @@ def _options(spec: dict[str, Any]):
 def _child_video(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
-    from drivesim.pipeline.options import compute_dtype
     from drivesim.pipeline import VideoPipeline
 
     pipeline = VideoPipeline(_load(spec), _options(spec))
@@ -104,7 +103,7 @@ def _child_video(spec: dict[str, Any]) -> dict[str, Any]:
     out = {"frames": frames, "seconds": seconds, "stages": dict(pipeline.run.timings.seconds),
            "peak_rss_mb": _peak_rss_mb(), "rss_after_load_mb": rss_loaded,
            "steps": pipeline.run.steps, "sr_steps": pipeline.run.sr_steps, "sampler": pipeline.run.sampler,
-           "threads": torch.get_num_threads(), "precision": str(compute_dtype(spec["device"], _options(spec).precision))}
+           "threads": torch.get_num_threads(), "precision": str(pipeline.run.compute_dtype)}
     if spec["device"].startswith("cuda"):
         out["cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return out

@@ -245,14 +245,14 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, opt
             seed = scenario.seed if options.seed is None else int(options.seed)
             manifest = {**common, "checkpoint": None, "seed": seed, "versions": versions, "timings_s": total}
         else:
-            manifest = {**common, **_model_manifest(pipeline, bundle, checkpoint, scenario),
-                        "versions": {**versions, "diffusers": _diffusers_version()},
+            manifest = {**common, **model_manifest(pipeline, bundle, checkpoint, scenario),
+                        "versions": {**versions, "diffusers": diffusers_version()},
                         "timings_s": {**pipeline.run.timings.as_dict(), **total}}
         folder.commit(manifest)
     return manifest
 
 
-def _model_manifest(pipeline: Any, bundle: Any, checkpoint: Path, scenario: Any) -> dict[str, Any]:
+def model_manifest(pipeline: Any, bundle: Any, checkpoint: Path, scenario: Any) -> dict[str, Any]:
     """The diffusion source's manifest entries: bundle, seed and sampler settings as resolved by the run."""
     from drivesim.models.bundle import bundle_sha256
     from drivesim.pipeline.generate import choose_keyframe_stride
@@ -268,7 +268,7 @@ def _model_manifest(pipeline: Any, bundle: Any, checkpoint: Path, scenario: Any)
     }
 
 
-def _diffusers_version() -> str:
+def diffusers_version() -> str:
     import diffusers
 
     return diffusers.__version__

@@ -83,7 +83,7 @@ def generate_trajectory_folder(header_path: Path, trajectory_path: Path, out: Pa
     from tqdm.auto import tqdm
 
     from drivesim import __version__
-    from drivesim.output_folder import (OutputFolder, _diffusers_version, _model_manifest, check_output_folder,
+    from drivesim.output_folder import (OutputFolder, diffusers_version, model_manifest, check_output_folder,
                                         file_sha256)
     from drivesim.pipeline.generate import VideoPipeline, load_checkpoint
     from drivesim.world_camera import WorldCamera
@@ -112,9 +112,9 @@ def generate_trajectory_folder(header_path: Path, trajectory_path: Path, out: Pa
                            "first_s": trajectory.first_s, "last_s": trajectory.last_s},
             "source": source, "frames": folder.frames_written, "fps": header.fps, "width": cam.width,
             "height": cam.height, "video_codec": folder.video_codec,
-            **_model_manifest(run_view, bundle, checkpoint, header),
+            **model_manifest(run_view, bundle, checkpoint, header),
             "versions": {"drivesim": __version__, "torch": torch.__version__, "numpy": np.__version__,
-                         "opencv": cv2.__version__, "diffusers": _diffusers_version()},
+                         "opencv": cv2.__version__, "diffusers": diffusers_version()},
             "timings_s": {**session.run.timings.as_dict(), "write": round(folder.write_seconds, 4),
                           "total": round(time.perf_counter() - start, 4)},
         }

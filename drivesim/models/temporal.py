@@ -35,14 +35,13 @@ def zero_module(module: nn.Module) -> nn.Module:
 class FrameConv(nn.Conv3d):
     """A Conv3d whose kernel spans frames only, (k, 1, 1), computed as a Conv2d over (frames, pixels):
     the same parameters and result, but oneDNN's fast 2-D path (torch's fp32 CPU Conv3d falls back to
-    a slow kernel: ~7x slower at the upsampler's first level)."""
+    a slow kernel: ~7x slower at the upsampler's first level). Built only as temporal_resnet_block
+    builds it: kernel (k, 1, 1), stride 1, padding (p, 0, 0)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.kernel_size[1:] != (1, 1) or self.stride != (1, 1, 1) or self.groups != 1:
-            return super().forward(x)
         b, _, t, h, w = x.shape
         out = nn.functional.conv2d(x.reshape(b, x.shape[1], t, h * w), self.weight[..., 0], self.bias,
-                                   padding=(self.padding[0], 0), dilation=(self.dilation[0], 1))
+                                   padding=(self.padding[0], 0))
         return out.reshape(b, -1, out.shape[2], h, w)
 
 

@@ -98,6 +98,7 @@ class RunContext:
         self.sr_steps = options.sr_steps or options.steps or cfg.upsampler_diffusion.num_inference_steps
         self.sr_sampler = options.sampler or cfg.upsampler_diffusion.sampler
         self.device = torch.device(options.device)
+        self.compute_dtype = compute_dtype(self.device, options.precision)  # float32 = no autocast
         self.timings = StageTimings(options.device)
         self.stats = RunStats()
         self.cancelled = cancelled
@@ -144,7 +145,7 @@ class RunContext:
             yield
 
     def _autocast(self) -> ContextManager:
-        dtype = compute_dtype(self.device, self.options.precision)
+        dtype = self.compute_dtype
         return nullcontext() if dtype == torch.float32 else torch.autocast(self.device.type, dtype=dtype)
 
     def progress(self, desc: str, total: int | None, position: int):

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -63,6 +64,7 @@ class GenerateOptions:
             raise DrivesimError(f"--device must be cpu or cuda, got {self.device!r}")
 
 
+@lru_cache(maxsize=1)
 def cpu_has_native_bf16() -> bool:
     """True where the CPU has bf16 dot-product instructions (x86 AVX512-BF16 or AMX): there oneDNN's bf16
     convolutions and matmuls beat fp32; elsewhere bf16 is emulated and slower, so "auto" stays fp32."""

@@ -444,6 +444,8 @@ def degrade_low_res(t: Trainee, low: Tensor, layout: Tensor | None, generator: t
     road users' boxes replaced by the mean of the background around them (a normalised box filter)."""
     cfg: UpsamplerStageConfig = t.config
     b, frames = low.shape[:2]
+    if cfg.decoded_p <= 0 and cfg.erase_p <= 0:
+        return low  # off: the random stream stays what it was without the options
     decoded = torch.rand(b, generator=generator) < cfg.decoded_p
     erased = torch.rand(b, generator=generator) < cfg.erase_p
     if decoded.any():
@@ -461,9 +463,10 @@ def degrade_low_res(t: Trainee, low: Tensor, layout: Tensor | None, generator: t
         x = rearrange(low, "b t c h w -> (b t) c h w")
         pool = partial(F.avg_pool2d, kernel_size=ERASE_KERNEL, stride=1, padding=ERASE_KERNEL // 2)
         background = 1.0 - mask
-        fill = pool(x * background) / pool(background).clamp_min(1e-3)
+        share = pool(background)
+        fill = pool(x * background) / share.clamp_min(1e-3)
         # where a box covers the whole neighbourhood there is no background to borrow: blur instead
-        fill = torch.where(pool(background) > 1e-3, fill, pool(x))
+        fill = torch.where(share > 1e-3, fill, pool(x))
         low = rearrange(x * background + fill * mask, "(b t) c h w -> b t c h w", b=b)
     return low
 
