@@ -282,3 +282,28 @@ def test_frame_conv_equals_the_conv3d_it_replaces():
     (g_fast,) = torch.autograd.grad(out_fast.square().sum(), x)
     (g_ref,) = torch.autograd.grad(out_ref.square().sum(), x)
     assert torch.allclose(g_fast, g_ref, atol=1e-4)
+
+
+def test_frame_attention_block_equals_diffusers_block():
+    from diffusers.models.attention import TemporalBasicTransformerBlock
+
+    from drivesim.models.temporal import FrameAttentionBlock
+
+    torch.manual_seed(0)
+    ref = TemporalBasicTransformerBlock(16, 16, 2, 8)
+    for p in ref.parameters():  # nothing zero-initialised: every branch contributes
+        nn.init.normal_(p, std=0.1)
+    fast = FrameAttentionBlock(16, 16, 2, 8)
+    fast.load_state_dict(ref.state_dict())  # same parameter names: bundles load unchanged
+    x = torch.randn(3 * 5, 7, 16, requires_grad=True)  # (b t) n c: 3 clips of 5 frames, 7 pixels
+    out_fast, out_ref = fast(x, num_frames=5), ref(x, num_frames=5)
+    assert out_ref.abs().mean() > 0.1
+    assert torch.allclose(out_fast, out_ref, atol=1e-5)
+    (g_fast,) = torch.autograd.grad(out_fast.square().sum(), x)
+    (g_ref,) = torch.autograd.grad(out_ref.square().sum(), x)
+    assert torch.allclose(g_fast, g_ref, atol=1e-4, rtol=1e-4)
+    # frames really attend to each other: changing one frame changes the others' outputs
+    y = x.detach().clone()
+    y[1] += torch.randn(7, 16)  # frame 1 of clip 0 (not a constant: the layer norm would remove it)
+    diff = (fast(y, num_frames=5) - out_fast).abs().amax(dim=(1, 2))
+    assert diff[[0, 2, 3, 4]].min() > 1e-3 and diff[5:].max() == 0  # clip 0's other frames moved, other clips not
