@@ -298,7 +298,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     settings = EvalSettings(quick=args.quick, steps=args.steps, sr_steps=args.sr_steps, sampler=args.sampler,
                             device=args.device, threads=args.threads,
                             features_weights=Path(args.features_weights) if args.features_weights else None,
-                            progress=not args.quiet, only=args.only, drift_minutes=args.drift_minutes)
+                            progress=not args.quiet, only=args.only, drift_minutes=args.drift_minutes,
+                            session_steps=args.session_steps)
     report = run_eval(Path(args.bundle), Path(args.data), Path(args.output) if args.output else None, settings)
     if report.main:
         print(format_main_table(report))
@@ -592,6 +593,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "rollout measured minute by minute); default: main and controllability")
     p.add_argument("--drift-minutes", type=float, default=None, metavar="MIN",
                    help="length of the drift section's rollout (default 10; --quick 2)")
+    p.add_argument("--session-steps", type=_positive_int, default=None, metavar="N",
+                   help="generate the controllability videos through a closed-loop session, N frames per step "
+                        "(what a simulator driving OpenSession gets; default: offline generation)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_cmd_eval)
 

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline_fixtures import SCENARIO_YAML, micro_bundle  # also sets torch to one thread
+from pipeline_fixtures import SCENARIO_YAML, micro_bundle, scenario  # also sets torch to one thread
 
 from drivesim.cli import main
 from drivesim.errors import DrivesimError
@@ -197,7 +197,8 @@ def test_controllability_scenarios_cover_every_case_day_and_night():
 
 # --- the CLI section -----------------------------------------------------------------------------
 
-def test_cli_only_controllability_runs_that_section_and_writes_the_table(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("session_steps", [None, 3])
+def test_cli_only_controllability_runs_that_section_and_writes_the_table(tmp_path, monkeypatch, capsys, session_steps):
     from drivesim.data.synth import SynthConfig, synth_data
     from drivesim.models.bundle import save_bundle
 
@@ -208,10 +209,12 @@ def test_cli_only_controllability_runs_that_section_and_writes_the_table(tmp_pat
                            detector_steps=4, panacea_steps=3).items():
         monkeypatch.setitem(report_module.QUICK, key, value)
     out = tmp_path / "report"
+    session = ["--session-steps", str(session_steps)] if session_steps else []
     code = main(["eval", str(tmp_path / "bundle"), "--data", str(tmp_path / "data"), "-o", str(out),
-                 "--only", "controllability", "--quick", "-q"])
+                 "--only", "controllability", "--quick", "-q", *session])
     printed = capsys.readouterr().out
     assert code == 0
+    assert ("closed-loop session, 3 frame(s) per step" in printed) == bool(session_steps)
     assert "recall of visible road users" in printed and "phantom rate" in printed and "Panacea" in printed
     assert "night/day mean luminance" not in printed  # the main section did not run
     text = (out / "report.md").read_text()
@@ -224,3 +227,21 @@ def test_cli_only_controllability_runs_that_section_and_writes_the_table(tmp_pat
     assert all(t["result"].startswith("n/a") for t in control["targets"])  # no stages.json: no verdict
     assert set(control["panacea"]) >= {"generated", "rendered", "recall_ratio"}
     assert (out / "detector.safetensors").is_file()
+    assert control["settings"]["session_steps"] == session_steps
+
+
+def test_generate_video_through_a_session_sends_the_scenario_step_by_step():
+    from drivesim.eval.scenarios import generate_video
+    from drivesim.pipeline import GenerateOptions
+    from drivesim.scenario.engine import ScenarioEngine
+
+    scn = scenario(duration_s=1.0)
+    options = GenerateOptions(steps=1, progress=False)
+    offline = generate_video(micro_bundle(), scn, options)
+    closed = generate_video(micro_bundle(), scn, options, session_steps=1)
+    plan = list(ScenarioEngine(scn).frames())
+    assert closed.frames.shape == offline.frames.shape == (len(plan), *offline.frames.shape[1:])
+    assert [fc.index for fc in closed.labels] == [fc.index for fc in plan]
+    assert [len(fc.boxes) for fc in closed.labels] == [len(fc.boxes) for fc in plan]
+    # 1-frame steps resample provisional keyframes: more keyframe clips than the offline rollout
+    assert closed.keyframe_clips > offline.keyframe_clips

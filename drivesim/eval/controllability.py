@@ -304,7 +304,7 @@ def controllability_section(bundle, options, settings, out_dir: Path, log: Calla
     for k, scenario in enumerate(scenarios):
         for tod in ("day", "night"):
             variant = with_time_of_day(scenario, tod)
-            video = generate_video(bundle, variant, options)
+            video = generate_video(bundle, variant, options, s.session_steps)
             rendered, labels = render_video(variant)
             run = ControlRun(scenario.name, tod, video.frames, rendered, labels, seed=s.seed + 2 * k + (tod == "night"),
                              seconds=video.seconds)
@@ -326,7 +326,8 @@ def controllability_section(bundle, options, settings, out_dir: Path, log: Calla
     result["settings"] = {"scenarios": [sc.name for sc in scenarios], "duration_s": s.control_duration_s,
                           "camera": [width, height], "fps": s.fps, "frame_step": s.control_frame_step,
                           "negatives_per_frame": NEGATIVES_PER_FRAME, "steps": options.steps,
-                          "sr_steps": options.sr_steps, "seconds": round(time.perf_counter() - start, 1)}
+                          "sr_steps": options.sr_steps, "session_steps": s.session_steps,
+                          "seconds": round(time.perf_counter() - start, 1)}
     return result
 
 
@@ -373,6 +374,9 @@ def format_controllability(result: dict[str, Any]) -> str:
     body.append([f"phantom rate ({ph['background_boxes']} background boxes)", "", _pct(ph["generated"]),
                  _pct(ph["rendered"]), ""])
     lines = [_table(["recall of visible road users", "visible", "generated", "rendered", "ratio"], body), ""]
+    session = result.get("settings", {}).get("session_steps")
+    if session:
+        lines[:0] = [f"Generated through a closed-loop session, {session} frame(s) per step.", ""]
     lines.append(_table(["target", "value", "target", "result"],
                         [[t["metric"], _pct(t["value"]), t["target"], t["result"]] for t in result["targets"]]))
     p = result.get("panacea")

@@ -96,6 +96,7 @@ class EvalSettings:
     panacea_steps: int | None = None  # steps of each of the two Panacea-direction detectors
     drift_minutes: float | None = None  # length of the long rollout of the drift section
     drift_frame_step: int = 10  # the drift section scores every k-th frame for recall
+    session_steps: int | None = None  # controllability videos through closed-loop session steps of N frames
 
     def resolved(self) -> "EvalSettings":
         preset = QUICK if self.quick else FULL
@@ -103,7 +104,7 @@ class EvalSettings:
         out = dataclasses.replace(self, **filled)
         for name in ("steps", "sr_steps", "scenarios", "feature_steps", "max_real_clips", "decoder_windows",
                      "upsampler_windows", "control_scenarios", "control_frame_step", "detector_clips",
-                     "detector_steps", "panacea_steps"):
+                     "detector_steps", "panacea_steps", "session_steps"):
             if getattr(out, name) is not None and getattr(out, name) < 1:
                 raise DrivesimError(f"eval: {name.replace('_', '-')} must be >= 1, got {getattr(out, name)}")
         if not 0 < out.drift_minutes <= 60 or out.drift_frame_step < 1:

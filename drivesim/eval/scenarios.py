@@ -148,17 +148,27 @@ class GeneratedVideo:
     keyframe_clips: int
 
 
-def generate_video(bundle, scenario: Scenario, options) -> GeneratedVideo:
+def generate_video(bundle, scenario: Scenario, options, session_steps: int | None = None) -> GeneratedVideo:
     """Run `scenario` through a VideoPipeline on `bundle` with GenerateOptions `options`; timed from the
-    first pulled frame to the last (model loading excluded)."""
+    first pulled frame to the last (model loading excluded). `session_steps` N: through a closed-loop
+    session instead, the scenario's conditions sent N frames per step (what a simulator gets)."""
     from drivesim.pipeline import VideoPipeline
+    from drivesim.scenario.engine import ScenarioEngine
 
     pipeline = VideoPipeline(bundle, options)
     start = time.perf_counter()
     frames, labels = [], []
-    for frame in pipeline.frames(scenario):
-        frames.append(frame.image)
-        labels.append(frame.labels)
+    if session_steps:
+        plan = list(ScenarioEngine(scenario, seed=options.seed).frames())
+        session = pipeline.session(scenario)
+        for k in range(0, len(plan), session_steps):
+            frames += session.step(plan[k:k + session_steps])
+        labels, stats = plan, session.stats
+    else:
+        for frame in pipeline.frames(scenario):
+            frames.append(frame.image)
+            labels.append(frame.labels)
+        stats = pipeline.run.stats
     seconds = time.perf_counter() - start
     return GeneratedVideo(name=scenario.name, frames=np.stack(frames), labels=labels, seconds=seconds,
-                          keyframe_clips=pipeline.run.stats.keyframe_clips)
+                          keyframe_clips=stats.keyframe_clips)
