@@ -99,8 +99,8 @@ class _RateSpy(nn.Module):
         self.model, self.rates = model, []
 
     def forward(self, x, t, cond, image_only=False):
-        self.rates.append(int(cond.rate[0]))
-        assert cond.context_mask[0].tolist() == [1.0, 0.0, 0.0, 0.0, 1.0]  # both ends given
+        self.rates += cond.rate.tolist()  # one per clip of the batch (segments are batched)
+        assert all(m == [1.0, 0.0, 0.0, 0.0, 1.0] for m in cond.context_mask.tolist())  # both ends given
         return self.model(x, t, cond, image_only=image_only)
 
 
@@ -307,3 +307,23 @@ def test_frame_attention_block_equals_diffusers_block():
     y[1] += torch.randn(7, 16)  # frame 1 of clip 0 (not a constant: the layer norm would remove it)
     diff = (fast(y, num_frames=5) - out_fast).abs().amax(dim=(1, 2))
     assert diff[[0, 2, 3, 4]].min() > 1e-3 and diff[5:].max() == 0  # clip 0's other frames moved, other clips not
+
+
+def test_batched_interpolation_samples_what_one_segment_at_a_time_samples():
+    from drivesim.pipeline.context import RunContext
+    from drivesim.pipeline.interpolate import interpolate
+    from drivesim.scenario.engine import ScenarioEngine
+
+    bundle = micro_bundle()
+    run = RunContext(bundle, GenerateOptions(**FAST, precision="fp32"), ScenarioEngine(scenario(duration_s=2.0)))
+    torch.manual_seed(0)
+    keyframes = [(4 * k, torch.randn(bundle.config.autoencoder.latent_channels, *bundle.config.latent_size))
+                 for k in range(6)]
+    one = list(interpolate(run, keyframes, rate=0, batch=1))
+    calls = run.stats.denoiser_calls
+    batched = list(interpolate(run, keyframes, rate=0, batch=4))
+    assert [i for i, _ in batched] == [i for i, _ in one] == list(range(21))
+    assert run.stats.denoiser_calls - calls == 2 * (calls // 5)  # 5 segments: batches of 4 and 1, not 5
+    for (_, a), (_, b) in zip(one, batched):
+        assert torch.allclose(a, b, atol=1e-4)
+    assert not torch.allclose(one[1][1], one[5][1])  # segments differ (own noise and ends)

@@ -147,6 +147,46 @@ def test_short_clips_sample_only_the_keyframes_a_step_commits():
     assert full == [clip] * len(full) and sum(full) > sum(short)
 
 
+def test_reused_segments_sample_each_interpolation_segment_once():
+    def run(**options):
+        a, plan = _session(super_resolution=False, **options)
+        frames = _steps(a, plan, [1] * 9)
+        return a, [f for step in frames for f in step]
+
+    reuse, frames = run(session_reuse_segments=True)
+    plain, plain_frames = run()
+    # frames 1..3 and 5..7 lie in segments 0-4 and 4-8: each sampled once (with its end provisional),
+    # not once per frame; the first frame of a segment is the same either way
+    assert reuse.stats.interpolation_clips == 2 and plain.stats.interpolation_clips == 6
+    assert np.array_equal(frames[1], plain_frames[1]) and np.array_equal(frames[5], plain_frames[5])
+    assert len(reuse._segments) <= 1  # only the current step's segment is held
+    # a segment whose end keyframe was resampled for real is sampled again: a step of frames 8..10
+    # after a provisional keyframe 12 from frame 9's held conditions
+    b, plan = _session(super_resolution=False, session_reuse_segments=True)
+    _steps(b, plan, [9, 1])  # frame 9: segment 8-12 with a provisional end
+    b.step(plan[10:13])  # frames 10..12: keyframe 12 real, segment 8-12 sampled again with it
+    assert b.stats.interpolation_clips == 2 + 1 + 1
+
+
+def test_session_upsampler_context_sets_the_frames_each_chunk_repeats():
+    def chunk_lengths(**options):
+        a, plan = _session(**options)
+        lengths = []
+        noise = a.run.noise
+
+        def recording(shape, stage, index):
+            if stage == "sr":
+                lengths.append(index)
+            return noise(shape, stage, index)
+
+        a.run.noise = recording
+        _steps(a, plan, [1, 1, 1, 1])
+        return lengths
+
+    assert chunk_lengths() == [0, 0, 1, 0, 1, 2, 1, 2, 3]  # each step: <= 2 earlier frames, then its own
+    assert chunk_lengths(session_upsampler_context=1) == [0, 0, 1, 1, 2, 2, 3]
+
+
 def test_bad_step_input_is_a_clear_error():
     a, plan = _session()
     with pytest.raises(DrivesimError, match="FrameConditions"):

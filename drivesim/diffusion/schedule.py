@@ -40,6 +40,7 @@ class DiffusionConfig:
     clip_sample: bool = False  # latents are not bounded to [-1, 1]
     sampler: str = "ddim"  # default sampler: "ddim" or "dpmpp"
     num_inference_steps: int = 50
+    interpolation_steps: int | None = None  # the interpolator's steps where they differ (None: num_inference_steps)
     guidance_scale: float = 1.0  # label/box classifier-free guidance when --guidance is not given (1 = off)
 
     def __post_init__(self) -> None:
@@ -50,8 +51,9 @@ class DiffusionConfig:
             raise DrivesimError(f"diffusion.sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if self.guidance_scale < 0:
             raise DrivesimError(f"diffusion.guidance_scale must be >= 0 (1 = no guidance), got {self.guidance_scale}")
-        if self.num_train_timesteps < 2 or self.num_inference_steps < 1:
-            raise DrivesimError("diffusion.num_train_timesteps must be >= 2 and num_inference_steps >= 1")
+        if self.num_train_timesteps < 2 or self.num_inference_steps < 1 or (self.interpolation_steps or 1) < 1:
+            raise DrivesimError("diffusion.num_train_timesteps must be >= 2, num_inference_steps and "
+                                "interpolation_steps >= 1")
 
     def schedule_kwargs(self) -> dict:
         """The arguments that define the betas: identical for every scheduler we build."""

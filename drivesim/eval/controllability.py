@@ -326,7 +326,8 @@ def controllability_section(bundle, options, settings, out_dir: Path, log: Calla
     result["settings"] = {"scenarios": [sc.name for sc in scenarios], "duration_s": s.control_duration_s,
                           "camera": [width, height], "fps": s.fps, "frame_step": s.control_frame_step,
                           "negatives_per_frame": NEGATIVES_PER_FRAME, "steps": options.steps,
-                          "sr_steps": options.sr_steps, "session_steps": s.session_steps,
+                          "sr_steps": options.sr_steps, "interpolation_steps": options.interpolation_steps,
+                          "session_steps": s.session_steps,
                           "seconds": round(time.perf_counter() - start, 1)}
     return result
 

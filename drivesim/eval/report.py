@@ -96,6 +96,7 @@ class EvalSettings:
     panacea_steps: int | None = None  # steps of each of the two Panacea-direction detectors
     drift_minutes: float | None = None  # length of the long rollout of the drift section
     drift_frame_step: int = 10  # the drift section scores every k-th frame for recall
+    interpolation_steps: int | None = None  # None: the bundle's diffusion.interpolation_steps, else `steps`
     session_steps: int | None = None  # controllability videos through closed-loop session steps of N frames
 
     def resolved(self) -> "EvalSettings":
@@ -104,7 +105,7 @@ class EvalSettings:
         out = dataclasses.replace(self, **filled)
         for name in ("steps", "sr_steps", "scenarios", "feature_steps", "max_real_clips", "decoder_windows",
                      "upsampler_windows", "control_scenarios", "control_frame_step", "detector_clips",
-                     "detector_steps", "panacea_steps", "session_steps"):
+                     "detector_steps", "panacea_steps", "session_steps", "interpolation_steps"):
             if getattr(out, name) is not None and getattr(out, name) < 1:
                 raise DrivesimError(f"eval: {name.replace('_', '-')} must be >= 1, got {getattr(out, name)}")
         if not 0 < out.drift_minutes <= 60 or out.drift_frame_step < 1:
@@ -181,7 +182,8 @@ def run_eval(bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Path |
     if s.threads:
         torch.set_num_threads(s.threads)
     s = s.with_steps(bundle.config)
-    options = GenerateOptions(steps=s.steps, sr_steps=s.sr_steps, sampler=s.sampler, device=s.device, progress=False)
+    options = GenerateOptions(steps=s.steps, sr_steps=s.sr_steps, interpolation_steps=s.interpolation_steps,
+                              sampler=s.sampler, device=s.device, progress=False)
     VideoPipeline(bundle, options)  # checks the device, moves the models there, eval mode
     record = read_record(bundle_dir)
     cfg = bundle.config

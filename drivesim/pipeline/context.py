@@ -95,6 +95,9 @@ class RunContext:
         self.steps = options.steps or cfg.diffusion.num_inference_steps
         self.sampler = options.sampler or cfg.diffusion.sampler
         self.guidance = cfg.diffusion.guidance_scale if options.guidance is None else options.guidance
+        # the interpolator: its own steps where asked or where the bundle names them (a segment has both ends
+        # given, an easier task than a keyframe clip), else the keyframe model's
+        self.interpolation_steps = options.interpolation_steps or cfg.diffusion.interpolation_steps or self.steps
         self.sr_steps = options.sr_steps or options.steps or cfg.upsampler_diffusion.num_inference_steps
         self.sr_sampler = options.sampler or cfg.upsampler_diffusion.sampler
         self.device = torch.device(options.device)

@@ -41,6 +41,7 @@ class GenerateOptions:
     batched_guidance: bool = True  # conditional + unconditional in one forward (False: two passes)
     progress: bool = True  # tqdm bars per stage
     sr_steps: int | None = None  # upsampler steps; None -> same as `steps`
+    interpolation_steps: int | None = None  # interpolator steps; None -> DiffusionConfig.interpolation_steps, else `steps`
     # the networks' arithmetic: "auto" = bf16 autocast where the device computes it natively (CUDA; CPUs
     # with AVX512-BF16 or AMX: ~1.6x faster, frames within ~0.3/255 on average), else fp32; "fp32": exact
     precision: str = "auto"
@@ -48,11 +49,16 @@ class GenerateOptions:
     # step commits one keyframe: the rest of a full clip is thrown away). ~2.5x less keyframe work, but the
     # keyframe model was trained on full clips: off by default (docs/performance.md, "Closed loop")
     session_short_clips: bool = False
+    # a session step reuses the interpolated segment an earlier step sampled between the same two keyframes
+    # (a 1-frame step otherwise resamples its whole segment for one frame, with that frame's conditions)
+    session_reuse_segments: bool = False
+    # frames of earlier steps that lead each upsampler chunk of a session step (None: 2, the offline overlap)
+    session_upsampler_context: int | None = None
 
     def __post_init__(self) -> None:
         if self.sampler is not None and self.sampler not in SAMPLERS:
             raise DrivesimError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
-        for name in ("steps", "sr_steps"):
+        for name in ("steps", "sr_steps", "interpolation_steps"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise DrivesimError(f"--{name.replace('_', '-')} must be >= 1, got {value}")

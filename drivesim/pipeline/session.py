@@ -46,7 +46,7 @@ from drivesim.errors import DrivesimError
 from drivesim.pipeline.context import RunContext, RunStats
 from drivesim.pipeline.decode import DECODE_OVERLAP, decoder_window_fn
 from drivesim.pipeline.generate import VideoPipeline, choose_keyframe_stride
-from drivesim.pipeline.interpolate import interpolate
+from drivesim.pipeline.interpolate import interpolate_segments
 from drivesim.pipeline.rollout import KeyframeRollout
 from drivesim.pipeline.upsample import UPSAMPLE_OVERLAP, resize_frame, to_uint8, upsampler_chunk_fn
 from drivesim.pipeline.windows import windows_after
@@ -116,6 +116,8 @@ class PipelineSession:
         self.provisional: Latent | None = None  # keyframe `committed`, sampled from held conditions
         self.decode_history: list[Latent] = []  # the last latents decoded: left context of the next window
         self.upsample_history: list[Latent] = []  # the last decoded frames upsampled: the same for the upsampler
+        # (pass, first, last frame) -> ((start, end latents), in-between latents) of this step's segments
+        self._segments: dict[tuple[int, int, int], tuple[tuple[Tensor, Tensor], list[Latent]]] = {}
 
     @property
     def stats(self) -> RunStats:
@@ -136,7 +138,7 @@ class PipelineSession:
         # 3. interpolation passes over the segments that hold frames a..b
         latents = _bracket(keyframes, a, b)
         for rate in range(self.passes):
-            latents = _bracket(list(interpolate(self.run, latents, rate, self.factor)), a, b)
+            latents = _bracket(self._interpolated(latents, rate), a, b)
         latents = [(i, z) for i, z in latents if a <= i <= b]
         # 4. decoder and upsampler windows led by the previous steps' last items
         cfg = self.run.bundle.config
@@ -145,8 +147,10 @@ class PipelineSession:
         frames = list(zip(range(a, b + 1), decoded))
         if self._upsample is not None:
             chunk = cfg.upsampler_chunk_frames
+            context = self.run.options.session_upsampler_context
+            context = UPSAMPLE_OVERLAP if context is None else context
             upsampled, self.upsample_history = windows_after(
-                self.upsample_history, frames, self._upsample, chunk, min(UPSAMPLE_OVERLAP, chunk - 1))
+                self.upsample_history, frames, self._upsample, chunk, min(context, chunk - 1))
             frames = list(zip(range(a, b + 1), upsampled))
         # 5. camera size, uint8
         cam = self.header.camera
@@ -157,6 +161,27 @@ class PipelineSession:
         oldest = self.committed - max(len(self.rollout.context), 1)  # conditions the next clips look back at
         self.source.forget_before(oldest * self.stride)
         return images
+
+    def _interpolated(self, latents: list[Latent], rate: int) -> list[Latent]:
+        """`latents` with the in-between latents of each consecutive pair (pass `rate`). With
+        `session_reuse_segments`, a segment an earlier step sampled between the same two ends (the same
+        tensors: a provisional end that was resampled is a new one) is reused, not sampled again."""
+        pairs = list(zip(latents, latents[1:]))
+        segments: dict[tuple[int, int, int], tuple[tuple[Tensor, Tensor], list[Latent]]] = {}
+        if self.run.options.session_reuse_segments:
+            for (i0, z0), (i1, z1) in pairs:
+                held = self._segments.get((rate, i0, i1))
+                if held is not None and held[0][0] is z0 and held[0][1] is z1:
+                    segments[(rate, i0, i1)] = held
+        todo = [pair for pair in pairs if (rate, pair[0][0], pair[1][0]) not in segments]
+        for ((i0, z0), (i1, z1)), between in zip(todo, interpolate_segments(self.run, todo, rate, self.factor)):
+            segments[(rate, i0, i1)] = ((z0, z1), between)
+        if self.run.options.session_reuse_segments:  # hold this step's segments only
+            self._segments = {k: v for k, v in self._segments.items() if k[0] != rate} | segments
+        out = latents[:1]
+        for (i0, _), end in pairs:
+            out += segments[(rate, i0, end[0])][1] + [end]
+        return out
 
     def _keyframes(self, last: int) -> list[Latent]:
         """The keyframes from the newest real one at or before the step's first frame up to the first one
