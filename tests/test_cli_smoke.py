@@ -71,9 +71,11 @@ def test_bench_quick_reports_the_session_rate(ws, monkeypatch):
     assert result["one"]["frames"] == 5 and result["four"]["frames"] == 20
     assert result["session"]["step_1"]["steps"] == 5 and result["session"]["step_4"]["steps"] == 1
     assert all(result["session"][k]["fps"] > 0 for k in ("step_1", "step_4"))
-    # the reference (fp32) re-measured in the same run, and the speed-ups from it
+    # the reference (fp32, the interpolator at the keyframe steps, plain sessions) re-measured in the same
+    # run, and the speed-ups from it
     ref = result["reference"]
-    assert ref["options"] == {"precision": "fp32"}
+    assert ref["options"] == {**drivesim.bench.REFERENCE, "interpolation_steps": 1}
+    assert ref["options"]["precision"] == "fp32" and ref["options"]["session_reuse_segments"] is False
     assert ref["session"]["step_1"]["steps"] == 5 and ref["ten_second_clip_s"] > 0
     assert result["offline_speedup"] == ref["ten_second_clip_s"] / result["ten_second_clip_s"]
     assert result["session_speedup"] == result["session"]["step_1"]["fps"] / ref["session"]["step_1"]["fps"]

@@ -141,6 +141,7 @@ def test_bench_report_marks_each_goal():
     slow = {"step_1": {"frames": 24, "steps": 24, "fps": 0.2, "mean_step_s": 5.0, "max_step_s": 6.0},
             "step_4": {"frames": 24, "steps": 6, "fps": 1.0, "mean_step_s": 4.0, "max_step_s": 4.4}}
     result = {"bundle": "random tiny", "device": "cpu", "threads": 2, "sampler": "ddim", "steps": 4, "sr_steps": 4,
+              "interpolation_steps": 2,
               "precision": "torch.bfloat16", "offline_speedup": 1.5, "session_speedup": 4.0,
               "reference": {"options": {"precision": "fp32"}, "ten_second_clip_s": 195.0, "session": slow},
               "one": run, "four": {**run, "frames": 400, "seconds": 210.0, "peak_rss_mb": 1200.0},
@@ -161,6 +162,6 @@ def test_bench_report_marks_each_goal():
     session = [line for line in lines if line.startswith("session")]
     assert "1-frame steps: 0.80 frames/s" in session[0] and "mean 1.25 s, max 2.50 s" in session[0]
     assert "4-frame steps: 2.00 frames/s (reference 1.00)" in session[1]
-    assert "bfloat16" in lines[0]
+    assert "bfloat16" in lines[0] and "2 for the interpolator" in lines[0]
     assert next(line for line in lines if line.startswith("  10 s clip")).endswith("MISSED")  # 1.5x < 2x
     assert next(line for line in lines if line.startswith("  1-frame")).endswith("ok")  # 4x >= 3x
