@@ -39,8 +39,7 @@ GOALS = {"memory_ratio": 1.10, "time_ratio": 4.4, "guidance_speedup": 1.6, "targ
 # The pipeline before its CPU speed work (GenerateOptions fields), re-measured in every run for the speed-ups:
 # fp32 arithmetic, the interpolator at the keyframe model's steps, sessions that sample full keyframe clips,
 # resample their interpolation segment every step and lead each upsampler chunk with 2 earlier frames.
-# (Exact rewrites -- FrameConv, FrameAttentionBlock, batched interpolation segments -- have no switch: the
-# reference runs them too, so its figures are faster than the pipeline before them was.)
+# Its child process also undoes the exact rewrites, which have no option (`_as_before`).
 REFERENCE = {"precision": "fp32", "session_short_clips": False, "session_reuse_segments": False,
              "session_upsampler_context": 2}
 
@@ -190,8 +189,25 @@ def _child_grpc(spec: dict[str, Any]) -> dict[str, Any]:
         return bench_grpc(scenario, make_generator("diffusion", checkpoint, spec["device"]))
 
 
+def _as_before() -> None:
+    """In a reference child process only: compute the layers as before the speed work -- diffusers' temporal
+    transformer block, torch's Conv3d for the frame convolutions, one interpolation segment per forward.
+    Each rewrite gives the same numbers (tests/test_pipeline.py), only slower."""
+    from diffusers.models.attention import TemporalBasicTransformerBlock
+    from torch import nn
+
+    import drivesim.pipeline.interpolate as interpolate
+    from drivesim.models.temporal import FrameAttentionBlock, FrameConv
+
+    FrameAttentionBlock.forward = TemporalBasicTransformerBlock.forward
+    FrameConv.forward = nn.Conv3d.forward
+    interpolate.SEGMENT_BATCH = 1
+
+
 def _child_main(argv: list[str]) -> None:
     specs = json.loads(argv[0])  # measurements run one after the other in this process
+    if specs[0].get("reference"):
+        _as_before()
     if specs[0].get("threads"):
         import torch
 

@@ -165,3 +165,33 @@ def test_bench_report_marks_each_goal():
     assert "bfloat16" in lines[0] and "2 for the interpolator" in lines[0]
     assert next(line for line in lines if line.startswith("  10 s clip")).endswith("MISSED")  # 1.5x < 2x
     assert next(line for line in lines if line.startswith("  1-frame")).endswith("ok")  # 4x >= 3x
+
+
+def test_bench_reference_undoes_the_exact_rewrites_and_computes_the_same_frames():
+    # in a child process, as the bench's reference runs: the swap is process-wide
+    code = """
+import copy, sys, torch
+sys.path.insert(0, 'tests')
+from pipeline_fixtures import micro_bundle, scenario
+from drivesim.pipeline import GenerateOptions, VideoPipeline
+import drivesim.bench as bench, drivesim.pipeline.interpolate as interp
+from drivesim.models.temporal import FrameAttentionBlock, FrameConv
+bundle = micro_bundle()
+with torch.no_grad():  # temporal layers random, so they matter
+    for p in bundle.unet.parameters():
+        if not p.any(): p.normal_(0, 0.05)
+run = lambda: [f.image for f in VideoPipeline(bundle, GenerateOptions(steps=2, progress=False, precision='fp32')).frames(scenario(duration_s=1.0))]
+fast, forward = run(), FrameAttentionBlock.forward
+bench._as_before()
+assert FrameAttentionBlock.forward is not forward and interp.SEGMENT_BATCH == 1
+assert FrameConv.forward is torch.nn.Conv3d.forward
+before = run()
+assert max(abs(a.astype(int) - b.astype(int)).max() for a, b in zip(fast, before)) <= 1
+print('ok')
+"""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("ok")

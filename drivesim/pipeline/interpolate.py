@@ -69,9 +69,10 @@ def interpolate_segments(run: RunContext, segments: list[tuple[Latent, Latent]],
 
 
 def interpolate(run: RunContext, latents: Iterable[Latent], rate: int, factor: int = 4,
-                batch: int = SEGMENT_BATCH) -> Iterator[Latent]:
+                batch: int | None = None) -> Iterator[Latent]:
     """Yield the input latents with factor - 1 interpolated latents between each consecutive pair,
-    `batch` consecutive pairs sampled together (fewer at the stream's end)."""
+    `batch` (default SEGMENT_BATCH) consecutive pairs sampled together (fewer at the stream's end)."""
+    batch = batch or SEGMENT_BATCH
     stream = iter(latents)
     previous = next(stream, None)
     if previous is None:
