@@ -145,6 +145,9 @@ def test_short_clips_sample_only_the_keyframes_a_step_commits():
     assert short == [1, 2, 2, 4]
     full, _ = clip_lengths()
     assert full == [clip] * len(full) and sum(full) > sum(short)
+    # short provisional clips only: keyframe 0, provisional 1 (after keyframe 0), real 1, then 2 and 3
+    provisional, _ = clip_lengths(session_short_provisional=True)
+    assert provisional == [clip, 2, clip, clip]
 
 
 def test_reused_segments_sample_each_interpolation_segment_once():

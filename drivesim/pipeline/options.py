@@ -49,6 +49,9 @@ class GenerateOptions:
     # step commits one keyframe: the rest of a full clip is thrown away). ~2.5x less keyframe work, but the
     # keyframe model was trained on full clips: off by default (docs/performance.md, "Closed loop")
     session_short_clips: bool = False
+    # only the provisional keyframe's clip is short (the guess that in-between frames head for until the real
+    # keyframe is sampled from its own conditions, in a full clip)
+    session_short_provisional: bool = False
     # a session step reuses the interpolated segment an earlier step sampled between the same two keyframes
     # (a 1-frame step otherwise resamples its whole segment for one frame, with that frame's conditions)
     session_reuse_segments: bool = False

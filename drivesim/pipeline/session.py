@@ -203,7 +203,8 @@ class PipelineSession:
         if out[-1][0] < last:  # the step ends between keyframes: guess the next one from held conditions
             if self.provisional is None:
                 given = len(self.rollout.context)
-                indices, z = self.rollout.sample_clip(self.committed, None if full else 1)
+                short = not full or self.run.options.session_short_provisional
+                indices, z = self.rollout.sample_clip(self.committed, 1 if short else None)
                 self.provisional = (indices[given], z[given].clone())
             out.append(self.provisional)
         return out
