@@ -37,11 +37,12 @@ SESSION_STEPS = (1, 4)  # frames per closed-loop step
 GOALS = {"memory_ratio": 1.10, "time_ratio": 4.4, "guidance_speedup": 1.6, "target_seconds": 120.0, "grpc_ratio": 0.95,
          "offline_speedup": 2.0, "session_speedup": 3.0}
 # The pipeline before its CPU speed work (GenerateOptions fields), re-measured in every run for the speed-ups:
-# fp32 arithmetic, the interpolator at the keyframe model's steps, sessions that sample full keyframe clips,
-# resample their interpolation segment every step and lead each upsampler chunk with 2 earlier frames.
+# fp32 arithmetic, the interpolator at the keyframe model's steps, sessions that sample full keyframe clips
+# (provisional ones too), resample their interpolation segment every step and lead each upsampler chunk
+# with 2 earlier frames.
 # Its child process also undoes the exact rewrites, which have no option (`_as_before`).
-REFERENCE = {"precision": "fp32", "session_short_clips": False, "session_reuse_segments": False,
-             "session_upsampler_context": 2}
+REFERENCE = {"precision": "fp32", "session_clip_keyframes": None, "session_fast_provisional": False,
+             "session_reuse_segments": False, "session_window_context": 2}
 
 
 def bench_scenario(duration_s: float):

@@ -79,7 +79,7 @@ def test_a_step_continues_the_video_of_the_steps_before_it():
     b, _ = _session(bundle=temporal_bundle())
     a.step(plan[:3])
     b.step([dataclasses.replace(fc, time_of_day="night") for fc in plan[:3]])
-    assert 1 <= len(a.rollout.context) <= 2 and len(a.decode_history) == len(a.upsample_history) == 2
+    assert 1 <= len(a.rollout.context) <= 2 and len(a.decode_history) == len(a.upsample_history) == 1
     second_a, second_b = a.step(plan[3:6]), b.step(plan[3:6])
     assert all(not np.array_equal(x, y) for x, y in zip(second_a, second_b))
     # ... and a fresh session given the second step's conditions is another video again
@@ -87,8 +87,11 @@ def test_a_step_continues_the_video_of_the_steps_before_it():
     assert not np.array_equal(fresh[0], second_a[0])
 
 
+PLAIN = dict(session_clip_keyframes=None, session_fast_provisional=False)  # full clips, as offline
+
+
 def test_provisional_keyframe_is_resampled_from_the_real_conditions_with_the_same_noise():
-    a, plan = _session(super_resolution=False)
+    a, plan = _session(super_resolution=False, **PLAIN)
     a.step(plan[:2])  # frame 1 needs keyframe 4: provisional, from frame 1's conditions held
     provisional = a.provisional
     assert provisional[0] == 4 and a.committed == 1
@@ -98,7 +101,7 @@ def test_provisional_keyframe_is_resampled_from_the_real_conditions_with_the_sam
     assert a.committed == 2 and a.last_keyframe[0] == 4 and a.provisional is None
     assert torch.equal(a.last_keyframe[1], provisional[1])
     # the scenario's own conditions (the lead car changes lane): resampled, so it differs
-    b, _ = _session(super_resolution=False)
+    b, _ = _session(super_resolution=False, **PLAIN)
     b.step(plan[:2])
     b.step(plan[2:5])
     assert not torch.equal(b.last_keyframe[1], provisional[1])
@@ -117,7 +120,7 @@ def test_state_stays_bounded_over_many_steps():
         assert len(a.step(plan[k:k + 1])) == 1
         held.append((len(a.rollout.context), len(a.source.known), len(a.decode_history)))
     assert a.stats.max_cached_latents == 2
-    assert all(c == 2 and d == 2 for c, _, d in held[8:])
+    assert all(c == 2 and d == 1 for c, _, d in held[8:])  # d: session_window_context
     assert max(n for _, n, _ in held) <= 3 * a.stride  # conditions from the oldest context keyframe on
     # one keyframe clip for each real and each provisional keyframe: 6 + 6 (frames 0..23)
     assert a.stats.keyframe_clips == 12
@@ -138,16 +141,29 @@ def test_short_clips_sample_only_the_keyframes_a_step_commits():
         _steps(a, plan, [1, 1, 1, 1, 1, 8])
         return lengths, a.run.bundle.config.clip_frames
 
-    short, clip = clip_lengths(session_short_clips=True)
-    # keyframe 0 alone; the provisional keyframe 1 (frame 4) and its real resample, each after keyframe 0;
-    # frames 5..12 end on keyframe 3: keyframes 2 and 3 in one clip after two context keyframes, nothing
-    # provisional. Each clip holds the <= 2 context keyframes and just the new ones.
-    assert short == [1, 2, 2, 4]
-    full, _ = clip_lengths()
+    short, clip = clip_lengths(session_clip_keyframes=1, session_fast_provisional=False)
+    # keyframe 0 alone; the provisional keyframe 1 (frame 4) in a full clip and its real resample, each after
+    # keyframe 0; frames 5..12 end on keyframe 3: keyframes 2 and 3 in one clip after two context keyframes,
+    # nothing provisional. Each real clip holds the <= 2 context keyframes and just the new ones.
+    assert short == [1, clip, 2, 4]
+    full, _ = clip_lengths(**PLAIN)
     assert full == [clip] * len(full) and sum(full) > sum(short)
-    # short provisional clips only: keyframe 0, provisional 1 (after keyframe 0), real 1, then 2 and 3
-    provisional, _ = clip_lengths(session_short_provisional=True)
-    assert provisional == [clip, 2, clip, clip]
+    # the defaults: real clips of at least 2 new keyframes, the provisional one from a clip of itself alone
+    default, _ = clip_lengths()
+    assert default == [2, 2, 3, 4]
+
+
+def test_fast_provisional_keyframe_takes_half_the_steps():
+    def calls(**options):
+        a, plan = _session(super_resolution=False, steps=4, **options)
+        a.step(plan[:1])  # keyframe 0: a real clip
+        before = a.stats.denoiser_calls
+        a.step(plan[1:2])  # frame 1 needs keyframe 1: provisional
+        return a.stats.denoiser_calls - before, a.stats.interpolation_clips
+
+    fast, plain = calls(), calls(session_fast_provisional=False)
+    # one interpolation segment at 4 steps in both; the provisional clip at 2 steps instead of 4
+    assert plain == (4 + 4, 1) and fast == (2 + 4, 1)
 
 
 def test_reused_segments_sample_each_interpolation_segment_once():
@@ -157,7 +173,7 @@ def test_reused_segments_sample_each_interpolation_segment_once():
         return a, [f for step in frames for f in step]
 
     reuse, frames = run(session_reuse_segments=True)
-    plain, plain_frames = run()
+    plain, plain_frames = run(session_reuse_segments=False)
     # frames 1..3 and 5..7 lie in segments 0-4 and 4-8: each sampled once (with its end provisional),
     # not once per frame; the first frame of a segment is the same either way
     assert reuse.stats.interpolation_clips == 2 and plain.stats.interpolation_clips == 6
@@ -171,7 +187,7 @@ def test_reused_segments_sample_each_interpolation_segment_once():
     assert b.stats.interpolation_clips == 2 + 1 + 1
 
 
-def test_session_upsampler_context_sets_the_frames_each_chunk_repeats():
+def test_session_window_context_sets_the_frames_each_window_repeats():
     def chunk_lengths(**options):
         a, plan = _session(**options)
         lengths = []
@@ -186,8 +202,10 @@ def test_session_upsampler_context_sets_the_frames_each_chunk_repeats():
         _steps(a, plan, [1, 1, 1, 1])
         return lengths
 
-    assert chunk_lengths() == [0, 0, 1, 0, 1, 2, 1, 2, 3]  # each step: <= 2 earlier frames, then its own
-    assert chunk_lengths(session_upsampler_context=1) == [0, 0, 1, 1, 2, 2, 3]
+    assert chunk_lengths(session_window_context=2) == [0, 0, 1, 0, 1, 2, 1, 2, 3]  # <= 2 earlier, then its own
+    assert chunk_lengths() == [0, 0, 1, 1, 2, 2, 3]  # the default: 1 earlier frame
+    with pytest.raises(DrivesimError, match="session_window_context"):
+        GenerateOptions(session_window_context=-1)
 
 
 def test_bad_step_input_is_a_clear_error():

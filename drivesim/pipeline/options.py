@@ -45,26 +45,30 @@ class GenerateOptions:
     # the networks' arithmetic: "auto" = bf16 autocast where the device computes it natively (CUDA; CPUs
     # with AVX512-BF16 or AMX: ~1.6x faster, frames within ~0.3/255 on average), else fp32; "fp32": exact
     precision: str = "auto"
-    # closed-loop sessions sample clips of just the keyframes a step commits instead of full clips (a 1-frame
-    # step commits one keyframe: the rest of a full clip is thrown away). ~2.5x less keyframe work, but the
-    # keyframe model was trained on full clips: off by default (docs/performance.md, "Closed loop")
-    session_short_clips: bool = False
-    # only the provisional keyframe's clip is short (the guess that in-between frames head for until the real
-    # keyframe is sampled from its own conditions, in a full clip)
-    session_short_provisional: bool = False
+    # Closed-loop sessions (pipeline/session.py); the reference of `drivesim bench` pins the plain behaviour,
+    # and docs/performance.md measures each against `drivesim eval --session-steps 1`.
+    # New keyframes per real keyframe clip: at least the ones a step commits and at least this many (a full
+    # clip, as offline, when None: a 1-frame step commits one keyframe and would throw the rest away)
+    session_clip_keyframes: int | None = 2
+    # the provisional keyframe (the guess in-between frames head for until the real one is sampled from its
+    # own conditions) from a clip of that keyframe alone, at half the steps
+    session_fast_provisional: bool = True
     # a session step reuses the interpolated segment an earlier step sampled between the same two keyframes
-    # (a 1-frame step otherwise resamples its whole segment for one frame, with that frame's conditions)
-    session_reuse_segments: bool = False
-    # frames of earlier steps that lead each upsampler chunk of a session step (None: 2, the offline overlap)
-    session_upsampler_context: int | None = None
+    # (otherwise a 1-frame step resamples its whole segment for one frame, with that frame's conditions)
+    session_reuse_segments: bool = True
+    # frames of earlier steps that lead each decoder window and upsampler chunk of a session step (offline
+    # windows overlap by 2)
+    session_window_context: int = 1
 
     def __post_init__(self) -> None:
         if self.sampler is not None and self.sampler not in SAMPLERS:
             raise DrivesimError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
-        for name in ("steps", "sr_steps", "interpolation_steps"):
+        for name in ("steps", "sr_steps", "interpolation_steps", "session_clip_keyframes"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise DrivesimError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        if self.session_window_context < 0:
+            raise DrivesimError(f"session_window_context must be >= 0, got {self.session_window_context}")
         if (self.guidance is not None and self.guidance < 0) or self.context_guidance < 0:
             raise DrivesimError("--guidance and --context-guidance must be >= 0 (1 = no guidance)")
         if self.precision not in PRECISIONS:

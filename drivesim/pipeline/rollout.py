@@ -46,12 +46,12 @@ class KeyframeRollout:
             model = context_guidance(model, opts.context_guidance, batched=opts.batched_guidance)
         self.denoiser = label_guidance(model, run.guidance, batched=opts.batched_guidance)
 
-    def sample_clip(self, first: int, new: int | None = None) -> tuple[list[int], Tensor]:
+    def sample_clip(self, first: int, new: int | None = None, steps: int | None = None) -> tuple[list[int], Tensor]:
         """One clip: the held context keyframes as its first S frames, then keyframes first, first + 1, ...
         Returns the clip's output frame indices and its latents (T, C, h, w), context frames put back
         exactly. The noise is seeded by `first`, so the same context and first keyframe give the same
         noise (a closed-loop session resamples a provisional keyframe that way). `new`: sample only
-        that many new keyframes, a shorter clip (default: fill the clip)."""
+        that many new keyframes, a shorter clip (default: fill the clip); `steps`: default the run's."""
         run, cfg = self.run, self.run.bundle.config
         frames = self.clip_frames if new is None else min(len(self.context) + new, self.clip_frames)
         channels, (h, w) = cfg.autoencoder.latent_channels, cfg.latent_size
@@ -69,7 +69,7 @@ class KeyframeRollout:
         # 2. sample it from its own seeded noise
         noise = run.noise((1, frames, channels, h, w), "keyframes", first)
         with run.compute("keyframes"):
-            z = sample(run.sampler, self.denoiser, noise, cond, cfg.diffusion, run.steps)
+            z = sample(run.sampler, self.denoiser, noise, cond, cfg.diffusion, steps or run.steps)
             z[:, :given] = context[:, :given]  # context frames are given, not regenerated
         run.stats.keyframe_clips += 1
         return indices, z[0]

@@ -44,11 +44,11 @@ from torch import Tensor
 
 from drivesim.errors import DrivesimError
 from drivesim.pipeline.context import RunContext, RunStats
-from drivesim.pipeline.decode import DECODE_OVERLAP, decoder_window_fn
+from drivesim.pipeline.decode import decoder_window_fn
 from drivesim.pipeline.generate import VideoPipeline, choose_keyframe_stride
 from drivesim.pipeline.interpolate import interpolate_segments
 from drivesim.pipeline.rollout import KeyframeRollout
-from drivesim.pipeline.upsample import UPSAMPLE_OVERLAP, resize_frame, to_uint8, upsampler_chunk_fn
+from drivesim.pipeline.upsample import resize_frame, to_uint8, upsampler_chunk_fn
 from drivesim.pipeline.windows import windows_after
 from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.format import Scenario
@@ -142,13 +142,12 @@ class PipelineSession:
         latents = [(i, z) for i, z in latents if a <= i <= b]
         # 4. decoder and upsampler windows led by the previous steps' last items
         cfg = self.run.bundle.config
+        context = self.run.options.session_window_context
         decoded, self.decode_history = windows_after(
-            self.decode_history, latents, self._decode, cfg.decoder_window, min(DECODE_OVERLAP, cfg.decoder_window - 1))
+            self.decode_history, latents, self._decode, cfg.decoder_window, min(context, cfg.decoder_window - 1))
         frames = list(zip(range(a, b + 1), decoded))
         if self._upsample is not None:
             chunk = cfg.upsampler_chunk_frames
-            context = self.run.options.session_upsampler_context
-            context = UPSAMPLE_OVERLAP if context is None else context
             upsampled, self.upsample_history = windows_after(
                 self.upsample_history, frames, self._upsample, chunk, min(context, chunk - 1))
             frames = list(zip(range(a, b + 1), upsampled))
@@ -187,12 +186,12 @@ class PipelineSession:
         """The keyframes from the newest real one at or before the step's first frame up to the first one
         at or after `last`: real keyframes are committed, the one past `last` is provisional."""
         out = [self.last_keyframe] if self.last_keyframe is not None else []
-        # full clips as the offline rollout samples them, or (session_short_clips) clips of just the
-        # keyframes committed: a full clip samples keyframes past the step only to drop them
-        full = not self.run.options.session_short_clips
+        opts = self.run.options
         while self.committed * self.stride <= last:  # its conditions are here: sample it for real
             given = len(self.rollout.context)
-            indices, z = self.rollout.sample_clip(self.committed, None if full else last // self.stride - self.committed + 1)
+            needed = last // self.stride - self.committed + 1  # keyframes this step commits
+            clip = None if opts.session_clip_keyframes is None else max(needed, opts.session_clip_keyframes)
+            indices, z = self.rollout.sample_clip(self.committed, clip)
             new = [j for j in range(given, len(indices)) if indices[j] <= last]
             out += [(indices[j], z[j].clone()) for j in new]
             # the last max_context keyframes sampled so far, as in the offline rollout
@@ -203,8 +202,9 @@ class PipelineSession:
         if out[-1][0] < last:  # the step ends between keyframes: guess the next one from held conditions
             if self.provisional is None:
                 given = len(self.rollout.context)
-                short = not full or self.run.options.session_short_provisional
-                indices, z = self.rollout.sample_clip(self.committed, 1 if short else None)
+                fast = opts.session_fast_provisional
+                indices, z = self.rollout.sample_clip(self.committed, 1 if fast else None,
+                                                      max(1, self.run.steps // 2) if fast else None)
                 self.provisional = (indices[given], z[given].clone())
             out.append(self.provisional)
         return out
