@@ -105,6 +105,23 @@ def test_label_guidance_formula_and_one_batched_forward():
     assert label_guidance(_fake_model([]), 1.0)(x, torch.tensor([10]), cond).equal(x + 2.0)  # scale 1 = plain model
 
 
+def test_guidance_hands_the_model_one_cond_object_per_clip():
+    seen = []
+
+    def model(x, t, cond):
+        seen.append(cond)
+        return x
+
+    guided = label_guidance(context_guidance(model, 2.0), 3.0)
+    cond, x = _conditions(), torch.randn(1, 3, 4, 4, 8)
+    cond = cond.replace(context=torch.randn(1, 3, 4, 4, 8), context_mask=torch.tensor([[1.0, 0.0, 0.0]]))
+    for step in (10, 5):  # two sampler steps of one clip
+        guided(x, torch.tensor([step]), cond)
+    assert len(seen) == 2 and seen[0] is seen[1]  # the same batched cond: the model reuses its per-clip inputs
+    guided(x, torch.tensor([10]), copy.copy(cond))  # another clip's cond object
+    assert seen[2] is not seen[0] and seen[2].batch_size == 4  # (uncond, cond) x (no context, context)
+
+
 def test_context_guidance_formula_and_pass_through_without_context():
     cond = _conditions()
     x = torch.randn(1, 3, 4, 4, 8)

@@ -258,3 +258,45 @@ def test_layout_levels_need_layout_maps():
         VideoUNet(tiny_config(num_layout_channels=0, layout_levels=True))
     with pytest.raises(DrivesimError, match="layout_scale"):
         VideoUNet(tiny_config(layout_scale=0))
+
+
+def test_per_clip_inputs_are_computed_once_per_cond_without_autograd():
+    model = make_model(seed=0, layout_scale=4, layout_levels=True)
+    perturb_temporal(model)
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for p in model.layout_encoder.heads.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    x, t = inputs()
+    cond = fine_layout(conditions(), 4)
+    with torch.no_grad():
+        first = model(x, t, cond)
+        held = model._held_clip_inputs
+        assert held is not None and held.cond is cond
+        again = model(x + 0.5, t, cond)  # another sampler step of the same clip
+        assert model._held_clip_inputs is held  # reused, not recomputed
+        model._held_clip_inputs = None
+        fresh = model(x + 0.5, t, cond)
+        assert torch.allclose(again, fresh, atol=1e-6) and differ(first, again)
+        # the same values in a new cond object (another clip): recomputed, and the new maps are read
+        other = cond.replace(layout=torch.zeros_like(cond.layout))
+        assert differ(model(x, t, other), first) and model._held_clip_inputs.cond is other
+    # with autograd (training) nothing is held: the layout encoder gets its gradients
+    model.train()
+    model._held_clip_inputs = None
+    out = model(x, t, cond)
+    assert model._held_clip_inputs is None
+    out.square().mean().backward()
+    assert model.layout_encoder.heads[0].weight.grad.abs().sum() > 0
+
+
+def test_conv_in_split_equals_the_whole_convolution():
+    model = make_model(seed=0)
+    x, _ = inputs()
+    cond = conditions()
+    with torch.no_grad():
+        layout = model._layout(x, cond)
+        fixed = model._fixed_input(x, cond, layout)
+        whole = model.conv_in(torch.cat([model._space_to_depth(x), fixed], dim=1))
+        split = model._conv_in(x, model._conv_in_fixed(fixed))
+    assert torch.allclose(split, whole, atol=1e-5)

@@ -14,6 +14,8 @@ The conditional and unconditional inputs go through ONE forward pass, concatenat
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -25,23 +27,41 @@ __all__ = ["label_guidance", "context_guidance", "guided_output"]
 
 
 def guided_output(model: Denoiser, x: Tensor, t: Tensor, uncond: UNetConditions, cond: UNetConditions,
-                  scale: float, batched: bool = True) -> Tensor:
-    """f(x; uncond) + scale * (f(x; cond) - f(x; uncond)); batched = one forward of batch 2B."""
+                  scale: float, batched: bool = True, both: UNetConditions | None = None) -> Tensor:
+    """f(x; uncond) + scale * (f(x; cond) - f(x; uncond)); batched = one forward of batch 2B
+    (`both`: UNetConditions.cat([uncond, cond]) where the caller holds it)."""
     if batched:
-        both = model(torch.cat([x, x]), torch.cat([t, t]), UNetConditions.cat([uncond, cond]))
-        out_u, out_c = both.chunk(2)
+        both = both if both is not None else UNetConditions.cat([uncond, cond])
+        out_u, out_c = model(torch.cat([x, x]), torch.cat([t, t]), both).chunk(2)
     else:
         out_u, out_c = model(x, t, uncond), model(x, t, cond)
     return out_u + scale * (out_c - out_u)
+
+
+def _paired(make_uncond: Callable[[UNetConditions], UNetConditions]
+            ) -> Callable[[UNetConditions], tuple[UNetConditions, UNetConditions]]:
+    """`pair(cond)` -> (uncond, cat([uncond, cond])), built once per cond object: a sampler passes the same
+    cond at every step, so the model below sees the same objects too (and reuses its per-clip inputs)."""
+    held: list = [None, None, None]
+
+    def pair(cond: UNetConditions) -> tuple[UNetConditions, UNetConditions]:
+        if held[0] is not cond:
+            uncond = make_uncond(cond)
+            held[:] = [cond, uncond, UNetConditions.cat([uncond, cond])]
+        return held[1], held[2]
+
+    return pair
 
 
 def label_guidance(model: Denoiser, scale: float, batched: bool = True) -> Denoiser:
     """Classifier-free guidance on labels and boxes; scale 1 returns `model` unchanged."""
     if scale == 1.0:
         return model
+    pair = _paired(null_conditions)
 
     def guided(x: Tensor, t: Tensor, cond: UNetConditions) -> Tensor:
-        return guided_output(model, x, t, null_conditions(cond), cond, scale, batched)
+        uncond, both = pair(cond)
+        return guided_output(model, x, t, uncond, cond, scale, batched, both)
 
     return guided
 
@@ -50,10 +70,12 @@ def context_guidance(model: Denoiser, scale: float, batched: bool = True) -> Den
     """Context guidance f(z) + s (f(z; c_S) - f(z)); a pass-through where no frame has context."""
     if scale == 1.0:
         return model
+    pair = _paired(without_context)
 
     def guided(x: Tensor, t: Tensor, cond: UNetConditions) -> Tensor:
         if cond.context_mask is None or not bool(cond.context_mask.any()):
             return model(x, t, cond)  # S = 0: both terms are the same pass
-        return guided_output(model, x, t, without_context(cond), cond, scale, batched)
+        uncond, both = pair(cond)
+        return guided_output(model, x, t, uncond, cond, scale, batched, both)
 
     return guided
