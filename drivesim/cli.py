@@ -126,7 +126,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from drivesim.pipeline.options import GenerateOptions
 
     options = GenerateOptions(seed=args.seed, steps=args.steps, sr_steps=args.sr_steps, sampler=args.sampler,
-                              interpolation_steps=args.interp_steps, guidance=args.guidance, context_guidance=args.context_guidance,
+                              interpolation_steps=args.interpolation_steps, guidance=args.guidance, context_guidance=args.context_guidance,
                               image_only=args.image_only, super_resolution=False if args.no_sr else (True if args.sr else None), device=args.device,
                               compile=args.compile, progress=not args.quiet, precision=args.precision)
     from drivesim.checkpoint import resolve_checkpoint
@@ -299,7 +299,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                             device=args.device, threads=args.threads,
                             features_weights=Path(args.features_weights) if args.features_weights else None,
                             progress=not args.quiet, only=args.only, drift_minutes=args.drift_minutes,
-                            session_steps=args.session_steps, interpolation_steps=args.interp_steps)
+                            session_steps=args.session_steps, interpolation_steps=args.interpolation_steps)
     report = run_eval(Path(args.bundle), Path(args.data), Path(args.output) if args.output else None, settings)
     if report.main:
         print(format_main_table(report))
@@ -436,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=None, help="override the scenario's seed (traffic and noise)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps per clip (default: the bundle's)")
     p.add_argument("--sr-steps", type=int, default=None, help="upsampler sampling steps (default: --steps)")
-    p.add_argument("--interp-steps", type=int, default=None,
+    p.add_argument("--interpolation-steps", type=_positive_int, default=None,
                    help="interpolator sampling steps (default: the bundle's diffusion.interpolation_steps, else --steps)")
     p.add_argument("--sampler", choices=("ddim", "dpmpp"), default=None,
                    help="ddim (the paper) or dpmpp (DPM-Solver++, good in fewer steps); default: the bundle's")
@@ -584,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sampling steps (default: the bundle's, at most 20; --quick at most 4)")
     p.add_argument("--sr-steps", type=_positive_int, default=None,
                    help="upsampler steps (default: the bundle's, at most 4; --quick at most 2)")
-    p.add_argument("--interp-steps", type=_positive_int, default=None,
+    p.add_argument("--interpolation-steps", type=_positive_int, default=None,
                    help="interpolator steps (default: the bundle's diffusion.interpolation_steps, else --steps)")
     p.add_argument("--sampler", choices=("ddim", "dpmpp"), default=None, help="default: the bundle's")
     p.add_argument("--device", default="cpu", help="cpu or cuda")

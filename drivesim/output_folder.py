@@ -181,8 +181,8 @@ class OutputFolder:
 
 SOURCES = ("diffusion", "render")  # `drivesim generate --source`
 # GenerateOptions fields that only the diffusion source reads, with their defaults (--source render refuses others)
-MODEL_ONLY = {"steps": None, "sr_steps": None, "sampler": None, "guidance": None, "context_guidance": 1.0,
-              "image_only": False, "super_resolution": None, "compile": False}
+MODEL_ONLY = {"steps": None, "sr_steps": None, "interpolation_steps": None, "sampler": None, "guidance": None,
+              "context_guidance": 1.0, "image_only": False, "super_resolution": None, "compile": False}
 
 
 OSI_TRACE = "ground_truth.osi"  # `generate --osi`
@@ -258,13 +258,15 @@ def model_manifest(pipeline: Any, bundle: Any, checkpoint: Path, scenario: Any) 
     from drivesim.pipeline.generate import choose_keyframe_stride
 
     run, cfg, options = pipeline.run, bundle.config, pipeline.options  # options with the bundle's defaults
+    stride = choose_keyframe_stride(cfg, scenario.fps, options.image_only)
     return {
         "checkpoint": {"path": str(checkpoint), "sha256": bundle_sha256(checkpoint), "config": cfg.name},
         "seed": run.seed, "steps": run.steps, "sr_steps": run.sr_steps if options.super_resolution else None,
+        "interpolation_steps": run.interpolation_steps if stride > 1 else None,
         "sampler": run.sampler, "guidance": run.guidance, "context_guidance": options.context_guidance,
         "image_only": options.image_only, "super_resolution": options.super_resolution,
         "device": options.device, "compile": options.compile, "model_frame_size": list(cfg.frame_size),
-        "keyframe_stride": choose_keyframe_stride(cfg, scenario.fps, options.image_only),
+        "keyframe_stride": stride,
     }
 
 

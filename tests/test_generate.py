@@ -70,6 +70,7 @@ def test_out_folder_has_frames_video_overlay_labels_and_manifest(setup, tmp_path
     assert (manifest["seed"], manifest["steps"], manifest["sampler"], manifest["frames"]) == (3, 2, expected_sampler,
                                                                                               FRAMES)
     assert manifest["guidance"] == 1.0 and manifest["video_codec"] == "h264" and manifest["keyframe_stride"] == 4
+    assert manifest["interpolation_steps"] == 2  # the bundle names none: the keyframe steps
     assert set(manifest["versions"]) >= {"drivesim", "torch", "diffusers"}
     assert set(manifest["timings_s"]) >= {"keyframes", "interpolate", "decode", "upsample", "write", "total"}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left

@@ -13,25 +13,30 @@ decoder and upsampler windows 8 more); a closed loop cannot: the simulator decid
 after it has seen frame i. A step therefore computes only what its own frames need:
 
 1. Keyframes (every `stride` frames) whose conditions have arrived are sampled for real, each
-   clip with the last <= 2 real keyframes as context, exactly like the offline rollout.
+   clip with the last <= 2 real keyframes as context, as in the offline rollout, but holding only
+   `session_clip_keyframes` (2) new keyframes or the ones the step commits, not a full clip.
 2. If the step ends between two keyframes, its last frames need the next keyframe, whose
    conditions do not exist yet: it is sampled *provisionally* from the step's last conditions,
-   held (same boxes and environment; the road flows on at the ego's speed). When its own
-   conditions arrive it is resampled with the same context and the same noise, so every
-   keyframe image is conditioned on its true labels and differs from the provisional one only
-   as much as the conditions do. This is the closed-loop latency trade-off: frames between
+   held (same boxes and environment; the road flows on at the ego's speed), by default from a
+   clip of itself alone at half the steps (`session_fast_provisional`). When its own conditions
+   arrive it is resampled with the same context and the same noise, so every keyframe image is
+   conditioned on its true labels. This is the closed-loop latency trade-off: frames between
    keyframes are rendered towards a guess of the next keyframe at most stride - 1 frames ahead
    (0.3 s for the tiny bundle at 10 fps) instead of waiting for it.
-3. The segments around the step's frames are interpolated (their in-between frames conditioned
-   on the real conditions, held ones past the step's end); only the step's frames are kept.
-4. Decoder and upsampler run on windows led by the last 2 latents / frames of earlier steps
-   (`windows_after`), so the new frames continue the ones already returned, which never change.
+3. The segments around the step's frames are interpolated (in-between frames conditioned on the
+   conditions known when the segment is sampled, held ones past them); only the step's frames are
+   kept. A segment is sampled once and reused by later steps while its ends are the same
+   (`session_reuse_segments`).
+4. Decoder and upsampler run on windows led by the last `session_window_context` (1) latents /
+   frames of earlier steps (`windows_after`), so the new frames continue the ones already
+   returned, which never change.
 
-Cost: a step of one frame at 10 fps pays about two keyframe clips per keyframe (provisional +
-real) and one interpolation clip per frame; steps of `stride` frames ending on keyframes pay
-none of the provisional work. State is bounded whatever the session's length: <= 2 context
-latents, the last and the provisional keyframe, 2 latents and 2 frames of window history and the
-conditions from the oldest context keyframe on.
+Cost: a step of one frame at 10 fps pays, per keyframe, one real and one provisional keyframe
+clip and one interpolation segment, and a decoder window and upsampler chunk of 2 frames per
+frame; steps of `stride` frames ending on keyframes pay none of the provisional work. State is
+bounded whatever the session's length: <= 2 context latents, the last and the provisional
+keyframe, the current segment, the window history and the conditions from the oldest context
+keyframe on.
 """
 
 from __future__ import annotations
