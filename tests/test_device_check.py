@@ -164,9 +164,11 @@ def test_paper_structure_generates_end_to_end_at_a_small_size():
                          log=lambda *a: None)
     assert g["complete"] and g["frames"] == 17 and g["output_size"] == [128, 256] and g["output_fps"] == 30.0
     forwards = {stage: s["forwards"] for stage, s in g["stages"].items()}
-    # one keyframe clip (keyframes 0 and 16), then 1 + 4 interpolation windows (rates 0 and 1), decoder
-    # windows and upsampler chunks of 8 frames advancing by 6 over 17 frames: 3 each; one step each
-    assert forwards == {"keyframes": 1, "interpolate": 5, "decode": 3, "upsample": 3}
+    # one keyframe clip (keyframes 0 and 16), then 1 + 4 interpolation windows (rates 0 and 1; each pass's
+    # segments in one batched forward), decoder windows and upsampler chunks of 8 frames advancing by 6
+    # over 17 frames: 3 each; one step each
+    assert forwards == {"keyframes": 1, "interpolate": 2, "decode": 3, "upsample": 3}
+    assert "4x5x4x4x8" in g["forward_tflop"]["interpolator"]  # the 4 rate-1 segments, one forward
     assert set(g["forward_tflop"]["upsampler"]) == {"1x8x3x128x256", "1x5x3x128x256"}
 
 

@@ -317,8 +317,10 @@ class VideoUNet(SpatioTemporalModule):
         video, the layout encoder's modulation, the context features -- computed once per clip: a sampler
         passes the same `cond` object at every step, so without autograd the last clip's are kept and
         reused while the same cond, sizes and autocast come back (~6 % of a keyframe forward)."""
-        key = (sample.shape, sample.dtype, sample.device, video, torch.is_autocast_enabled(sample.device.type),
-               torch.get_autocast_dtype(sample.device.type))
+        device = sample.device.type
+        autocast = (torch.is_autocast_enabled(device), torch.get_autocast_dtype(device)) \
+            if device in ("cpu", "cuda") else None  # e.g. "meta" (FLOP counting) has no autocast
+        key = (sample.shape, sample.dtype, sample.device, video, autocast)
         held = self._held_clip_inputs
         if held is not None and held.cond is cond and held.key == key:
             return held
