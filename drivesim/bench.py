@@ -192,17 +192,26 @@ def _child_grpc(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _as_before() -> None:
     """In a reference child process only: compute the layers as before the speed work -- diffusers' temporal
-    transformer block, torch's Conv3d for the frame convolutions, one interpolation segment per forward.
-    Each rewrite gives the same numbers (tests/test_pipeline.py), only slower."""
+    transformer block, torch's Conv3d for the frame convolutions, one interpolation segment per forward,
+    the per-clip inputs recomputed at every sampler step. Each rewrite gives the same numbers
+    (tests/test_pipeline.py, tests/test_video_unet.py), only slower."""
     from diffusers.models.attention import TemporalBasicTransformerBlock
     from torch import nn
 
     import drivesim.pipeline.interpolate as interpolate
     from drivesim.models.temporal import FrameAttentionBlock, FrameConv
+    from drivesim.models.video_unet import VideoUNet
 
     FrameAttentionBlock.forward = TemporalBasicTransformerBlock.forward
     FrameConv.forward = nn.Conv3d.forward
     interpolate.SEGMENT_BATCH = 1
+    held = VideoUNet._clip_inputs
+
+    def every_step(self, *args):
+        self._held_clip_inputs = None
+        return held(self, *args)
+
+    VideoUNet._clip_inputs = every_step
 
 
 def _child_main(argv: list[str]) -> None:

@@ -181,12 +181,24 @@ bundle = micro_bundle()
 with torch.no_grad():  # temporal layers random, so they matter
     for p in bundle.unet.parameters():
         if not p.any(): p.normal_(0, 0.05)
-run = lambda: [f.image for f in VideoPipeline(bundle, GenerateOptions(steps=2, progress=False, precision='fp32')).frames(scenario(duration_s=1.0))]
-fast, forward = run(), FrameAttentionBlock.forward
+from drivesim.models.video_unet import VideoUNet
+layout, forwards = [], []
+_layout = VideoUNet._layout
+VideoUNet._layout = lambda self, *a: layout.append(1) or _layout(self, *a)
+for model in (bundle.unet, bundle.interpolator, bundle.upsampler):  # every VideoUNet
+    model.register_forward_pre_hook(lambda *a: forwards.append(1))
+def run():
+    layout.clear(); forwards.clear()
+    frames = [f.image for f in VideoPipeline(bundle, GenerateOptions(steps=2, progress=False, precision='fp32')).frames(scenario(duration_s=1.0))]
+    return frames, len(layout), len(forwards)
+fast, fast_layouts, fast_forwards = run()
+forward = FrameAttentionBlock.forward
+assert fast_layouts * 2 == fast_forwards  # the per-clip inputs held across each clip's 2 steps
 bench._as_before()
 assert FrameAttentionBlock.forward is not forward and interp.SEGMENT_BATCH == 1
 assert FrameConv.forward is torch.nn.Conv3d.forward
-before = run()
+before, layouts, forwards_ = run()
+assert layouts == forwards_ > fast_forwards  # recomputed at every step; one segment per forward
 assert max(abs(a.astype(int) - b.astype(int)).max() for a, b in zip(fast, before)) <= 1
 print('ok')
 """
