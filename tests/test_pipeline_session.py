@@ -206,6 +206,8 @@ def test_session_window_context_sets_the_frames_each_window_repeats():
     assert chunk_lengths() == [0, 0, 1, 1, 2, 2, 3]  # the default: 1 earlier frame
     with pytest.raises(DrivesimError, match="session_window_context"):
         GenerateOptions(session_window_context=-1)
+    with pytest.raises(DrivesimError, match="session_clip_keyframes must be >= 1"):
+        GenerateOptions(session_clip_keyframes=0)
 
 
 def test_bad_step_input_is_a_clear_error():

@@ -63,10 +63,12 @@ class GenerateOptions:
     def __post_init__(self) -> None:
         if self.sampler is not None and self.sampler not in SAMPLERS:
             raise DrivesimError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
-        for name in ("steps", "sr_steps", "interpolation_steps", "session_clip_keyframes"):
+        for name in ("steps", "sr_steps", "interpolation_steps"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise DrivesimError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        if self.session_clip_keyframes is not None and self.session_clip_keyframes < 1:
+            raise DrivesimError(f"session_clip_keyframes must be >= 1 (None: full clips), got {self.session_clip_keyframes}")
         if self.session_window_context < 0:
             raise DrivesimError(f"session_window_context must be >= 0, got {self.session_window_context}")
         if (self.guidance is not None and self.guidance < 0) or self.context_guidance < 0:
