@@ -128,9 +128,9 @@ def _device_info(device: str, override: float | None) -> dict[str, Any]:
 
 def _load_bundle(options: DeviceBenchOptions) -> Bundle:
     """The bundle on the device: random weights made there (fast for the paper config's 1.8 B parameters), or loaded."""
-    from drivesim.pipeline.generate import _check_device, load_checkpoint
+    from drivesim.pipeline.generate import check_device, load_checkpoint
 
-    _check_device(options.device)  # a clear error before anything is built
+    check_device(options.device)  # a clear error before anything is built
     if options.random_config:
         from drivesim.models.bundle import build_bundle
         from drivesim.models.configs import get_config

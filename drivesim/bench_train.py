@@ -84,7 +84,7 @@ def bench_training(bundle: Bundle, stage: str, device: str, steps: int, max_seco
     trainee.latents = LatentCache(latents)
 
     def step() -> dict[str, float]:
-        losses = run._train_step(batch)  # the loop's own step, so the figure is `drivesim train`'s
+        losses = run.train_step(batch)  # the loop's own step, so the figure is `drivesim train`'s
         run.step += 1
         return losses
 

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from drivesim.pipeline.session import PipelineSession
 
 __all__ = ["GeneratedFrame", "VideoPipeline", "RenderPipeline", "frame_source", "render_source", "pipeline_source",
-           "load_checkpoint", "choose_keyframe_stride"]
+           "load_checkpoint", "choose_keyframe_stride", "check_device"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class VideoPipeline:
         self.options = options or GenerateOptions()
         if self.options.super_resolution is None:  # the bundle's default
             self.options = dataclasses.replace(self.options, super_resolution=bool(bundle.config.super_resolution))
-        device = _check_device(self.options.device)
+        device = check_device(self.options.device)
         self.bundle = _prepare(bundle, device, self.options.compile)
         self.run: RunContext | None = None
 
@@ -144,7 +144,8 @@ class VideoPipeline:
         return PipelineSession(self, header, seed)
 
 
-def _check_device(device: str) -> torch.device:
+def check_device(device: str) -> torch.device:
+    """`device` as a torch.device, or a clear error when it names a CUDA device this PyTorch cannot see."""
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise DrivesimError(f"--device {device} was asked for, but this PyTorch ({torch.__version__}) sees no CUDA "
                             "GPU; use --device cpu, or install a CUDA build of PyTorch on a machine with a GPU")
@@ -169,7 +170,7 @@ def load_checkpoint(path: str | Path, device: str = "cpu"):
     """load_bundle with a message that says what to do when the checkpoint is missing or broken."""
     from drivesim.models.bundle import load_bundle
 
-    _check_device(device)
+    check_device(device)
     try:
         return load_bundle(path, device=device)
     except BundleError as err:

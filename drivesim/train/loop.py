@@ -371,7 +371,7 @@ class Run:
                 for batch in batches:
                     if self.preview_batch is None:
                         self.preview_batch = batch
-                    losses = self._train_step(batch)
+                    losses = self.train_step(batch)
                     self.step += 1
                     for key, value in losses.items():
                         sums[key] = sums.get(key, 0.0) + value
@@ -409,7 +409,9 @@ class Run:
         self._save(self.elapsed_before + time.perf_counter() - started)
         return self._finish()
 
-    def _train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        """One optimisation step of the stage on `batch` (loss, backward, clipping, optimiser, EMA): the
+        loop's own step, public so `drivesim bench --mfu train` times exactly what training runs."""
         acc, cfg, t = self.accelerator, self.cfg, self.t
         generator = step_generator(cfg.seed, self.step, acc.process_index)
         lr = cfg.lr * min(1.0, (self.step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else cfg.lr
