@@ -436,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=None, help="override the scenario's seed (traffic and noise)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps per clip (default: the bundle's)")
     p.add_argument("--sr-steps", type=int, default=None, help="upsampler sampling steps (default: --steps)")
-    p.add_argument("--interpolation-steps", type=_positive_int, default=None,
+    p.add_argument("--interpolation-steps", type=_positive_int, default=None, metavar="N",
                    help="interpolator sampling steps (default: the bundle's diffusion.interpolation_steps, else --steps)")
     p.add_argument("--sampler", choices=("ddim", "dpmpp"), default=None,
                    help="ddim (the paper) or dpmpp (DPM-Solver++, good in fewer steps); default: the bundle's")
@@ -584,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sampling steps (default: the bundle's, at most 20; --quick at most 4)")
     p.add_argument("--sr-steps", type=_positive_int, default=None,
                    help="upsampler steps (default: the bundle's, at most 4; --quick at most 2)")
-    p.add_argument("--interpolation-steps", type=_positive_int, default=None,
+    p.add_argument("--interpolation-steps", type=_positive_int, default=None, metavar="N",
                    help="interpolator steps (default: the bundle's diffusion.interpolation_steps, else --steps)")
     p.add_argument("--sampler", choices=("ddim", "dpmpp"), default=None, help="default: the bundle's")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
