@@ -417,7 +417,4 @@ class VideoUNet(SpatioTemporalModule):
         if z.shape != (b, t, c_ctx, hh, ww):
             raise ValueError(f"cond.context must be {(b, t, c_ctx, hh, ww)}, got {tuple(z.shape)}")
         m = mask[:, :, None, None, None].expand(b, t, 1, hh, ww)
-        c = rearrange(torch.cat([z * m, m], dim=2), "b t c h w -> (b t) c h w")  # masked again: nothing leaks
-        if cfg.space_to_depth > 1:
-            c = F.pixel_unshuffle(c, cfg.space_to_depth)
-        return self.temporal["context"](c)
+        return self.temporal["context"](self._space_to_depth(torch.cat([z * m, m], dim=2)))  # masked again: nothing leaks
