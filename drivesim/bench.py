@@ -208,7 +208,7 @@ def _as_before() -> None:
     held = VideoUNet._clip_inputs
 
     def every_step(self, *args):
-        self._held_clip_inputs = None
+        self.forget_clip_inputs()
         return held(self, *args)
 
     VideoUNet._clip_inputs = every_step

@@ -247,6 +247,7 @@ def test_bundle_config_sets_the_guidance_default_and_the_flag_overrides_it():
 def test_compute_dtype_follows_the_precision_option_and_the_cpu(monkeypatch):
     from drivesim.pipeline import options
 
+    monkeypatch.delenv("DRIVESIM_PRECISION", raising=False)
     assert options.compute_dtype("cpu", "fp32") == torch.float32
     assert options.compute_dtype("cpu", "bf16") == torch.bfloat16
     monkeypatch.setattr(options, "cpu_has_native_bf16", lambda: False)  # emulated bf16 is slower: stay fp32
@@ -255,6 +256,22 @@ def test_compute_dtype_follows_the_precision_option_and_the_cpu(monkeypatch):
     assert options.compute_dtype("cpu", "auto") == torch.bfloat16
     with pytest.raises(DrivesimError, match="--precision"):
         GenerateOptions(precision="fp16")
+
+
+def test_the_precision_switch_pins_auto_and_names_a_bad_value(monkeypatch):
+    """DRIVESIM_PRECISION (CI's fp32 pass) decides what "auto" means; an explicit option still wins."""
+    from drivesim.pipeline import options
+
+    monkeypatch.setattr(options, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setenv("DRIVESIM_PRECISION", "fp32")
+    assert options.compute_dtype("cpu", "auto") == torch.float32
+    assert options.compute_dtype("cpu", "bf16") == torch.bfloat16
+    monkeypatch.setattr(options, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setenv("DRIVESIM_PRECISION", "BF16")
+    assert options.compute_dtype("cpu", "auto") == torch.bfloat16
+    monkeypatch.setenv("DRIVESIM_PRECISION", "fp16")
+    with pytest.raises(DrivesimError, match="DRIVESIM_PRECISION must be one of auto, fp32, bf16, got 'fp16'"):
+        options.compute_dtype("cpu", "auto")
 
 
 def test_bf16_frames_stay_within_tolerance_of_fp32():

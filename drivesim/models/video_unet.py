@@ -312,6 +312,11 @@ class VideoUNet(SpatioTemporalModule):
             raise ValueError(f"conditions are for {tuple(cond.time_of_day.shape)} (B, T) frames, sample has {(b, t)}")
         return b, t
 
+    def forget_clip_inputs(self) -> None:
+        """Drop the held per-clip inputs: the next forward computes them anew (FLOP counting counts a
+        whole forward, as the meta device does, not a sampler step that reuses the clip's inputs)."""
+        self._held_clip_inputs = None
+
     def _clip_inputs(self, sample: torch.Tensor, cond: UNetConditions, video: bool) -> "ClipInputs":
         """What the conditions alone give the network -- conv_in's share of the layout maps and low-res
         video, the layout encoder's modulation, the context features -- computed once per clip: a sampler

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from collections import defaultdict
@@ -90,9 +91,21 @@ def cpu_has_native_bf16() -> bool:
     return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
 
 
+def precision_override() -> str:
+    """What "auto" means here: $DRIVESIM_PRECISION (fp32 or bf16) where set, so a whole test run or
+    program can be pinned to one arithmetic (CI runs the suite once as the machine picks, once in fp32)."""
+    value = os.environ.get("DRIVESIM_PRECISION", "auto").strip().lower() or "auto"
+    if value not in PRECISIONS:
+        raise DrivesimError(f"DRIVESIM_PRECISION must be one of {', '.join(PRECISIONS)}, got {value!r}; "
+                            f"unset it to let each machine pick")
+    return value
+
+
 def compute_dtype(device: str | torch.device, precision: str = "auto") -> torch.dtype:
     """The dtype the networks compute in for `precision` on `device` (float32 = no autocast)."""
     device = torch.device(device)
+    if precision == "auto":
+        precision = precision_override()
     if precision == "fp32":
         return torch.float32
     if device.type == "cuda":
