@@ -1,7 +1,7 @@
 """Packaging beyond pyproject.toml: the wheel carries the default checkpoint bundle.
 
 `checkpoints/default` stays the bundle's home in the repository; here it is mapped into the
-package as `drivesim/default_checkpoint`, where `drivesim.checkpoint.resolve_checkpoint` finds it
+package as `drivesim/default_checkpoint`, where `drivesim.models.checkpoint.resolve_checkpoint` finds it
 in an installed wheel (pyproject.toml cannot map a folder outside the package into it).
 
     pip wheel . --no-deps -w /tmp/whl && unzip -l /tmp/whl/drivesim-*.whl | grep default_checkpoint

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from drivesim.checkpoint import resolve_checkpoint
+from drivesim.models.checkpoint import resolve_checkpoint
 from drivesim.errors import DrivesimError
 from drivesim.pipeline.generate import GeneratedFrame, VideoPipeline, load_checkpoint
 from drivesim.pipeline.options import GenerateOptions

@@ -43,7 +43,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     if args.trajectory:  # FILE is the header; the trajectory gives every frame's world
-        from drivesim.replay import write_plan
+        from drivesim.bridges.replay import write_plan
 
         count = write_plan(args.file, args.trajectory, args.output, seed=args.seed)
         print(f"wrote {count} frames of labels to {args.output}")
@@ -52,7 +52,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
     from drivesim.scenario.engine import ScenarioEngine
     from drivesim.scenario.loader import load_scenario
-    from drivesim.sinks import atomic_write_text
+    from drivesim.output.files import atomic_write_text
 
     scenario = load_scenario(args.file)
     lines = [json.dumps(fc.to_json()) for fc in ScenarioEngine(scenario, seed=args.seed).frames()]
@@ -63,13 +63,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 def _cmd_preview(args: argparse.Namespace) -> int:
     if args.trajectory:
-        from drivesim.replay import write_trajectory_preview
+        from drivesim.bridges.replay import write_trajectory_preview
 
         write_trajectory_preview(args.file, args.trajectory, Path(args.output), seed=args.seed)
         print(f"wrote {args.output}")
         return 0
     from drivesim.scenario.loader import load_scenario
-    from drivesim.scenario.preview import render_preview
+    from drivesim.draw.preview import render_preview
 
     scenario = load_scenario(args.file)
     render_preview(scenario, Path(args.output), seed=args.seed)
@@ -78,8 +78,8 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from drivesim.scenario.openscenario import ImportOptions, import_openscenario, is_openscenario
-    from drivesim.sinks import atomic_write_text
+    from drivesim.standards.openscenario import ImportOptions, import_openscenario, is_openscenario
+    from drivesim.output.files import atomic_write_text
 
     if not is_openscenario(args.file):
         raise DrivesimError(f"{args.file}: convert reads OpenSCENARIO .xosc files (YAML scenarios need no converting)")
@@ -93,7 +93,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _cmd_strip(args: argparse.Namespace) -> int:
-    from drivesim.strip import write_strip
+    from drivesim.draw.strip import write_strip
 
     image = write_strip([Path(f) for f in args.folders], Path(args.output), count=args.count, frames=args.frames,
                         width=args.width)
@@ -122,20 +122,20 @@ PRECISION_HELP = ("the networks' arithmetic: auto (default) = bf16 where the dev
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from drivesim.output_folder import generate_folder
+    from drivesim.output.folder import generate_folder
     from drivesim.pipeline.options import GenerateOptions
 
     options = GenerateOptions(seed=args.seed, steps=args.steps, sr_steps=args.sr_steps, sampler=args.sampler,
                               interpolation_steps=args.interpolation_steps, guidance=args.guidance, context_guidance=args.context_guidance,
                               image_only=args.image_only, super_resolution=False if args.no_sr else (True if args.sr else None), device=args.device,
                               compile=args.compile, progress=not args.quiet, precision=args.precision)
-    from drivesim.checkpoint import resolve_checkpoint
+    from drivesim.models.checkpoint import resolve_checkpoint
 
     if args.osi and args.trajectory:
         raise DrivesimError("--osi writes a scenario file's ground truth; it does not apply to --trajectory")
     checkpoint = None if args.source == "render" else resolve_checkpoint(args.checkpoint)  # render reads no bundle
     if args.trajectory:  # FILE is the header; the trajectory gives every frame's world
-        from drivesim.replay import generate_trajectory_folder
+        from drivesim.bridges.replay import generate_trajectory_folder
 
         manifest = generate_trajectory_folder(Path(args.file), Path(args.trajectory), Path(args.output), checkpoint,
                                               options, args.source)
@@ -150,8 +150,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     import json
 
     if args.mfu:  # the GPU path: frames/s per stage, GPU memory, counted FLOPs and MFU, training steps/s
-        from drivesim.bench_device import DeviceBenchOptions, run_device_bench
-        from drivesim.bench_report import format_device_report
+        from drivesim.bench.device import DeviceBenchOptions, run_device_bench
+        from drivesim.bench.device_report import format_device_report
 
         options = DeviceBenchOptions(device=args.device, random_config=args.random_config, checkpoint=args.checkpoint,
                                      part=args.mfu, frames=args.frames, steps=args.steps, sr_steps=args.sr_steps,
@@ -160,14 +160,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                                      threads=args.threads)
         print(format_device_report(run_device_bench(options, json_path=args.json)))
         return 0
-    from drivesim.bench import format_report, run_bench
+    from drivesim.bench.speed import format_report, run_bench
 
     result = run_bench(checkpoint=args.checkpoint, random_config=args.random_config, device=args.device,
                        quick=args.quick, steps=args.steps, sr_steps=args.sr_steps, sampler=args.sampler,
                        threads=args.threads)
     print(format_report(result))
     if args.json:
-        from drivesim.sinks import atomic_write_text
+        from drivesim.output.files import atomic_write_text
 
         atomic_write_text(Path(args.json), json.dumps(result, indent=2) + "\n")
     return 0
@@ -189,7 +189,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             raise DrivesimError("usage: drivesim export SCENARIO_OR_DIR... -o DATASET (or --merge DATASET)")
         shard = parse_shard(args.shard) if args.shard else shard_from_env()
         if args.trajectory:  # one clip: SCENARIO is its header, the trajectory gives every frame's world
-            from drivesim.replay import trajectory_clip, trajectory_source
+            from drivesim.bridges.replay import trajectory_clip, trajectory_source
 
             if len(args.scenarios) != 1 or args.variations:
                 raise DrivesimError("--trajectory takes one header scenario and no --variations")
@@ -247,7 +247,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_client(args: argparse.Namespace) -> int:
     import os
 
-    from drivesim.client import DrivesimClient, generate_to_folder
+    from drivesim.serve.client import DrivesimClient, generate_to_folder
     from drivesim.scenario.loader import read_scenario_text
 
     text = read_scenario_text(args.file)

@@ -68,7 +68,7 @@ def main() -> int:
     parser.add_argument("-o", "--output", help="folder for the frames with boxes drawn (PNG)")
     args = parser.parse_args()
 
-    from drivesim.client import DrivesimClient
+    from drivesim.serve.client import DrivesimClient
 
     with contextlib.ExitStack() as stack:
         target = args.server
@@ -121,7 +121,7 @@ def run_loop(session, seconds: float, output: str | None) -> int:
 def save_frame(folder: str, frame) -> None:
     import cv2
 
-    from drivesim.overlay import draw_boxes
+    from drivesim.draw.overlay import draw_boxes
 
     os.makedirs(folder, exist_ok=True)
     shown = draw_boxes(frame.image, frame.boxes)

@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from drivesim import __version__
     from drivesim.bridges.highway_env import DrivesimCamera
     from drivesim.errors import DrivesimError
-    from drivesim.output_folder import OutputFolder, check_output_folder
-    from drivesim.world_camera import header_yaml
+    from drivesim.output.folder import OutputFolder, check_output_folder
+    from drivesim.bridges.world_camera import header_yaml
 
     if args.steps < 0 or args.seed < 0:
         raise DrivesimError(f"--steps and --seed must be >= 0, got {args.steps} and {args.seed}")

@@ -73,7 +73,7 @@ for part in $PARTS; do
 done
 
 say "== merged report ($OUT/device_check.md)"
-timeout "$MERGE_S" "$PYTHON" -m drivesim.bench_report merge "$OUT" 2>&1 | tee -a "$LOG"
+timeout "$MERGE_S" "$PYTHON" -m drivesim.bench.device_report merge "$OUT" 2>&1 | tee -a "$LOG"
 [ "${PIPESTATUS[0]}" = 0 ] || failed=1
 say "device_check: done in ${SECONDS} s, $([ $failed = 0 ] && echo 'every part finished' || echo 'some part failed or ran out of time')"
 exit $failed

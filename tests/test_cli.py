@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from drivesim import checkpoint as ckpt
+from drivesim.models import checkpoint as ckpt
 from drivesim.cli import build_parser, main
 from drivesim.errors import BundleError
 

@@ -62,9 +62,9 @@ def test_generate_strip_and_export(ws):
 
 
 def test_bench_quick_reports_the_session_rate(ws, monkeypatch):
-    import drivesim.bench
+    import drivesim.bench.speed
 
-    monkeypatch.setattr(drivesim.bench, "QUICK_S", 0.5)  # 5- and 20-frame clips instead of 25 and 100
+    monkeypatch.setattr(drivesim.bench.speed, "QUICK_S", 0.5)  # 5- and 20-frame clips instead of 25 and 100
     assert run("bench", "--checkpoint", ws / "bundle", "--quick", "--steps", 1, "--sr-steps", 1, "--threads", 1,
                "--json", ws / "bench.json") == 0
     result = json.loads((ws / "bench.json").read_text())
@@ -74,7 +74,7 @@ def test_bench_quick_reports_the_session_rate(ws, monkeypatch):
     # the reference (fp32, the interpolator at the keyframe steps, plain sessions) re-measured in the same
     # run, and the speed-ups from it
     ref = result["reference"]
-    assert ref["options"] == {**drivesim.bench.REFERENCE, "interpolation_steps": 1}
+    assert ref["options"] == {**drivesim.bench.speed.REFERENCE, "interpolation_steps": 1}
     assert ref["options"]["precision"] == "fp32" and ref["options"]["session_reuse_segments"] is False
     assert ref["session"]["step_1"]["steps"] == 5 and ref["ten_second_clip_s"] > 0
     assert result["offline_speedup"] == ref["ten_second_clip_s"] / result["ten_second_clip_s"]
@@ -82,7 +82,7 @@ def test_bench_quick_reports_the_session_rate(ws, monkeypatch):
 
 
 def test_every_bench_scenario_passes_the_engine_checks():
-    from drivesim.bench import FULL_S, QUICK_S, bench_scenario
+    from drivesim.bench.speed import FULL_S, QUICK_S, bench_scenario
     from drivesim.scenario.engine import ScenarioEngine
 
     for duration in (0.5, 2.0, QUICK_S, 4 * QUICK_S, FULL_S, 4 * FULL_S):  # the guidance run once used 2 s

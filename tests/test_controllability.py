@@ -42,7 +42,7 @@ def _frame(boxes, index=0) -> FrameConditions:
 # --- the renderer as a frame source --------------------------------------------------------------
 
 def test_generate_source_render_writes_the_renderers_frames_and_the_plan_labels(tmp_path, capsys):
-    from drivesim.data.render import render_frame
+    from drivesim.render.frames import render_frame
     from drivesim.scenario.engine import ScenarioEngine
     from drivesim.scenario.loader import load_scenario
 

@@ -17,7 +17,7 @@ import torch
 from drivesim.cli import main as cli_main
 from drivesim.data.clips import ClipDataset, Crop, FrameDataset, PatchDataset, collate_clips, scan_clips
 from drivesim.data.random_scenarios import random_scenario
-from drivesim.data.render import render_frame
+from drivesim.render.frames import render_frame
 from drivesim.data.synth import SynthConfig, synth_data
 from drivesim.errors import DrivesimError
 from drivesim.scenario.checks import check_scenario

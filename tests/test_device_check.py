@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from drivesim.bench_device import DeviceBenchOptions, bench_generation, default_frames, warmup_frames
-from drivesim.bench_report import format_device_report, merge_reports
+from drivesim.bench.device import DeviceBenchOptions, bench_generation, default_frames, warmup_frames
+from drivesim.bench.device_report import format_device_report, merge_reports
 from drivesim.cli import main
-from drivesim.flops import NetworkCalls, count_flops, flops_per_output_frame, forward_flops, peak_tflops
+from drivesim.bench.flops import NetworkCalls, count_flops, flops_per_output_frame, forward_flops, peak_tflops
 from drivesim.models.configs import get_config
 from drivesim.pipeline.windows import blended_windows
 

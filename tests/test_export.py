@@ -380,7 +380,7 @@ def test_schematic_frames_match_labels(clips):
     near = frame.boxes[0]
     x0, y0, x1, y1 = (int(round(v)) for v in near.bbox_xyxy)
     inside = image[(y0 + y1) // 2, (x0 + x1) // 2].astype(int)
-    from drivesim.overlay import class_color
+    from drivesim.draw.overlay import class_color
     assert np.abs(inside - np.array(class_color(near.type)) * 0.6).max() <= 2  # filled, dimmed at night
 
 

@@ -53,7 +53,7 @@ def test_frame_json_has_exactly_contract_keys():
 def test_atomic_write_gives_readable_file(tmp_path):
     import os
 
-    from drivesim.sinks import atomic_write_text
+    from drivesim.output.files import atomic_write_text
 
     path = tmp_path / "sub" / "labels.jsonl"
     atomic_write_text(path, "x\n")

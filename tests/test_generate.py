@@ -16,7 +16,7 @@ import torch
 
 from drivesim import cli
 from drivesim.models.bundle import bundle_sha256, load_bundle, save_bundle
-from drivesim.output_folder import OutputFolder
+from drivesim.output.folder import OutputFolder
 
 from pipeline_fixtures import SCENARIO_YAML, micro_bundle
 
@@ -135,7 +135,7 @@ def test_missing_checkpoint_and_missing_gpu_are_clear_errors(setup, tmp_path, ca
 
 
 def test_bench_report_marks_each_goal():
-    from drivesim.bench import format_report
+    from drivesim.bench.speed import format_report
 
     run = {"frames": 100, "seconds": 50.0, "stages": {"keyframes": 5.0, "upsample": 40.0}, "peak_rss_mb": 1000.0,
            "rss_after_load_mb": 600.0}
@@ -175,7 +175,7 @@ import copy, sys, torch
 sys.path.insert(0, 'tests')
 from pipeline_fixtures import micro_bundle, scenario
 from drivesim.pipeline import GenerateOptions, VideoPipeline
-import drivesim.bench as bench, drivesim.pipeline.interpolate as interp
+import drivesim.bench.speed as bench, drivesim.pipeline.interpolate as interp
 from drivesim.models.temporal import FrameAttentionBlock, FrameConv
 bundle = micro_bundle()
 with torch.no_grad():  # temporal layers random, so they matter

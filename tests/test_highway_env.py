@@ -261,7 +261,7 @@ def test_a_header_with_another_road_or_agents_is_refused():
 
 
 def test_drivesim_never_needs_highway_env_and_says_how_to_get_it():
-    code = ("import sys; import drivesim, drivesim.cli, drivesim.replay, drivesim.world_camera, drivesim.bridges; "
+    code = ("import sys; import drivesim, drivesim.cli, drivesim.bridges.replay, drivesim.bridges.world_camera, drivesim.bridges; "
             "assert 'highway_env' not in sys.modules and 'gymnasium' not in sys.modules; "
             "sys.modules['highway_env'] = None\n"
             "try:\n    import drivesim.bridges.highway_env\n"

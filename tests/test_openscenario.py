@@ -17,7 +17,7 @@ import pytest
 
 from drivesim.scenario.engine import ScenarioEngine
 from drivesim.scenario.loader import parse_scenario
-from drivesim.scenario.openscenario import ImportOptions, import_openscenario
+from drivesim.standards.openscenario import ImportOptions, import_openscenario
 from openscenario_fixtures import EXAMPLES
 
 FPS = 10.0

@@ -12,7 +12,7 @@ import pytest
 from scenariogeneration import xodr, xosc
 
 from drivesim.scenario.engine import ScenarioEngine
-from drivesim.scenario.openscenario import import_openscenario
+from drivesim.standards.openscenario import import_openscenario
 
 
 def write_cut_in(folder, headway: float, minor: int) -> None:

@@ -14,9 +14,9 @@ from openscenario_fixtures import (ROAD, absolute, by_entity, car, condition, ev
 from drivesim.cli import main
 from drivesim.errors import ScenarioError
 from drivesim.scenario.engine import ScenarioEngine
-from drivesim.scenario.openscenario import ImportOptions, import_openscenario
-from drivesim.scenario.openscenario.params import Params
-from drivesim.scenario.openscenario.xmltree import parse_xml
+from drivesim.standards.openscenario import ImportOptions, import_openscenario
+from drivesim.standards.openscenario.params import Params
+from drivesim.standards.openscenario.xmltree import parse_xml
 
 
 def fired(imported) -> list[tuple[float, str, int]]:

@@ -15,7 +15,7 @@ from osi3trace.osi_trace import OSITrace
 
 from drivesim.cli import main
 from drivesim.errors import DrivesimError
-from drivesim.export.osi import BACKGROUND_ID_BASE, HOST_ID, LANE_ID_BASE, GroundTruthBuilder
+from drivesim.standards.osi import BACKGROUND_ID_BASE, HOST_ID, LANE_ID_BASE, GroundTruthBuilder
 from drivesim.scenario.engine import EGO_CAMERA_BEHIND_FRONT_M, EGO_SIZE_M
 from drivesim.scenario.loader import parse_scenario
 
@@ -94,7 +94,7 @@ def test_generate_osi_writes_ground_truth_beside_the_frames(tmp_path):
 def test_openscenario_entities_keep_their_names_in_the_trace(tmp_path):
     from openscenario_fixtures import EXAMPLES
 
-    from drivesim.scenario.openscenario import load_openscenario
+    from drivesim.standards.openscenario import load_openscenario
 
     builder = GroundTruthBuilder(load_openscenario(EXAMPLES / "cut_in.xosc"))
     gt = builder.at(6.6)

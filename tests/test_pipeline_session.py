@@ -307,7 +307,7 @@ def test_pipeline_generator_passes_the_cancel_flag():
 
 
 def test_open_session_with_the_diffusion_backend(tmp_path):
-    from drivesim.client import DrivesimClient
+    from drivesim.serve.client import DrivesimClient
     from drivesim.models.bundle import load_bundle, save_bundle
     from drivesim.scenario.loader import parse_scenario
     from drivesim.serve.generator import PipelineGenerator

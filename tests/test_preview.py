@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from drivesim.cli import main as cli_main
-from drivesim.overlay import CLASS_COLORS, draw_boxes
+from drivesim.draw.overlay import CLASS_COLORS, draw_boxes
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import Box
-from drivesim.scenario.preview import (BEV_W, LEGEND_H, MARGIN, TITLE_H, preview_size, render_preview,
+from drivesim.draw.preview import (BEV_W, LEGEND_H, MARGIN, TITLE_H, preview_size, render_preview,
                                        view_indices)
 
 

@@ -1,4 +1,4 @@
-"""The schematic renderer (drivesim/schematic.py) is shared by the export's dry run and the server's
+"""The schematic renderer (drivesim/draw/schematic.py) is shared by the export's dry run and the server's
 schematic backend, and the server's backend needs neither the export package nor torch.
 
     python -m pytest tests/test_schematic.py -q
@@ -14,7 +14,7 @@ import numpy as np
 from drivesim.export.schematic import schematic_source
 from drivesim.scenario.engine import ScenarioEngine
 from drivesim.scenario.format import Scenario
-from drivesim.schematic import render_schematic
+from drivesim.draw.schematic import render_schematic
 from drivesim.serve.generator import SchematicGenerator
 
 SCENARIO = Scenario(name="s", duration_s=0.4, camera=dict(width=128, height=64),

@@ -21,7 +21,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from drivesim.client import DrivesimClient, ServerError
+from drivesim.serve.client import DrivesimClient, ServerError
 from drivesim.scenario.boxes import label_boxes
 from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.engine import AgentState, ScenarioEngine
@@ -534,7 +534,7 @@ def test_committed_stubs_match_the_proto(tmp_path):
 
 
 def test_bench_grpc_reports_throughput_and_first_frame():
-    from drivesim.serve.bench import bench_grpc
+    from drivesim.bench.grpc import bench_grpc
 
     result = bench_grpc(SCENARIO)
     assert result["frames"] == 8

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from drivesim.errors import DrivesimError
-from drivesim.overlay import class_color
+from drivesim.draw.overlay import class_color
 from drivesim.scenario.labels import Box, FrameConditions
-from drivesim.strip import CAPTION_PX, strip_image, write_strip
+from drivesim.draw.strip import CAPTION_PX, strip_image, write_strip
 
 W, H = 200, 100
 

@@ -58,11 +58,11 @@ def files(tmp_path):
 # --- replay == session steps ---------------------------------------------------------------------
 
 def test_a_replayed_trajectory_equals_the_same_world_sent_as_session_steps(files, tmp_path):
-    from drivesim.client import DrivesimClient
-    from drivesim.replay import replay_frames
+    from drivesim.serve.client import DrivesimClient
+    from drivesim.bridges.replay import replay_frames
     from drivesim.serve.generator import SchematicGenerator
     from drivesim.serve.server import DrivesimServer, ServeConfig
-    from drivesim.world_camera import WorldCamera
+    from drivesim.bridges.world_camera import WorldCamera
 
     header_path, drive = files
     header = parse_scenario(HEADER)
@@ -199,7 +199,7 @@ def test_generate_with_the_diffusion_backend_writes_the_generate_layout(files, t
 
 
 def test_export_and_preview_of_a_trajectory(files, tmp_path):
-    from drivesim.scenario.preview import preview_size
+    from drivesim.draw.preview import preview_size
 
     header, drive = files
     dataset = tmp_path / "ds"

@@ -49,7 +49,7 @@ from drivesim.scenario.engine import EGO_CAMERA_BEHIND_FRONT_M
 from drivesim.scenario.format import DEFAULT_SIZE_M, Ego, Road, Scenario
 from drivesim.scenario.trajectory import WorldState
 from drivesim.scenario.world_state import Step, StepAgent
-from drivesim.world_camera import WorldCamera
+from drivesim.bridges.world_camera import WorldCamera
 
 __all__ = ["DrivesimCamera", "StraightRoad", "VehicleState", "DEFAULT_HEADER"]
 

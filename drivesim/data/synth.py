@@ -84,7 +84,7 @@ def clip_scenario_yaml(cfg: SynthConfig, index: int) -> str:
 
 def render_clip(cfg: SynthConfig, index: int) -> str:
     """Render clip `index` into cfg.output atomically; returns its id."""
-    from drivesim.data.render import render_frame
+    from drivesim.render.frames import render_frame
     from drivesim.scenario.engine import ScenarioEngine
     from drivesim.scenario.loader import parse_scenario
 

@@ -336,7 +336,7 @@ def write_samples(out_dir: Path, runs: Sequence[ControlRun]) -> str:
     """samples/controllability.png: per run, two frames generated then the same two rendered, with the
     visible road users' boxes drawn; returns its path relative to out_dir."""
     from drivesim.eval.report import TILE_WIDTH, _tile, _write_png, strip
-    from drivesim.overlay import draw_boxes
+    from drivesim.draw.overlay import draw_boxes
 
     rows = []
     for run in runs:

@@ -94,7 +94,7 @@ def render_crops(data_seed: int, clips: int, camera: tuple[int, int] = (512, 256
                  ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Crops and classes from `clips` random scenarios of synth-data dataset seed `data_seed`, each
     rendered at `instants` evenly spaced frames; also returns the scenario seeds used."""
-    from drivesim.data.render import render_frame
+    from drivesim.render.frames import render_frame
     from drivesim.scenario.engine import ScenarioEngine
 
     width, height = camera

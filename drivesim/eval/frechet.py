@@ -34,7 +34,7 @@ from safetensors.torch import save
 from torch import Tensor, nn
 
 from drivesim.errors import DrivesimError
-from drivesim.sinks import atomic_write_bytes
+from drivesim.output.files import atomic_write_bytes
 
 __all__ = ["FeatureNetConfig", "VideoFeatureNet", "FeatureTargets", "sqrtm_psd", "frechet_distance",
            "targets_from_conditions", "train_feature_net", "save_feature_net", "load_feature_net",

@@ -36,7 +36,7 @@ from drivesim.eval.frechet import (FeatureNetConfig, VideoFeatureNet, data_finge
 from drivesim.eval.scenarios import (GeneratedVideo, generate_video, held_out_scenarios, with_time_of_day,
                                      without_named_agents)
 from drivesim.eval.temporal import warp_error
-from drivesim.sinks import atomic_write_bytes, atomic_write_text
+from drivesim.output.files import atomic_write_bytes, atomic_write_text
 
 __all__ = ["EvalSettings", "MainRow", "EvalReport", "TARGETS", "run_eval", "format_main_table", "default_report_dir"]
 
@@ -285,7 +285,7 @@ def _drift_section(bundle, options, s: EvalSettings, data_dir: Path, clips, user
     """One long rollout (upsampler off: minutes of video on a CPU), measured minute by minute (drift.py)."""
     from drivesim.eval.controllability import DetectorPlan, net_scorer, trained_detector
     from drivesim.eval.drift import drift_verdicts, long_drive, minute_rows
-    from drivesim.overlay import draw_boxes
+    from drivesim.draw.overlay import draw_boxes
     from drivesim.pipeline import VideoPipeline
 
     start = time.perf_counter()
@@ -566,7 +566,7 @@ def _consecutive(video: np.ndarray, count: int = 4) -> list[np.ndarray]:
 
 
 def _write_samples(out_dir: Path, videos: dict[str, GeneratedVideo], rows: list[A.AblationRow]) -> list[tuple[str, str]]:
-    from drivesim.overlay import draw_boxes
+    from drivesim.draw.overlay import draw_boxes
 
     day, night, none, image = videos["day"], videos["night"], videos["no_agents"], videos["image_only"]
     picks = _spread(len(day.frames), 4)

@@ -16,9 +16,9 @@ import numpy as np
 
 from drivesim.export.writers import (COCO_CATEGORY_IDS, KITTI_OCCLUDED_THRESHOLDS, KITTI_TYPES, MOT_CLASS_IDS,
                                      YOLO_CLASS_IDS)
-from drivesim.overlay import draw_boxes
+from drivesim.draw.overlay import draw_boxes
 from drivesim.scenario.format import AGENT_TYPES
-from drivesim.sinks import atomic_write_bytes, atomic_write_text
+from drivesim.output.files import atomic_write_bytes, atomic_write_text
 
 MOSAIC_FILE = "mosaic.jpg"
 MOSAIC_TILES, MOSAIC_COLUMNS, TILE_WIDTH = 12, 4, 320

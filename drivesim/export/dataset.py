@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from drivesim import __version__
-from drivesim.checkpoint import resolve_checkpoint
+from drivesim.models.checkpoint import resolve_checkpoint
 from drivesim.errors import DrivesimError
 from drivesim.export.schematic import schematic_source
 from drivesim.export.variations import make_variations
@@ -44,7 +44,7 @@ from drivesim.export.writers import (DEFAULT_FORMATS, WRITERS, ClipInfo, LabelWr
                                      parse_formats)
 from drivesim.scenario.format import AGENT_TYPES, Scenario
 from drivesim.scenario.labels import FrameConditions
-from drivesim.sinks import atomic_write_text
+from drivesim.output.files import atomic_write_text
 
 __all__ = ["FrameSource", "schematic_source", "default_frame_source", "resolve_source", "ClipSpec",
            "plan_clips", "expand_inputs", "safe_clip_id", "parse_shard", "shard_from_env", "ExportOptions",
@@ -54,7 +54,7 @@ FrameSource = Callable[[Scenario, int], Iterator[tuple[np.ndarray, FrameConditio
 """Given a scenario and a seed, yields (RGB uint8 H x W x 3 at the scenario camera's size, its labels)."""
 
 SCHEMATIC_SOURCE_ID = "schematic"
-RENDER_SOURCE_ID = "render"  # the procedural renderer of the training data (drivesim/data/render.py)
+RENDER_SOURCE_ID = "render"  # the procedural renderer of the training data (drivesim/render/frames.py)
 PLAN_FILE, MANIFEST_FILE = "plan.json", "manifest.json"
 STAGING_DIR, RECORDS_DIR, SHARDS_DIR = ".tmp", "clips", "shards"
 MAX_CLIP_ID_CHARS = 100
@@ -64,7 +64,7 @@ MAX_CLIP_ID_CHARS = 100
 
 def default_frame_source(checkpoint: Path | str | None, device: str | None) -> FrameSource:
     """The diffusion pipeline as a FrameSource (the CLI's default `--source diffusion`); checkpoint None ->
-    the bundle `drivesim generate` uses (drivesim.checkpoint.resolve_checkpoint)."""
+    the bundle `drivesim generate` uses (drivesim.models.checkpoint.resolve_checkpoint)."""
     try:
         from drivesim.pipeline.generate import frame_source
     except ImportError as err:

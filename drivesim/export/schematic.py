@@ -2,7 +2,7 @@
 
     drivesim export scenarios/ -o out/dataset --source schematic
 
-Each frame is the scenario camera's view of a flat world (`drivesim.schematic.render_schematic`:
+Each frame is the scenario camera's view of a flat world (`drivesim.draw.schematic.render_schematic`:
 sky, verge, road and lane markings, every labelled agent's box in its class colour). It
 exports exactly the labels the diffusion pipeline would condition on, so it is the dry run of
 an export (layout, counts, label formats) and the backend of the tests.
@@ -22,7 +22,7 @@ import numpy as np
 from drivesim.scenario.engine import ScenarioEngine
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import FrameConditions
-from drivesim.schematic import render_schematic  # the drawing, shared with the server's schematic backend
+from drivesim.draw.schematic import render_schematic  # the drawing, shared with the server's schematic backend
 
 FRAME_DELAY_ENV = "DRIVESIM_SCHEMATIC_FRAME_DELAY_S"
 

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Iterator, Protocol, Sequence
 from drivesim.errors import DrivesimError
 from drivesim.scenario.format import AGENT_TYPES
 from drivesim.scenario.labels import Box, FrameConditions
-from drivesim.sinks import atomic_write_text
+from drivesim.output.files import atomic_write_text
 
 IMAGE_EXT = ".png"
 
@@ -276,7 +276,7 @@ class YoloWriter(LabelWriter):
 
 class OsiWriter(LabelWriter):
     """`osi/<clip_id>.osi`: the clip's ground truth as an OSI trace, one osi3.GroundTruth per frame
-    (drivesim/export/osi.py; needs the optional osi-python package)."""
+    (drivesim/standards/osi.py; needs the optional osi-python package)."""
 
     name = "osi"
 
@@ -284,7 +284,7 @@ class OsiWriter(LabelWriter):
         return [PurePosixPath("osi", f"{clip_id}.osi")]
 
     def begin_clip(self, clip: ClipInfo, root: Path) -> None:
-        from drivesim.export.osi import GroundTruthTrace
+        from drivesim.standards.osi import GroundTruthTrace
 
         if clip.scenario is None:
             raise DrivesimError(f"clip {clip.clip_id}: the osi format needs the clip's scenario in its ClipInfo")

@@ -11,7 +11,7 @@ or `frame_source`; `RenderPipeline` puts the procedural renderer behind the same
 true. Closed-loop simulation (frames step by step, conditions chosen as the video runs):
 `VideoPipeline.session` (pipeline/session.py).
 
-    from drivesim.checkpoint import resolve_checkpoint
+    from drivesim.models.checkpoint import resolve_checkpoint
     from drivesim.pipeline import VideoPipeline, GenerateOptions, load_checkpoint
     from drivesim.scenario.loader import load_scenario
     pipeline = VideoPipeline(load_checkpoint(resolve_checkpoint()), GenerateOptions(steps=8))
@@ -180,7 +180,7 @@ def load_checkpoint(path: str | Path, device: str = "cpu"):
 
 
 class RenderPipeline:
-    """The procedural renderer (`drivesim/data/render.py`, the training data's) behind VideoPipeline's
+    """The procedural renderer (`drivesim/render/frames.py`, the training data's) behind VideoPipeline's
     streaming interface: the non-neural baseline, and the "real" footage of `drivesim eval`.
 
     Same frames(scenario, engine, cancelled) -> GeneratedFrame iterator, same labels (the engine's,
@@ -196,7 +196,7 @@ class RenderPipeline:
 
     def frames(self, scenario: Scenario, engine: ScenarioEngine | None = None,
                cancelled: Callable[[], bool] | None = None) -> Iterator[GeneratedFrame]:
-        from drivesim.data.render import render_frame
+        from drivesim.render.frames import render_frame
 
         engine = engine or ScenarioEngine(scenario, seed=self.options.seed)
         cam = engine.scenario.camera

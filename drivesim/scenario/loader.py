@@ -89,7 +89,7 @@ def load_scenario(path: Union[str, "os.PathLike[str]"]) -> Scenario:
     scenario, docs/openscenario.md); raises `ScenarioError` with all issues."""
     name = os.fspath(path)
     if Path(name).suffix.lower() == ".xosc":
-        from drivesim.scenario.openscenario import load_openscenario
+        from drivesim.standards.openscenario import load_openscenario
 
         return load_openscenario(path)
     return parse_scenario(read_scenario_text(path), name)

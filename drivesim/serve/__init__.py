@@ -5,7 +5,7 @@
 Layout: proto/ (generated stubs, scripts/gen_proto.sh), convert.py (proto <-> domain),
 servicer.py (one method per RPC), server.py (auth, TLS, health, reflection, graceful stop),
 generator.py (frame backends and how calls share them), session.py (closed-loop state),
-limits.py, bench.py. The client is drivesim/client.py; the guide is docs/grpc.md.
+limits.py, bench.py. The client is drivesim/serve/client.py; the guide is docs/grpc.md.
 """
 
 import os

@@ -4,7 +4,7 @@
 
 A backend turns frame conditions into RGB frames:
 - `SchematicGenerator`: sky, road, lane lines and class-coloured filled boxes
-  (`drivesim.schematic.render_schematic`). Fast and deterministic; for tests,
+  (`drivesim.draw.schematic.render_schematic`). Fast and deterministic; for tests,
   benchmarks of the transport and wiring a simulator.
 - `PipelineGenerator`: the Video LDM pipeline (`drivesim.pipeline.generate`), imported lazily
   so the server, the client and the schematic backend never import torch.
@@ -70,7 +70,7 @@ class _SchematicStepper:
         self.camera = PinholeCamera.from_config(header.camera)
 
     def step(self, conditions: list[FrameConditions], cancelled: Cancelled = lambda: False) -> list[np.ndarray]:
-        from drivesim.schematic import render_schematic
+        from drivesim.draw.schematic import render_schematic
 
         frames = []
         for fc in conditions:
@@ -118,7 +118,7 @@ class PipelineGenerator:
 
     def __init__(self, checkpoint: str | Path | None = None, device: str = "cpu",
                  options: dict[str, Any] | None = None):
-        # None: the bundle `drivesim generate` uses (drivesim.checkpoint), resolved when loading
+        # None: the bundle `drivesim generate` uses (drivesim.models.checkpoint), resolved when loading
         self.checkpoint, self.device = checkpoint, device
         self.options = dict(options or {})  # GenerateOptions fields: steps, sampler, guidance, ...
         self._pipeline: Any = None
@@ -131,7 +131,7 @@ class PipelineGenerator:
         with self._load_lock:
             if self._pipeline is None:
                 try:
-                    from drivesim.checkpoint import resolve_checkpoint
+                    from drivesim.models.checkpoint import resolve_checkpoint
                     from drivesim.models.bundle import bundle_sha256
                     from drivesim.pipeline.generate import VideoPipeline, load_checkpoint
                     from drivesim.pipeline.options import GenerateOptions

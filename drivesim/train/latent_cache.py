@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from drivesim.data.clips import Clip, FrameDataset
 from drivesim.errors import DrivesimError
-from drivesim.sinks import atomic_write_bytes
+from drivesim.output.files import atomic_write_bytes
 
 __all__ = ["LatentCache", "cache_key"]
 

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from drivesim.errors import DrivesimError
-from drivesim.sinks import atomic_write_text
+from drivesim.output.files import atomic_write_text
 from drivesim.train import state as S
 from drivesim.train.latent_cache import LatentCache
 from drivesim.train.stages import (STAGES, LatentStageConfig, Stage, StageConfig, Trainee, get_stage,

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from drivesim.sampling.samplers import sample_ddim
-from drivesim.sinks import atomic_write_bytes
+from drivesim.output.files import atomic_write_bytes
 from drivesim.train.stages import Trainee, encode_frames, interpolation_mask, upsampler_inputs
 
 __all__ = ["PREVIEWS", "write_preview", "grid"]

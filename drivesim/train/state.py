@@ -31,7 +31,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from drivesim.errors import DrivesimError
-from drivesim.sinks import atomic_write_text
+from drivesim.output.files import atomic_write_text
 
 __all__ = ["STATE_FILE", "RECORD_FILE", "flatten_optimizer", "unflatten_optimizer", "save_state", "load_state",
            "has_state", "read_record", "trained_stages", "record_stage"]

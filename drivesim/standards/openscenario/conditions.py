@@ -24,8 +24,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from drivesim.scenario.openscenario.params import RULES
-from drivesim.scenario.openscenario.xmltree import Element
+from drivesim.standards.openscenario.params import RULES
+from drivesim.standards.openscenario.xmltree import Element
 
 SMALL = 1e-6  # esmini's SMALL_NUMBER
 STAND_STILL_MPS = 1e-3  # esmini's STAND_STILL_THRESHOLD

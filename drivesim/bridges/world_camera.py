@@ -1,6 +1,6 @@
 """drivesim as another simulator's camera: world states in, labelled camera frames out.
 
-    from drivesim.world_camera import WorldCamera
+    from drivesim.bridges.world_camera import WorldCamera
     from drivesim.scenario.trajectory import read_trajectory
     with WorldCamera(header, backend="schematic") as camera:        # or "diffusion", or server="host:port"
         frames = camera.render(list(read_trajectory("drive.jsonl")))  # [ClientFrame(index, timestamp_s, image, labels)]
@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from drivesim.client import ClientFrame
+from drivesim.serve.client import ClientFrame
 from drivesim.errors import DrivesimError
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.trajectory import WorldState, check_header, plan_state
@@ -55,7 +55,7 @@ class WorldCamera:
         self.seed = header.seed if seed is None else int(seed)
         self._client = self._session = self.stepper = self._loop = None
         if server is not None:
-            from drivesim.client import DrivesimClient
+            from drivesim.serve.client import DrivesimClient
 
             self._client = DrivesimClient(server, token=token, tls_ca=tls_ca)
             try:

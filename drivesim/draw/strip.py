@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 
 from drivesim.errors import DrivesimError
-from drivesim.overlay import draw_boxes
+from drivesim.draw.overlay import draw_boxes
 from drivesim.scenario.labels import FrameConditions
-from drivesim.sinks import atomic_write_bytes
+from drivesim.output.files import atomic_write_bytes
 
 __all__ = ["read_generated", "strip_image", "write_strip"]
 

@@ -6,7 +6,7 @@ export's dry run (`drivesim export --source schematic`, drivesim/export/schemati
 server's schematic backend (`drivesim serve --backend schematic`, drivesim/serve/generator.py).
 No torch.
 
-    python -c "from drivesim.schematic import render_schematic; from drivesim.scenario.engine import ScenarioEngine; \
+    python -c "from drivesim.draw.schematic import render_schematic; from drivesim.scenario.engine import ScenarioEngine; \
         from drivesim.scenario.format import Scenario; e = ScenarioEngine(Scenario(name='x', duration_s=1)); \
         print(render_schematic(e.camera, e.frame(0)).shape)"
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from drivesim.overlay import class_color
+from drivesim.draw.overlay import class_color
 from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.labels import FrameConditions
 

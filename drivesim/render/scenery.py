@@ -8,7 +8,7 @@ the ego's speed, with no state carried between frames.
 Roadside objects stand at least ROADSIDE_CLEARANCE_M outside the road edges, beyond the
 sidewalks where the engine's pedestrians and cyclists move, so scenery never hides a labelled agent.
 
-    from drivesim.data.scenery import scene_style, draw_ground, roadside_items
+    from drivesim.render.scenery import scene_style, draw_ground, roadside_items
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from drivesim.data.draw import Canvas, Color, Pose, draw_solid, hash01, hexahedron, shade
+from drivesim.render.canvas import Canvas, Color, Pose, draw_solid, hash01, hexahedron, shade
 from drivesim.scenario.labels import RoadState
 
 ROADSIDE_CLEARANCE_M = 5.5  # tall objects stand this far outside the road edges

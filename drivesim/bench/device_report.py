@@ -3,7 +3,7 @@
 No torch here: the merge runs after the measurements, also where they failed.
 
     drivesim bench --mfu ... --json out/gpu.json          # prints format_device_report of what it measured
-    python -m drivesim.bench_report merge out/device_check  # generate_eager / generate_compiled / train .json
+    python -m drivesim.bench.device_report merge out/device_check  # generate_eager / generate_compiled / train .json
                                                             # -> device_check.json + device_check.md
 """
 
@@ -93,9 +93,9 @@ def merge_reports(folder: Path) -> tuple[dict[str, Any], str]:
     return merged, format_device_report(merged)
 
 
-if __name__ == "__main__":  # python -m drivesim.bench_report merge FOLDER
+if __name__ == "__main__":  # python -m drivesim.bench.device_report merge FOLDER
     if len(sys.argv) != 3 or sys.argv[1] != "merge":
-        sys.exit("usage: python -m drivesim.bench_report merge FOLDER")
+        sys.exit("usage: python -m drivesim.bench.device_report merge FOLDER")
     out = Path(sys.argv[2])
     merged, report = merge_reports(out)
     (out / "device_check.json").write_text(json.dumps(merged, indent=2) + "\n")

@@ -1,6 +1,6 @@
 """Python client for a `drivesim serve` server: a simulation loop uses it in three lines.
 
-    from drivesim.client import DrivesimClient
+    from drivesim.serve.client import DrivesimClient
     with DrivesimClient("localhost:50051", token=None) as c:
         for frame in c.generate(open("scenarios/lead_brake.yaml").read()):
             print(frame.index, frame.timestamp_s, frame.image.shape, [b.track_id for b in frame.boxes])
@@ -205,7 +205,7 @@ def generate_to_folder(client: DrivesimClient, scenario_yaml: str, out: Path, se
     import time
 
     from drivesim import __version__
-    from drivesim.output_folder import OutputFolder, check_output_folder
+    from drivesim.output.folder import OutputFolder, check_output_folder
     from drivesim.scenario.loader import parse_scenario
 
     start = time.perf_counter()

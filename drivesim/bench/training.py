@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from drivesim.flops import count_flops
+from drivesim.bench.flops import count_flops
 
 if TYPE_CHECKING:
     from drivesim.models.bundle import Bundle
@@ -34,7 +34,7 @@ WARMUP_STEPS = 2  # untimed steps before the timed ones
 def _random_batch(bundle: Bundle, batch: int, frames: int) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """(batch, latents): `batch` clips of `frames` frames of the benchmark drive's conditions (keyframe
     spacing for clips), and random unit-variance latents for them under one clip id."""
-    from drivesim.bench import bench_scenario
+    from drivesim.bench.speed import bench_scenario
     from drivesim.conditions.encode import build_conditions
     from drivesim.scenario.engine import ScenarioEngine
 

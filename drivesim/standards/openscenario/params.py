@@ -15,7 +15,7 @@ import math
 import re
 from typing import Any, Callable, Sequence
 
-from drivesim.scenario.openscenario.xmltree import Element, located
+from drivesim.standards.openscenario.xmltree import Element, located
 
 _REQUIRED = object()
 _NUMERIC_TYPES = ("double", "integer", "int", "unsignedInt", "unsignedShort")

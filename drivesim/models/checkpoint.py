@@ -5,7 +5,7 @@ inside the package (`drivesim/default_checkpoint`, see `setup.py`). Both are fou
 file's location, never from the current folder, so every command works from any folder.
 No torch here: the server and the client import this too.
 
-    python -c "from drivesim.checkpoint import resolve_checkpoint; print(resolve_checkpoint())"
+    python -c "from drivesim.models.checkpoint import resolve_checkpoint; print(resolve_checkpoint())"
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ CONFIG_FILE = "config.yaml"  # what marks a bundle folder (drivesim.models.bundl
 
 def default_locations() -> tuple[Path, Path]:
     """Where the default bundle is looked for: the wheel's copy, then the source checkout's."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # drivesim/
     return package / "default_checkpoint", package.parent / "checkpoints" / "default"
 
 

@@ -3,7 +3,7 @@
 Boxes are drawn in their class colour with an "id type" caption; a box at least half
 occluded (Box.occlusion >= DASHED_FROM_OCCLUSION) is drawn dashed.
 
-    from drivesim.overlay import draw_boxes
+    from drivesim.draw.overlay import draw_boxes
     shown = draw_boxes(frame_rgb, frame_conditions.boxes, scale=(w / 1024, h / 512))
 """
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-from drivesim.scenario.openscenario.conditions import Trigger
-from drivesim.scenario.openscenario.xmltree import Element
+from drivesim.standards.openscenario.conditions import Trigger
+from drivesim.standards.openscenario.xmltree import Element
 
 
 @dataclass(frozen=True)

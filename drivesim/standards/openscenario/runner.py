@@ -30,13 +30,13 @@ from typing import Any, Optional
 import numpy as np
 
 from drivesim.scenario.engine import BlendedProfile
-from drivesim.scenario.openscenario import conditions as cond
-from drivesim.scenario.openscenario.conditions import SMALL, STAND_STILL_MPS, Condition, EntityState, Trigger
-from drivesim.scenario.openscenario.model import (EntityDef, EnvironmentAct, LaneChangeAct, LaneOffsetAct,
+from drivesim.standards.openscenario import conditions as cond
+from drivesim.standards.openscenario.conditions import SMALL, STAND_STILL_MPS, Condition, EntityState, Trigger
+from drivesim.standards.openscenario.model import (EntityDef, EnvironmentAct, LaneChangeAct, LaneOffsetAct,
                                                   LanePos, RelativeLanePos, RelativeObjectPos, RoadPos, ScenarioDef,
                                                   SpeedAct, TeleportAct, WorldPos)
-from drivesim.scenario.openscenario.opendrive import RoadFrame, StraightRoad, read_road, road_frame, road_ids
-from drivesim.scenario.openscenario.xmltree import Element, located
+from drivesim.standards.opendrive import RoadFrame, StraightRoad, read_road, road_frame, road_ids
+from drivesim.standards.openscenario.xmltree import Element, located
 
 SHAPES = {"cubic": "smoothstep", "linear": "linear", "sinusoidal": "sinusoidal", "step": "step"}
 # Peak rate of each shape relative to the mean rate (esmini's TransitionDynamics).

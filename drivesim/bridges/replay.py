@@ -65,7 +65,7 @@ def replay_frames(trajectory: Iterable[WorldState], camera: Any, chunk: int = CH
 
 def write_plan(header_path: str | Path, trajectory_path: str | Path, out: str | Path, seed: int | None = None) -> int:
     """`drivesim plan --trajectory`: the labels.jsonl lines of the replay (no frames); returns the count."""
-    from drivesim.sinks import atomic_write_text
+    from drivesim.output.files import atomic_write_text
 
     header, trajectory = load_replay(header_path, trajectory_path, seed)
     lines = [json.dumps(fc.to_json()) for fc in trajectory_conditions(header, trajectory, trajectory.path)]
@@ -83,10 +83,10 @@ def generate_trajectory_folder(header_path: Path, trajectory_path: Path, out: Pa
     from tqdm.auto import tqdm
 
     from drivesim import __version__
-    from drivesim.output_folder import (OutputFolder, diffusers_version, model_manifest, check_output_folder,
+    from drivesim.output.folder import (OutputFolder, diffusers_version, model_manifest, check_output_folder,
                                         file_sha256)
     from drivesim.pipeline.generate import VideoPipeline, load_checkpoint
-    from drivesim.world_camera import WorldCamera
+    from drivesim.bridges.world_camera import WorldCamera
 
     start = time.perf_counter()
     if source != "diffusion":
@@ -134,7 +134,7 @@ class _RunView:
 def trajectory_clip(header_path: str | Path, trajectory_path: str | Path, seed: int | None = None) -> Any:
     """The one clip of `drivesim export --trajectory`: the header as its scenario, as long as the trajectory."""
     from drivesim.export.dataset import ClipSpec, safe_clip_id
-    from drivesim.output_folder import file_sha256
+    from drivesim.output.folder import file_sha256
 
     header, trajectory = load_replay(header_path, trajectory_path, seed)
     # Exactly len(trajectory) frames at the header's fps (the exporter counts them); model_copy keeps
@@ -150,12 +150,12 @@ def trajectory_source(kind: str, trajectory_path: str | Path, checkpoint: str | 
                       device: str | None = None) -> tuple[Any, str]:
     """(FrameSource replaying the trajectory for the clip's scenario and seed, source id for the plan)."""
     from drivesim.export.dataset import SCHEMATIC_SOURCE_ID
-    from drivesim.world_camera import WorldCamera
+    from drivesim.bridges.world_camera import WorldCamera
 
     if kind == "schematic":
         backend, source_id = "schematic", SCHEMATIC_SOURCE_ID
     elif kind == "diffusion":
-        from drivesim.checkpoint import resolve_checkpoint
+        from drivesim.models.checkpoint import resolve_checkpoint
         from drivesim.models.bundle import bundle_sha256
         from drivesim.pipeline import GenerateOptions, VideoPipeline, load_checkpoint
 
@@ -182,7 +182,7 @@ def write_trajectory_preview(header_path: str | Path, trajectory_path: str | Pat
                              seed: int | None = None) -> np.ndarray:
     """`drivesim preview --trajectory`: the scenario preview's picture of the replay (bird's-eye tracks,
     four camera views with their boxes)."""
-    from drivesim.scenario.preview import NUM_VIEWS, render_preview, view_indices
+    from drivesim.draw.preview import NUM_VIEWS, render_preview, view_indices
 
     header, trajectory = load_replay(header_path, trajectory_path, seed)
     view = TrajectoryView(header, trajectory, view_indices(len(trajectory), NUM_VIEWS))

@@ -17,9 +17,9 @@ from drivesim.errors import ScenarioError
 from drivesim.scenario.engine import EGO_CAMERA_BEHIND_FRONT_M
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.loader import ScenarioIssue, parse_scenario
-from drivesim.scenario.openscenario.model import ScenarioDef
-from drivesim.scenario.openscenario.runner import Change, Motion, RunResult
-from drivesim.scenario.openscenario.xmltree import Element
+from drivesim.standards.openscenario.model import ScenarioDef
+from drivesim.standards.openscenario.runner import Change, Motion, RunResult
+from drivesim.standards.openscenario.xmltree import Element
 
 
 def scenario_yaml(definition: ScenarioDef, result: RunResult) -> tuple[str, Scenario]:

@@ -23,12 +23,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from drivesim.overlay import CLASS_COLORS, DASHED_FROM_OCCLUSION, class_color, draw_boxes
+from drivesim.draw.overlay import CLASS_COLORS, DASHED_FROM_OCCLUSION, class_color, draw_boxes
 from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.engine import EGO_CAMERA_BEHIND_FRONT_M, EGO_SIZE_M, ScenarioEngine
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import FrameConditions
-from drivesim.sinks import atomic_write_bytes
+from drivesim.output.files import atomic_write_bytes
 
 NUM_VIEWS = 4
 VIEW_W = 640  # each camera view's width in the preview (height follows the camera's aspect)
@@ -74,7 +74,7 @@ def preview_size(scenario: Scenario) -> tuple[int, int]:
 def preview_image(scenario: Scenario, seed: int | None = None, engine=None) -> np.ndarray:
     """The preview as an RGB uint8 array of `preview_size(scenario)` (height, width, 3). `engine`: the
     scenario's ScenarioEngine (default), or another source of frames and tracks with its interface
-    (a replayed trajectory: drivesim/replay.py)."""
+    (a replayed trajectory: drivesim/bridges/replay.py)."""
     engine = engine or ScenarioEngine(scenario, seed=seed)
     width, height = preview_size(scenario)
     vw, vh = _view_size(scenario.camera.width, scenario.camera.height)

@@ -5,7 +5,7 @@ v right, h up, metres) inside its cuboid (length x width x height from `AgentSta
 so the projected pixels stay inside the label's 2D box. Colours are a pure function of the
 track id (stable across frames and processes).
 
-    from drivesim.data.actors import draw_agent
+    from drivesim.render.actors import draw_agent
     draw_agent(canvas, agent_state, t=1.5)
 """
 
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from drivesim.data.draw import Canvas, Color, Pose, draw_solid, face_rect, hash01, hexahedron, shade, stable_hash
+from drivesim.render.canvas import Canvas, Color, Pose, draw_solid, face_rect, hash01, hexahedron, shade, stable_hash
 
 if TYPE_CHECKING:
     from drivesim.scenario.engine import AgentState

@@ -19,8 +19,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from drivesim.scenario.openscenario.params import Params
-from drivesim.scenario.openscenario.xmltree import Element, located, read_xml
+from drivesim.standards.openscenario.params import Params
+from drivesim.standards.openscenario.xmltree import Element, located, read_xml
 
 # Lane types that carry traffic: the drivesim road is the run of adjacent lanes of these types.
 DRIVING_TYPES = ("driving", "entry", "exit", "onRamp", "offRamp", "connectingRamp", "slipLane")

@@ -6,7 +6,7 @@ torch.compile) on the benchmark drive at the config's output size and frame rate
 config: 512x1024 at 30 fps), after an untimed warm-up run that gives every network every input
 shape the timed run will give it (so a compiled run compiles nothing while timed). The timed run
 is about one keyframe clip long by default (236 frames for `paper`). Every network forward is recorded
-by input shape; torch's FLOP counter counts one forward of each shape (drivesim/flops.py), so a
+by input shape; torch's FLOP counter counts one forward of each shape (drivesim/bench/flops.py), so a
 stage's FLOPs are the counted FLOPs of exactly the forwards it ran. MFU = those FLOPs / the stage's
 seconds / the device's peak (a table by device name, or --peak-tflops). Training: bench_train.py.
 The JSON is rewritten after every finished measurement, so a run stopped by a time limit keeps
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from drivesim.errors import DrivesimError
-from drivesim.flops import NETWORKS, STAGE_NETWORK, NetworkCalls, flops_per_output_frame, forward_flops, peak_tflops
+from drivesim.bench.flops import NETWORKS, STAGE_NETWORK, NetworkCalls, flops_per_output_frame, forward_flops, peak_tflops
 from drivesim.models.configs import BundleConfig
 
 if TYPE_CHECKING:
@@ -103,8 +103,8 @@ def warmup_frames(config: BundleConfig, frames: int) -> int:
 
 
 def device_scenario(config: BundleConfig, frames: int) -> Scenario:
-    """The benchmark drive (drivesim.bench) at the config's output size and frame rate, `frames` long."""
-    from drivesim.bench import bench_scenario
+    """The benchmark drive (drivesim.bench.speed) at the config's output size and frame rate, `frames` long."""
+    from drivesim.bench.speed import bench_scenario
     from drivesim.scenario.format import Scenario
 
     data = bench_scenario(frames / config.output_fps).model_dump()
@@ -137,7 +137,7 @@ def _load_bundle(options: DeviceBenchOptions) -> Bundle:
 
         with torch.device(options.device):
             return build_bundle(get_config(options.random_config), seed=0)
-    from drivesim.checkpoint import resolve_checkpoint
+    from drivesim.models.checkpoint import resolve_checkpoint
 
     return load_checkpoint(resolve_checkpoint(options.checkpoint), options.device)
 
@@ -218,8 +218,8 @@ def _estimate(config: BundleConfig, steps: int, sr_steps: int, guidance: float, 
 
 def run_device_bench(options: DeviceBenchOptions, json_path: str | Path | None = None, log=print) -> dict[str, Any]:
     """Every measurement `options.part` asks for; the JSON (if asked) is rewritten after each one."""
-    from drivesim.bench_train import TRAIN_STAGES, bench_training
-    from drivesim.sinks import atomic_write_text
+    from drivesim.bench.training import TRAIN_STAGES, bench_training
+    from drivesim.output.files import atomic_write_text
 
     if options.threads:
         torch.set_num_threads(options.threads)

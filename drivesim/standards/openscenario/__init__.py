@@ -3,7 +3,7 @@
     drivesim convert scenarios/openscenario/cut_in.xosc -o out/cut_in.yaml
     drivesim plan scenarios/openscenario/cut_in.xosc -o out/labels.jsonl   # every command reads .xosc
 
-    from drivesim.scenario.openscenario import import_openscenario
+    from drivesim.standards.openscenario import import_openscenario
     imported = import_openscenario("scenarios/openscenario/cut_in.xosc")
     imported.scenario, imported.yaml, imported.events   # Scenario, its YAML, the events and when they fired
 
@@ -47,9 +47,9 @@ def is_openscenario(path: str | os.PathLike[str]) -> bool:
 def import_openscenario(path: str | os.PathLike[str], options: ImportOptions = ImportOptions()) -> Imported:
     """Read and run an .xosc file; raises `ScenarioError` (located at the element) for what is not supported."""
     from drivesim.errors import DrivesimError
-    from drivesim.scenario.openscenario.convert import scenario_yaml
-    from drivesim.scenario.openscenario.parse import parse_file
-    from drivesim.scenario.openscenario.runner import Runner
+    from drivesim.standards.openscenario.convert import scenario_yaml
+    from drivesim.standards.openscenario.parse import parse_file
+    from drivesim.standards.openscenario.runner import Runner
 
     if not 0 < options.fps <= 120 or not 0 < options.max_duration_s <= 3600:
         raise DrivesimError(f"fps must be in (0, 120] and the maximum duration in (0, 3600] s, got {options.fps:g} "

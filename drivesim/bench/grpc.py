@@ -1,6 +1,6 @@
 """What the gRPC transport costs: throughput through a local server vs the backend in-process.
 
-    python -c "from drivesim.serve.bench import bench_grpc; print(bench_grpc())"
+    python -c "from drivesim.bench.grpc import bench_grpc; print(bench_grpc())"
 
 Both runs use the same backend and scenario; the gRPC run goes through a real server on
 127.0.0.1 (port 0) and the Python client, decoding every frame. With the schematic backend
@@ -34,7 +34,7 @@ agents:
 def bench_grpc(scenario_yaml: str = BENCH_SCENARIO, generator: FrameGenerator | None = None,
                encoding: str = "raw") -> dict[str, Any]:
     """{frames, inprocess_fps, grpc_fps, ratio (grpc / in-process), time_to_first_frame_s, ...}."""
-    from drivesim.client import DrivesimClient
+    from drivesim.serve.client import DrivesimClient
 
     generator = generator or SchematicGenerator()
     scenario = parse_scenario(scenario_yaml, "<bench>")

@@ -173,10 +173,10 @@ def _child_session(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _child_grpc(spec: dict[str, Any]) -> dict[str, Any]:
-    """The same frames through a real gRPC server on loopback vs in-process (drivesim.serve.bench)."""
+    """The same frames through a real gRPC server on loopback vs in-process (drivesim.bench.grpc)."""
     import tempfile
 
-    from drivesim.serve.bench import BENCH_SCENARIO, bench_grpc
+    from drivesim.bench.grpc import BENCH_SCENARIO, bench_grpc
     from drivesim.serve.generator import make_generator
 
     scenario = BENCH_SCENARIO.replace("duration_s: 3", f"duration_s: {spec['duration_s']:g}")
@@ -230,7 +230,7 @@ def _child_main(argv: list[str]) -> None:
 
 def _measure(*specs: dict[str, Any]) -> list[dict[str, Any]]:
     """Run the measurements in one child process; their results, in order."""
-    proc = subprocess.run([sys.executable, "-m", "drivesim.bench", json.dumps(specs)],
+    proc = subprocess.run([sys.executable, "-m", "drivesim.bench.speed", json.dumps(specs)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
@@ -243,7 +243,7 @@ def run_bench(checkpoint: str | None = None, random_config: str | None = None, d
               sampler: str | None = None, threads: int | None = None, log=print) -> dict[str, Any]:
     """Run every measurement (1x video, 4x video; guidance, gRPC, sessions) in child processes; the figures."""
     if not random_config:
-        from drivesim.checkpoint import resolve_checkpoint
+        from drivesim.models.checkpoint import resolve_checkpoint
         from drivesim.pipeline.generate import load_checkpoint
 
         checkpoint = str(resolve_checkpoint(checkpoint))
@@ -332,5 +332,5 @@ def format_report(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # child process: python -m drivesim.bench '{"kind": ...}'
+if __name__ == "__main__":  # child process: python -m drivesim.bench.speed '{"kind": ...}'
     _child_main(sys.argv[1:])

@@ -5,7 +5,7 @@ Every element is either read (the subset in docs/openscenario.md), ignored becau
 scenario's actions, no driver model), or refused with its file and line. Catalogs are read from the
 CatalogLocations directories, relative to the file.
 
-    from drivesim.scenario.openscenario.parse import parse_file
+    from drivesim.standards.openscenario.parse import parse_file
     definition = parse_file(Path("scenarios/openscenario/cut_in.xosc"))
 """
 
@@ -17,15 +17,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
-from drivesim.scenario.openscenario import conditions as cond
-from drivesim.scenario.openscenario.conditions import Condition, Trigger
-from drivesim.scenario.openscenario.model import (ActDef, ActionDef, Dynamics, EntityDef, EnvironmentAct, EventDef,
+from drivesim.standards.openscenario import conditions as cond
+from drivesim.standards.openscenario.conditions import Condition, Trigger
+from drivesim.standards.openscenario.model import (ActDef, ActionDef, Dynamics, EntityDef, EnvironmentAct, EventDef,
                                                   InitAction, LaneChangeAct, LaneOffsetAct, LanePos, ManeuverDef,
                                                   ManeuverGroupDef, Performance, Position, RelativeLanePos,
                                                   RelativeObjectPos, RoadPos, ScenarioDef, SpeedAct, StoryDef,
                                                   TeleportAct, WorldPos)
-from drivesim.scenario.openscenario.params import RULES, Params
-from drivesim.scenario.openscenario.xmltree import Element, located, read_xml
+from drivesim.standards.openscenario.params import RULES, Params
+from drivesim.standards.openscenario.xmltree import Element, located, read_xml
 
 log = logging.getLogger(__name__)
 

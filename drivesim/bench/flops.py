@@ -8,7 +8,7 @@ it, on the meta device (no memory, no time: the `paper` config is counted on any
 `NetworkCalls` records the forwards of a real run, shape by shape, and counts each shape once.
 Model FLOP utilisation (MFU) = counted FLOP/s achieved / the device's peak (`peak_tflops`).
 
-    python -c "from drivesim.flops import *; from drivesim.models.configs import get_config; \
+    python -c "from drivesim.bench.flops import *; from drivesim.models.configs import get_config; \
         c = get_config('paper'); print({k: round(v / 1e12, 2) for k, v in flops_per_output_frame(c, forward_flops(c), 50, 50).items()})"
 """
 

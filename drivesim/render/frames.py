@@ -12,7 +12,7 @@ them by width / camera.width). Layers, back to front:
 5. camera: vignette and a seeded sensor grain.
 Everything is a pure function of (scenario, seed, t, size): rendering is deterministic.
 
-    python -m drivesim.data.render scenarios/night_merge.yaml -o /tmp/frame.png --t 2.0 --size 256x512
+    python -m drivesim.render.frames scenarios/night_merge.yaml -o /tmp/frame.png --t 2.0 --size 256x512
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from drivesim.data.actors import draw_agent
-from drivesim.data.draw import Canvas, hash01, mix
-from drivesim.data.scenery import RoadGeometry, SceneStyle, draw_ground, roadside_items, scene_style
+from drivesim.render.actors import draw_agent
+from drivesim.render.canvas import Canvas, hash01, mix
+from drivesim.render.scenery import RoadGeometry, SceneStyle, draw_ground, roadside_items, scene_style
 from drivesim.scenario.camera import PinholeCamera
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from drivesim.errors import DrivesimError
-from drivesim.overlay import draw_boxes
+from drivesim.draw.overlay import draw_boxes
 
 __all__ = ["OutputFolder", "VideoWriter", "check_output_folder", "file_sha256", "generate_folder", "MANIFEST"]
 
@@ -192,7 +192,7 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, opt
                     source: str = "diffusion", osi: bool = False) -> dict[str, Any]:
     """`drivesim generate`: stream the scenario's frames into OUT; returns the manifest.
     source "diffusion": the bundle's Video LDM; "render": the procedural renderer (no bundle read).
-    osi: also OUT/ground_truth.osi, every frame's world as an OSI GroundTruth trace (drivesim/export/osi.py)."""
+    osi: also OUT/ground_truth.osi, every frame's world as an OSI GroundTruth trace (drivesim/standards/osi.py)."""
     import torch
     from tqdm.auto import tqdm
 
@@ -219,7 +219,7 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, opt
     with OutputFolder(Path(out), cam.width, cam.height, scenario.fps) as folder:
         trace = None
         if osi:
-            from drivesim.export.osi import GroundTruthTrace
+            from drivesim.standards.osi import GroundTruthTrace
 
             trace = GroundTruthTrace(folder.extra_path(OSI_TRACE), scenario, options.seed)
         with tqdm(total=scenario.num_frames, desc="write", unit="frame", position=4,

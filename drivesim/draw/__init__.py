@@ -1,0 +1,6 @@
+"""Pictures of scenarios and frames for people: label boxes over frames (overlay.py), the bird's-eye
+preview (preview.py), schematic frames (schematic.py: flat boxes on a road, the export dry run's and
+the server's schematic backend), and strips of generated clips (strip.py, the README's picture).
+
+Imports the scenario layer and output.files; no model, no torch.
+"""
