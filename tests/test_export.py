@@ -289,6 +289,41 @@ def test_sharded_then_merged_equals_unsharded(tmp_path, clips, dataset):
     assert _tree(out, skip=("shards/",)) == _tree(dataset)
 
 
+def test_each_clip_and_the_manifest_say_how_the_pixels_were_made(tmp_path, clips):
+    """A diffusion source carries its arithmetic (precision, threads, CPU); shards run on machines of two
+    kinds leave both in the manifest, each clip's record its own."""
+    def source_on(precision: str):
+        def source(scenario, seed):
+            yield from schematic_source(scenario, seed)
+        source.arithmetic = {"precision": precision, "threads": 2, "cpu": "test", "cpu_native_bf16": precision == "bf16"}
+        return source
+
+    out = tmp_path / "ds"
+    opts = dict(variations=VARIATIONS, progress=False)
+    export_dataset(clips, out, source_on("bf16"), ExportOptions(shard=(0, 2), **opts))
+    export_dataset(clips, out, source_on("fp32"), ExportOptions(shard=(1, 2), **opts))
+    merge_dataset(out)
+    records = {p.stem: json.loads(p.read_text()) for p in (out / "clips").glob("*.json")}
+    assert {r["arithmetic"]["precision"] for r in records.values()} == {"bf16", "fp32"}
+    assert records["escape_v01"]["arithmetic"]["precision"] == "fp32"  # shard 1's clip
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(a["precision"] for a in manifest["arithmetic"]) == ["bf16", "fp32"]
+
+
+def test_the_diffusion_source_carries_its_arithmetic(tmp_path):
+    import torch
+
+    from drivesim.export.dataset import default_frame_source
+    from drivesim.models.bundle import save_bundle
+    from drivesim.pipeline.options import compute_dtype
+    from pipeline_fixtures import micro_bundle
+
+    save_bundle(micro_bundle(), tmp_path / "bundle", dtype=torch.float32)
+    arithmetic = default_frame_source(tmp_path / "bundle", "cpu").arithmetic
+    assert arithmetic["precision"] == {torch.float32: "fp32", torch.bfloat16: "bf16"}[compute_dtype("cpu")]
+    assert arithmetic["device"] == "cpu" and arithmetic["threads"] >= 1
+
+
 def test_a_different_command_on_the_same_folder_is_refused(tmp_path, clips, scen_dir):
     out = tmp_path / "ds"
     export_dataset(clips[:1], out, schematic_source, ExportOptions(variations=VARIATIONS, progress=False))

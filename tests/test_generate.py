@@ -17,6 +17,7 @@ import torch
 from drivesim import cli
 from drivesim.models.bundle import bundle_sha256, load_bundle, save_bundle
 from drivesim.output.folder import OutputFolder
+from drivesim.pipeline.options import compute_dtype, cpu_has_native_bf16
 
 from pipeline_fixtures import SCENARIO_YAML, micro_bundle
 
@@ -72,6 +73,10 @@ def test_out_folder_has_frames_video_overlay_labels_and_manifest(setup, tmp_path
     assert manifest["guidance"] == 1.0 and manifest["video_codec"] == "h264" and manifest["keyframe_stride"] == 4
     assert manifest["interpolation_steps"] == 2  # the bundle names none: the keyframe steps
     assert set(manifest["versions"]) >= {"drivesim", "torch", "diffusers"}
+    arithmetic = manifest["arithmetic"]  # how the pixels were made: auto picks by CPU (or $DRIVESIM_PRECISION)
+    assert arithmetic["precision"] == {torch.float32: "fp32", torch.bfloat16: "bf16"}[compute_dtype("cpu")]
+    assert arithmetic["precision_option"] == "auto" and arithmetic["threads"] == torch.get_num_threads()
+    assert arithmetic["cpu_native_bf16"] == cpu_has_native_bf16() and arithmetic["cpu"]
     assert set(manifest["timings_s"]) >= {"keyframes", "interpolate", "decode", "upsample", "write", "total"}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left
 
@@ -86,6 +91,19 @@ def test_same_seed_same_pngs_and_seed_override_follows_plan(setup, tmp_path):
     assert a[0] != c[0]
     assert cli.main(["plan", str(scenario), "-o", str(tmp_path / "plan5.jsonl"), "--seed", "5"]) == 0
     assert (tmp_path / "c" / "labels.jsonl").read_bytes() == (tmp_path / "plan5.jsonl").read_bytes()
+
+
+def test_same_seed_and_precision_same_pngs_and_the_manifest_names_the_precision(setup, tmp_path):
+    """bf16 and fp32 frames of one seed differ; each manifest says which one made its pixels."""
+    runs = {}
+    for name, precision in (("a", "fp32"), ("b", "fp32"), ("c", "bf16")):
+        assert _generate(setup, tmp_path / name, "--no-sr", "--precision", precision) == 0
+        runs[name] = _pngs(tmp_path / name)
+        manifest = json.loads((tmp_path / name / "manifest.json").read_text())
+        assert manifest["arithmetic"]["precision"] == precision
+        assert manifest["arithmetic"]["precision_option"] == precision
+    assert runs["a"] == runs["b"]
+    assert runs["a"] != runs["c"]
 
 
 def test_rerun_replaces_an_earlier_output_but_not_a_foreign_folder(setup, tmp_path, capsys):
@@ -144,6 +162,7 @@ def test_bench_report_marks_each_goal():
     result = {"bundle": "random tiny", "device": "cpu", "threads": 2, "sampler": "ddim", "steps": 4, "sr_steps": 4,
               "interpolation_steps": 2,
               "precision": "torch.bfloat16", "offline_speedup": 1.5, "session_speedup": 4.0,
+              "cpu": {"model": "AMD EPYC 9B14", "native_bf16": True},
               "reference": {"options": {"precision": "fp32"}, "ten_second_clip_s": 195.0, "session": slow},
               "one": run, "four": {**run, "frames": 400, "seconds": 210.0, "peak_rss_mb": 1200.0},
               "guidance": {"batched_s": 1.0, "two_passes_s": 1.8}, "memory_ratio": 1.2,
@@ -163,7 +182,8 @@ def test_bench_report_marks_each_goal():
     session = [line for line in lines if line.startswith("session")]
     assert "1-frame steps: 0.80 frames/s" in session[0] and "mean 1.25 s, max 2.50 s" in session[0]
     assert "4-frame steps: 2.00 frames/s (reference 1.00)" in session[1]
-    assert "bfloat16" in lines[0] and "2 for the interpolator" in lines[0]
+    assert lines[0] == "cpu AMD EPYC 9B14 | native bf16: yes"  # which CPU the timings were measured on
+    assert "bfloat16" in lines[1] and "2 for the interpolator" in lines[1]
     assert next(line for line in lines if line.startswith("  10 s clip")).endswith("MISSED")  # 1.5x < 2x
     assert next(line for line in lines if line.startswith("  1-frame")).endswith("ok")  # 4x >= 3x
 

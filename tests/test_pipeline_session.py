@@ -324,8 +324,15 @@ def test_open_session_with_the_diffusion_backend(tmp_path):
     try:
         with DrivesimClient(server.address) as client, client.session(HEADER, seed=5) as remote:
             got = [remote.step(agents, num_frames=n) for agents, n in steps]
+            arithmetic = client.info()["arithmetic"]
     finally:
         server.stop(0)
+    # GetInfo says how the pixels are made: the same seed gives the same frames only at the same precision
+    from drivesim.pipeline.options import compute_dtype, cpu_has_native_bf16
+
+    assert arithmetic["precision"] == {torch.float32: "fp32", torch.bfloat16: "bf16"}[compute_dtype("cpu")]
+    assert arithmetic["cpu_native_bf16"] == str(cpu_has_native_bf16()) and arithmetic["cpu"]
+    assert int(arithmetic["threads"]) >= 1
     assert [len(frames) for frames in got] == [1, 2]
     assert [f.index for frames in got for f in frames] == [0, 1, 2]
     # the same frames as a local session on the same bundle, seed and steps

@@ -242,6 +242,8 @@ def run_bench(checkpoint: str | None = None, random_config: str | None = None, d
               quick: bool = False, steps: int | None = None, sr_steps: int | None = None,
               sampler: str | None = None, threads: int | None = None, log=print) -> dict[str, Any]:
     """Run every measurement (1x video, 4x video; guidance, gRPC, sessions) in child processes; the figures."""
+    from drivesim.pipeline.options import cpu_has_native_bf16, cpu_model
+
     if not random_config:
         from drivesim.models.checkpoint import resolve_checkpoint
         from drivesim.pipeline.generate import load_checkpoint
@@ -281,6 +283,7 @@ def run_bench(checkpoint: str | None = None, random_config: str | None = None, d
         "time_ratio": four["seconds"] / one["seconds"],
         "guidance_speedup": guidance["two_passes_s"] / guidance["batched_s"],
         "ten_second_clip_s": ten_s["seconds"], "precision": one["precision"],
+        "cpu": {"model": cpu_model(), "native_bf16": cpu_has_native_bf16()},  # what the timings were measured on
         "reference": {"options": {**REFERENCE, "interpolation_steps": ref_clip["interpolation_steps"]},
                       "ten_second_clip_s": ref_clip["seconds"], "stages": ref_clip["stages"],
                       "session": ref_session},
@@ -291,7 +294,9 @@ def run_bench(checkpoint: str | None = None, random_config: str | None = None, d
 
 def format_report(r: dict[str, Any]) -> str:
     one, four = r["one"], r["four"]
-    lines = [f"bundle {r['bundle']} | device {r['device']} | {r['threads']} threads | {r['precision']} | sampler "
+    cpu = r.get("cpu") or {}
+    lines = [f"cpu {cpu.get('model', 'unknown')} | native bf16: {'yes' if cpu.get('native_bf16') else 'no'}",
+             f"bundle {r['bundle']} | device {r['device']} | {r['threads']} threads | {r['precision']} | sampler "
              f"{r['sampler']}, {r['steps']} steps ({r['interpolation_steps']} for the interpolator, {r['sr_steps']} for "
              f"the upsampler)",
              f"{'stage':<12}{'s/frame 1x':>12}{'s/frame 4x':>12}"]

@@ -74,7 +74,11 @@ def default_frame_source(checkpoint: Path | str | None, device: str | None) -> F
         import torch  # one GPU per rank under torchrun / accelerate launch
 
         device = f"cuda:{int(os.environ['LOCAL_RANK'])}" if torch.cuda.is_available() else "cpu"
-    return frame_source(resolve_checkpoint(checkpoint), device)
+    from drivesim.pipeline.options import arithmetic_record
+
+    source = frame_source(resolve_checkpoint(checkpoint), device)
+    source.arithmetic = arithmetic_record(device or "cpu")  # each clip's record says how its pixels were made
+    return source
 
 
 def resolve_source(kind: str, checkpoint: Path | str | None = None,
@@ -311,6 +315,7 @@ def _export_clip(out: Path, clip: ClipSpec, source: FrameSource, writers: list[L
             **clip.plan_entry(), "scenario_name": scenario.name, "changes": clip.changes, "frames": n,
             "width": info.width, "height": info.height, "fps": info.fps, "source": source_id,
             "formats": [w.name for w in writers],
+            **({"arithmetic": source.arithmetic} if getattr(source, "arithmetic", None) else {}),
             "counts": {"boxes": {t: boxes[t] for t in AGENT_TYPES}, "tracks": {t: len(tracks[t]) for t in AGENT_TYPES},
                        "time_of_day_frames": {"day": time_of_day["day"], "night": time_of_day["night"]}},
             **facts,
@@ -454,6 +459,9 @@ def build_manifest(plan: dict[str, Any], records: Sequence[dict[str, Any]], miss
         "counts": {"clips": len(records), "frames": sum(r["frames"] for r in records),
                    "boxes": total("boxes", AGENT_TYPES), "tracks": total("tracks", AGENT_TYPES),
                    "time_of_day_frames": total("time_of_day_frames", ("day", "night"))},
+        # shards may run on other machines: every distinct way the clips' pixels were made
+        "arithmetic": [dict(a) for a in {json.dumps(r["arithmetic"], sort_keys=True): r["arithmetic"]
+                                          for r in records if r.get("arithmetic")}.values()],
         "clips": [{k: r[k] for k in keep} for r in records],
         "missing_clips": list(missing),
     }

@@ -256,6 +256,7 @@ def model_manifest(pipeline: Any, bundle: Any, checkpoint: Path, scenario: Any) 
     """The diffusion source's manifest entries: bundle, seed and sampler settings as resolved by the run."""
     from drivesim.models.bundle import bundle_sha256
     from drivesim.pipeline.generate import choose_keyframe_stride
+    from drivesim.pipeline.options import arithmetic_record
 
     run, cfg, options = pipeline.run, bundle.config, pipeline.options  # options with the bundle's defaults
     stride = choose_keyframe_stride(cfg, scenario.fps, options.image_only)
@@ -266,7 +267,7 @@ def model_manifest(pipeline: Any, bundle: Any, checkpoint: Path, scenario: Any) 
         "sampler": run.sampler, "guidance": run.guidance, "context_guidance": options.context_guidance,
         "image_only": options.image_only, "super_resolution": options.super_resolution,
         "device": options.device, "compile": options.compile, "model_frame_size": list(cfg.frame_size),
-        "keyframe_stride": stride,
+        "keyframe_stride": stride, "arithmetic": arithmetic_record(options.device, options.precision),
     }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import re
 import time
 from collections import defaultdict
@@ -15,13 +16,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from drivesim.errors import DrivesimError
 from drivesim.sampling.samplers import SAMPLERS
 
-__all__ = ["GenerateOptions", "clip_generator", "StageTimings", "PRECISIONS", "compute_dtype", "cpu_has_native_bf16"]
+__all__ = ["GenerateOptions", "clip_generator", "StageTimings", "PRECISIONS", "compute_dtype", "cpu_has_native_bf16",
+           "arithmetic_record", "cpu_model", "precision_override"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -111,6 +114,32 @@ def compute_dtype(device: str | torch.device, precision: str = "auto") -> torch.
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if precision == "bf16" or cpu_has_native_bf16() else torch.float32
+
+
+@lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's model name as the OS reports it ("unknown" where it does not)."""
+    try:
+        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+    except OSError:
+        found = None
+    return found.group(1).strip() if found else (platform.processor() or "unknown")
+
+
+def arithmetic_record(device: str | torch.device, precision: str = "auto") -> dict[str, Any]:
+    """How the networks' pixels are computed here, for manifests and server info: the same seed gives the
+    same frames only at the same precision (bf16 and fp32 frames differ), and "auto" picks by CPU."""
+    device = torch.device(device)
+    dtype = compute_dtype(device, precision)
+    record: dict[str, Any] = {
+        "precision": {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype],
+        "precision_option": precision, "precision_env": os.environ.get("DRIVESIM_PRECISION") or None,
+        "device": str(device), "threads": torch.get_num_threads(),
+        "cpu": cpu_model(), "cpu_native_bf16": cpu_has_native_bf16(), "torch": torch.__version__,
+    }
+    if device.type == "cuda":
+        record["gpu"] = torch.cuda.get_device_name(device)
+    return record
 
 
 def clip_generator(seed: int, stage: str, index: int, device: str | torch.device = "cpu") -> torch.Generator:

@@ -123,7 +123,7 @@ class DrivesimClient:
         return {"backend": msg.backend, "bundle": msg.bundle, "bundle_hash": msg.bundle_hash,
                 "native_width": msg.native_width, "native_height": msg.native_height,
                 "limits": {f.name: getattr(limits, f.name) for f in limits.DESCRIPTOR.fields},
-                "versions": dict(msg.versions)}
+                "versions": dict(msg.versions), "arithmetic": dict(msg.arithmetic)}
 
     def session(self, header_yaml: str, seed: int | None = None, encoding: str = "raw",
                 filename: str = "") -> "Session":

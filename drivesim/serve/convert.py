@@ -244,4 +244,5 @@ def info_to_proto(info: Mapping[str, Any], limits: Any, versions: Mapping[str, s
                                     max_message_bytes=limits.max_message_bytes,
                                     max_frames_per_step=limits.max_frames_per_step,
                                     max_agents_per_step=limits.max_agents_per_step),
-                   versions=dict(versions))
+                   versions=dict(versions),
+                   arithmetic={k: str(v) for k, v in (info.get("arithmetic") or {}).items() if v is not None})

@@ -134,7 +134,7 @@ class PipelineGenerator:
                     from drivesim.models.checkpoint import resolve_checkpoint
                     from drivesim.models.bundle import bundle_sha256
                     from drivesim.pipeline.generate import VideoPipeline, load_checkpoint
-                    from drivesim.pipeline.options import GenerateOptions
+                    from drivesim.pipeline.options import GenerateOptions, arithmetic_record
                 except ImportError as err:
                     raise BackendUnavailable(f"the diffusion backend cannot be imported ({err}); "
                                              "use --backend schematic") from err
@@ -149,7 +149,8 @@ class PipelineGenerator:
                 self._pipeline = VideoPipeline(bundle, options)
                 cfg = bundle.config
                 h, w = cfg.output_size if options.super_resolution else cfg.frame_size
-                self.info.update(bundle=cfg.name, bundle_hash=digest, native_width=w, native_height=h)
+                self.info.update(bundle=cfg.name, bundle_hash=digest, native_width=w, native_height=h,
+                                 arithmetic=arithmetic_record(options.device, options.precision))
         return self._pipeline
 
     def generate(self, scenario: Scenario, seed: int,

@@ -255,8 +255,15 @@ class GetInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Info(_message.Message):
-    __slots__ = ("backend", "bundle", "bundle_hash", "native_width", "native_height", "limits", "versions")
+    __slots__ = ("backend", "bundle", "bundle_hash", "native_width", "native_height", "limits", "versions", "arithmetic")
     class VersionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class ArithmeticEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -270,6 +277,7 @@ class Info(_message.Message):
     NATIVE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    ARITHMETIC_FIELD_NUMBER: _ClassVar[int]
     backend: str
     bundle: str
     bundle_hash: str
@@ -277,7 +285,8 @@ class Info(_message.Message):
     native_height: int
     limits: Limits
     versions: _containers.ScalarMap[str, str]
-    def __init__(self, backend: _Optional[str] = ..., bundle: _Optional[str] = ..., bundle_hash: _Optional[str] = ..., native_width: _Optional[int] = ..., native_height: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., versions: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    arithmetic: _containers.ScalarMap[str, str]
+    def __init__(self, backend: _Optional[str] = ..., bundle: _Optional[str] = ..., bundle_hash: _Optional[str] = ..., native_width: _Optional[int] = ..., native_height: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., versions: _Optional[_Mapping[str, str]] = ..., arithmetic: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Limits(_message.Message):
     __slots__ = ("max_sessions", "max_streams", "max_duration_s", "max_pixels", "max_message_bytes", "max_frames_per_step", "max_agents_per_step")
