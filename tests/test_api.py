@@ -22,6 +22,8 @@ from drivesim.scenario.loader import parse_scenario
 
 from pipeline_fixtures import HEADER, SCENARIO_YAML, micro_bundle
 
+pytestmark = pytest.mark.precision  # arithmetic-dependent: CI runs these again in fp32 (README)
+
 TEXT = SCENARIO_YAML.format(duration_s=0.6)  # 6 frames
 
 

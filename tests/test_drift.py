@@ -17,6 +17,8 @@ from drivesim.eval.frechet import FeatureNetConfig, VideoFeatureNet
 from drivesim.scenario.engine import ScenarioEngine
 from drivesim.scenario.labels import Box, FrameConditions
 
+pytestmark = pytest.mark.precision  # arithmetic-dependent: CI runs these again in fp32 (README)
+
 H, W = 64, 128
 BOX = Box("lead", "car", (40.0, 20.0, 80.0, 50.0), 0.0, 0.0, (0.0, 1.5, 12.0), (4.5, 1.8, 1.5), 0.0, 12.0)
 

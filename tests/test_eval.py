@@ -27,6 +27,8 @@ from drivesim.eval.temporal import warp_error
 from drivesim.scenario.engine import ScenarioEngine
 from drivesim.scenario.labels import Box
 
+pytestmark = pytest.mark.precision  # arithmetic-dependent: CI runs these again in fp32 (README)
+
 RNG = np.random.default_rng(0)
 
 

@@ -21,6 +21,8 @@ from drivesim.pipeline.options import compute_dtype, cpu_has_native_bf16
 
 from pipeline_fixtures import SCENARIO_YAML, micro_bundle
 
+pytestmark = pytest.mark.precision  # arithmetic-dependent: CI runs these again in fp32 (README)
+
 FRAMES = 15
 
 

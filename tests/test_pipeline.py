@@ -18,12 +18,14 @@ from drivesim.errors import DrivesimError
 from drivesim.models.configs import get_config
 from drivesim.pipeline import GenerateOptions, VideoPipeline
 from drivesim.pipeline.context import RunContext
-from drivesim.pipeline.generate import choose_keyframe_stride
+from drivesim.pipeline.rollout import choose_keyframe_stride
 from drivesim.pipeline.rollout import KeyframeRollout
 from drivesim.pipeline.windows import blended_windows
 from drivesim.scenario.engine import ScenarioEngine
 
 from pipeline_fixtures import micro_bundle, scenario
+
+pytestmark = pytest.mark.precision  # arithmetic-dependent: CI runs these again in fp32 (README)
 
 FAST = dict(progress=False, steps=2)
 

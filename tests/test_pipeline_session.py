@@ -24,6 +24,8 @@ from drivesim.scenario.engine import ScenarioEngine
 
 from pipeline_fixtures import HEADER, micro_bundle, scenario
 
+pytestmark = pytest.mark.precision  # arithmetic-dependent: CI runs these again in fp32 (README)
+
 FAST = dict(progress=False, steps=2)
 
 
