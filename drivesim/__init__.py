@@ -9,6 +9,10 @@ __version__ = "0.1.0"
 
 __all__ = ["DriveSimPipeline", "__version__"]
 
+# Registers OpenSCENARIO's .xosc with the scenario loader (a suffix -> reader entry, nothing heavy is
+# loaded), so that every entry point's `load_scenario` reads .xosc; the scenario layer never imports it.
+import drivesim.standards  # noqa: E402,F401
+
 
 def __getattr__(name: str):
     # Imported on first use: `import drivesim` stays light (the client and server never load torch).

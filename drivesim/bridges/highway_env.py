@@ -17,16 +17,16 @@ road's `step`) and a frame between two sub-steps interpolates between them, so t
 env's own motion, never an extrapolation.
 
 Coordinates: highway-env's x runs along the road, its y across it to the right of the driving
-direction (lane k is at y = 4 k on its default road). drivesim's road frame counts lateral_m from
-the road's left edge, to the right, and distance_m forward from the camera, which sits where the
-engine puts it: EGO_CAMERA_BEHIND_FRONT_M behind the ego's front, in its centre, looking along the
-road. Headings: both are yaw to the right of the road's direction.
+direction (lane k is at y = 4 k on its default road). `env_road` makes the env's lanes the road type
+every reader builds (`drivesim.scenario.road`), mirroring y (screen axes) into its right-handed world;
+its `RoadFrame` counts lateral_m from the road's left edge, to the right, and distances forward from
+the camera, which sits where the engine puts it: EGO_CAMERA_BEHIND_FRONT_M behind the ego's front, in
+its centre, looking along the road. Headings: drivesim's are yaw to the right of the road's direction.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,11 +47,13 @@ except ImportError as _err:  # the optional extra is missing
 
 from drivesim.scenario.engine import EGO_CAMERA_BEHIND_FRONT_M
 from drivesim.scenario.format import DEFAULT_SIZE_M, Ego, Road, Scenario
+from drivesim.scenario.road import Lane, RoadFrame, StraightRoad
 from drivesim.scenario.trajectory import WorldState
 from drivesim.scenario.world_state import Step, StepAgent
 from drivesim.bridges.world_camera import WorldCamera
+from drivesim.sources import ScenarioSource, read_scenario
 
-__all__ = ["DrivesimCamera", "StraightRoad", "VehicleState", "DEFAULT_HEADER"]
+__all__ = ["DrivesimCamera", "VehicleState", "DEFAULT_HEADER", "env_road"]
 
 DEFAULT_HEADER = """\
 version: 1
@@ -83,52 +85,45 @@ class VehicleState:
                 "length": self.length, "width": self.width, "lane": self.lane}
 
 
-@dataclass(frozen=True)
-class StraightRoad:
-    """A highway-env road of parallel straight lanes, and its mapping to drivesim's road frame."""
+def env_road(network: Any, env_name: str) -> RoadFrame:
+    """drivesim's road on a highway-env RoadNetwork of parallel straight lanes (all of them, in the env's
+    driving direction); a clear DrivesimError for roads drivesim cannot film.
 
-    origin: np.ndarray  # on the left edge's line: lateral 0, longitudinal 0
-    direction: np.ndarray  # unit vector along the road
-    right: np.ndarray  # unit vector across it, to the right of the driving direction
-    heading: float
-    lanes: int
-    lane_width_m: float
+    highway-env's y points right of its x (screen axes): mirrored (y -> -y, heading -> -heading) into the
+    road's right-handed world, its lanes lie right of a reference line along their left edge, driven
+    towards +s: drivesim lane k is road lane -(k + 1)."""
+    lanes = network.lanes_list()
+    curved = sorted({type(lane).__name__ for lane in lanes if type(lane) is not StraightLane})
+    if curved:
+        raise DrivesimError(f"{env_name}: drivesim's camera needs a straight road, this one has {', '.join(curved)} "
+                            "lanes; use a straight-road env such as highway-v0 or highway-fast-v0")
+    heading = float(lanes[0].heading)
+    if any(abs(math.remainder(float(lane.heading) - heading, 2 * math.pi)) > _SAME for lane in lanes):
+        raise DrivesimError(f"{env_name}: its lanes run in different directions (oncoming traffic or a "
+                            "junction); drivesim's road has every lane in the ego's direction")
+    width = float(lanes[0].width)
+    if any(abs(float(lane.width) - width) > _SAME for lane in lanes):
+        raise DrivesimError(f"{env_name}: its lanes have different widths; drivesim's lanes are all as wide")
+    direction = np.array([math.cos(heading), math.sin(heading)])
+    right = np.array([-direction[1], direction[0]])  # highway-env's direction_lateral
+    offsets = sorted({round(float(np.dot(lane.start, right)) / width, 6) for lane in lanes})
+    if any(abs(b - a - 1.0) > 1e-3 for a, b in zip(offsets, offsets[1:])):
+        raise DrivesimError(f"{env_name}: its lanes are not side by side (gaps between them)")
+    if len(offsets) > 8:
+        raise DrivesimError(f"{env_name}: {len(offsets)} lanes; drivesim's road has at most 8")
+    start = min(float(np.dot(lane.start, direction)) for lane in lanes)
+    end = max(float(np.dot(lane.end, direction)) for lane in lanes)
+    x0, y0 = start * direction + (offsets[0] - 0.5) * width * right  # the left edge where the lanes start
+    ids = tuple(-(k + 1) for k in range(len(offsets)))
+    road = StraightRoad(env_name, float(x0), -float(y0), -heading, end - start,
+                        {i: Lane(i, "driving", width, (i + 1) * width, i * width) for i in ids})
+    return RoadFrame(road, 1, ids, width, 0.0)
 
-    @classmethod
-    def of(cls, network: Any, env_name: str) -> "StraightRoad":
-        """The road of a RoadNetwork; a clear DrivesimError for roads drivesim cannot film."""
-        lanes = network.lanes_list()
-        curved = sorted({type(lane).__name__ for lane in lanes if type(lane) is not StraightLane})
-        if curved:
-            raise DrivesimError(f"{env_name}: drivesim's camera needs a straight road, this one has {', '.join(curved)} "
-                                "lanes; use a straight-road env such as highway-v0 or highway-fast-v0")
-        heading = float(lanes[0].heading)
-        if any(abs(math.remainder(float(lane.heading) - heading, 2 * math.pi)) > _SAME for lane in lanes):
-            raise DrivesimError(f"{env_name}: its lanes run in different directions (oncoming traffic or a "
-                                "junction); drivesim's road has every lane in the ego's direction")
-        width = float(lanes[0].width)
-        if any(abs(float(lane.width) - width) > _SAME for lane in lanes):
-            raise DrivesimError(f"{env_name}: its lanes have different widths; drivesim's lanes are all as wide")
-        direction = np.array([math.cos(heading), math.sin(heading)])
-        right = np.array([-direction[1], direction[0]])  # highway-env's direction_lateral
-        offsets = sorted({round(float(np.dot(lane.start, right)) / width, 6) for lane in lanes})
-        if any(abs(b - a - 1.0) > 1e-3 for a, b in zip(offsets, offsets[1:])):
-            raise DrivesimError(f"{env_name}: its lanes are not side by side (gaps between them)")
-        if len(offsets) > 8:
-            raise DrivesimError(f"{env_name}: {len(offsets)} lanes; drivesim's road has at most 8")
-        left_edge = (offsets[0] - 0.5) * width
-        start = min(float(np.dot(lane.start, direction)) for lane in lanes)
-        return cls(origin=start * direction + left_edge * right, direction=direction, right=right, heading=heading,
-                   lanes=len(offsets), lane_width_m=width)
 
-    def locate(self, position: tuple[float, float]) -> tuple[float, float]:
-        """(metres along the road, lateral_m: metres right of its left edge) of a highway-env position."""
-        d = np.asarray(position, float) - self.origin
-        return float(np.dot(d, self.direction)), float(np.dot(d, self.right))
-
-    def yaw(self, heading: float) -> float:
-        """highway-env heading -> drivesim heading_rad (relative to the road, + yawing right), in (-pi, pi]."""
-        return -math.remainder(-(heading - self.heading), 2 * math.pi)
+def _on_road(road: RoadFrame, position: tuple[float, float], heading: float) -> tuple[float, float, float]:
+    """(forward metres, lateral_m, heading_rad) of a highway-env pose, mirrored into the road's world."""
+    forward, lateral = road.locate(float(position[0]), -float(position[1]))
+    return forward, lateral, road.yaw(-heading)
 
 
 def vehicle_state(vehicle: Any, track_id: str) -> VehicleState:
@@ -163,17 +158,15 @@ class Snapshot:
         vehicles = tuple(interpolate(before[v.id], v, w) if v.id in before else v for v in later.vehicles)
         return Snapshot(t, interpolate(self.ego, later.ego, w), vehicles)
 
-    def world_state(self, road: StraightRoad) -> WorldState:
+    def world_state(self, road: RoadFrame) -> WorldState:
         """The session step of this world: the camera on the ego, every other vehicle an actor."""
-        ego_s, ego_lateral = road.locate(self.ego.position)
+        ego_s, ego_lateral, ego_yaw = _on_road(road, self.ego.position, self.ego.heading)
         camera_s = ego_s + self.ego.length / 2 - EGO_CAMERA_BEHIND_FRONT_M
-        ego_yaw = road.yaw(self.ego.heading)
         actors = []
         for v in self.vehicles:
-            s, lateral = road.locate(v.position)
-            speed, yaw = v.speed, road.yaw(v.heading)
-            if speed < 0:  # reversing: drivesim's speeds are >= 0 along the heading
-                speed, yaw = -speed, road.yaw(v.heading + math.pi)
+            # reversing: drivesim's speeds are >= 0 along the heading, so the heading turns round
+            s, lateral, yaw = _on_road(road, v.position, v.heading + (math.pi if v.speed < 0 else 0.0))
+            speed = abs(v.speed)
             actors.append(StepAgent(id=v.id, type=VEHICLE_TYPE, distance_m=s - camera_s, speed_mps=speed,
                                     heading_rad=yaw, size_m=(v.length, v.width, VEHICLE_HEIGHT_M), lateral_m=lateral))
         # The camera looks along the road (it does not yaw with the ego); the road flows at the ego's
@@ -188,19 +181,6 @@ class Snapshot:
                 "vehicles": [v.to_json() for v in self.vehicles]}
 
 
-def _header(header: Scenario | str | os.PathLike | None) -> Scenario:
-    """A Scenario as is; YAML text (it has a line break); else a YAML file's path."""
-    from drivesim.scenario.loader import load_scenario, parse_scenario
-
-    if header is None:
-        return parse_scenario(DEFAULT_HEADER, "DEFAULT_HEADER")
-    if isinstance(header, Scenario):
-        return header
-    if isinstance(header, str) and "\n" in header:
-        return parse_scenario(header, "<header>")
-    return load_scenario(header)
-
-
 class DrivesimCamera(gymnasium.Wrapper):
     """A highway-env env on a straight road, with drivesim's camera in every step's `info`.
 
@@ -212,14 +192,14 @@ class DrivesimCamera(gymnasium.Wrapper):
     - "env_state": the world at the end of this reset or step as highway-env reports it (env_states.jsonl).
 
     `env`: a highway-env env or its id (made with `env_config`, which overrides its defaults);
-    `header`: a session header (Scenario, YAML text or path; default DEFAULT_HEADER) for the camera,
-    fps, seed and environment; its road must be the env's or left out. Frames come from `backend`
+    `header`: a session header (a Scenario, YAML text or a file, as `drivesim.sources.read_scenario`;
+    default DEFAULT_HEADER) for the camera, fps, seed and environment; its road must be the env's or left out. Frames come from `backend`
     ("schematic", "diffusion" with `checkpoint`, `device` and `options`, or a loaded pipeline) in
     process, or from a drivesim server (`server="host:port"`, `token`, `tls_ca`). Each reset starts
     a new video (a new session), seeded by reset's seed, else `seed`, else the header's.
     """
 
-    def __init__(self, env: Any, header: Scenario | str | os.PathLike | None = None, backend: str | Any = "schematic", *,
+    def __init__(self, env: Any, header: ScenarioSource | None = None, backend: str | Any = "schematic", *,
                  server: str | None = None, token: str | None = None, tls_ca: str | bytes | None = None,
                  checkpoint: str | None = None, device: str = "cpu", options: dict[str, Any] | None = None,
                  seed: int | None = None, env_config: dict[str, Any] | None = None):
@@ -228,13 +208,14 @@ class DrivesimCamera(gymnasium.Wrapper):
         elif env_config:
             raise DrivesimError("env_config applies to an env made from its id; configure your env yourself")
         super().__init__(env)
-        self.header = _header(header)
+        self.header = read_scenario(DEFAULT_HEADER, "DEFAULT_HEADER") if header is None else \
+            read_scenario(header, "<header>")
         self._camera_args = dict(backend=backend, server=server, token=token, tls_ca=tls_ca, checkpoint=checkpoint,
                                  device=device, options=options)
         self.seed = seed
         self.camera: WorldCamera | None = None
         self.header_used: Scenario | None = None  # the header of the current episode: the env's road added
-        self.road: StraightRoad | None = None
+        self.road: RoadFrame | None = None
         self._ids: dict[int, tuple[Any, str]] = {}  # id(vehicle) -> (vehicle, track id); the object keeps the id
         self._subs: list[Snapshot] = []
         self._time = 0.0
@@ -250,7 +231,7 @@ class DrivesimCamera(gymnasium.Wrapper):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         obs, info = self.env.reset(seed=seed, options=options)
         base = self.env.unwrapped
-        self.road = StraightRoad.of(base.road.network, self.env_name)
+        self.road = env_road(base.road.network, self.env_name)
         self._ids.clear()
         self._time, self._next_frame, self._steps = 0.0, 0, 0
         self._record(base.road)
@@ -280,17 +261,17 @@ class DrivesimCamera(gymnasium.Wrapper):
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _header_for(self, road: StraightRoad, start: Step) -> Scenario:
+    def _header_for(self, road: RoadFrame, start: Step) -> Scenario:
         """The header with the env's road and the ego's start (a header naming another road is refused)."""
-        env_road = Road(lanes=road.lanes, lane_width_m=road.lane_width_m)
+        ours = Road(lanes=len(road.lane_ids), lane_width_m=road.width_m)
         given = self.header.road
-        if "road" in self.header.model_fields_set and given != env_road:
+        if "road" in self.header.model_fields_set and given != ours:
             raise DrivesimError(f"the header's road ({given.lanes} lanes of {given.lane_width_m:g} m) is not "
-                                f"{self.env_name}'s ({road.lanes} lanes of {road.lane_width_m:g} m); "
+                                f"{self.env_name}'s ({ours.lanes} lanes of {ours.lane_width_m:g} m); "
                                 "leave road out of the header: the env's road is used")
-        lane = int(np.clip(start.ego_lateral_m // road.lane_width_m, 0, road.lanes - 1))
-        ego = Ego(lane=lane, speed_mps=min(start.ego_speed_mps, 100.0))  # the format's ego.speed_mps range
-        return self.header.model_copy(update={"road": env_road, "ego": ego})
+        ego = Ego(lane=road.lane_of(start.ego_lateral_m),
+                  speed_mps=min(start.ego_speed_mps, 100.0))  # the format's ego.speed_mps range
+        return self.header.model_copy(update={"road": ours, "ego": ego})
 
     def _record(self, road: Any) -> None:
         """Record the world after each of this road's sub-steps (the env's own simulation loop)."""

@@ -39,9 +39,9 @@ CHUNK_FRAMES = 16
 def load_replay(header_path: str | Path, trajectory_path: str | Path, seed: int | None = None
                 ) -> tuple[Scenario, Trajectory]:
     """The checked header (seed overridden if given) and trajectory; every problem of both is reported."""
-    from drivesim.scenario.loader import load_scenario
+    from drivesim.sources import read_scenario
 
-    header = load_scenario(header_path)
+    header = read_scenario(Path(header_path))  # a path, never YAML text
     check_header(header, str(header_path))
     trajectory = read_trajectory(trajectory_path)
     check_frame_rate(header, trajectory, str(header_path))

@@ -26,6 +26,7 @@ from drivesim.errors import DrivesimError
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.trajectory import WorldState, check_header, plan_state
 from drivesim.scenario.world_state import ClosedLoop
+from drivesim.sources import ScenarioSource, read_scenario
 
 __all__ = ["WorldCamera", "header_yaml", "BACKENDS"]
 
@@ -40,16 +41,18 @@ def header_yaml(header: Scenario) -> str:
 class WorldCamera:
     """One continuous camera video of a simulator's world, rendered state by state.
 
-    `backend`: "schematic", "diffusion" (checkpoint, device and `options`, GenerateOptions fields such
-    as steps, as `drivesim generate`), or a loaded pipeline; ignored with `server` (the server's backend
-    draws). `seed`: None -> the header's. `filename` and `header_file` name the files in errors.
+    `header`: a Scenario, YAML text or a file (`drivesim.sources.read_scenario`). `backend`: "schematic",
+    "diffusion" (checkpoint, device and `options`, GenerateOptions fields such as steps, as `drivesim
+    generate`), or a loaded pipeline; ignored with `server` (the server's backend draws). `seed`: None ->
+    the header's. `filename` and `header_file` name the files in errors.
     `stepper` is the in-process session (e.g. a PipelineSession, whose `run` has the sampler settings).
     """
 
-    def __init__(self, header: Scenario, backend: str | Any = "schematic", seed: int | None = None,
+    def __init__(self, header: ScenarioSource, backend: str | Any = "schematic", seed: int | None = None,
                  server: str | None = None, token: str | None = None, tls_ca: str | bytes | None = None,
                  checkpoint: str | None = None, device: str = "cpu", options: dict[str, Any] | None = None,
                  filename: str = "<world state>", header_file: str = "<header>"):
+        header = read_scenario(header, header_file)
         check_header(header, header_file)
         self.header, self.filename = header, filename
         self.seed = header.seed if seed is None else int(seed)

@@ -186,9 +186,9 @@ def _attach_roads(cid: str, path: Path, conditions: list[FrameConditions]) -> li
     if not scenario_file.is_file():
         return conditions
     from drivesim.scenario.engine import ScenarioEngine
-    from drivesim.scenario.loader import load_scenario
+    from drivesim.sources import read_scenario
 
-    engine = ScenarioEngine(load_scenario(scenario_file))
+    engine = ScenarioEngine(read_scenario(scenario_file))
     return [replace(fc, road=engine.road_state(fc.timestamp_s)) for fc in conditions]
 
 

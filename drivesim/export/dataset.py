@@ -146,7 +146,7 @@ def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
 
 def plan_clips(inputs: Sequence[str | Path], variations: int = 0, export_seed: int = 0) -> list[ClipSpec]:
     """Every clip of an export, in its stable order: each scenario, then its variations."""
-    from drivesim.scenario.loader import load_scenario
+    from drivesim.sources import read_scenario
 
     clips: list[ClipSpec] = []
     taken: set[str] = set()
@@ -159,7 +159,7 @@ def plan_clips(inputs: Sequence[str | Path], variations: int = 0, export_seed: i
         return candidate
 
     for path in expand_inputs(inputs):
-        scenario = load_scenario(path)  # YAML, or OpenSCENARIO .xosc run into a drivesim scenario
+        scenario = read_scenario(path)  # YAML, or OpenSCENARIO .xosc run into a drivesim scenario
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
         name = path.as_posix()
         base = unique(safe_clip_id(scenario.name))

@@ -198,7 +198,7 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, opt
 
     from drivesim import __version__
     from drivesim.pipeline.generate import RenderPipeline, VideoPipeline, load_checkpoint
-    from drivesim.scenario.loader import load_scenario
+    from drivesim.sources import read_scenario
 
     start = time.perf_counter()
     if source not in SOURCES:
@@ -208,7 +208,7 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, opt
         if given:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
             raise DrivesimError(f"{flags} only apply to --source diffusion (the renderer has no model); drop them")
-    scenario = load_scenario(scenario_path)
+    scenario = read_scenario(Path(scenario_path))  # a path, never YAML text
     check_output_folder(Path(out))  # fail before the slow part
     if source == "render":
         bundle, pipeline = None, RenderPipeline(options)

@@ -41,7 +41,7 @@ from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.labels import Box
 
 if TYPE_CHECKING:
-    from drivesim.scenario.engine import AgentState
+    from drivesim.scenario.labels import AgentState
 
 NEAR_PLANE_M = 0.1
 MAX_RANGE_M = 200.0

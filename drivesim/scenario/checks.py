@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Union
+from typing import Any, Iterator, Mapping
 
 from drivesim.scenario.format import Action, Road, Scenario
-
-KeyPath = tuple[Union[str, int], ...]
+from drivesim.scenario.issues import KeyPath
 
 # How far beside the road (metres, either side) an agent's centre may be placed. Pedestrians
 # and cyclists walk or ride on the sidewalk; vehicles must have their centre on the road.

@@ -33,7 +33,6 @@ also keeps out of the camera's line of sight to every named agent.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -43,25 +42,12 @@ from drivesim.scenario.boxes import label_boxes
 from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.checks import check_scenario
 from drivesim.scenario.format import Action, Agent, Scenario
-from drivesim.scenario.labels import FrameConditions, RoadState
-from drivesim.scenario.loader import ScenarioIssue, format_key_path
+from drivesim.scenario.issues import ScenarioIssue, format_key_path
+from drivesim.scenario.labels import AgentState, FrameConditions, RoadState
 from drivesim.scenario.traffic import BackgroundTraffic, Obstacles, grid_times
 
 EGO_SIZE_M = (4.5, 1.8, 1.5)
 EGO_CAMERA_BEHIND_FRONT_M = 1.0
-
-
-@dataclass(frozen=True)
-class AgentState:
-    track_id: str  # agent id, or bg_<n> for seeded background traffic
-    type: str  # car | truck | bus | pedestrian | cyclist | motorcycle
-    x_m: float  # road frame: lateral position of the cuboid centre relative to the camera (right +)
-    z_m: float  # road frame: forward distance camera -> cuboid centre (negative = behind)
-    lateral_m: float  # metres right of the road's left edge
-    speed_mps: float  # along the road; negative = towards the camera
-    heading_rad: float  # yaw relative to the road: 0 along it, + yawing right (rotation about y-down)
-    size_m: tuple[float, float, float]  # length, width, height
-    is_background: bool
 
 
 class BlendedProfile:

@@ -51,6 +51,22 @@ class Box:
 
 
 @dataclass(frozen=True)
+class AgentState:
+    """One agent's 3D state at a time, as the engine (or a closed loop) computes it; `boxes.label_boxes`
+    turns these into `Box`es."""
+
+    track_id: str  # agent id, or bg_<n> for seeded background traffic
+    type: str  # car | truck | bus | pedestrian | cyclist | motorcycle
+    x_m: float  # road frame: lateral position of the cuboid centre relative to the camera (right +)
+    z_m: float  # road frame: forward distance camera -> cuboid centre (negative = behind)
+    lateral_m: float  # metres right of the road's left edge
+    speed_mps: float  # along the road; negative = towards the camera
+    heading_rad: float  # yaw relative to the road: 0 along it, + yawing right (rotation about y-down)
+    size_m: tuple[float, float, float]  # length, width, height
+    is_background: bool
+
+
+@dataclass(frozen=True)
 class RoadState:
     """What the road-layout condition map needs; not part of the labels file."""
 

@@ -20,7 +20,6 @@ import math
 import os
 import types
 import typing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
@@ -28,14 +27,17 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from drivesim.errors import ScenarioError
-from drivesim.scenario.checks import Finding, KeyPath, cross_field_findings
+from drivesim.scenario.checks import Finding, cross_field_findings
+from drivesim.scenario.file_formats import register_format, reader_for  # noqa: F401 - register_format: public here
 from drivesim.scenario.format import Scenario
+# ScenarioIssue and its helpers live in issues.py (the engine and the trajectory reader need them without the
+# loader); MAX_ISSUES and cap_issues are also importable here, the address callers and tests have used.
+from drivesim.scenario.issues import MAX_ISSUES, KeyPath, ScenarioIssue, cap_issues, format_key_path  # noqa: F401
 
 # Scenario files are small; the limits keep a hostile input (alias bombs, huge files) cheap.
 MAX_SCENARIO_BYTES = 2 * 1024 * 1024
 MAX_YAML_NODES = 200_000
 MAX_YAML_DEPTH = 32  # the format nests 4 levels deep; deeper input is a mistake or an attack
-MAX_ISSUES = 100  # issues reported per file (the rest are counted): bounds the memory of a bad file
 # Whole numbers beyond this are no scenario value (and beyond ~1e308 not even a float).
 MAX_WHOLE_NUMBER = 2**63 - 1
 _TOO_LARGE_HINT = "no scenario value needs more than 18 digits; check for extra zeros"
@@ -48,25 +50,6 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _EXAMPLE_VALUES = {"name": "my_scenario", "duration_s": "10", "id": "lead", "type": "car",
                    "distance_m": "20", "at_s": "2"}
 _KEY_HINTS = {"size_m": "size_m is [length, width, height] in metres"}
-
-
-@dataclass(frozen=True)
-class ScenarioIssue:
-    """One located problem in a scenario file. `line` and `column` are 1-based."""
-
-    file: str
-    line: int | None
-    column: int | None
-    key_path: str  # e.g. "agents[0].lane"; "" for the file as a whole
-    message: str
-    hint: str = ""
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.line is not None:
-            where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
-        text = ": ".join(p for p in (where, self.key_path, self.message) if p)
-        return f"{text} -- {self.hint}" if self.hint else text
 
 
 # --- public API ----------------------------------------------------------------------------
@@ -85,14 +68,13 @@ def parse_scenario(text: str, filename: str = "<string>") -> Scenario:
 
 
 def load_scenario(path: Union[str, "os.PathLike[str]"]) -> Scenario:
-    """A validated `Scenario` from a YAML file, or from an OpenSCENARIO .xosc file (run into a drivesim
-    scenario, docs/openscenario.md); raises `ScenarioError` with all issues."""
-    name = os.fspath(path)
-    if Path(name).suffix.lower() == ".xosc":
-        from drivesim.standards.openscenario import load_openscenario
-
-        return load_openscenario(path)
-    return parse_scenario(read_scenario_text(path), name)
+    """A validated `Scenario` from a YAML file, or from a file of a registered format (`register_format`;
+    `import drivesim` registers OpenSCENARIO's .xosc, docs/openscenario.md); raises `ScenarioError` with
+    all issues. Entry points taking a user's scenario use `drivesim.sources.read_scenario`."""
+    read = reader_for(path)
+    if read is not None:
+        return read(path)
+    return parse_scenario(read_scenario_text(path), os.fspath(path))
 
 
 def read_scenario_text(path: Union[str, "os.PathLike[str]"]) -> str:
@@ -172,15 +154,6 @@ def _parse(text: str, filename: str) -> tuple[Scenario | None, list[ScenarioIssu
     issues += [locate(f) for f in schema_findings + check_findings]
     issues.sort(key=lambda i: (i.line or 0, i.column or 0))
     return (scenario if not issues else None), cap_issues(issues, filename)
-
-
-def cap_issues(issues: list[ScenarioIssue], filename: str, limit: int = MAX_ISSUES) -> list[ScenarioIssue]:
-    """The first `limit` issues, plus one that counts the rest (a file full of errors stays cheap)."""
-    if len(issues) <= limit:
-        return issues
-    rest = len(issues) - limit
-    return issues[:limit] + [ScenarioIssue(filename, None, None, "", f"... and {rest} more issue(s)",
-                                           "fix the ones above first")]
 
 
 def _yaml_syntax_issue(err: yaml.MarkedYAMLError, filename: str) -> ScenarioIssue:
@@ -314,14 +287,6 @@ class _Locator:
                     break
         line, col = mark if mark is not None else (None, None)
         return ScenarioIssue(self.filename, line, col, format_key_path(finding.path), finding.message, finding.hint)
-
-
-def format_key_path(path: KeyPath) -> str:
-    """("agents", 0, "lane") -> "agents[0].lane"."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 # --- pydantic errors -> friendly messages ---------------------------------------------------

@@ -28,8 +28,8 @@ from typing import Any, Iterable, Iterator, Union
 
 from drivesim.errors import ScenarioError
 from drivesim.scenario.format import AGENT_TYPES, Road, Scenario
+from drivesim.scenario.issues import ScenarioIssue, cap_issues
 from drivesim.scenario.labels import FrameConditions
-from drivesim.scenario.loader import ScenarioIssue, cap_issues
 from drivesim.scenario.world_state import (MAX_AGENT_ID_CHARS, MAX_MAGNITUDE, TIMES_OF_DAY, ClosedLoop, Step, StepAgent,
                                     StepError)
 

@@ -19,9 +19,8 @@ from typing import Callable
 from drivesim.errors import DrivesimError
 from drivesim.scenario.boxes import PlanningCancelled, label_boxes
 from drivesim.scenario.camera import PinholeCamera
-from drivesim.scenario.engine import AgentState
 from drivesim.scenario.format import AGENT_TYPES, DEFAULT_SIZE_M, Scenario
-from drivesim.scenario.labels import FrameConditions, RoadState
+from drivesim.scenario.labels import AgentState, FrameConditions, RoadState
 
 TIMES_OF_DAY = ("day", "night")
 MAX_AGENT_ID_CHARS = 128  # ids become track ids in every label file: short, printable text

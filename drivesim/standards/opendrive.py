@@ -1,13 +1,13 @@
-"""OpenDRIVE roads whose plan view is straight: lanes, widths and driving directions.
+"""OpenDRIVE roads whose plan view is straight -> `drivesim.scenario.road.StraightRoad` (lanes, widths,
+driving directions), and drivesim's `RoadFrame` around the ego's lane.
 
 A road is accepted when every `<geometry>` of its plan view is a `<line>` on one straight line (same
 heading, each starting where the line goes), its lane widths are constant (`b = c = d = 0`), any
 `<laneOffset>` is constant, and every lane section has the same lanes. Anything else is refused
 with the element and its line (curved roads come later).
 
-OpenDRIVE's road frame: s along the reference line, t to its left. Lanes right of the reference line
-have negative ids (-1 nearest); under right-hand traffic (the default, `rule="RHT"`) they are driven in
-+s, left lanes (positive ids) in -s; `rule="LHT"` swaps that.
+OpenDRIVE's road coordinates (s along the reference line, t to its left), lane ids and traffic rule are
+the road type's own (drivesim/scenario/road.py): a road read here is used as it is.
 
     road = read_road(Path("scenarios/openscenario/straight_3lane.xodr"), "1", where=logic_file_element)
     road.lanes[-1].t_center, road.direction_of_lane(-1)
@@ -16,9 +16,9 @@ have negative ids (-1 nearest); under right-hand traffic (the default, `rule="RH
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
+from drivesim.scenario.road import Lane, RoadFrame, StraightRoad
 from drivesim.standards.openscenario.params import Params
 from drivesim.standards.openscenario.xmltree import Element, located, read_xml
 
@@ -26,57 +26,6 @@ from drivesim.standards.openscenario.xmltree import Element, located, read_xml
 DRIVING_TYPES = ("driving", "entry", "exit", "onRamp", "offRamp", "connectingRamp", "slipLane")
 HEADING_TOLERANCE_RAD = 1e-6
 POSITION_TOLERANCE_M = 1e-3
-
-
-@dataclass(frozen=True)
-class Lane:
-    id: int
-    type: str
-    width_m: float
-    t_inner: float  # border nearer the reference line
-    t_outer: float
-
-    @property
-    def t_center(self) -> float:
-        return (self.t_inner + self.t_outer) / 2
-
-    @property
-    def t_min(self) -> float:
-        return min(self.t_inner, self.t_outer)
-
-    @property
-    def t_max(self) -> float:
-        return max(self.t_inner, self.t_outer)
-
-
-@dataclass(frozen=True)
-class StraightRoad:
-    id: str
-    x0: float  # world position of s = 0 on the reference line
-    y0: float
-    heading_rad: float  # direction of +s in the world
-    length_m: float
-    rule: str  # RHT | LHT
-    lanes: dict[int, Lane]  # by OpenDRIVE id, center lane 0 excluded
-    file: str
-    element: Element  # the <road>, for located errors
-
-    def direction_of_lane(self, lane_id: int) -> int:
-        """+1 where traffic in the lane drives towards +s, -1 towards -s (by the road's rule)."""
-        right_side = lane_id < 0
-        return 1 if right_side == (self.rule == "RHT") else -1
-
-    def lane_at(self, t: float) -> Lane | None:
-        for lane in self.lanes.values():
-            if lane.t_min - 1e-9 <= t < lane.t_max + 1e-9:
-                return lane
-        return None
-
-    def to_st(self, x: float, y: float) -> tuple[float, float]:
-        """World (x, y) -> road (s, t)."""
-        dx, dy = x - self.x0, y - self.y0
-        c, s = math.cos(self.heading_rad), math.sin(self.heading_rad)
-        return dx * c + dy * s, -dx * s + dy * c
 
 
 def read_road(path: Path, road_id: str, where: Element) -> StraightRoad:
@@ -145,7 +94,7 @@ def _straight_road(road: Element) -> StraightRoad:
         if layout != layouts[0]:
             raise located(sec, f"road {rid}: the lanes change at this lane section",
                           "only roads with the same lanes along their whole length are supported")
-    return StraightRoad(rid, x0, y0, hdg, length, rule, layouts[0], road.file, road)
+    return StraightRoad(rid, x0, y0, hdg, length, layouts[0], rule, source=road)
 
 
 def _section_lanes(section: Element, offset: float) -> dict[int, Lane]:
@@ -180,35 +129,6 @@ def _section_lanes(section: Element, offset: float) -> dict[int, Lane]:
     return lanes
 
 
-@dataclass(frozen=True)
-class RoadFrame:
-    """drivesim's road cut from an OpenDRIVE road: the run of adjacent traffic lanes (across the centre
-    line too) that holds the ego's lane, seen in the ego's driving direction. drivesim lane k is
-    `lane_ids[k]` (0 = leftmost); lateral_m is metres right of the run's left edge; forward is s along
-    the ego's direction."""
-
-    road: StraightRoad
-    direction: int  # +1: the ego drives towards +s
-    lane_ids: tuple[int, ...]
-    width_m: float
-    t_left: float  # t of the run's left edge, seen in the ego's direction
-
-    def lateral(self, t: float) -> float:
-        return (self.t_left - t) * self.direction
-
-    def t_of(self, lateral: float) -> float:
-        return self.t_left - lateral * self.direction
-
-    def forward(self, s: float) -> float:
-        return s * self.direction
-
-    def index(self, lane_id: int) -> int | None:
-        return self.lane_ids.index(lane_id) if lane_id in self.lane_ids else None
-
-    def lane_center_lateral(self, lane_id: int) -> float:
-        return self.lateral(self.road.lanes[lane_id].t_center)
-
-
 def road_frame(road: StraightRoad, ego_lane: int, direction: int, where: Element,
                cross_centre: bool = False) -> RoadFrame:
     """The drivesim road around the ego's lane (`direction` +1 / -1: the ego drives towards +s / -s). The run
@@ -231,11 +151,11 @@ def road_frame(road: StraightRoad, ego_lane: int, direction: int, where: Element
     width = run[0].width_m
     for lane in run:
         if abs(lane.width_m - width) > 1e-3:
-            raise located(road.element, f"road {road.id}: lane {lane.id} is {lane.width_m:g} m wide, lane "
+            raise located(road.source, f"road {road.id}: lane {lane.id} is {lane.width_m:g} m wide, lane "
                           f"{run[0].id} {width:g} m", "drivesim's road has lanes of one width: make the "
                           "traffic lanes beside the ego's equally wide")
     if not 1.0 < width <= 10.0 or len(run) > 8:
-        raise located(road.element, f"road {road.id}: {len(run)} traffic lanes of {width:g} m",
+        raise located(road.source, f"road {road.id}: {len(run)} traffic lanes of {width:g} m",
                       "drivesim supports 1..8 lanes of more than 1 m and at most 10 m")
     t_left = run[0].t_max if direction > 0 else run[0].t_min
     return RoadFrame(road, direction, tuple(lane.id for lane in run), width, t_left)

@@ -17,8 +17,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from drivesim.scenario.format import Scenario
+if TYPE_CHECKING:  # `import drivesim` registers this format: registering must not load pydantic
+    from drivesim.scenario.format import Scenario
 
 DEFAULT_FPS = 10.0
 DEFAULT_MAX_DURATION_S = 60.0  # the clip's length when no StopTrigger fires earlier

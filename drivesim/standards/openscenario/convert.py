@@ -8,7 +8,6 @@ at t = 0, the camera sitting `EGO_CAMERA_BEHIND_FRONT_M` behind the front of the
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import yaml
@@ -16,7 +15,9 @@ import yaml
 from drivesim.errors import ScenarioError
 from drivesim.scenario.engine import EGO_CAMERA_BEHIND_FRONT_M
 from drivesim.scenario.format import Scenario
-from drivesim.scenario.loader import ScenarioIssue, parse_scenario
+from drivesim.scenario.issues import ScenarioIssue
+from drivesim.scenario.loader import parse_scenario
+from drivesim.scenario.road import RoadFrame
 from drivesim.standards.openscenario.model import ScenarioDef
 from drivesim.standards.openscenario.runner import Change, Motion, RunResult
 from drivesim.standards.openscenario.xmltree import Element
@@ -43,7 +44,7 @@ def _data(definition: ScenarioDef, result: RunResult) -> tuple[dict[str, Any], d
         env["events"] = [{"at_s": t, "time_of_day": tod} for t, tod, _ in result.environment_events]
         for i, (_, _, node) in enumerate(result.environment_events):
             origins[f"environment.events[{i}]"] = node
-    ego_data: dict[str, Any] = {**_placement(ego.initial["lateral"], frame.width_m, len(frame.lane_ids), "ego"),
+    ego_data: dict[str, Any] = {**_placement(ego.initial["lateral"], frame, "ego"),
                                 "speed_mps": ego.initial["speed"]}
     origins["ego"] = ego.entity.node
     actions = _actions(ego, "ego", origins)
@@ -56,7 +57,7 @@ def _data(definition: ScenarioDef, result: RunResult) -> tuple[dict[str, Any], d
         at = f"agents[{len(agents)}]"
         origins[at] = m.entity.node
         agent = {"id": name, "type": m.entity.type,
-                 **_placement(m.initial["lateral"], frame.width_m, len(frame.lane_ids), "agent"),
+                 **_placement(m.initial["lateral"], frame, "agent"),
                  "distance_m": m.u0 - camera_u, "speed_mps": m.initial["speed"],
                  "size_m": [float(v) for v in m.entity.size]}
         actions = _actions(m, at, origins)
@@ -69,10 +70,10 @@ def _data(definition: ScenarioDef, result: RunResult) -> tuple[dict[str, Any], d
     return data, origins
 
 
-def _placement(lateral: float, width: float, lanes: int, who: str) -> dict[str, Any]:
+def _placement(lateral: float, frame: RoadFrame, who: str) -> dict[str, Any]:
     """`lane` where the centre sits on a lane's centre (the ego always names its lane), else `lateral_m`."""
-    lane = min(max(int(math.floor(lateral / width)), 0), lanes - 1)
-    on_centre = abs(lateral - (lane + 0.5) * width) < 1e-9
+    lane = frame.lane_of(lateral)
+    on_centre = abs(lateral - (lane + 0.5) * frame.width_m) < 1e-9
     if on_centre:
         return {"lane": lane}
     return {"lane": lane, "lateral_m": lateral} if who == "ego" else {"lateral_m": lateral}

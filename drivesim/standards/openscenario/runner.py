@@ -35,7 +35,8 @@ from drivesim.standards.openscenario.conditions import SMALL, STAND_STILL_MPS, C
 from drivesim.standards.openscenario.model import (EntityDef, EnvironmentAct, LaneChangeAct, LaneOffsetAct,
                                                   LanePos, RelativeLanePos, RelativeObjectPos, RoadPos, ScenarioDef,
                                                   SpeedAct, TeleportAct, WorldPos)
-from drivesim.standards.opendrive import RoadFrame, StraightRoad, read_road, road_frame, road_ids
+from drivesim.scenario.road import RoadFrame, StraightRoad
+from drivesim.standards.opendrive import read_road, road_frame, road_ids
 from drivesim.standards.openscenario.xmltree import Element, located
 
 SHAPES = {"cubic": "smoothstep", "linear": "linear", "sinusoidal": "sinusoidal", "step": "step"}

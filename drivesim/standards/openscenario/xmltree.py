@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from drivesim.errors import ScenarioError
-from drivesim.scenario.loader import ScenarioIssue
+from drivesim.scenario.issues import ScenarioIssue
 
 MAX_XML_BYTES = 16 * 1024 * 1024  # OpenDRIVE maps run large; scenarios are small
 MAX_XML_DEPTH = 64
