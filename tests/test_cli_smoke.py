@@ -98,11 +98,11 @@ def test_train_a_few_steps(ws):
 
 
 def test_eval_quick(ws, monkeypatch):
-    from drivesim.eval import report
+    from drivesim.eval import settings
 
-    for key, value in list(report.QUICK.items()):  # every count of the quick preset down to 2
+    for key, value in list(settings.QUICK.items()):  # every count of the quick preset down to 2
         if isinstance(value, int) and not isinstance(value, bool):
-            monkeypatch.setitem(report.QUICK, key, min(value, 2))
+            monkeypatch.setitem(settings.QUICK, key, min(value, 2))
     # --only main: the controllability section trains a detector (half the eval's time); tests/test_eval.py
     # covers it, and both sections share this command's wiring
     assert run("eval", ws / "bundle", "--data", ws / "data", "--quick", "--steps", 1, "--sr-steps", 1,

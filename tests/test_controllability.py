@@ -16,14 +16,13 @@ from pipeline_fixtures import SCENARIO_YAML, micro_bundle, scenario  # also sets
 
 from drivesim.cli import main
 from drivesim.errors import DrivesimError
-from drivesim.eval import report as report_module
 from drivesim.eval.controllability import (PANACEA_SEED_OFFSET, DetectorPlan, detect_video, summarise,
                                            trained_detector, verdicts)
 from drivesim.eval.crops import background_boxes, is_visible, square_crop
 from drivesim.eval.detector import (DETECTOR_DATA_SEED, VALIDATION_DATA_SEED, crop_accuracy, render_crops,
                                     synth_scenarios, train_crop_classifier)
-from drivesim.eval.report import EvalSettings
 from drivesim.eval.scenarios import CONTROLLABILITY, HELD_OUT, controllability_scenarios
+from drivesim.eval.settings import FULL, QUICK, EvalSettings
 from drivesim.scenario.labels import Box, FrameConditions
 
 pytestmark = pytest.mark.precision  # arithmetic-dependent: CI runs these again in fp32 (README)
@@ -172,7 +171,7 @@ def test_detector_and_eval_seeds_never_meet_the_default_training_seeds():
     # The shipped default: drivesim synth-data --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0
     default = {int(s.seed) for s in synth_scenarios(0, 160, (512, 256), 4.8, 10.0)}
     assert len(default) == 160
-    clips = report_module.FULL["detector_clips"]  # the full run's (--quick uses the first 64 of them)
+    clips = FULL["detector_clips"]  # the full run's (--quick uses the first 64 of them)
     detector = {int(s.seed) for s in synth_scenarios(DETECTOR_DATA_SEED, clips)}
     validation = {int(s.seed) for s in synth_scenarios(VALIDATION_DATA_SEED, clips // 4)}
     evaluated = {int(d["seed"]) for d in (*CONTROLLABILITY, *HELD_OUT)}
@@ -209,7 +208,7 @@ def test_cli_only_controllability_runs_that_section_and_writes_the_table(tmp_pat
     # --quick, shrunk further so the micro bundle's run takes seconds
     for key, value in dict(control_scenarios=1, control_duration_s=0.4, control_frame_step=2, detector_clips=2,
                            detector_steps=4, panacea_steps=3).items():
-        monkeypatch.setitem(report_module.QUICK, key, value)
+        monkeypatch.setitem(QUICK, key, value)
     out = tmp_path / "report"
     session = ["--session-steps", str(session_steps)] if session_steps else []
     code = main(["eval", str(tmp_path / "bundle"), "--data", str(tmp_path / "data"), "-o", str(out),

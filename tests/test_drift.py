@@ -89,7 +89,8 @@ def test_eval_only_drift_measures_every_minute_of_a_long_rollout(tmp_path):
     from pipeline_fixtures import micro_bundle  # also sets torch to one thread
 
     from drivesim.data.synth import SynthConfig, synth_data
-    from drivesim.eval.report import EvalSettings, run_eval
+    from drivesim.eval.report import run_eval
+    from drivesim.eval.settings import EvalSettings
     from drivesim.models.bundle import save_bundle
 
     save_bundle(micro_bundle(), tmp_path / "bundle")

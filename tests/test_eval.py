@@ -21,8 +21,9 @@ from drivesim.eval.ablations import missing_stages
 from drivesim.eval.adherence import box_adherence, box_masks, luminance_ratio, mean_luminance
 from drivesim.eval.frechet import (FeatureNetConfig, VideoFeatureNet, frechet_distance, load_feature_net,
                                    save_feature_net, sqrtm_psd, video_features, video_windows)
-from drivesim.eval.report import EvalSettings, run_eval
+from drivesim.eval.report import run_eval
 from drivesim.eval.scenarios import held_out_scenarios, with_time_of_day, without_named_agents
+from drivesim.eval.settings import EvalSettings
 from drivesim.eval.temporal import warp_error
 from drivesim.scenario.engine import ScenarioEngine
 from drivesim.scenario.labels import Box

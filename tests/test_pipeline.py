@@ -18,8 +18,7 @@ from drivesim.errors import DrivesimError
 from drivesim.models.configs import get_config
 from drivesim.pipeline import GenerateOptions, VideoPipeline
 from drivesim.pipeline.context import RunContext
-from drivesim.pipeline.rollout import choose_keyframe_stride
-from drivesim.pipeline.rollout import KeyframeRollout
+from drivesim.pipeline.rollout import KeyframeRollout, choose_keyframe_stride
 from drivesim.pipeline.windows import blended_windows
 from drivesim.scenario.engine import ScenarioEngine
 

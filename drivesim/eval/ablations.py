@@ -26,11 +26,13 @@ import numpy as np
 import torch
 
 from drivesim.eval.frechet import VideoFeatureNet, frechet_distance, video_features, video_windows
+from drivesim.eval.tables import markdown_table
 from drivesim.eval.temporal import warp_error
 
-__all__ = ["AblationRow", "PAPER", "missing_stages", "decoder_ablation", "upsampler_ablation",
-           "context_guidance_ablation", "to_uint8_video", "to_float_video"]
+__all__ = ["AblationRow", "PAPER", "UPSAMPLER_STAGES", "missing_stages", "decoder_ablation", "upsampler_ablation",
+           "context_guidance_ablation", "format_ablations", "to_uint8_video", "to_float_video"]
 
+UPSAMPLER_STAGES = ("upsampler:spatial", "upsampler:temporal")  # what the upsampler ablation compares
 SAME_TOLERANCE = 0.01  # relative change of the Fréchet distance that counts as no change (few windows: noisy)
 
 # name -> (what is compared, paper's FVD before -> after)
@@ -186,3 +188,23 @@ def context_guidance_ablation(off: np.ndarray, on: np.ndarray, net: VideoFeature
     return AblationRow("context_guidance", before, f"on (s = {scale:g})", paper, frechet=frechet,
                        warp=(warp_error(off), warp_error(on)), windows=len(windows[0]),
                        samples={before: off, f"s = {scale:g}": on})
+
+
+def format_ablations(rows: list[AblationRow]) -> str:
+    """The ablation table of report.md: the paper's FVD beside our measures, and whether the direction agrees."""
+    body = []
+    for r in rows:
+        if r.reason:
+            body.append([f"{r.before} -> {r.after}", r.paper, f"n/a: {r.reason}", "", "", "n/a"])
+            continue
+        warp = _pair(r.warp, 4) + (f" (real {r.real_warp:.4f})" if r.real_warp is not None else "")
+        rec = _pair(r.rec_error, 4) + (f" ({r.baseline[0]} {r.baseline[1]:.4f})" if r.baseline else "")
+        body.append([f"{r.before} -> {r.after}", r.paper, _pair(r.frechet), rec, warp, r.direction])
+    return markdown_table(["ablation", "paper", "ours: Fréchet distance", "ours: rec. error", "ours: warp error",
+                           "same direction as paper"], body)
+
+
+def _pair(values: tuple[float, float] | None, digits: int = 3) -> str:
+    if values is None or any(v is None for v in values):
+        return "—"
+    return f"{values[0]:.{digits}f} -> {values[1]:.{digits}f}"

@@ -16,6 +16,7 @@ with the procedural renderer as the "real" footage.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ from drivesim.eval.crops import (DISTANCE_BANDS, background_boxes, distance_band
 from drivesim.eval.detector import (DETECTOR_DATA_SEED, VALIDATION_DATA_SEED, CropClassifier, DetectorConfig,
                                     crop_accuracy, detector_metadata, load_detector, render_crops,
                                     road_user_scores, save_detector, synth_scenarios, train_crop_classifier)
+from drivesim.eval.frechet import data_fingerprint
+from drivesim.eval.pictures import TILE_WIDTH, strip, tile, write_png
+from drivesim.eval.scenarios import controllability_scenarios, generate_video, with_time_of_day
+from drivesim.eval.tables import format_number, markdown_table, verdict
 from drivesim.scenario.labels import FrameConditions
 
 __all__ = ["TARGETS", "Detections", "detect_video", "render_video", "ControlRun", "summarise",
@@ -175,8 +180,7 @@ def verdicts(summary: dict[str, Any], untrained_note: str | None) -> list[dict[s
         if value is None:
             result = "n/a: no visible road user found in the rendered frames"
         else:
-            ok = value >= target if op == ">=" else value <= target
-            result = f"n/a: {untrained_note}" if untrained_note else ("pass" if ok else "FAIL")
+            result = verdict(value >= target if op == ">=" else value <= target, untrained_note)
         out.append({"metric": metric, "value": value, "target": f"{op} {target:g}", "result": result})
     return out
 
@@ -194,8 +198,6 @@ class DetectorPlan:
     config: DetectorConfig = field(default_factory=DetectorConfig)
 
     def fingerprint(self) -> str:
-        from drivesim.eval.frechet import data_fingerprint
-
         return data_fingerprint([self.config.to_json(), f"data={DETECTOR_DATA_SEED}x{self.clips}x{self.instants}",
                                  f"validation={VALIDATION_DATA_SEED}x{self.validation_clips}",
                                  f"camera={self.camera}", f"steps={self.steps}", f"seed={self.seed}", "crops=v1"])
@@ -205,8 +207,6 @@ def trained_detector(plan: DetectorPlan, out_dir: Path, log: Callable[[str], Non
                      excluded_seeds: set[int] = frozenset()) -> tuple[CropClassifier, dict[str, Any]]:
     """The detector cached in out_dir/DETECTOR_FILE when its fingerprint matches, else trained on
     rendered frames (seeds checked against `excluded_seeds`), validated on other ones, and saved."""
-    import json
-
     cache = Path(out_dir) / DETECTOR_FILE
     fingerprint = plan.fingerprint()
     info: dict[str, Any] = {"path": str(cache), "fingerprint": fingerprint, "data_seed": DETECTOR_DATA_SEED,
@@ -287,8 +287,6 @@ def controllability_section(bundle, options, settings, out_dir: Path, log: Calla
                             excluded_seeds: set[int], untrained_note: str | None) -> dict[str, Any]:
     """Run the whole section for `bundle` with GenerateOptions `options`; `settings` is the resolved
     EvalSettings (control_* and detector_* fields). Returns the report.json entry."""
-    from drivesim.eval.scenarios import controllability_scenarios, generate_video, with_time_of_day
-
     s = settings
     start = time.perf_counter()
     width, height = s.control_camera
@@ -313,7 +311,8 @@ def controllability_section(bundle, options, settings, out_dir: Path, log: Calla
             runs.append(run)
             pairs.append((run.name, tod, gen, ren))
             log(f"controllability {len(runs)}/{2 * len(scenarios)} {run.name}: {len(gen.found)} visible road users, "
-                f"recall generated {_pct(gen.recall)} rendered {_pct(ren.recall)} (generated in {video.seconds:.1f} s)")
+                f"recall generated {format_number(gen.recall)} rendered {format_number(ren.recall)} "
+                f"(generated in {video.seconds:.1f} s)")
     result = summarise(pairs)
     result["targets"] = verdicts(result["summary"], untrained_note)
     result["samples"] = write_samples(out_dir, runs)
@@ -335,17 +334,16 @@ def controllability_section(bundle, options, settings, out_dir: Path, log: Calla
 def write_samples(out_dir: Path, runs: Sequence[ControlRun]) -> str:
     """samples/controllability.png: per run, two frames generated then the same two rendered, with the
     visible road users' boxes drawn; returns its path relative to out_dir."""
-    from drivesim.eval.report import TILE_WIDTH, _tile, _write_png, strip
     from drivesim.draw.overlay import draw_boxes
 
     rows = []
     for run in runs:
         picks = [len(run.labels) // 3, (2 * len(run.labels)) // 3]
         scale = TILE_WIDTH / run.generated.shape[2]  # boxes drawn on the tile: thin lines at any size
-        tiles = [draw_boxes(_tile(frames[i]), visible_boxes(run.labels[i], frames.shape[2]), scale=(scale, scale),
+        tiles = [draw_boxes(tile(frames[i]), visible_boxes(run.labels[i], frames.shape[2]), scale=(scale, scale),
                             captions=False) for frames in (run.generated, run.rendered) for i in picks]
         rows.append((f"{run.name}: generated | rendered", tiles))
-    _write_png(Path(out_dir) / "samples" / "controllability.png", strip(rows))
+    write_png(Path(out_dir) / "samples" / "controllability.png", strip(rows))
     return "samples/controllability.png"
 
 
@@ -355,36 +353,32 @@ def _reseeded(scenario, offset: int):
     return type(scenario).model_validate(data)
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
-
-
 # --- markdown ------------------------------------------------------------------------------------
 
 def format_controllability(result: dict[str, Any]) -> str:
     """The table of report.md and of the command's output: recall rows, phantom rate, targets, Panacea."""
-    from drivesim.eval.report import _table
-
     body = []
     for section, rows in result["rows"].items():
         for r in rows:
             label = r["group"] if section in ("overall", "run") else f"{section.replace('_', ' ')}: {r['group']}"
             ratio = "—" if r["ratio"] is None else f"{r['ratio']:.2f}"
-            body.append([label, r["visible"], _pct(r["generated"]), _pct(r["rendered"]), ratio])
+            body.append([label, r["visible"], format_number(r["generated"]), format_number(r["rendered"]), ratio])
     ph = result["phantom"]
-    body.append([f"phantom rate ({ph['background_boxes']} background boxes)", "", _pct(ph["generated"]),
-                 _pct(ph["rendered"]), ""])
-    lines = [_table(["recall of visible road users", "visible", "generated", "rendered", "ratio"], body), ""]
+    body.append([f"phantom rate ({ph['background_boxes']} background boxes)", "", format_number(ph["generated"]),
+                 format_number(ph["rendered"]), ""])
+    lines = [markdown_table(["recall of visible road users", "visible", "generated", "rendered", "ratio"], body), ""]
     session = result.get("settings", {}).get("session_steps")
     if session:
         lines[:0] = [f"Generated through a closed-loop session, {session} frame(s) per step.", ""]
-    lines.append(_table(["target", "value", "target", "result"],
-                        [[t["metric"], _pct(t["value"]), t["target"], t["result"]] for t in result["targets"]]))
+    lines.append(markdown_table(["target", "value", "target", "result"],
+                                [[t["metric"], format_number(t["value"]), t["target"], t["result"]]
+                                 for t in result["targets"]]))
     p = result.get("panacea")
     if p:
-        lines += ["", _table(["Panacea direction: detector trained on", "recall on rendered test frames",
-                              "background false positives", "training crops (road users)"],
-                             [[kind, _pct(p[kind]["road_user_recall"]), _pct(p[kind]["background_false_positive_rate"]),
-                               f"{p[kind]['training_crops']} ({p[kind]['training_road_users']})"]
-                              for kind in ("generated", "rendered")])]
+        lines += ["", markdown_table(["Panacea direction: detector trained on", "recall on rendered test frames",
+                                      "background false positives", "training crops (road users)"],
+                                     [[kind, format_number(p[kind]["road_user_recall"]),
+                                       format_number(p[kind]["background_false_positive_rate"]),
+                                       f"{p[kind]['training_crops']} ({p[kind]['training_road_users']})"]
+                                      for kind in ("generated", "rendered")])]
     return "\n".join(lines)

@@ -10,24 +10,33 @@ and every minute gets
 The verdict compares the last minute with the first: each number within `TOLERANCE` of it (recall
 and Fréchet distance only count a change for the worse).
 
+The rollout runs with the upsampler off (minutes of video on a CPU); the detector is the
+controllability section's (cached with it), the real clips and feature network the main section's.
+
     drivesim eval checkpoints/default --data data/synth --only drift --drift-minutes 10
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from drivesim.errors import DrivesimError
 from drivesim.eval.adherence import mean_luminance
-from drivesim.eval.controllability import Scorer, detect_video
-from drivesim.eval.frechet import frechet_distance, video_features, video_windows
+from drivesim.eval.controllability import DetectorPlan, Scorer, detect_video, net_scorer, trained_detector
+from drivesim.eval.frechet import VideoFeatureNet, frechet_distance, video_features, video_windows
+from drivesim.eval.pictures import strip, write_png
+from drivesim.eval.real import clip_seeds, real_clips
+from drivesim.eval.settings import EvalSettings
+from drivesim.eval.tables import format_number, markdown_table
 from drivesim.scenario.format import Scenario
 
-__all__ = ["TOLERANCE", "long_drive", "minute_rows", "drift_verdicts", "format_drift"]
+__all__ = ["TOLERANCE", "long_drive", "minute_rows", "drift_verdicts", "drift_section", "format_drift"]
 
 TOLERANCE = 0.10  # the last minute within 10 % of the first (the issue's target)
 LONG_DRIVE_SEED = 930_001  # outside the training data's draws (random_scenarios) and the other eval scenarios
@@ -69,8 +78,8 @@ def minute_rows(frames: Iterable[Any], fps: float, score: Scorer, feature_net, r
                      "colour": [round(float(c), 4) for c in colour], "frechet": fd,
                      "seconds": round(time.perf_counter() - start, 1)})
         r = rows[-1]
-        log(f"drift: minute {r['minute']}: recall {_fmt(r['recall'])} of {r['visible']}, luminance "
-            f"{r['luminance']:.1f}, FD {_fmt(r['frechet'])} ({r['seconds']:.0f} s so far)")
+        log(f"drift: minute {r['minute']}: recall {format_number(r['recall'])} of {r['visible']}, luminance "
+            f"{r['luminance']:.1f}, FD {format_number(r['frechet'])} ({r['seconds']:.0f} s so far)")
         images.clear()
         labels.clear()
 
@@ -84,6 +93,42 @@ def minute_rows(frames: Iterable[Any], fps: float, score: Scorer, feature_net, r
     if not rows:
         raise DrivesimError("drift: the drive is shorter than half a minute; use --drift-minutes >= 1")
     return rows
+
+
+def drift_section(bundle, options, s: EvalSettings, data_dir: Path, clips: Sequence,
+                  user_net: VideoFeatureNet | None, out_dir: Path, log: Callable[[str], None]) -> dict[str, Any]:
+    """One long rollout of `bundle` with GenerateOptions `options` (upsampler off), measured minute by
+    minute; `s` is the resolved EvalSettings. Returns the report.json entry."""
+    from drivesim.draw.overlay import draw_boxes
+    from drivesim.pipeline import VideoPipeline
+
+    start = time.perf_counter()
+    real = real_clips(data_dir, clips, user_net, s, out_dir, log)
+    width, height = s.control_camera
+    scenario = long_drive(s.drift_minutes, width, height, s.fps)
+    plan = DetectorPlan(clips=s.detector_clips, steps=s.detector_steps, camera=(width, height), seed=s.seed)
+    detector, detector_info = trained_detector(plan, out_dir, log, clip_seeds(clips) | {int(scenario.seed)})
+    opts = dataclasses.replace(options, super_resolution=False)
+    log(f"drift: generating {s.drift_minutes:g} minutes ({scenario.name}, {width}x{height}, upsampler off)")
+    firsts: list[tuple[str, np.ndarray]] = []
+    per_minute = round(60 * s.fps)
+
+    def stream():
+        for frame in VideoPipeline(bundle, opts).frames(scenario):
+            if frame.index % per_minute == 0:  # the first frame of every minute, for the picture
+                firsts.append((f"minute {frame.index // per_minute + 1}", draw_boxes(frame.image, frame.labels.boxes)))
+            yield frame
+
+    rows = minute_rows(stream(), s.fps, net_scorer(detector), real.net, real.features, s.drift_frame_step, log)
+    picks = sorted({0, len(firsts) // 2, len(firsts) - 1})
+    samples = "samples/drift.png"
+    write_png(out_dir / samples, strip([("first frame of " + ", ".join(firsts[i][0] for i in picks),
+                                         [firsts[i][1] for i in picks])]))
+    return {"scenario": scenario.name, "minutes": rows, "verdicts": drift_verdicts(rows), "samples": samples,
+            "settings": {"minutes": s.drift_minutes, "camera": [width, height], "fps": s.fps,
+                         "frame_step": s.drift_frame_step, "steps": opts.steps, "super_resolution": False,
+                         "real_windows": len(real.windows), "seconds": round(time.perf_counter() - start, 1)},
+            "detector": detector_info, "feature_net": real.net_info}
 
 
 def _change(first: float | None, last: float | None) -> float | None:
@@ -109,21 +154,13 @@ def drift_verdicts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
 def format_drift(result: dict[str, Any]) -> str:
     """The per-minute table and the first-vs-last verdicts, as Markdown."""
-    lines = ["| minute | visible | recall | luminance | colour (R, G, B) | Fréchet distance |",
-             "|---|---|---|---|---|---|"]
-    for r in result["minutes"]:
-        colour = ", ".join(f"{c:.3f}" for c in r["colour"])
-        lines.append(f"| {r['minute']} | {r['visible']} | {_fmt(r['recall'])} | {r['luminance']:.1f} | {colour} | "
-                     f"{_fmt(r['frechet'], 2)} |")
-    lines += ["", f"| last minute vs first (within {TOLERANCE:.0%}) | first | last | change | result |",
-              "|---|---|---|---|---|"]
-    for v in result["verdicts"]:
-        change = "—" if v["change"] is None else f"{v['change']:+.1%}"
-        lines.append(f"| {v['metric']} | {_fmt(v['first'])} | {_fmt(v['last'])} | {change} | {v['result']} |")
-    return "\n".join(lines)
+    minutes = [[r["minute"], r["visible"], format_number(r["recall"]), f"{r['luminance']:.1f}",
+                ", ".join(f"{c:.3f}" for c in r["colour"]), format_number(r["frechet"], 2)] for r in result["minutes"]]
+    verdicts = [[v["metric"], format_number(v["first"]), format_number(v["last"]),
+                 "—" if v["change"] is None else f"{v['change']:+.1%}", v["result"]] for v in result["verdicts"]]
+    return "\n".join([
+        markdown_table(["minute", "visible", "recall", "luminance", "colour (R, G, B)", "Fréchet distance"], minutes),
+        "", markdown_table([f"last minute vs first (within {TOLERANCE:.0%})", "first", "last", "change", "result"],
+                           verdicts)])

@@ -51,7 +51,7 @@ HELD_OUT: tuple[dict[str, Any], ...] = (
 )
 
 
-# The controllability section's scenarios (report.py, controllability.py), each run as day and as
+# The controllability section's scenarios (controllability.py), each run as day and as
 # night: the first four cover every case (a close cut-in, near adjacent cars, trucks and a bus,
 # pedestrians, cyclists, motorcycles) and are what --quick runs; then the three above and day lead
 # traffic. Seeds 920_001.. are hand-picked, not drawn by random_scenarios.py.

@@ -26,28 +26,24 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from drivesim.errors import BundleError, DrivesimError
-from drivesim.models.configs import BundleConfig
 from drivesim.pipeline.context import Cancelled, RunContext
 from drivesim.pipeline.decode import decode
 from drivesim.pipeline.interpolate import interpolate
 from drivesim.pipeline.options import GenerateOptions
-from drivesim.pipeline.rollout import KeyframeRollout
+from drivesim.pipeline.rollout import KeyframeRollout, choose_keyframe_stride, interpolation_passes
+from drivesim.pipeline.session import PipelineSession
 from drivesim.pipeline.upsample import resize_frame, to_uint8, upsample
 from drivesim.scenario.engine import ScenarioEngine
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import FrameConditions
 
-if TYPE_CHECKING:
-    from drivesim.pipeline.session import PipelineSession
-
 __all__ = ["GeneratedFrame", "VideoPipeline", "RenderPipeline", "frame_source", "render_source", "pipeline_source",
-           "load_checkpoint", "choose_keyframe_stride", "check_device"]
+           "load_checkpoint", "check_device"]
 
 
 @dataclass(frozen=True)
@@ -56,18 +52,6 @@ class GeneratedFrame:
     timestamp_s: float  # index / fps, exactly as in `drivesim plan`
     image: np.ndarray  # (height, width, 3) uint8 RGB at the scenario camera's size
     labels: FrameConditions  # the engine's ground truth for this frame (labels.jsonl line)
-
-
-def choose_keyframe_stride(config: BundleConfig, fps: float, image_only: bool = False) -> int:
-    """Output frames per keyframe: factor ** p with p in {0, 1, 2} (0, 1 or 2 interpolation passes),
-    whose keyframe rate fps / stride is closest, as a ratio, to the rate the bundle's keyframe
-    model was trained at. Tiny bundle at 10 fps: 4 (2.5 fps keyframes); paper bundle at 30 fps: 16."""
-    factor = config.interpolation_factor
-    if image_only or factor <= 1:
-        return 1
-    candidates = [factor ** p for p in range(3)]
-    return min(candidates, key=lambda s: (round(abs(math.log(fps / s / config.keyframe_fps)), 9),
-                                          s != config.keyframe_stride))
 
 
 def _through(items: Iterable[tuple[int, torch.Tensor]], last: int) -> Iterator[tuple[int, torch.Tensor]]:
@@ -104,7 +88,7 @@ class VideoPipeline:
         run = self.run = RunContext(self.bundle, opts, engine, cancelled)
         count = engine.num_frames
         stride = choose_keyframe_stride(cfg, engine.fps, opts.image_only)
-        passes = round(math.log(stride, cfg.interpolation_factor)) if stride > 1 else 0
+        passes = interpolation_passes(stride, cfg.interpolation_factor)
         num_keyframes = math.ceil((count - 1) / stride) + 1
         stages = [("keyframes", num_keyframes), ("interpolate", count if passes else 0), ("decode", count),
                   ("upsample", count if opts.super_resolution else 0)]
@@ -136,12 +120,10 @@ class VideoPipeline:
             for bar in bars.values():
                 bar.close()
 
-    def session(self, header: Scenario, seed: int | None = None) -> "PipelineSession":
+    def session(self, header: Scenario, seed: int | None = None) -> PipelineSession:
         """A closed-loop session on this pipeline: `step(conditions)` -> that step's frames (pipeline/session.py).
         The header gives the camera and fps; seed None -> the options' seed, else the header's."""
-        from drivesim.pipeline.session import PipelineSession
-
-        return PipelineSession(self, header, seed)
+        return PipelineSession(self.bundle, self.options, header, seed)
 
 
 def check_device(device: str) -> torch.device:

@@ -6,23 +6,44 @@ then 2; our first clip is a whole clip, so two frames exist at once) and generat
 other T - S frames. Only those <= 2 latents survive a clip, so memory does not
 grow with the video's length. Keyframe k is output frame k * stride; every clip is conditioned on
 the scenario's labels and boxes at its keyframes' timestamps (layout maps at latent size).
+`choose_keyframe_stride` picks the stride for a frame rate; the offline pipeline (generate.py) and
+closed-loop sessions (session.py) both take it from here.
 
     python -c "from drivesim.pipeline.rollout import KeyframeRollout; help(KeyframeRollout)"
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import replace
 
 import torch
 from torch import Tensor
 
+from drivesim.models.configs import BundleConfig
 from drivesim.pipeline.context import RunContext
 from drivesim.sampling.guidance import context_guidance, label_guidance
 from drivesim.sampling.samplers import sample
 
-__all__ = ["KeyframeRollout"]
+__all__ = ["KeyframeRollout", "choose_keyframe_stride", "interpolation_passes"]
+
+
+def choose_keyframe_stride(config: BundleConfig, fps: float, image_only: bool = False) -> int:
+    """Output frames per keyframe: factor ** p with p in {0, 1, 2} (0, 1 or 2 interpolation passes),
+    whose keyframe rate fps / stride is closest, as a ratio, to the rate the bundle's keyframe
+    model was trained at. Tiny bundle at 10 fps: 4 (2.5 fps keyframes); paper bundle at 30 fps: 16."""
+    factor = config.interpolation_factor
+    if image_only or factor <= 1:
+        return 1
+    candidates = [factor ** p for p in range(3)]
+    return min(candidates, key=lambda s: (round(abs(math.log(fps / s / config.keyframe_fps)), 9),
+                                          s != config.keyframe_stride))
+
+
+def interpolation_passes(stride: int, factor: int) -> int:
+    """How many interpolation passes (x `factor` each) fill in `stride` - 1 frames between keyframes."""
+    return round(math.log(stride, factor)) if stride > 1 else 0
 
 
 class KeyframeRollout:

@@ -42,7 +42,6 @@ keyframe on.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 from torch import Tensor
@@ -50,9 +49,9 @@ from torch import Tensor
 from drivesim.errors import DrivesimError
 from drivesim.pipeline.context import RunContext, RunStats
 from drivesim.pipeline.decode import decoder_window_fn
-from drivesim.pipeline.generate import VideoPipeline, choose_keyframe_stride
 from drivesim.pipeline.interpolate import interpolate_segments
-from drivesim.pipeline.rollout import KeyframeRollout
+from drivesim.pipeline.options import GenerateOptions
+from drivesim.pipeline.rollout import KeyframeRollout, choose_keyframe_stride, interpolation_passes
 from drivesim.pipeline.upsample import resize_frame, to_uint8, upsampler_chunk_fn
 from drivesim.pipeline.windows import windows_after
 from drivesim.scenario.camera import PinholeCamera
@@ -102,16 +101,18 @@ class PipelineSession:
     bundle, options, seed and steps give the same frames.
     """
 
-    def __init__(self, pipeline: VideoPipeline, header: Scenario, seed: int | None = None):
-        opts, cfg = pipeline.options, pipeline.bundle.config
+    def __init__(self, bundle, options: GenerateOptions, header: Scenario, seed: int | None = None):
+        # `bundle` and `options` as a VideoPipeline holds them (models on the device, the bundle's defaults
+        # filled in): `VideoPipeline.session` is how a session is made.
+        opts, cfg = options, bundle.config
         if seed is None:
             seed = header.seed if opts.seed is None else opts.seed
         self.header = header
         self.source = SessionConditions(int(seed), PinholeCamera.from_config(header.camera), header.fps)
-        self.run = RunContext(pipeline.bundle, dataclasses.replace(opts, seed=None), self.source)
+        self.run = RunContext(bundle, dataclasses.replace(opts, seed=None), self.source)
         self.stride = choose_keyframe_stride(cfg, header.fps, opts.image_only)
         self.factor = cfg.interpolation_factor
-        self.passes = round(math.log(self.stride, self.factor)) if self.stride > 1 else 0
+        self.passes = interpolation_passes(self.stride, self.factor)
         self.rollout = KeyframeRollout(self.run, self.stride)
         self._decode = decoder_window_fn(self.run)
         self._upsample = upsampler_chunk_fn(self.run) if opts.super_resolution else None
