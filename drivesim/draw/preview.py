@@ -28,7 +28,7 @@ from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.engine import EGO_CAMERA_BEHIND_FRONT_M, EGO_SIZE_M, ScenarioEngine
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import FrameConditions
-from drivesim.output.files import atomic_write_bytes
+from drivesim.output.files import write_png
 
 NUM_VIEWS = 4
 VIEW_W = 640  # each camera view's width in the preview (height follows the camera's aspect)
@@ -52,10 +52,7 @@ _FONT_TITLE = cv2.FONT_HERSHEY_DUPLEX
 def render_preview(scenario: Scenario, path: Path, seed: int | None = None, engine=None) -> np.ndarray:
     """Write the preview PNG to `path`; returns the RGB image. `engine`: see preview_image."""
     image = preview_image(scenario, seed=seed, engine=engine)
-    ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    if not ok:  # pragma: no cover - OpenCV always encodes uint8 RGB
-        raise RuntimeError("PNG encoding failed")
-    atomic_write_bytes(Path(path), png.tobytes())
+    write_png(Path(path), image)
     return image
 
 

@@ -32,7 +32,8 @@ from drivesim.eval.detector import (DETECTOR_DATA_SEED, VALIDATION_DATA_SEED, Cr
                                     crop_accuracy, detector_metadata, load_detector, render_crops,
                                     road_user_scores, save_detector, synth_scenarios, train_crop_classifier)
 from drivesim.eval.frechet import data_fingerprint
-from drivesim.eval.pictures import TILE_WIDTH, strip, tile, write_png
+from drivesim.eval.pictures import TILE_WIDTH, strip, tile
+from drivesim.output.files import write_png
 from drivesim.eval.scenarios import controllability_scenarios, generate_video, with_time_of_day
 from drivesim.eval.tables import format_number, markdown_table, verdict
 from drivesim.scenario.labels import FrameConditions

@@ -30,7 +30,8 @@ from drivesim.errors import DrivesimError
 from drivesim.eval.adherence import mean_luminance
 from drivesim.eval.controllability import DetectorPlan, Scorer, detect_video, net_scorer, trained_detector
 from drivesim.eval.frechet import VideoFeatureNet, frechet_distance, video_features, video_windows
-from drivesim.eval.pictures import strip, write_png
+from drivesim.eval.pictures import strip
+from drivesim.output.files import write_png
 from drivesim.eval.real import clip_seeds, real_clips
 from drivesim.eval.settings import EvalSettings
 from drivesim.eval.tables import format_number, markdown_table

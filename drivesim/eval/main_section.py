@@ -22,7 +22,8 @@ import torch
 from drivesim.eval import ablations as A
 from drivesim.eval.adherence import box_adherence, box_masks, is_background, luminance_ratio, mean_luminance
 from drivesim.eval.frechet import VideoFeatureNet, frechet_distance, video_features, video_windows
-from drivesim.eval.pictures import TILE_WIDTH, strip, tile, write_png
+from drivesim.eval.pictures import TILE_WIDTH, strip, tile
+from drivesim.output.files import write_png
 from drivesim.eval.real import RealClips, real_clips, real_windows, spread
 from drivesim.eval.scenarios import (GeneratedVideo, generate_video, held_out_scenarios, with_time_of_day,
                                      without_named_agents)

@@ -9,15 +9,12 @@ print(strip([('row', [np.zeros((64, 128, 3), np.uint8)] * 3)]).shape)"
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from drivesim.errors import DrivesimError
-from drivesim.output.files import atomic_write_bytes
 
-__all__ = ["TILE_WIDTH", "tile", "strip", "write_png"]
+__all__ = ["TILE_WIDTH", "tile", "strip"]
 
 TILE_WIDTH = 256
 
@@ -46,10 +43,3 @@ def strip(rows: list[tuple[str, list[np.ndarray]]]) -> np.ndarray:
     lines = [np.pad(line, ((0, 2), (0, width - line.shape[1]), (0, 0))) for line in lines]
     return np.concatenate(lines, axis=0)
 
-
-def write_png(path: Path, image: np.ndarray) -> None:
-    """`image` (H, W, 3) uint8 RGB as a PNG at `path`, atomically."""
-    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise DrivesimError(f"cannot encode {path} as PNG")
-    atomic_write_bytes(path, data.tobytes())

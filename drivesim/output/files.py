@@ -6,6 +6,9 @@ import os
 import tempfile
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from drivesim.errors import DrivesimError
 
 
@@ -35,3 +38,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """`image` (H, W, 3) uint8 RGB as a PNG at `path`, atomically (OpenCV writes BGR, hence the swap)."""
+    ok, data = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise DrivesimError(f"cannot encode {path} as PNG (image of shape {image.shape}, {image.dtype})")
+    atomic_write_bytes(Path(path), data.tobytes())

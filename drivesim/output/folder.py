@@ -255,7 +255,7 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, opt
 def model_manifest(pipeline: Any, bundle: Any, checkpoint: Path, scenario: Any) -> dict[str, Any]:
     """The diffusion source's manifest entries: bundle, seed and sampler settings as resolved by the run."""
     from drivesim.models.bundle import bundle_sha256
-    from drivesim.pipeline.generate import choose_keyframe_stride
+    from drivesim.pipeline.rollout import choose_keyframe_stride
     from drivesim.pipeline.options import arithmetic_record
 
     run, cfg, options = pipeline.run, bundle.config, pipeline.options  # options with the bundle's defaults

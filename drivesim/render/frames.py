@@ -153,7 +153,6 @@ def _silhouettes(img: np.ndarray, style: SceneStyle, horizon: float, night: bool
     if not -0.2 * h < horizon < 1.2 * h:
         return
     rng = np.random.default_rng([style.seed, 7800])
-    xs = np.arange(w)
     if style.kind == "urban":
         edges = np.sort(rng.integers(0, w, max(4, w // 12)))
         tops = np.zeros(w)

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from drivesim.errors import DrivesimError
-from drivesim.output.files import atomic_write_text
+from drivesim.output.files import atomic_write_text, write_png
 from drivesim.train import state as S
 from drivesim.train.latent_cache import LatentCache
 from drivesim.train.stages import (STAGES, LatentStageConfig, Stage, StageConfig, Trainee, get_stage,
@@ -451,7 +451,7 @@ class Run:
     # --- previews, state, result -------------------------------------------------------------
 
     def _preview(self) -> None:
-        from drivesim.train.previews import PREVIEWS, write_preview
+        from drivesim.train.previews import PREVIEWS
 
         if not self.accelerator.is_main_process or self.preview_batch is None:
             return
@@ -463,7 +463,7 @@ class Run:
                                                   torch.Generator().manual_seed(self.cfg.seed))
         finally:
             module.train()
-        write_preview(image, self.run_dir / "previews" / f"step-{self.step:08d}.png")
+        write_png(self.run_dir / "previews" / f"step-{self.step:08d}.png", image)
 
     def _save(self, elapsed: float) -> None:
         if not self.accelerator.is_main_process:

@@ -11,20 +11,17 @@ sample, real patch). One PNG per preview in BUNDLE/.train/RUN/previews/step-NNNN
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from drivesim.sampling.samplers import sample_ddim
-from drivesim.output.files import atomic_write_bytes
 from drivesim.train.stages import Trainee, encode_frames, interpolation_mask, upsampler_inputs
 
-__all__ = ["PREVIEWS", "write_preview", "grid"]
+__all__ = ["PREVIEWS", "grid"]
 
 MAX_COLUMNS = 8  # images per row of a preview
 
@@ -42,12 +39,6 @@ def grid(rows: list[Tensor], gap: int = 2) -> np.ndarray:
     width = max(line.shape[-1] for line in lines)
     image = torch.cat([F.pad(line, (0, width - line.shape[-1]), value=1.0) for line in lines], dim=-2)
     return ((image + 1) * 127.5).round().clamp(0, 255).byte().permute(1, 2, 0).numpy()
-
-
-def write_preview(image: np.ndarray, path: Path) -> None:
-    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    if ok:
-        atomic_write_bytes(path, data.tobytes())
 
 
 def _sample(t: Trainee, shape: tuple[int, ...], cond, generator: torch.Generator, steps: int,
