@@ -8,8 +8,8 @@
     imported.scenario, imported.yaml, imported.events   # Scenario, its YAML, the events and when they fired
 
 Pipeline: `parse.py` reads the file (parameters, catalogs, the road) into `model.py` data, `runner.py`
-runs the storyboard frame by frame (conditions in `conditions.py`) and records timed actions,
-`convert.py` writes them as a drivesim scenario.
+runs the storyboard frame by frame (its life cycle in `storyboard.py`, conditions in `conditions.py`)
+and records each entity's timed changes (`motion.py`), `convert.py` writes them as a drivesim scenario.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class ImportOptions:
 class Imported:
     scenario: Scenario
     yaml: str  # the same scenario as drivesim YAML (with the fired events as comments)
-    events: tuple  # runner.FiredEvent: (time_s, event path, execution) in firing order
+    events: tuple  # storyboard.FiredEvent: (time_s, event path, execution) in firing order
     warnings: tuple[str, ...]
     stopped_by_trigger: bool
 

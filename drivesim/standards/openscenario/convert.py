@@ -19,7 +19,8 @@ from drivesim.scenario.issues import ScenarioIssue
 from drivesim.scenario.loader import parse_scenario
 from drivesim.scenario.road import RoadFrame
 from drivesim.standards.openscenario.model import ScenarioDef
-from drivesim.standards.openscenario.runner import Change, Motion, RunResult
+from drivesim.standards.openscenario.motion import Change, Motion
+from drivesim.standards.openscenario.runner import RunResult
 from drivesim.standards.openscenario.xmltree import Element
 
 

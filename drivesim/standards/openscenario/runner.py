@@ -1,21 +1,17 @@
 """Run an OpenSCENARIO storyboard frame by frame and record what it does as timed drivesim actions.
 
-The runner steps the world at the scenario's frame rate, as esmini does with a fixed time step. Each
-frame, in esmini's order:
-1. the storyboard's StopTrigger, then the start and stop triggers of every story element in standby /
-   running (acts, maneuver groups, events), depth first, are evaluated on the world as it is at that
-   frame; an event that fires starts its actions at that frame's time (priority override ends the
-   maneuver's running events, skip waits while one runs, parallel runs beside them; an action ends any
-   running action of its entity on the same domain, longitudinal or lateral);
-2. running actions are stepped: one whose transition is over ends, and the end propagates (event ->
-   standby again while its maximumExecutionCount is not used up, else complete; maneuver, group, act,
-   story complete with their children). A StoryboardElementStateCondition sees a change from the
-   next evaluation on (the same frame when the change happened earlier in the same evaluation).
+The runner steps the world at the scenario's frame rate, as esmini does with a fixed time step. It places
+the entities on the road (<Init>), then each frame, in esmini's order:
+1. the storyboard's triggers are evaluated on the world as it is at that frame (`storyboard.py`: the life
+   cycle of stories, acts, maneuver groups, events and actions); an event that fires starts its actions
+   at that frame's time, and an action ends any running action of its entity on the same domain,
+   longitudinal or lateral;
+2. running actions are stepped: one whose transition is over ends, and the end propagates.
 
 Each started action is turned into a change of its entity's speed or lateral position at that time,
 with a duration and a shape (`format.Action`); the world's state at any time is computed from these
-changes with the very profiles drivesim's engine uses (`engine.BlendedProfile`), so the scenario that
-comes out runs the same motion in drivesim. Transition durations follow esmini: rate -> peak rate
+changes (`motion.py`) with the very profiles drivesim's engine uses, so the scenario that comes out
+runs the same motion in drivesim. Transition durations follow esmini: rate -> peak rate
 (linear |d|/rate, cubic 1.5 |d|/rate, sinusoidal pi |d| / 2 rate), distance -> speed: 2 d / (v0 + v1),
 lane change: d / speed at its start; LaneOffsetAction: from maxLateralAcc; a vehicle's Performance
 caps the peak acceleration (the transition is stretched, as esmini's SetMaxRate does).
@@ -24,67 +20,23 @@ caps the peak acceleration (the transition is stretched, as esmini's SetMaxRate 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
 
-from drivesim.scenario.engine import BlendedProfile
-from drivesim.standards.openscenario import conditions as cond
-from drivesim.standards.openscenario.conditions import SMALL, STAND_STILL_MPS, Condition, EntityState, Trigger
-from drivesim.standards.openscenario.model import (EntityDef, EnvironmentAct, LaneChangeAct, LaneOffsetAct,
-                                                  LanePos, RelativeLanePos, RelativeObjectPos, RoadPos, ScenarioDef,
-                                                  SpeedAct, TeleportAct, WorldPos)
 from drivesim.scenario.road import RoadFrame, StraightRoad
 from drivesim.standards.opendrive import read_road, road_frame, road_ids
+from drivesim.standards.openscenario import conditions as cond
+from drivesim.standards.openscenario.conditions import SMALL, STAND_STILL_MPS, Condition, EntityState
+from drivesim.standards.openscenario.model import (Dynamics, EnvironmentAct, LaneChangeAct, LaneOffsetAct, LanePos,
+                                                  RelativeLanePos, RelativeObjectPos, RoadPos, ScenarioDef, SpeedAct,
+                                                  TeleportAct, WorldPos)
+from drivesim.standards.openscenario.motion import PEAK, SHAPES, Change, Motion
+from drivesim.standards.openscenario.storyboard import FiredEvent, Node, Storyboard
 from drivesim.standards.openscenario.xmltree import Element, located
 
-SHAPES = {"cubic": "smoothstep", "linear": "linear", "sinusoidal": "sinusoidal", "step": "step"}
-# Peak rate of each shape relative to the mean rate (esmini's TransitionDynamics).
-PEAK = {"linear": 1.0, "cubic": 1.5, "sinusoidal": math.pi / 2}
 HEADING_TOLERANCE_RAD = 1e-3
-INIT, STANDBY, RUNNING, COMPLETE = "init", "standby", "running", "complete"
-
-
-@dataclass
-class Change:
-    """One recorded change of an entity's speed or lateral position (becomes a `format.Action`)."""
-
-    at: float
-    duration: float
-    target: float
-    shape: str  # a drivesim shape
-    takes_over: bool
-    node: Element
-    lane: Optional[int] = None  # a drivesim lane, where the target is that lane's centre
-
-
-class Motion:
-    """One entity's motion as drivesim computes it: speed and lateral profiles from the recorded changes."""
-
-    def __init__(self, entity: EntityDef, u0: float, lateral0: float, speed0: float):
-        self.entity, self.u0 = entity, u0
-        self.initial = {"speed": speed0, "lateral": lateral0}
-        self.changes: dict[str, list[Change]] = {"speed": [], "lateral": []}
-        self._profiles: dict[str, BlendedProfile] = {}
-
-    def profile(self, prop: str) -> BlendedProfile:
-        if prop not in self._profiles:
-            self._profiles[prop] = BlendedProfile(self.initial[prop], [(c.at, max(c.duration, 1e-9), c.target, c.shape)
-                                                                       for c in self.changes[prop]])
-        return self._profiles[prop]
-
-    def add(self, prop: str, change: Change) -> None:
-        change.takes_over = self.busy(prop, change.at)
-        self.changes[prop].append(change)
-        self._profiles.pop(prop, None)
-
-    def busy(self, prop: str, t: float) -> bool:
-        """Whether an earlier change of `prop` is still blending at t."""
-        return any(c.shape != "step" and c.at <= t < c.at + c.duration - 1e-9 for c in self.changes[prop])
-
-    def value(self, prop: str, t: float) -> float:
-        return float(self.profile(prop).value(np.array(t)))
 
 
 @dataclass
@@ -99,37 +51,7 @@ class Run:
     follows: Optional[str] = None  # continuous RelativeTargetSpeed: the entity it follows
     transform: Any = None
     done: bool = False
-    node: Optional["Node"] = None  # its storyboard action; None for an <Init> action
-
-
-@dataclass
-class Node:
-    """A storyboard element with esmini's life cycle (init -> standby -> running -> complete)."""
-
-    kind: str  # storyboard | story | act | maneuverGroup | maneuver | event | action
-    name: str
-    parent: Optional["Node"]
-    definition: Any = None
-    actor: Optional[str] = None
-    children: list["Node"] = field(default_factory=list)
-    start_trigger: Optional[Trigger] = None
-    stop_trigger: Optional[Trigger] = None
-    max_executions: int = -1
-    executions: int = 0
-    state: str = INIT
-    watchers: list[Condition] = field(default_factory=list)
-    run: Optional[Run] = None
-
-    @property
-    def path(self) -> str:
-        return self.name if self.parent is None or self.parent.kind == "storyboard" else f"{self.parent.path}::{self.name}"
-
-
-@dataclass(frozen=True)
-class FiredEvent:
-    time_s: float
-    event: str  # the event's path, story::act::group::maneuver::event
-    execution: int
+    node: Optional[Node] = None  # its storyboard action; None for an <Init> action
 
 
 @dataclass
@@ -152,7 +74,6 @@ class Runner:
         self.dt = 1.0 / fps
         self.t = 0.0
         self.warnings = list(definition.warnings)
-        self.events: list[FiredEvent] = []
         self.env_events: list[tuple[float, str, Element]] = []
         self.time_of_day = "day"
         self.runs: list[Run] = []  # running actions, init ones included
@@ -352,28 +273,17 @@ class Runner:
             raise located(a.node, f"target speed {v1:g} m/s for {run.entity}",
                           "drivesim's speeds are 0..100 m/s along the road (no reversing)")
         dyn, dv = a.dynamics, v1 - v0
-        shape, duration = dyn.shape, 0.0
-        if shape != "step" and abs(dv) > SMALL:
-            if dyn.dimension == "time":
-                duration = _non_negative(dyn.value, a.node)
-            elif dyn.dimension == "rate":
-                if abs(dyn.value) < SMALL:
-                    raise located(a.node, "a rate of 0 never reaches the target speed", "give a rate > 0")
-                duration = PEAK[shape] * abs(dv) / abs(dyn.value)
-            else:
-                if v0 + v1 < SMALL:
-                    raise located(a.node, "a speed change over a distance needs a speed", "use dimension time")
-                duration = 2 * _non_negative(dyn.value, a.node) / (v0 + v1)
-            if perf is not None and duration > SMALL:  # esmini stretches a transition past the vehicle's limits
-                limit = perf.max_acceleration if dv > 0 else perf.max_deceleration
-                peak = PEAK[shape] * abs(dv) / duration
-                if limit > SMALL and peak > limit:
-                    duration *= peak / limit
+        shape = dyn.shape
+        duration = _transition(dyn, abs(dv), (v0 + v1) / 2, a.node, "speed")  # distance: at the mean speed
+        if perf is not None and duration > SMALL:  # esmini stretches a transition past the vehicle's limits
+            limit = perf.max_acceleration if dv > 0 else perf.max_deceleration
+            peak = PEAK[shape] * abs(dv) / duration
+            if limit > SMALL and peak > limit:
+                duration *= peak / limit
         if duration <= SMALL:
             shape, duration = "step", 0.0
         if init and shape == "step" and not m.changes["speed"]:
-            m.initial["speed"] = v1
-            m._profiles.pop("speed", None)
+            m.set_initial("speed", v1)
             self._states.clear()  # <Init>: before the first frame's snapshot
         else:
             self._record(run.entity, "speed", Change(t, duration, v1, SHAPES[shape], False, a.node))
@@ -394,18 +304,8 @@ class Runner:
                           "change to a traffic lane next to the ego's")
         cy = m.entity.center[1]
         lateral = self.frame.lateral(self.road.lanes[target].t_center + a.target_offset) - cy
-        delta = abs(lateral - current)
         dyn = a.dynamics
-        duration = 0.0
-        if dyn.shape != "step" and delta > SMALL:
-            if dyn.dimension == "time":
-                duration = _non_negative(dyn.value, a.node)
-            elif dyn.dimension == "rate":
-                if abs(dyn.value) < SMALL:
-                    raise located(a.node, "a rate of 0 never reaches the target lane", "give a rate > 0")
-                duration = PEAK[dyn.shape] * delta / abs(dyn.value)
-            else:
-                duration = _non_negative(dyn.value, a.node) / speed
+        duration = _transition(dyn, abs(lateral - current), speed, a.node, "lane")
         shape = SHAPES[dyn.shape] if duration > SMALL else "step"
         lane = self.frame.index(target) if a.target_offset == 0 and cy == 0 else None
         self._record(run.entity, "lateral", Change(t, duration, lateral, shape, False, a.node, lane))
@@ -437,7 +337,7 @@ class Runner:
             if not other.done and other is not run and other.entity == run.entity and other.prop == run.prop:
                 other.done = True  # replaced at once: the new action takes over, nothing to freeze
                 if other.node is not None:
-                    self._end(other.node, t)
+                    self.board.end(other.node, t)
 
     def _freeze(self, run: Run, t: float) -> None:
         """An action stopped before its end: its entity keeps the speed / position it has now."""
@@ -446,162 +346,42 @@ class Runner:
             m = self.motions[run.entity]
             self._record(run.entity, run.prop, Change(t, 0.0, m.value(run.prop, t), "step", True, run.action.node))
 
-    # --- storyboard ----------------------------------------------------------------------------
-
-    def build(self) -> Node:
-        board = Node("storyboard", "", None, stop_trigger=self.d.stop_trigger)
-        for story in self.d.stories:
-            s = Node("story", story.name, board, story)
-            board.children.append(s)
-            for act in story.acts:
-                a = Node("act", act.name, s, act, start_trigger=act.start_trigger, stop_trigger=act.stop_trigger)
-                s.children.append(a)
-                for group in act.groups:
-                    g = Node("maneuverGroup", group.name, a, group, max_executions=group.max_executions)
-                    a.children.append(g)
-                    for man in group.maneuvers:
-                        mn = Node("maneuver", man.name, g, man)
-                        g.children.append(mn)
-                        for ev in man.events:
-                            e = Node("event", ev.name, mn, ev, start_trigger=ev.start_trigger,
-                                     max_executions=ev.max_executions)
-                            mn.children.append(e)
-                            for act_def in ev.actions:
-                                for actor in act_def.actors or [None]:
-                                    e.children.append(Node("action", act_def.name, e, act_def, actor=actor))
-        nodes = list(_walk(board))
-        for trigger in [board.stop_trigger] + [n.start_trigger for n in nodes] + [n.stop_trigger for n in nodes]:
-            for c in trigger.conditions() if trigger is not None else ():
-                if isinstance(c.spec, cond.StoryboardState):
-                    _resolve(nodes, c).watchers.append(c)
-        return board
-
-    def _set(self, node: Node, state: str, transition: str) -> None:
-        if node.state != state:
-            for c in node.watchers:
-                c.changes.append((state, transition))
-            node.state = state
-
-    def _start(self, node: Node, t: float) -> None:
-        if node.state == INIT and node.start_trigger is not None:
-            self._set(node, STANDBY, "initToStandby")
-        elif (node.state == INIT and node.start_trigger is None) or node.state == STANDBY or node.executions:
-            self._set(node, RUNNING, "start")
-            node.executions += 1
-        if node.kind not in ("event", "action") and node.state == RUNNING:
-            for child in node.children:
-                self._start_event(child, t) if child.kind == "event" else self._start(child, t)
-
-    def _start_event(self, ev: Node, t: float) -> None:
-        maneuver, priority = ev.parent, ev.definition.priority
-        if priority in ("override", "parallel") and ev.state == RUNNING:
-            return
-        if priority == "override":
-            for other in maneuver.children:
-                if other is not ev and other.state == RUNNING:
-                    self._end(other, t)
-        elif priority == "skip" and any(c.state == RUNNING for c in maneuver.children):
-            return
-        self._start(ev, t)
-        if ev.state != RUNNING:
-            return
-        self.events.append(FiredEvent(t, ev.path, ev.executions))
-        if not ev.children:
-            self._end(ev, t)
-            return
-        for action in ev.children:
-            self._start(action, t)
-            run = Run(action.definition.action, action.actor, self._prop(action.definition.action), node=action)
-            self._end_conflicts(run, t)
-            action.run = run
-            self.runs.append(run)
-            self._execute(run, t)
-
-    def _end(self, node: Node, t: float) -> None:
-        if node.state == COMPLETE:
-            return
-        for child in node.children:
-            if child.state == RUNNING:
-                self._end(child, t)
-        if node.state == COMPLETE:
-            return
-        if node.kind == "action" and node.run is not None and not node.run.done:
-            self._freeze(node.run, t)
-        if node.state in (RUNNING, STANDBY):
-            if node.kind in ("maneuverGroup", "event") and not (
-                    node.max_executions != -1 and node.executions >= node.max_executions):
-                for trigger in (node.start_trigger, node.stop_trigger):
-                    if trigger is not None:
-                        trigger.reset()
-                self._set(node, STANDBY, "end")
-                for child in node.children:
-                    _reset(child)
-            else:
-                self._set(node, COMPLETE, "end")
-        if node.parent is not None:
-            self._propagate(node.parent, t)
-
-    def _stop(self, node: Node, t: float) -> None:
-        for child in node.children:
-            self._stop(child, t)
-        if node.state in (STANDBY, RUNNING):
-            if node.kind == "action" and node.run is not None and not node.run.done:
-                self._freeze(node.run, t)
-            self._set(node, COMPLETE, "stop")
-            if node.parent is not None:
-                self._propagate(node.parent, t)
-
-    def _propagate(self, node: Node, t: float) -> None:
-        if node.kind != "storyboard" and node.state != COMPLETE and all(c.state == COMPLETE for c in node.children):
-            self._end(node, t)
-
-    def _eval(self, node: Node, t: float) -> None:
-        if node.state == RUNNING and node.stop_trigger is not None and node.stop_trigger.evaluate(t, self._check):
-            self._stop(node, t)
-        if node.state == STANDBY and (node.start_trigger is None or node.start_trigger.evaluate(t, self._check)):
-            self._start_event(node, t) if node.kind == "event" else self._start(node, t)
-        if node.state == RUNNING:
-            for child in list(node.children):
-                self._eval(child, t)
-
-    def _step(self, node: Node, t: float) -> None:
-        if node.state != RUNNING:
-            return
-        for child in list(node.children):
-            if child.kind == "action":
-                if child.state == RUNNING and child.run is not None and self._over(child.run, t):
-                    child.run.done = True
-                    self._end(child, t)
-            else:
-                self._step(child, t)
-
     def _over(self, run: Run, t: float) -> bool:
         return t + self.dt * (1 - run.end_lag) >= run.end - 1e-9
 
-    def _check(self, c: Condition) -> bool:
+    # --- what the storyboard calls (storyboard.py) ---------------------------------------------
+
+    def check(self, c: Condition) -> bool:
         spec = c.spec
         if isinstance(spec, cond.SimulationTime):
             return cond.RULES[spec.rule](self.t, spec.value)
         if isinstance(spec, cond.StaticValue):
             return spec.value
-        if isinstance(spec, cond.StoryboardState):
-            wanted = _STATE_TESTS[spec.state]
-            if not c.changes:
-                return c.latest is not None and wanted((c.latest[0], None))
-            result = any(wanted(change) for change in c.changes)
-            c.latest = c.changes[-1]
-            c.changes.clear()
-            return result
         return spec.holds(self)
+
+    def start_action(self, node: Node, t: float) -> None:
+        run = Run(node.definition.action, node.actor, self._prop(node.definition.action), node=node)
+        self._end_conflicts(run, t)
+        node.run = run
+        self.runs.append(run)
+        self._execute(run, t)
+
+    def stop_action(self, node: Node, t: float) -> None:
+        if node.run is not None and not node.run.done:
+            self._freeze(node.run, t)
+
+    def finish_if_over(self, node: Node, t: float) -> bool:
+        if node.run is None or not self._over(node.run, t):
+            return False
+        node.run.done = True
+        return True
 
     # --- the loop ------------------------------------------------------------------------------
 
     def run(self) -> RunResult:
         self.setup()
-        self.board = self.build()
-        self._set(self.board, RUNNING, "start")
-        for story in self.board.children:
-            self._start(story, 0.0)
+        self.board = Storyboard(self.d, self)
+        self.board.start()
         frames = max(1, math.ceil(self.max_duration * self.fps - 1e-6))
         stopped, duration = False, frames / self.fps
         for k in range(frames):
@@ -616,25 +396,23 @@ class Runner:
             self._states.clear()
             for name in self.motions:  # the snapshot every condition of this frame sees
                 self.state(name)
-            if self.board.stop_trigger is not None and self.board.stop_trigger.evaluate(self.t, self._check):
+            if self.board.stop_trigger_holds(self.t):
                 if k == 0:
-                    raise located(self.board.stop_trigger.node, "the StopTrigger holds at the start (t = 0)",
+                    raise located(self.d.stop_trigger.node, "the StopTrigger holds at the start (t = 0)",
                                   "a scenario needs some time to run")
                 stopped, duration = True, self.t
                 break
-            for story in self.board.children:
-                self._eval(story, self.t)
+            self.board.evaluate(self.t)
             for run in list(self.runs):
                 if run.node is None and not run.done and self._over(run, self.t):
                     run.done = True  # an <Init> action
-            for story in self.board.children:
-                self._step(story, self.t)
+            self.board.step(self.t)
             self.runs = [r for r in self.runs if not r.done]
         if not stopped:
             what = "has no StopTrigger" if self.d.stop_trigger is None else "StopTrigger did not fire"
             self.warnings.append(f"{self.d.file}: the scenario {what} within {self.max_duration:g} s; the clip ends there")
         return RunResult(self.frame, self.fps, duration, stopped, self.d.ego, self.motions, self.time_of_day,
-                         self.env_events, self.events, self.warnings)
+                         self.env_events, self.board.events, self.warnings)
 
 
 def _step_lanes(lane_id: int, steps: int) -> int:
@@ -645,46 +423,23 @@ def _step_lanes(lane_id: int, steps: int) -> int:
     return target
 
 
+def _transition(dyn: Dynamics, delta: float, speed: float, node: Element, target: str) -> float:
+    """Seconds a change of `delta` (m/s or m) takes by its TransitionDynamics, as esmini: time as given,
+    rate -> the shape's peak rate, distance -> driven at `speed`; 0 for a step or no change."""
+    if dyn.shape == "step" or delta <= SMALL:
+        return 0.0
+    if dyn.dimension == "time":
+        return _non_negative(dyn.value, node)
+    if dyn.dimension == "rate":
+        if abs(dyn.value) < SMALL:
+            raise located(node, f"a rate of 0 never reaches the target {target}", "give a rate > 0")
+        return PEAK[dyn.shape] * delta / abs(dyn.value)
+    if speed < SMALL:
+        raise located(node, f"a {target} change over a distance needs a speed", "use dimension time")
+    return _non_negative(dyn.value, node) / speed
+
+
 def _non_negative(value: float, node: Optional[Element]) -> float:
     if value < 0:
         raise located(node, f"value {value:g} must be >= 0 for this dynamicsDimension")
     return value
-
-
-def _walk(node: Node):
-    yield node
-    for child in node.children:
-        yield from _walk(child)
-
-
-def _reset(node: Node) -> None:
-    """esmini's Reset: back to init, silently, triggers cleared (executions are kept)."""
-    for child in node.children:
-        _reset(child)
-    node.state = INIT
-    for trigger in (node.start_trigger, node.stop_trigger):
-        if trigger is not None:
-            trigger.reset()
-
-
-def _resolve(nodes: list[Node], c: Condition) -> Node:
-    spec = c.spec
-    ref = spec.ref.replace("/", "::")
-    found = [n for n in nodes if n.kind == spec.element_type and (n.name == ref or n.path.endswith("::" + ref)
-                                                                   or n.path == ref)]
-    if spec.element_type == "action":  # one action per actor: any of them stands for the action
-        found = found[:1]
-    if len(found) != 1:
-        what = "no" if not found else f"{len(found)}"
-        raise located(c.node, f"{what} {spec.element_type} named {spec.ref!r} in the storyboard",
-                      "name an existing element (a unique name, or its path story::act::...)")
-    return found[0]
-
-
-# state in a StoryboardElementStateCondition -> test of a (state, transition) change
-_STATE_TESTS = {
-    "startTransition": lambda c: c[1] == "start", "endTransition": lambda c: c[1] == "end",
-    "stopTransition": lambda c: c[1] == "stop", "skipTransition": lambda c: c[1] == "skip",
-    "completeState": lambda c: c[0] == COMPLETE, "runningState": lambda c: c[0] == RUNNING,
-    "standbyState": lambda c: c[0] == STANDBY,
-}

@@ -1,0 +1,66 @@
+"""What the runner records of each entity: its changes of speed and lateral position, and the motion they
+make, computed with the very profiles drivesim's engine uses (`engine.BlendedProfile`), so that the
+converted scenario (`convert.py`) runs the same motion in drivesim.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from drivesim.scenario.engine import BlendedProfile
+from drivesim.standards.openscenario.model import EntityDef
+from drivesim.standards.openscenario.xmltree import Element
+
+SHAPES = {"cubic": "smoothstep", "linear": "linear", "sinusoidal": "sinusoidal", "step": "step"}
+# Peak rate of each shape relative to the mean rate (esmini's TransitionDynamics).
+PEAK = {"linear": 1.0, "cubic": 1.5, "sinusoidal": math.pi / 2}
+
+
+@dataclass
+class Change:
+    """One recorded change of an entity's speed or lateral position (becomes a `format.Action`)."""
+
+    at: float
+    duration: float
+    target: float
+    shape: str  # a drivesim shape
+    takes_over: bool
+    node: Element
+    lane: Optional[int] = None  # a drivesim lane, where the target is that lane's centre
+
+
+class Motion:
+    """One entity's motion as drivesim computes it: speed and lateral profiles from the recorded changes."""
+
+    def __init__(self, entity: EntityDef, u0: float, lateral0: float, speed0: float):
+        self.entity, self.u0 = entity, u0
+        self.initial = {"speed": speed0, "lateral": lateral0}
+        self.changes: dict[str, list[Change]] = {"speed": [], "lateral": []}
+        self._profiles: dict[str, BlendedProfile] = {}
+
+    def profile(self, prop: str) -> BlendedProfile:
+        if prop not in self._profiles:
+            self._profiles[prop] = BlendedProfile(self.initial[prop], [(c.at, max(c.duration, 1e-9), c.target, c.shape)
+                                                                       for c in self.changes[prop]])
+        return self._profiles[prop]
+
+    def add(self, prop: str, change: Change) -> None:
+        change.takes_over = self.busy(prop, change.at)
+        self.changes[prop].append(change)
+        self._profiles.pop(prop, None)
+
+    def set_initial(self, prop: str, value: float) -> None:
+        """The value before any change (an <Init> action that steps to it)."""
+        self.initial[prop] = value
+        self._profiles.pop(prop, None)
+
+    def busy(self, prop: str, t: float) -> bool:
+        """Whether an earlier change of `prop` is still blending at t."""
+        return any(c.shape != "step" and c.at <= t < c.at + c.duration - 1e-9 for c in self.changes[prop])
+
+    def value(self, prop: str, t: float) -> float:
+        return float(self.profile(prop).value(np.array(t)))
