@@ -49,21 +49,8 @@ step upsampler drivesim train upsampler --phase spatial --data "$DATA" --config 
     --out "$OUT.upsampler" --steps "$UPS_STEPS" --batch 8 --threads "$THREADS" --save-every 250 --preview-every 500 -q
 step upsampler-temporal drivesim train upsampler --phase temporal --data "$DATA" --out "$OUT.upsampler" \
     --steps "$UPT_STEPS" --batch 8 --threads "$THREADS" --save-every 50 --preview-every 100 -q
+drivesim bundle merge "$OUT" --from "$OUT.upsampler" --part upsampler
 # Sampling defaults chosen from `drivesim eval` (checkpoints/default/README.md).
-python3 - "$OUT" "${SR_STEPS:-2}" "${GUIDANCE:-2.0}" <<'PY'
-import json, shutil, sys
-from pathlib import Path
-import yaml
-out = Path(sys.argv[1]); ups = Path(str(out) + ".upsampler")
-shutil.copyfile(ups / "upsampler.safetensors", out / "upsampler.safetensors")
-config_file = out / "config.yaml"
-config = yaml.safe_load(config_file.read_text())
-config["upsampler"] = yaml.safe_load((ups / "config.yaml").read_text())["upsampler"]
-record = json.loads((out / "stages.json").read_text())
-record["stages"]["upsampler"] = json.loads((ups / "stages.json").read_text())["stages"]["upsampler"]
-(out / "stages.json").write_text(json.dumps(record, indent=1) + "\n")
-config["upsampler_diffusion"]["num_inference_steps"] = int(sys.argv[2])
-config["diffusion"]["guidance_scale"] = float(sys.argv[3])
-config_file.write_text(yaml.safe_dump(config, sort_keys=False))
-PY
+drivesim bundle set "$OUT" upsampler_diffusion.num_inference_steps="${SR_STEPS:-2}" \
+    diffusion.guidance_scale="${GUIDANCE:-2.0}"
 drivesim info "$OUT"

@@ -45,21 +45,9 @@ run "$OUT" interpolation interpolation "" --steps ${INT_STEPS:-600} --batch 8
 wait $UPS_PID
 cat "$OUT.upsampler.log"
 # The upsampler works in pixel space: its weights (and its config section) do not depend on the
-# latent stages.
-python3 - "$OUT" "${SR_STEPS:-2}" "${GUIDANCE:-1.0}" <<'PY'
-import json, shutil, sys
-from pathlib import Path
-import yaml
-out = Path(sys.argv[1]); ups = Path(str(out) + ".upsampler")
-shutil.copyfile(ups / "upsampler.safetensors", out / "upsampler.safetensors")
-config = yaml.safe_load((out / "config.yaml").read_text())
-config["upsampler"] = yaml.safe_load((ups / "config.yaml").read_text())["upsampler"]
+# latent stages. Its part, config section and stages.json entry go into BUNDLE; rerunning is harmless.
+drivesim bundle merge "$OUT" --from "$OUT.upsampler" --part upsampler
 # Sampling defaults chosen from `drivesim eval` (checkpoints/default/README.md).
-config["upsampler_diffusion"]["num_inference_steps"] = int(sys.argv[2])
-config["diffusion"]["guidance_scale"] = float(sys.argv[3])
-(out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-record = json.loads((out / "stages.json").read_text())
-record["stages"]["upsampler"] = json.loads((ups / "stages.json").read_text())["stages"]["upsampler"]
-(out / "stages.json").write_text(json.dumps(record, indent=1) + "\n")
-PY
+drivesim bundle set "$OUT" upsampler_diffusion.num_inference_steps="${SR_STEPS:-2}" \
+    diffusion.guidance_scale="${GUIDANCE:-1.0}"
 drivesim info "$OUT"

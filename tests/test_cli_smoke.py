@@ -97,6 +97,14 @@ def test_train_a_few_steps(ws):
     assert json.loads((bundle / "stages.json").read_text())["stages"]["autoencoder"]
 
 
+def test_bundle_merge_and_set(ws):
+    bundle = ws / "edited_bundle"
+    shutil.copytree(ws / "bundle", bundle)
+    assert run("bundle", "merge", bundle, "--from", ws / "bundle", "--part", "upsampler") == 0
+    assert run("bundle", "set", bundle, "diffusion.guidance_scale=2") == 0
+    assert "guidance_scale: 2.0" in (bundle / "config.yaml").read_text()
+
+
 def test_eval_quick(ws, monkeypatch):
     from drivesim.eval import settings
 

@@ -24,13 +24,13 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import yaml
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
@@ -43,7 +43,7 @@ from drivesim.models.upsampler import VideoUpsampler
 from drivesim.models.video_unet import VideoUNet
 
 __all__ = ["Bundle", "PARTS", "TEMPORAL_PARTS", "CONFIG_FILE", "build_bundle", "grow_bundle", "save_bundle", "load_bundle",
-           "read_bundle_config", "bundle_sha256", "part_file", "construct_models"]
+           "read_bundle_config", "bundle_sha256", "part_file", "construct_models", "check_part_files"]
 
 CONFIG_FILE = "config.yaml"
 
@@ -353,6 +353,27 @@ def load_bundle(folder: Path | str, device: str | torch.device = "cpu", dtype: t
         model.load_state_dict(full[name], strict=True, assign=True)
         _no_meta_left(name, model)
     return Bundle(config=config, **models, path=folder, temporal_from=temporal_from)
+
+
+def check_part_files(config: BundleConfig, sources: Mapping[str, Path | str]) -> None:
+    """Every part file `sources[part]/PART.safetensors` holds exactly the tensors, with the shapes, that
+    `config` builds: the check `load_bundle` makes, from the files' headers only (no tensor is read).
+    For edits that must leave a loadable bundle (drivesim.train.bundle_edit). BundleError otherwise."""
+    with torch.device("meta"):
+        models = construct_models(config)
+    _check_shared_spatial(config, models["unet"], models["interpolator"])
+    for spec in PART_SPECS:
+        folder = Path(sources[spec.name])
+        path = part_file(folder, spec.name)
+        if not path.is_file():
+            raise BundleError(f"bundle {folder} is missing part {spec.name!r} ({path.name})")
+        try:
+            with safe_open(str(path), framework="pt") as f:  # meta tensors: shapes without memory
+                shapes = {k: torch.empty(f.get_slice(k).get_shape(), device="meta") for k in f.keys()}
+        except (SafetensorError, OSError, ValueError) as err:
+            raise BundleError(f"part {spec.name!r} ({path}) is not a readable safetensors file: {err}") from err
+        model = models[spec.model]
+        _check_part(spec.name, folder, shapes, _select(model, model.state_dict(), spec.select))
 
 
 def _no_meta_left(name: str, model: nn.Module) -> None:

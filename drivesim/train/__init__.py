@@ -4,7 +4,8 @@
 
 Modules: `stages` (one config + one loss per stage, registry STAGES), `loop` (accelerate, EMA,
 resumable state, log, previews), `state` (safetensors + JSON state, BUNDLE/stages.json),
-`datasets` (which frames each stage reads), `previews`, `ema`.
+`datasets` (which frames each stage reads), `previews`, `ema`, `bundle_edit` (after training: a part
+merged from another bundle, config values set; `drivesim bundle`).
 """
 
 from drivesim.train.loop import TrainOptions, TrainResult, train

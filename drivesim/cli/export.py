@@ -1,0 +1,82 @@
+"""`drivesim export`: a labelled dataset (images + COCO / KITTI / MOT / YOLO / OSI), resumable and
+shardable; `--merge` joins the shards."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from drivesim.cli.args import CHECKPOINT_HELP, TRAJECTORY_HELP, Subparsers, add_command
+from drivesim.errors import DrivesimError
+
+
+def register(sub: Subparsers) -> None:
+    p = add_command(sub, "export", "labelled dataset: images + COCO / KITTI / MOT / YOLO (resumable, shardable)",
+                    "drivesim export scenarios/ -o out/dataset --variations 2\n"
+                    "  drivesim export scenarios/ -o out/dry --source schematic --formats coco,yolo\n"
+                    "  drivesim export scenarios/ -o out/dataset --shard 0/2   # then 1/2, then: "
+                    "drivesim export --merge out/dataset\n"
+                    "  drivesim export header.yaml --trajectory drive.jsonl -o out/drive_dataset --source schematic")
+    p.add_argument("scenarios", nargs="*", metavar="SCENARIO_OR_DIR", help="scenario files or folders of *.yaml")
+    p.add_argument("-o", "--output", metavar="DATASET", help="dataset folder; rerun the same command to resume")
+    p.add_argument("--trajectory", metavar="FILE.jsonl", help=TRAJECTORY_HELP + " (one clip)")
+    p.add_argument("--formats", default="coco,kitti,mot,yolo",
+                   help="comma-separated: coco, kitti, mot, yolo, osi (default: coco,kitti,mot,yolo)")
+    p.add_argument("--variations", type=int, default=0, metavar="N", help="seeded variations per scenario")
+    p.add_argument("--seed", type=int, default=0, help="seed of the variations (default 0)")
+    p.add_argument("--shard", metavar="I/N", help="export clips k with k %% N == I (default: RANK/WORLD_SIZE)")
+    p.add_argument("--source", choices=["diffusion", "render", "schematic"], default="diffusion",
+                   help="frames from the diffusion model, the procedural renderer (non-neural baseline), or "
+                        "schematic drawings of the labels (dry run)")
+    p.add_argument("--checkpoint", metavar="BUNDLE", help=CHECKPOINT_HELP + "; --source diffusion")
+    p.add_argument("--device", help="torch device for --source diffusion (default: cuda:LOCAL_RANK or cpu)")
+    p.add_argument("--merge", metavar="DATASET", help="merge the shards' clips: COCO, manifest and card")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from drivesim.export.dataset import (ExportOptions, export_dataset, merge_dataset, parse_shard, plan_clips,
+                                         resolve_source, shard_from_env)
+    from drivesim.export.writers import parse_formats
+
+    if args.merge:
+        if args.scenarios or args.output:
+            raise DrivesimError("--merge DATASET takes no scenarios and no -o; run it after every shard finished")
+        summary = merge_dataset(Path(args.merge))
+    else:
+        if not args.scenarios or not args.output:
+            raise DrivesimError("usage: drivesim export SCENARIO_OR_DIR... -o DATASET (or --merge DATASET)")
+        shard = parse_shard(args.shard) if args.shard else shard_from_env()
+        if args.trajectory:  # one clip: SCENARIO is its header, the trajectory gives every frame's world
+            from drivesim.bridges.replay import trajectory_clip, trajectory_source
+
+            if len(args.scenarios) != 1 or args.variations:
+                raise DrivesimError("--trajectory takes one header scenario and no --variations")
+            if "osi" in parse_formats(args.formats):  # the OSI trace is built from a scenario's engine
+                raise DrivesimError("--formats osi writes a scenario file's ground truth; it does not apply to "
+                                    "--trajectory")
+            clips = [trajectory_clip(args.scenarios[0], args.trajectory)]
+            source, source_id = trajectory_source(args.source, args.trajectory, args.checkpoint, args.device)
+        else:
+            clips = plan_clips(args.scenarios, variations=args.variations, export_seed=args.seed)
+            source, source_id = resolve_source(args.source, args.checkpoint, args.device)
+        options = ExportOptions(formats=parse_formats(args.formats), shard=shard, source_id=source_id,
+                                export_seed=args.seed, variations=args.variations, progress=not args.quiet)
+        result = export_dataset(clips, Path(args.output), source, options)
+        print(f"{args.output}: wrote {result.written} clip(s) ({result.frames} frames), "
+              f"{result.assigned - result.written} already complete, {result.assigned} of {result.planned} "
+              f"in this {'shard' if shard[1] > 1 else 'export'}")
+        if result.merged is None:
+            print(f"shard {shard[0]}/{shard[1]} done; when every shard has finished: "
+                  f"drivesim export --merge {args.output}")
+            return 0
+        summary = result.merged
+    print(f"dataset: {summary.clips} clips, {summary.frames} frames, {summary.boxes} boxes")
+    if summary.missing:
+        print(f"warning: {len(summary.missing)} planned clip(s) not exported yet ({', '.join(summary.missing[:5])}"
+              f"{' ...' if len(summary.missing) > 5 else ''}); rerun their shards, then --merge again",
+              file=sys.stderr)
+        return 1
+    return 0
