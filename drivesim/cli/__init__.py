@@ -27,7 +27,7 @@ import argparse
 import os
 import sys
 
-from drivesim.cli import bench, bundle, eval, export, generate, info, scenario, serve, strip, train
+from drivesim.cli import bench, bundle, evaluate, export, generate, info, scenario, serve, strip, train
 from drivesim.errors import DrivesimError
 
 __all__ = ["build_parser", "main"]
@@ -51,7 +51,7 @@ examples:
   drivesim serve --port 50051"""
 
 # `drivesim -h` lists the commands in this order: scenario -> video -> dataset -> service -> training.
-COMMANDS = (scenario, strip, info, generate, bench, export, serve, train, bundle, eval)
+COMMANDS = (scenario, strip, info, generate, bench, export, serve, train, bundle, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:
