@@ -1,5 +1,6 @@
 """Where scenarios come from: the loader's format registry, the one `read_scenario` every entry point
-uses, the scenario layer's independence from the standards, and the one road type.
+uses, the scenario layer's independence from the standards, and the one road type (`drivesim.road.Road`)
+that the OpenDRIVE reader and the highway-env bridge build, with drivesim's `RoadFrame` on it.
 
     python -m pytest tests/test_scenario_sources.py -q
 """
@@ -18,7 +19,8 @@ from drivesim.errors import DrivesimError, ScenarioError
 from drivesim.scenario import file_formats
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.loader import load_scenario, parse_scenario, register_format
-from drivesim.scenario.road import Lane, RoadFrame, StraightRoad
+from drivesim.road import Lane, LaneSection, LaneWidth, Line, ReferenceLine, Road
+from drivesim.scenario.road import RoadFrame, road_st
 from drivesim.sources import read_scenario
 
 REPO = Path(__file__).resolve().parent.parent
@@ -131,34 +133,37 @@ def test_entry_points_share_read_scenario():
 
 # --- one road type ------------------------------------------------------------------------------
 
-def test_the_road_type_maps_world_points_and_headings():
-    road = StraightRoad("r", 10.0, 5.0, 0.5, 100.0, {-1: Lane(-1, "driving", 3.5, 0.0, -3.5),
-                                                    1: Lane(1, "driving", 3.5, 0.0, 3.5)})
+def test_the_road_frame_maps_world_points_and_headings():
+    road = Road("r", 100.0, ReferenceLine((Line(0.0, 10.0, 5.0, 0.5, 100.0),)),
+                (LaneSection(0.0, left=(Lane(1, widths=(LaneWidth(0.0, 3.5),)),),
+                             right=(Lane(-1, widths=(LaneWidth(0.0, 3.5),)),)),))
     ahead = RoadFrame(road, 1, (-1,), 3.5, 0.0)
     c, s = math.cos(0.5), math.sin(0.5)
     x, y = 10.0 + 20.0 * c + 1.0 * s, 5.0 + 20.0 * s - 1.0 * c  # 20 m along, 1 m right of the line
-    assert road.to_st(x, y) == pytest.approx((20.0, -1.0))
+    assert road_st(road, x, y) == pytest.approx((20.0, -1.0))
+    assert road.planView.to_world(20.0, -1.0) == pytest.approx((x, y))  # the model's own inverse
     assert ahead.locate(x, y) == pytest.approx((20.0, 1.0))
     assert ahead.yaw(0.5) == pytest.approx(0.0) and ahead.yaw(0.4) == pytest.approx(0.1)  # + yawing right
     assert ahead.yaw(0.5 + math.pi) == ahead.yaw(0.5 - math.pi) == pytest.approx(math.pi)  # (-pi, pi]
     back = RoadFrame(road, -1, (1,), 3.5, 0.0)  # the left lane, driven towards -s
     assert back.locate(x, y) == pytest.approx((-20.0, -1.0)) and back.yaw(0.5 + math.pi) == pytest.approx(0.0)
-    assert road.lane_at(-1.0).id == -1 and road.direction_of_lane(-1) == 1 and road.direction_of_lane(1) == -1
     assert [ahead.lane_of(v) for v in (-2.0, 1.0, 3.6, 99.0)] == [0, 0, 0, 0] and ahead.index(-1) == 0
 
 
-def test_opendrive_reads_into_the_road_type():
+def test_opendrive_reads_into_the_road_model():
     from drivesim.standards import opendrive
 
-    road = opendrive.read_road(XODR, "1", where=None)
-    assert type(road) is StraightRoad and all(type(lane) is Lane for lane in road.lanes.values())
-    assert opendrive.StraightRoad is StraightRoad and opendrive.RoadFrame is RoadFrame  # no copy of its own
-    frame = opendrive.road_frame(road, -1, 1, where=None)
+    road, element = opendrive.read_road(XODR, "1", where=None)
+    assert type(road) is Road and element.tag == "road"
+    assert not [name for name, value in vars(opendrive).items()  # no road class of its own
+                if isinstance(value, type) and value.__module__ == opendrive.__name__]
+    assert road.direction(-1) == 1 and road.lane_at(0.0, -1.0) == -1
+    frame = opendrive.road_frame(road, element, -1, 1, where=None)
     assert type(frame) is RoadFrame and frame.lane_ids == (-1, -2, -3) and frame.width_m == 3.5
     assert frame.locate(30.0, -1.75) == pytest.approx((30.0, 1.75))  # lane -1's centre: drivesim lane 0
 
 
-def test_highway_env_reads_into_the_same_road_type():
+def test_highway_env_reads_into_the_same_road_model():
     pytest.importorskip("highway_env")
     import gymnasium
 
@@ -172,9 +177,10 @@ def test_highway_env_reads_into_the_same_road_type():
         frame = bridge.env_road(env.unwrapped.road.network, "highway-fast-v0")
     finally:
         env.close()
-    assert type(frame) is RoadFrame and type(frame.road) is StraightRoad
+    assert type(frame) is RoadFrame and type(frame.road) is Road
     assert frame.lane_ids == (-1, -2, -3) and frame.width_m == 4.0 and frame.road.rule == "RHT"
     # highway-env's lane k centre is at y = 4 k (y to the right): drivesim lane k, lateral (k + 0.5) * 4
     for k in range(3):
         forward, lateral = frame.locate(50.0, -4.0 * k)  # the bridge mirrors y into the road's world
         assert lateral == pytest.approx((k + 0.5) * 4.0) and frame.lane_of(lateral) == k
+        assert frame.road.lane_at(50.0, -(k + 0.5) * 4.0) == -(k + 1)

@@ -18,7 +18,7 @@ env's own motion, never an extrapolation.
 
 Coordinates: highway-env's x runs along the road, its y across it to the right of the driving
 direction (lane k is at y = 4 k on its default road). `env_road` makes the env's lanes the road type
-every reader builds (`drivesim.scenario.road`), mirroring y (screen axes) into its right-handed world;
+every reader builds (`drivesim.road.Road`), mirroring y (screen axes) into its right-handed world;
 its `RoadFrame` counts lateral_m from the road's left edge, to the right, and distances forward from
 the camera, which sits where the engine puts it: EGO_CAMERA_BEHIND_FRONT_M behind the ego's front, in
 its centre, looking along the road. Headings: drivesim's are yaw to the right of the road's direction.
@@ -45,9 +45,10 @@ except ImportError as _err:  # the optional extra is missing
     raise MissingDependency(f"the highway-env bridge needs highway-env ({_err}); install it with: "
                             'pip install "drivesim[sim]"') from _err
 
+import drivesim.road as road_model  # the network model (its Road; format.Road is the scenario file's road)
 from drivesim.scenario.engine import EGO_CAMERA_BEHIND_FRONT_M
 from drivesim.scenario.format import DEFAULT_SIZE_M, Ego, Road, Scenario
-from drivesim.scenario.road import Lane, RoadFrame, StraightRoad
+from drivesim.scenario.road import RoadFrame
 from drivesim.scenario.trajectory import WorldState
 from drivesim.scenario.world_state import Step, StepAgent
 from drivesim.bridges.world_camera import WorldCamera
@@ -114,10 +115,12 @@ def env_road(network: Any, env_name: str) -> RoadFrame:
     start = min(float(np.dot(lane.start, direction)) for lane in lanes)
     end = max(float(np.dot(lane.end, direction)) for lane in lanes)
     x0, y0 = start * direction + (offsets[0] - 0.5) * width * right  # the left edge where the lanes start
-    ids = tuple(-(k + 1) for k in range(len(offsets)))
-    road = StraightRoad(env_name, float(x0), -float(y0), -heading, end - start,
-                        {i: Lane(i, "driving", width, (i + 1) * width, i * width) for i in ids})
-    return RoadFrame(road, 1, ids, width, 0.0)
+    ours = tuple(road_model.Lane(-(k + 1), "driving", widths=(road_model.LaneWidth(0.0, width),))
+                 for k in range(len(offsets)))
+    reference = road_model.ReferenceLine((road_model.Line(0.0, float(x0), -float(y0), -heading, end - start),))
+    road = road_model.Road(id=env_name, length=end - start, planView=reference,
+                           laneSections=(road_model.LaneSection(0.0, right=ours),))
+    return RoadFrame(road, 1, tuple(lane.id for lane in ours), width, 0.0)
 
 
 def _on_road(road: RoadFrame, position: tuple[float, float], heading: float) -> tuple[float, float, float]:

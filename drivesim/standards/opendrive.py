@@ -1,16 +1,16 @@
-"""OpenDRIVE roads whose plan view is straight -> `drivesim.scenario.road.StraightRoad` (lanes, widths,
-driving directions), and drivesim's `RoadFrame` around the ego's lane.
+"""OpenDRIVE roads whose plan view is straight -> the road network model's `drivesim.road.Road`, and
+drivesim's `RoadFrame` (drivesim/scenario/road.py) around the ego's lane.
 
 A road is accepted when every `<geometry>` of its plan view is a `<line>` on one straight line (same
 heading, each starting where the line goes), its lane widths are constant (`b = c = d = 0`), any
 `<laneOffset>` is constant, and every lane section has the same lanes. Anything else is refused
 with the element and its line (curved roads come later).
 
-OpenDRIVE's road coordinates (s along the reference line, t to its left), lane ids and traffic rule are
-the road type's own (drivesim/scenario/road.py): a road read here is used as it is.
+The model's road coordinates (s along the reference line, t to its left), lane ids and traffic rule are
+OpenDRIVE's: a road read here keeps its records (one straight <line> for the collinear ones).
 
-    road = read_road(Path("scenarios/openscenario/straight_3lane.xodr"), "1", where=logic_file_element)
-    road.lanes[-1].t_center, road.direction_of_lane(-1)
+    road, element = read_road(Path("scenarios/openscenario/straight_highway.xodr"), "1", where=logic_file_element)
+    road.lane_center_t(-1, 0.0)[0], road.direction(-1)
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from drivesim.scenario.road import Lane, RoadFrame, StraightRoad
+from drivesim.errors import DrivesimError
+from drivesim.road import Lane, LaneOffset, LaneSection, LaneWidth, Line, ReferenceLine, Road
+from drivesim.scenario.road import RoadFrame
 from drivesim.standards.openscenario.params import Params
 from drivesim.standards.openscenario.xmltree import Element, located, read_xml
 
@@ -28,15 +30,16 @@ HEADING_TOLERANCE_RAD = 1e-6
 POSITION_TOLERANCE_M = 1e-3
 
 
-def read_road(path: Path, road_id: str, where: Element) -> StraightRoad:
-    """The road `road_id` of an OpenDRIVE file, if its plan view is straight (else a located error)."""
+def read_road(path: Path, road_id: str, where: Element) -> tuple[Road, Element]:
+    """The road `road_id` of an OpenDRIVE file, if its plan view is straight (else a located error), and its
+    <road> element (errors about the road point there)."""
     root = read_xml(path, "OpenDRIVE")
     roads = {r.attrib.get("id", ""): r for r in root.all("road")}
     if road_id not in roads:
         known = ", ".join(sorted(roads)) or "none"
         raise located(where, f"road {road_id} is not in {path.name} (its roads: {known})",
                       "use one of the file's road ids in the positions")
-    return _straight_road(roads[road_id])
+    return _straight_road(roads[road_id]), roads[road_id]
 
 
 def road_ids(path: Path) -> list[str]:
@@ -50,7 +53,7 @@ def _float(node: Element, attr: str, default: float | None = None) -> float:
     return _PLAIN.number(node, attr) if default is None else _PLAIN.number(node, attr, default)
 
 
-def _straight_road(road: Element) -> StraightRoad:
+def _straight_road(road: Element) -> Road:
     rid = road.attrib.get("id", "")
     plan = road.require("planView")
     geoms = plan.all("geometry")
@@ -86,24 +89,28 @@ def _straight_road(road: Element) -> StraightRoad:
         if lo is not lanes_el.all("laneOffset")[0] and _float(lo, "a", 0.0) != offset:
             raise located(lo, f"road {rid} has a lane offset that changes along the road")
         offset = _float(lo, "a", 0.0)
-    sections = lanes_el.all("laneSection")
-    if not sections:
+    section_els = lanes_el.all("laneSection")
+    if not section_els:
         raise located(lanes_el, f"road {rid} has no <laneSection>")
-    layouts = [_section_lanes(sec, offset) for sec in sections]
-    for sec, layout in zip(sections[1:], layouts[1:]):
-        if layout != layouts[0]:
-            raise located(sec, f"road {rid}: the lanes change at this lane section",
+    sections = [_section(sec) for sec in section_els]
+    for el, section in zip(section_els[1:], sections[1:]):
+        if section.lanes != sections[0].lanes:
+            raise located(el, f"road {rid}: the lanes change at this lane section",
                           "only roads with the same lanes along their whole length are supported")
-    return StraightRoad(rid, x0, y0, hdg, length, layouts[0], rule, source=road)
+    try:  # the model checks the rest (lane ids without gaps, OpenDRIVE lane types, ...)
+        return Road(id=rid, length=length, planView=ReferenceLine((Line(0.0, x0, y0, hdg, length),)),
+                    laneSections=tuple(sections), laneOffset=(LaneOffset(0.0, offset),) if offset else (),
+                    rule=rule)
+    except DrivesimError as err:
+        raise located(road, str(err)) from None
 
 
-def _section_lanes(section: Element, offset: float) -> dict[int, Lane]:
-    lanes: dict[int, Lane] = {}
+def _section(section: Element) -> LaneSection:
+    sides: dict[str, list[Lane]] = {"left": [], "right": []}
     for side, sign in (("left", 1), ("right", -1)):
         side_el = section.child(side)
         if side_el is None:
             continue
-        specs = []
         for lane in side_el.all("lane"):
             lid = int(_float(lane, "id"))
             if lid == 0 or (lid > 0) != (sign > 0):
@@ -120,42 +127,42 @@ def _section_lanes(section: Element, offset: float) -> dict[int, Lane]:
                 if any(_float(w, k, 0.0) != 0.0 for k in ("b", "c", "d")) or _float(w, "a") != a:
                     raise located(w, f"lane {lid} changes its width along the road",
                                   "only lanes of constant width (b = c = d = 0) are supported")
-            specs.append((abs(lid), lid, lane.attrib.get("type", "driving"), a))
-        t = offset
-        for _, lid, kind, width in sorted(specs):
-            outer = t + sign * width
-            lanes[lid] = Lane(lid, kind, width, t, outer)
-            t = outer
-    return lanes
+            sides[side].append(Lane(lid, lane.attrib.get("type", "driving"), widths=(LaneWidth(0.0, a),)))
+    return LaneSection(_float(section, "s", 0.0), left=tuple(sides["left"]), right=tuple(sides["right"]))
 
 
-def road_frame(road: StraightRoad, ego_lane: int, direction: int, where: Element,
+def road_frame(road: Road, road_element: Element, ego_lane: int, direction: int, where: Element,
                cross_centre: bool = False) -> RoadFrame:
     """The drivesim road around the ego's lane (`direction` +1 / -1: the ego drives towards +s / -s). The run
-    stops at the centre line unless `cross_centre` (an entity starts beyond it, driving the ego's way)."""
-    by_t = sorted(road.lanes.values(), key=lambda lane: -lane.t_center)  # left to right for +s
-    if ego_lane not in road.lanes or road.lanes[ego_lane].type not in DRIVING_TYPES:
-        kind = road.lanes[ego_lane].type if ego_lane in road.lanes else "no such"
+    stops at the centre line unless `cross_centre` (an entity starts beyond it, driving the ego's way).
+    The road's lanes are the same all along it (`read_road` refuses others): they are read at s = 0."""
+    borders = {lid: border for lid, border in road.borders(0.0).items() if lid}
+    kinds = {lid: road.lane(lid, 0.0).type for lid in borders}
+    by_t = sorted(borders, key=lambda lid: -(borders[lid][0] + borders[lid][1]))  # left to right for +s
+    if ego_lane not in borders or kinds[ego_lane] not in DRIVING_TYPES:
+        kind = kinds.get(ego_lane, "no such")
         raise located(where, f"the ego starts in lane {ego_lane} of road {road.id} ({kind} lane)",
                       f"start the ego in a lane of type {', '.join(DRIVING_TYPES[:3])}, ...")
-    k = next(i for i, lane in enumerate(by_t) if lane.id == ego_lane)
+    k = by_t.index(ego_lane)
     lo = hi = k
+
     def joins(i: int) -> bool:
-        return by_t[i].type in DRIVING_TYPES and (cross_centre or (by_t[i].id > 0) == (ego_lane > 0))
+        return kinds[by_t[i]] in DRIVING_TYPES and (cross_centre or (by_t[i] > 0) == (ego_lane > 0))
 
     while lo > 0 and joins(lo - 1):
         lo -= 1
     while hi + 1 < len(by_t) and joins(hi + 1):
         hi += 1
     run = by_t[lo:hi + 1] if direction > 0 else by_t[lo:hi + 1][::-1]
-    width = run[0].width_m
-    for lane in run:
-        if abs(lane.width_m - width) > 1e-3:
-            raise located(road.source, f"road {road.id}: lane {lane.id} is {lane.width_m:g} m wide, lane "
-                          f"{run[0].id} {width:g} m", "drivesim's road has lanes of one width: make the "
+    widths = {lid: float(road.lane(lid, 0.0).width(0.0)[0]) for lid in run}
+    width = widths[run[0]]
+    for lid in run:
+        if abs(widths[lid] - width) > 1e-3:
+            raise located(road_element, f"road {road.id}: lane {lid} is {widths[lid]:g} m wide, lane "
+                          f"{run[0]} {width:g} m", "drivesim's road has lanes of one width: make the "
                           "traffic lanes beside the ego's equally wide")
     if not 1.0 < width <= 10.0 or len(run) > 8:
-        raise located(road.source, f"road {road.id}: {len(run)} traffic lanes of {width:g} m",
+        raise located(road_element, f"road {road.id}: {len(run)} traffic lanes of {width:g} m",
                       "drivesim supports 1..8 lanes of more than 1 m and at most 10 m")
-    t_left = run[0].t_max if direction > 0 else run[0].t_min
-    return RoadFrame(road, direction, tuple(lane.id for lane in run), width, t_left)
+    t_left = max(borders[run[0]]) if direction > 0 else min(borders[run[0]])
+    return RoadFrame(road, direction, tuple(run), width, t_left)

@@ -25,7 +25,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from drivesim.scenario.road import RoadFrame, StraightRoad
+from drivesim.road import Road
+from drivesim.scenario.road import RoadFrame, road_st
 from drivesim.standards.opendrive import read_road, road_frame, road_ids
 from drivesim.standards.openscenario import conditions as cond
 from drivesim.standards.openscenario.conditions import SMALL, STAND_STILL_MPS, Condition, EntityState
@@ -80,7 +81,8 @@ class Runner:
         self._states: dict[str, EntityState] = {}
         self._still_since: dict[str, Optional[float]] = {}
         self.motions: dict[str, Motion] = {}
-        self.road: StraightRoad
+        self.road: Road
+        self.road_element: Element  # its <road>, where errors about it point
         self.frame: RoadFrame
         self.dirs: dict[str, int] = {}
         self.st: dict[str, tuple[float, float]] = {}  # reference point (s, t) at t = 0
@@ -99,16 +101,16 @@ class Runner:
                 raise located(entity.node, f"entity {name} has no TeleportAction in <Init>",
                               "place every entity with a <TeleportAction> in <Init>")
         ego_tp = teleports[self.d.ego]
-        self.road = read_road(self.d.logic_file, self._road_of(ego_tp.position), ego_tp.position.node)
+        self.road, self.road_element = read_road(self.d.logic_file, self._road_of(ego_tp.position),
+                                                 ego_tp.position.node)
         for name in teleports:  # in <Init> order, so relative positions see the entities placed before them
             s, t, direction = self._absolute(name, teleports[name].position)
             self.st[name], self.dirs[name] = (s, t), direction
         ego_t, ego_dir = self.st[self.d.ego][1], self.dirs[self.d.ego]
-        lane = self.road.lane_at(ego_t)
-        ego_lane = lane.id if lane else 0
-        lanes_used = [self.road.lane_at(t) for n, (_, t) in self.st.items() if self.dirs[n] == ego_dir]
-        beyond = any(lane is not None and (lane.id > 0) != (ego_lane > 0) for lane in lanes_used)
-        self.frame = road_frame(self.road, ego_lane, ego_dir, ego_tp.node, cross_centre=beyond)
+        ego_lane = self._lane_at(ego_t)
+        lanes_used = [self._lane_at(t) for n, (_, t) in self.st.items() if self.dirs[n] == ego_dir]
+        beyond = any(lane != 0 and (lane > 0) != (ego_lane > 0) for lane in lanes_used)
+        self.frame = road_frame(self.road, self.road_element, ego_lane, ego_dir, ego_tp.node, cross_centre=beyond)
         for name in teleports:
             if self.dirs[name] != self.frame.direction:
                 raise located(teleports[name].position.node, f"{name} drives against the ego's direction",
@@ -142,7 +144,7 @@ class Runner:
             turn = math.remainder(h, 2 * math.pi)
             base = lane_dir
         else:
-            turn = math.remainder(h - self.road.heading_rad, 2 * math.pi)
+            turn = math.remainder(h - self.road.planView.geometries[0].hdg, 2 * math.pi)
             base = 1
         if abs(turn) < HEADING_TOLERANCE_RAD:
             return base
@@ -158,25 +160,24 @@ class Runner:
             raise located(pos.node, f"{name} is on road {pos.road}, the ego on road {road.id}",
                           "put every entity on the ego's road (one straight road)")
         if isinstance(pos, LanePos):
-            if pos.lane not in road.lanes:
+            if not self._has_lane(pos.lane):
                 raise located(pos.node, f"lane {pos.lane} does not exist on road {road.id}",
-                              f"use one of {sorted(road.lanes)}")
-            t = road.lanes[pos.lane].t_center + pos.offset
-            return pos.s, t, self._direction(pos.heading, road.direction_of_lane(pos.lane), pos.node)
+                              f"use one of {sorted(lane for lane in road.laneSections[0].lanes if lane)}")
+            t = self._centre_t(pos.lane) + pos.offset
+            return pos.s, t, self._direction(pos.heading, road.direction(pos.lane), pos.node)
         if isinstance(pos, RoadPos):
             return pos.s, pos.t, self._direction(pos.heading, 1, pos.node)
         if isinstance(pos, WorldPos):
-            s, t = road.to_st(pos.x, pos.y)
+            s, t = road_st(road, pos.x, pos.y)
             return s, t, self._direction(("absolute", pos.h), 1, pos.node)
         if pos.entity not in self.st:
             raise located(pos.node, f"{pos.entity} is not placed yet", "teleport it earlier in <Init>")
         (rs, rt), rdir = self.st[pos.entity], self.dirs[pos.entity]
         if isinstance(pos, RelativeLanePos):
-            ref_lane = road.lane_at(rt)
-            lane_id = _step_lanes(ref_lane.id if ref_lane else 0, pos.d_lane)
-            if lane_id not in road.lanes:
+            lane_id = _step_lanes(self._lane_at(rt), pos.d_lane)
+            if not self._has_lane(lane_id):
                 raise located(pos.node, f"lane {lane_id} does not exist on road {road.id}")
-            return rs + pos.ds, road.lanes[lane_id].t_center + pos.offset, rdir
+            return rs + pos.ds, self._centre_t(lane_id) + pos.offset, rdir
         assert isinstance(pos, RelativeObjectPos)
         return rs + pos.dx * rdir, rt + pos.dy * rdir, rdir
 
@@ -207,15 +208,25 @@ class Runner:
         ref = self.state(pos.entity)
         if isinstance(pos, RelativeObjectPos):
             return ref.u + pos.dx, ref.lateral - pos.dy
-        ref_lane = self.road.lane_at(self.frame.t_of(ref.lateral))
-        lane_id = _step_lanes(ref_lane.id if ref_lane else 0, pos.d_lane)
-        if lane_id not in self.road.lanes:
+        lane_id = _step_lanes(self._lane_at(self.frame.t_of(ref.lateral)), pos.d_lane)
+        if not self._has_lane(lane_id):
             raise located(pos.node, f"lane {lane_id} does not exist on road {self.road.id}")
-        return ref.u + pos.ds * self.frame.direction, self.frame.lateral(self.road.lanes[lane_id].t_center + pos.offset)
+        return ref.u + pos.ds * self.frame.direction, self.frame.lateral(self._centre_t(lane_id) + pos.offset)
 
     def _lane_of(self, name: str) -> int:
-        lane = self.road.lane_at(self.frame.t_of(self.state(name).lateral))
-        return lane.id if lane else 0
+        return self._lane_at(self.frame.t_of(self.state(name).lateral))
+
+    # The road's lanes are the same all along it (opendrive.read_road refuses others): read at s = 0.
+
+    def _lane_at(self, t: float) -> int:
+        """The lane holding t; 0 (the centre line's id) beyond the road."""
+        return self.road.lane_at(0.0, t) or 0
+
+    def _has_lane(self, lane_id: int) -> bool:
+        return lane_id != 0 and lane_id in self.road.laneSections[0].lanes
+
+    def _centre_t(self, lane_id: int) -> float:
+        return float(self.road.lane_center_t(lane_id, 0.0)[0])
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -303,7 +314,7 @@ class Runner:
                           f"one of the lanes beside the ego's ({', '.join(map(str, self.frame.lane_ids))})",
                           "change to a traffic lane next to the ego's")
         cy = m.entity.center[1]
-        lateral = self.frame.lateral(self.road.lanes[target].t_center + a.target_offset) - cy
+        lateral = self.frame.lateral(self._centre_t(target) + a.target_offset) - cy
         dyn = a.dynamics
         duration = _transition(dyn, abs(lateral - current), speed, a.node, "lane")
         shape = SHAPES[dyn.shape] if duration > SMALL else "step"
@@ -314,10 +325,10 @@ class Runner:
     def _lane_offset(self, run: Run, a: LaneOffsetAct, m: Motion, t: float) -> None:
         current = m.value("lateral", t)
         if a.absolute is not None:
-            lane = self.road.lanes.get(self._lane_of(run.entity))
-            if lane is None:
+            lane = self._lane_of(run.entity)
+            if not self._has_lane(lane):
                 raise located(a.node, f"{run.entity} is not in a lane at {t:g} s")
-            t_target = lane.t_center + a.absolute
+            t_target = self._centre_t(lane) + a.absolute
         else:
             t_target = self.frame.t_of(self.state(a.entity).lateral) + a.value * self.frame.direction
         lateral = self.frame.lateral(t_target) - m.entity.center[1]
