@@ -16,12 +16,15 @@ take scenarios through `read_scenario`. A server never does: it parses the YAML 
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+import yaml
 
 import drivesim.standards  # noqa: F401 - registers .xosc with the loader
 from drivesim.errors import DrivesimError
 from drivesim.scenario.file_formats import scenario_suffixes
 from drivesim.scenario.format import Scenario
-from drivesim.scenario.loader import load_scenario, parse_scenario
+from drivesim.scenario.loader import load_scenario, parse_scenario, read_scenario_text
 
 ScenarioSource = Scenario | str | os.PathLike
 
@@ -46,3 +49,11 @@ def _is_text(source: str) -> bool:
     if ":" not in source:
         return False
     return not (source.lower().endswith(scenario_suffixes()) or os.path.exists(source))
+
+
+def scenario_yaml_text(path: str | os.PathLike) -> str:
+    """The YAML text a server is sent for a scenario file: a YAML file as written (its errors keep their
+    lines), any other format (.xosc) read here and sent as the drivesim scenario it becomes."""
+    if Path(path).suffix.lower() in (".yaml", ".yml", ""):
+        return read_scenario_text(path)
+    return yaml.safe_dump(load_scenario(path).model_dump(mode="json"), sort_keys=False)

@@ -184,3 +184,17 @@ def test_highway_env_reads_into_the_same_road_model():
         forward, lateral = frame.locate(50.0, -4.0 * k)  # the bridge mirrors y into the road's world
         assert lateral == pytest.approx((k + 0.5) * 4.0) and frame.lane_of(lateral) == k
         assert frame.road.lane_at(50.0, -(k + 0.5) * 4.0) == -(k + 1)
+
+
+def test_the_client_sends_a_yaml_file_as_written_and_an_xosc_as_the_scenario_it_becomes(tmp_path):
+    """`drivesim client FILE.xosc`: the server parses YAML only, so an OpenSCENARIO file is run here and
+    sent as the drivesim scenario it becomes; a YAML file goes as written (its errors keep their lines)."""
+    from drivesim.sources import scenario_yaml_text
+
+    yaml_file = tmp_path / "drive.yaml"
+    yaml_file.write_text("# a comment the server sees\nname: d\nduration_s: 1\n")
+    assert scenario_yaml_text(yaml_file) == yaml_file.read_text()
+    xosc = Path(__file__).resolve().parent.parent / "scenarios" / "openscenario" / "cut_in.xosc"
+    sent = scenario_yaml_text(xosc)
+    assert not sent.lstrip().startswith("<")
+    assert parse_scenario(sent, "sent") == read_scenario(xosc)

@@ -50,12 +50,12 @@ def register(sub: Subparsers) -> None:
 
 def run_validate(args: argparse.Namespace) -> int:
     from drivesim.errors import ScenarioError
-    from drivesim.scenario.loader import load_scenario
+    from drivesim.sources import read_scenario
 
     failed = 0
     for path in args.files:
         try:
-            scenario = load_scenario(path)
+            scenario = read_scenario(Path(path))
         except ScenarioError as err:  # every issue of the file, each with file:line:column
             failed += 1
             n = len(err.issues)
@@ -80,9 +80,9 @@ def run_plan(args: argparse.Namespace) -> int:
 
     from drivesim.output.files import atomic_write_text
     from drivesim.scenario.engine import ScenarioEngine
-    from drivesim.scenario.loader import load_scenario
+    from drivesim.sources import read_scenario
 
-    scenario = load_scenario(args.file)
+    scenario = read_scenario(Path(args.file))
     lines = [json.dumps(fc.to_json()) for fc in ScenarioEngine(scenario, seed=args.seed).frames()]
     atomic_write_text(Path(args.output), "\n".join(lines) + "\n")
     print(f"wrote {len(lines)} frames of labels to {args.output}")
@@ -97,9 +97,9 @@ def run_preview(args: argparse.Namespace) -> int:
         print(f"wrote {args.output}")
         return 0
     from drivesim.draw.preview import render_preview
-    from drivesim.scenario.loader import load_scenario
+    from drivesim.sources import read_scenario
 
-    scenario = load_scenario(args.file)
+    scenario = read_scenario(Path(args.file))
     render_preview(scenario, Path(args.output), seed=args.seed)
     print(f"wrote {args.output}")
     return 0

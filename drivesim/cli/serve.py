@@ -73,10 +73,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_client(args: argparse.Namespace) -> int:
-    from drivesim.scenario.loader import read_scenario_text
     from drivesim.serve.client import DrivesimClient, generate_to_folder
+    from drivesim.sources import scenario_yaml_text
 
-    text = read_scenario_text(args.file)
+    text = scenario_yaml_text(args.file)
     token = args.token or os.environ.get("DRIVESIM_TOKEN") or None
     with DrivesimClient(args.server, token=token, tls_ca=args.tls_ca) as client:
         summary = generate_to_folder(client, text, Path(args.output), seed=args.seed, filename=args.file)
