@@ -198,3 +198,16 @@ def test_the_client_sends_a_yaml_file_as_written_and_an_xosc_as_the_scenario_it_
     sent = scenario_yaml_text(xosc)
     assert not sent.lstrip().startswith("<")
     assert parse_scenario(sent, "sent") == read_scenario(xosc)
+
+
+def test_road_files_are_read_by_their_registered_reader(monkeypatch, tmp_path):
+    from drivesim.road import RoadNetwork, straight_road
+
+    monkeypatch.setattr(file_formats, "_ROAD_READERS", {})
+    with pytest.raises(ScenarioError, match=r"no reader for '\.net' road files"):
+        file_formats.read_road_network(tmp_path / "a.net")
+    network = RoadNetwork.of([straight_road(100.0, [3.5])], [])
+    file_formats.register_road_format(".NET", lambda path: network)
+    assert file_formats.read_road_network(tmp_path / "a.net") is network
+    with pytest.raises(ValueError, match="looks like"):
+        file_formats.register_road_format("net", lambda path: network)

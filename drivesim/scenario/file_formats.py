@@ -19,13 +19,17 @@ from drivesim.errors import ScenarioError
 from drivesim.scenario.issues import ScenarioIssue
 
 if TYPE_CHECKING:
+    from drivesim.road import RoadNetwork
     from drivesim.scenario.format import Scenario
 
 PathLike = Union[str, "os.PathLike[str]"]
 Reader = Callable[[PathLike], "Scenario"]
 
+RoadReader = Callable[[PathLike], "RoadNetwork"]
+
 YAML_SUFFIXES = (".yaml", ".yml")
 _READERS: dict[str, Reader] = {}
+_ROAD_READERS: dict[str, RoadReader] = {}
 
 
 def register_format(suffix: str, read: Reader) -> None:
@@ -55,3 +59,25 @@ def reader_for(path: PathLike) -> Reader | None:
         f"{', '.join(scenario_suffixes())})",
         f"save a YAML scenario as .yaml, or register a reader of '{suffix}' files first: "
         f"drivesim.scenario.loader.register_format('{suffix}', read)")])
+
+
+def register_road_format(suffix: str, read: RoadReader) -> None:
+    """A scenario's `road: {opendrive: FILE}` (or any road file ending in `suffix`) is read by `read(path)`,
+    which returns the `drivesim.road.RoadNetwork` or raises a located DrivesimError (`drivesim.standards`
+    registers OpenDRIVE's .xodr)."""
+    key = suffix.lower()
+    if len(key) < 2 or not key.startswith("."):
+        raise ValueError(f"a road format's suffix looks like '.xodr', got {suffix!r}")
+    _ROAD_READERS[key] = read
+
+
+def read_road_network(path: PathLike) -> "RoadNetwork":
+    """The road network in a road file, by its suffix's registered reader; a ScenarioError naming the suffix
+    and the registered ones where none reads it."""
+    name = os.fspath(path)
+    suffix = Path(name).suffix.lower()
+    if suffix not in _ROAD_READERS:
+        known = ", ".join(sorted(_ROAD_READERS)) or "none (import drivesim.standards to register .xodr)"
+        raise ScenarioError([ScenarioIssue(name, None, None, "", f"no reader for '{suffix}' road files is "
+                                           f"registered (road files: {known})", "give an OpenDRIVE .xodr file")])
+    return _ROAD_READERS[suffix](path)
