@@ -6,6 +6,11 @@ Frames (KITTI convention; docs/scenario-format.md, "Coordinates"):
 - camera frame: x right, y down, z along the optical axis, pitched by `pitch_deg`
   (positive looks down). Labels (`Box.location_m`) are in the camera frame.
 
+- world frame: OpenDRIVE's inertial frame (x east, y north, z up; heading counter-clockwise from +x,
+  pitch positive nose-up). `EgoPose` places the road frame in it: its origin (the ground point below
+  the camera) at (x, y, z), its z axis along `heading` tilted by `pitch`; `world_to_ego` and
+  `ego_to_world` convert points, so a camera that turns and climbs with the ego sees the world.
+
 Intrinsics: fx = (width / 2) / tan(fov / 2) with the horizontal fov, fy = fx (square
 pixels), principal point at the image centre.
 
@@ -22,6 +27,41 @@ from dataclasses import dataclass
 import numpy as np
 
 from drivesim.scenario.format import Camera
+
+
+@dataclass(frozen=True)
+class EgoPose:
+    """Where the road frame of the ego sits in the world: its origin (the ground point below the camera)
+    and the direction its z axis (forward) points, heading counter-clockwise from +x and pitch nose-up."""
+
+    x: float
+    y: float
+    z: float = 0.0
+    heading: float = 0.0
+    pitch: float = 0.0
+
+    @property
+    def axes(self) -> np.ndarray:
+        """Rows: the road frame's x (right), y (down) and z (forward) axes written in world coordinates."""
+        ch, sh, cp, sp = math.cos(self.heading), math.sin(self.heading), math.cos(self.pitch), math.sin(self.pitch)
+        forward = np.array([ch * cp, sh * cp, sp])
+        right = np.array([sh, -ch, 0.0])
+        up = np.cross(right, forward)
+        return np.stack([right, -up, forward])
+
+    @property
+    def origin(self) -> np.ndarray:
+        return np.array([self.x, self.y, self.z])
+
+
+def world_to_ego(points: np.ndarray, pose: EgoPose) -> np.ndarray:
+    """(..., 3) world points (x, y, z up) -> (..., 3) road-frame points (x right, y down, z forward)."""
+    return (np.asarray(points, dtype=np.float64) - pose.origin) @ pose.axes.T
+
+
+def ego_to_world(points: np.ndarray, pose: EgoPose) -> np.ndarray:
+    """(..., 3) road-frame points -> (..., 3) world points; the inverse of `world_to_ego`."""
+    return np.asarray(points, dtype=np.float64) @ pose.axes + pose.origin
 
 
 @dataclass(frozen=True)
