@@ -8,7 +8,7 @@ shape the timed run will give it (so a compiled run compiles nothing while timed
 is about one keyframe clip long by default (236 frames for `paper`). Every network forward is recorded
 by input shape; torch's FLOP counter counts one forward of each shape (drivesim/bench/flops.py), so a
 stage's FLOPs are the counted FLOPs of exactly the forwards it ran. MFU = those FLOPs / the stage's
-seconds / the device's peak (a table by device name, or --peak-tflops). Training: bench_train.py.
+seconds / the device's peak (a table by device name, or --peak-tflops). Training: training.py.
 The JSON is rewritten after every finished measurement, so a run stopped by a time limit keeps
 what it measured.
 

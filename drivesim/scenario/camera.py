@@ -113,10 +113,6 @@ class PinholeCamera:
         """(..., 3) road-frame points -> (..., 3) camera-frame points."""
         return (np.asarray(pts, dtype=np.float64) - self.centre_road) @ self.rotation.T
 
-    def camera_to_road(self, pts_cam: np.ndarray) -> np.ndarray:
-        """(..., 3) camera-frame points -> (..., 3) road-frame points."""
-        return np.asarray(pts_cam, dtype=np.float64) @ self.rotation + self.centre_road
-
     def project(self, pts_cam: np.ndarray) -> np.ndarray:
         """(..., 3) camera-frame points with z > 0 -> (..., 2) pixel coordinates (u right, v down)."""
         pts = np.asarray(pts_cam, dtype=np.float64)
