@@ -174,3 +174,9 @@ def test_a_module_finds_its_most_specific_row():
     assert _row("drivesim", rows) == "__init__.py"
     assert rows["scenario/"] >= {"errors.py"} and "pipeline/" not in rows["scenario/"]
     assert rows["cli/"] == {"anything"} and rows["errors.py"] == set()
+
+
+def test_every_script_is_documented_in_the_architecture_page():
+    section = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8").split("## Scripts", 1)[1]
+    listed = set(re.findall(r"^\| `([\w.]+)` \|", section, re.M))
+    assert listed == {p.name for p in (REPO / "scripts").glob("*.sh")}
