@@ -466,3 +466,48 @@ def test_stage_data_spacing_and_context_draws(data):
     counts = context_counts(20000, 8, 2, 0.3, torch.Generator().manual_seed(0))
     share = torch.bincount(counts, minlength=3).float() / len(counts)
     assert torch.allclose(share, torch.tensor([0.3, 0.35, 0.35]), atol=0.02)
+
+
+def test_each_stage_run_records_its_full_settings_and_info_prints_them(data, template, tmp_path, capsys,
+                                                                       monkeypatch):
+    """stages.json is written by the training code: the resolved config, options, init_from and the data's
+    content hash and seeds, paths relative to the checkout or the bundle (never absolute), wall time
+    summed over a resume; `drivesim info` prints every run; `bundle set` appends its edit."""
+    from drivesim.models import configs
+    from drivesim.train.provenance import data_fingerprint
+
+    monkeypatch.setitem(configs.CONFIGS, "test", small_config)
+    source = _bundle(template, tmp_path / "source", trained=("autoencoder",))
+    out = tmp_path / "bundle"
+    assert _cli("image", "--data", data, "--config", "test", "--init-from", source, "--out", out, "--steps", 2,
+                "--batch", 2,
+                "--set", "preview_steps=2", "--set", "p_null=0.25") == 0
+    assert _cli("image", "--data", data, "--out", out, "--steps", 3, "--batch", 2, "--resume",
+                "--set", "preview_steps=2", "--set", "p_null=0.25") == 0
+    entry = json.loads((out / "stages.json").read_text())["stages"]["image"]
+    first, second = entry["runs"]
+    assert (first["steps"], second["steps"], second["resumed_from_step"]) == (2, 3, 2)
+    assert first["config"]["p_null"] == 0.25 and first["config"]["batch"] == 2
+    assert set(first["config"]) >= {"lr", "warmup_steps", "ema_decay", "fg_weight"}  # defaults included
+    assert first["data"]["sha256"] == data_fingerprint(data)["sha256"] and first["data"]["files"] > 0
+    assert first["data"]["seeds"] == [0]
+    assert first["init_from"] == {"path": "../source", "relative_to": "bundle"}
+    assert second["wall_s"] >= first["wall_s"] > 0  # summed over the resume
+    text = json.dumps(entry)
+    assert str(tmp_path) not in text and not first["data"]["path"].startswith("/")
+
+    other = tmp_path / "other_data"
+    shutil.copytree(data, other)
+    (next(other.rglob("labels.jsonl"))).write_text("changed\n")
+    assert data_fingerprint(other)["sha256"] != first["data"]["sha256"]  # the hash is of the content
+
+    from drivesim.train.bundle_edit import set_config_values
+
+    set_config_values(out, {"diffusion.guidance_scale": "1.5"})
+    assert json.loads((out / "stages.json").read_text())["edits"][-1]["set"] == {"diffusion.guidance_scale": 1.5}
+    capsys.readouterr()
+    assert cli_main(["info", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "training record (stages.json):" in shown and "image: 3 steps" in shown
+    assert "steps 0->2" in shown and "steps 2->3" in shown and "p_null=0.25" in shown
+    assert "init_from ../source (bundle)" in shown and "set diffusion.guidance_scale=1.5" in shown

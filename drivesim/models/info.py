@@ -7,6 +7,8 @@ dtype and size on disk, then the config as a table. Reads only the safetensors h
 
 from __future__ import annotations
 
+import json
+
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,7 +131,45 @@ def format_bundle_info(folder: Path | str, with_hash: bool = False) -> str:
                  f"{sum(i.temporal for i in present):,}", "", _size(sum(i.size_bytes for i in present))])
     lines += ["", *_table(rows, right={2, 3, 4, 6})]
     lines += ["", *_config_lines(config)]
+    lines += ["", *_training_lines(folder)]
     return "\n".join(lines)
+
+
+def _training_lines(folder: Path) -> list[str]:
+    """How the parts were trained, as BUNDLE/stages.json records it (written by `drivesim train` and
+    `drivesim bundle`): each stage, each of its runs' settings, and the edits made after training."""
+    path = folder / "stages.json"
+    if not path.is_file():
+        return ["training record: none (no stages.json: no stage is known to be trained)"]
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        return [f"training record: {path} cannot be read ({err})"]
+    lines = ["training record (stages.json):"]
+    for name, entry in sorted(record.get("stages", {}).items()):
+        phases = ", ".join(f"{p} {v.get('steps')}" for p, v in entry.get("phases", {}).items())
+        lines.append(f"  {name}: {entry.get('steps')} steps{f' ({phases})' if phases else ''}, "
+                     f"trained {entry.get('trained_at', '?')}")
+        runs = entry.get("runs", [])
+        if not runs:
+            lines.append("    no run record (trained before drivesim recorded its settings)")
+        for run in runs:
+            cfg, data = run.get("config", {}), run.get("data", {})
+            phase = f" ({run['phase']})" if run.get("phase") else ""
+            lines.append(f"    run{phase}: "
+                         f"steps {run.get('resumed_from_step', 0)}->{run.get('steps')}, {run.get('wall_s')} s, "
+                         f"batch {cfg.get('batch')}, lr {cfg.get('lr')}, seed {cfg.get('seed')}")
+            lines.append(f"      data {data.get('path')} ({data.get('relative_to')}), sha256 {str(data.get('sha256'))[:16]}, "
+                         f"{data.get('files')} files, seeds {data.get('seeds')}")
+            if run.get("init_from"):
+                lines.append(f"      init_from {run['init_from']['path']} ({run['init_from']['relative_to']})")
+            others = {k: v for k, v in cfg.items() if k not in ("batch", "lr", "seed", "steps", "phase")}
+            lines.append("      config " + ", ".join(f"{k}={_value(v)}" for k, v in others.items()))
+    for edit in record.get("edits", []):
+        what = (f"set {', '.join(f'{k}={v}' for k, v in edit['set'].items())}" if "set" in edit
+                else f"merged {', '.join(edit.get('merge', []))} from {edit.get('from', {}).get('path')}")
+        lines.append(f"  edit {edit.get('at', '?')}: {what}")
+    return lines
 
 
 def missing_parts(folder: Path | str) -> list[str]:

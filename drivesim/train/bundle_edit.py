@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,6 +38,7 @@ from drivesim.models.bundle import CONFIG_FILE, PART_SPECS, PARTS, check_part_fi
 from drivesim.models.config_schema import validate_config_dict
 from drivesim.models.configs import BundleConfig, config_from_dict
 from drivesim.output.files import atomic_write_text
+from drivesim.train.provenance import portable_path
 from drivesim.train.state import RECORD_FILE, read_record
 
 __all__ = ["config_sections", "merge_parts", "parse_assignments", "set_config_values"]
@@ -73,6 +75,7 @@ def merge_parts(bundle: Path | str, source: Path | str, parts: Sequence[str]) ->
                   f"taking {', '.join(parts)} from {source}")
 
     record = _merged_record(bundle, source, parts)
+    _append_edit(record, {"merge": list(parts), "from": portable_path(source, bundle)})
     for part in parts:  # the part files first, config.yaml after them (as save_bundle writes)
         _atomic_copy(part_file(source, part), part_file(bundle, part))
     _write_config(bundle, config)
@@ -113,6 +116,10 @@ def set_config_values(bundle: Path | str, values: Mapping[str, Any]) -> dict[str
         target[name] = value
     _check_edited(bundle, config, {p: bundle for p in PARTS}, "setting " + ", ".join(typed))
     _write_config(bundle, config)
+    # settings chosen after training (sampling defaults) are part of how the bundle was made
+    record = read_record(bundle)
+    _append_edit(record, {"set": typed})
+    atomic_write_text(bundle / RECORD_FILE, json.dumps(record, indent=1, sort_keys=True) + "\n")
     return typed
 
 
@@ -187,6 +194,13 @@ def _check_edited(bundle: Path, config: dict[str, Any], sources: Mapping[str, Pa
 
 def _write_config(bundle: Path, config: dict[str, Any]) -> None:
     atomic_write_text(bundle / CONFIG_FILE, yaml.safe_dump(config, sort_keys=False))
+
+
+def _append_edit(record: dict[str, Any], edit: dict[str, Any]) -> None:
+    """Append `edit` to the record's edits, stamped; the same edit again (a rerun script) is kept once."""
+    edits = record.setdefault("edits", [])
+    if not edits or {k: v for k, v in edits[-1].items() if k != "at"} != edit:
+        edits.append({**edit, "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
 
 def _merged_record(bundle: Path, source: Path, parts: Sequence[str]) -> dict[str, Any]:

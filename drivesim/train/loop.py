@@ -36,6 +36,7 @@ from torch import nn
 
 from drivesim.errors import DrivesimError
 from drivesim.output.files import atomic_write_text, write_png
+from drivesim.train.provenance import run_record
 from drivesim.train import state as S
 from drivesim.train.latent_cache import LatentCache
 from drivesim.train.stages import (STAGES, LatentStageConfig, Stage, StageConfig, Trainee, get_stage,
@@ -299,6 +300,7 @@ class Run:
             self.disc_optimizer = torch.optim.AdamW(t.disc.parameters(), lr=cfg.disc_lr, betas=(0.5, 0.9))
         # 2. saved state (before prepare: accelerate moves optimizer state to the device)
         self.start_step, self.elapsed_before = 0, 0.0
+        self.elapsed_s = 0.0
         if saved_meta is not None:
             self._load(saved_meta, saved_tensors, named)
         # 3. data: a fresh permutation per epoch from (seed, epoch)
@@ -336,6 +338,7 @@ class Run:
                                                                       meta["disc_optimizer"]))
         self.start_step = int(meta["step"])
         self.elapsed_before = float(meta.get("elapsed_s", 0.0))
+        self.elapsed_s = self.elapsed_before
 
     # --- training ----------------------------------------------------------------------------
 
@@ -466,6 +469,7 @@ class Run:
         write_png(self.run_dir / "previews" / f"step-{self.step:08d}.png", image)
 
     def _save(self, elapsed: float) -> None:
+        self.elapsed_s = elapsed  # the stage's wall time over every resume, for its stages.json record
         if not self.accelerator.is_main_process:
             return
         opt_tensors, opt_meta = S.flatten_optimizer(self.optimizer.state_dict())
@@ -504,8 +508,11 @@ class Run:
             save_bundle(bundle, self.options.out, dtype=SAVE_DTYPES[self.options.save_dtype],
                         parts=self.stage.parts, write_config=self.stage.name == "autoencoder")
             phase = getattr(self.cfg, "phase", None)
+            run = run_record(self.stage.name, dataclasses.asdict(self.cfg), self.options, Path(self.options.out),
+                             self.step, self.start_step, self.elapsed_s, acc.num_processes,
+                             str(acc.mixed_precision))
             info: dict[str, Any] = {"steps": self.step, "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                    "data": str(Path(self.options.data).resolve())}
+                                    "data": run["data"]["path"], "run": run}
             if phase is not None:
                 info["phases"] = {phase: {"steps": self.step}}
             invalidated = S.record_stage(self.options.out, self.stage.name, info, self.stage.invalidates)

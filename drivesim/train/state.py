@@ -158,8 +158,10 @@ def record_stage(bundle: Path, stage: str, info: dict[str, Any], invalidates: tu
     data = read_record(bundle)
     stages = data["stages"]
     entry = stages.get(stage, {})
+    info = dict(info)
     phases = {**entry.get("phases", {}), **info.pop("phases", {})}
-    stages[stage] = {**entry, **info, **({"phases": phases} if phases else {})}
+    runs = [*entry.get("runs", []), *([info.pop("run")] if "run" in info else [])]  # every run, appended
+    stages[stage] = {**entry, **info, **({"phases": phases} if phases else {}), **({"runs": runs} if runs else {})}
     dropped = [name for name in invalidates if name in stages]
     for name in dropped:
         del stages[name]
