@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -61,8 +63,9 @@ def test_steady_drive_passes_and_a_fading_one_fails(feature_net):
     assert fading[2]["luminance"] < fading[0]["luminance"]
     verdicts = {v["metric"]: v["result"] for v in drift_verdicts(fading)}
     assert verdicts["visible-agent recall"] == "FAIL" and verdicts["mean luminance"] == "FAIL"
-    table = format_drift({"minutes": fading, "verdicts": drift_verdicts(fading)})
-    assert "| 3 |" in table and "FAIL" in table
+    table = format_drift({"runs": [{"upsampler": "on", "seconds": 1.0, "minutes": fading,
+                                    "verdicts": drift_verdicts(fading)}]})
+    assert "| 3 |" in table and "FAIL" in table and table.startswith("Upsampler on")
 
 
 def test_part_minutes_and_bad_lengths(feature_net):
@@ -102,10 +105,21 @@ def test_eval_only_drift_measures_every_minute_of_a_long_rollout(tmp_path):
     report = run_eval(tmp_path / "bundle", tmp_path / "data", tmp_path / "report", settings)
     drift = report.drift
     assert report.main == [] and report.controllability is None
-    assert [r["minute"] for r in drift["minutes"]] == [1] and drift["minutes"][0]["frames"] == 60
-    assert drift["minutes"][0]["visible"] > 0 and drift["settings"]["super_resolution"] is False
-    assert {v["metric"] for v in drift["verdicts"]} >= {"visible-agent recall", "mean luminance"}
+    off, on = drift["runs"]  # the default: the rollout with the upsampler off, then on
+    assert (off["upsampler"], off["super_resolution"], on["upsampler"], on["super_resolution"]) == \
+        ("off", False, "on", True)
+    for run in (off, on):
+        assert [r["minute"] for r in run["minutes"]] == [1] and run["minutes"][0]["frames"] == 60
+        assert run["minutes"][0]["visible"] > 0
+        assert {v["metric"] for v in run["verdicts"]} >= {"visible-agent recall", "mean luminance"}
+        assert (tmp_path / "report" / run["samples"]).is_file()
+    assert off["minutes"][0]["luminance"] != on["minutes"][0]["luminance"]  # two rollouts, not one twice
     text = (tmp_path / "report" / "report.md").read_text()
-    assert "## Long rollout" in text and "| 1 |" in text
+    assert "## Long rollout" in text and "Upsampler off" in text and "Upsampler on" in text and "| 1 |" in text
     assert json.loads((tmp_path / "report" / "report.json").read_text())["drift"]["scenario"].startswith("eval_long")
-    assert (tmp_path / "report" / "samples" / "drift.png").is_file()
+
+    only_on = run_eval(tmp_path / "bundle", tmp_path / "data", tmp_path / "report_on",
+                       dataclasses.replace(settings, drift_upsampler="on")).drift
+    assert [r["upsampler"] for r in only_on["runs"]] == ["on"]
+    with pytest.raises(DrivesimError, match="--drift-upsampler"):
+        dataclasses.replace(settings, drift_upsampler="sometimes").resolved()

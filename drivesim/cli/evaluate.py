@@ -34,6 +34,8 @@ def register(sub: Subparsers) -> None:
                         "rollout measured minute by minute); default: main and controllability")
     p.add_argument("--drift-minutes", type=float, default=None, metavar="MIN",
                    help="length of the drift section's rollout (default 10; --quick 2)")
+    p.add_argument("--drift-upsampler", choices=("off", "on", "both"), default="both",
+                   help="the drift rollout with the upsampler off, on, or both one after the other (default both)")
     p.add_argument("--session-steps", type=positive_int, default=None, metavar="N",
                    help="generate the controllability videos through a closed-loop session, N frames per step "
                         "(what a simulator driving OpenSession gets; default: offline generation)")
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
                             device=args.device, threads=args.threads,
                             features_weights=Path(args.features_weights) if args.features_weights else None,
                             progress=not args.quiet, only=args.only, drift_minutes=args.drift_minutes,
-                            session_steps=args.session_steps, interpolation_steps=args.interpolation_steps)
+                            drift_upsampler=args.drift_upsampler, session_steps=args.session_steps, interpolation_steps=args.interpolation_steps)
     report = run_eval(Path(args.bundle), Path(args.data), Path(args.output) if args.output else None, settings)
     if report.main:
         print(format_main_table(report))

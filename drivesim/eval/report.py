@@ -170,9 +170,10 @@ def format_report(report: EvalReport) -> str:
         d = report.drift
         lines += ["", f"## Long rollout: {d['settings']['minutes']:g} minutes, minute by minute", "",
                   f"- {d['scenario']}, {d['settings']['camera'][0]}x{d['settings']['camera'][1]} at "
-                  f"{d['settings']['fps']:g} fps, upsampler off, steps {d['settings']['steps']}; recall on every "
-                  f"{d['settings']['frame_step']}th frame; took {d['settings']['seconds']:.0f} s", "",
-                  format_drift(d), "", f"![first frames of minutes]({d['samples']})", ""]
+                  f"{d['settings']['fps']:g} fps, upsampler {d['settings']['upsampler']}, steps "
+                  f"{d['settings']['steps']}; recall on every {d['settings']['frame_step']}th frame; took "
+                  f"{d['settings']['seconds']:.0f} s", "", format_drift(d), "",
+                  *(f"![first frames of minutes, upsampler {r['upsampler']}]({r['samples']})" for r in d["runs"]), ""]
     lines += ["How each number is measured: docs/eval.md. Every number is also in report.json.", ""]
     return "\n".join(lines)
 

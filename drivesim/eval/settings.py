@@ -64,6 +64,7 @@ class EvalSettings:
     panacea_steps: int | None = None  # steps of each of the two Panacea-direction detectors
     drift_minutes: float | None = None  # length of the long rollout of the drift section
     drift_frame_step: int = 10  # the drift section scores every k-th frame for recall
+    drift_upsampler: str = "both"  # the drift rollout with the upsampler "off", "on" or "both" (one each)
     interpolation_steps: int | None = None  # None: the bundle's diffusion.interpolation_steps, else `steps`
     session_steps: int | None = None  # controllability videos through closed-loop session steps of N frames
 
@@ -79,6 +80,8 @@ class EvalSettings:
         if not 0 < out.drift_minutes <= 60 or out.drift_frame_step < 1:
             raise DrivesimError(f"eval: --drift-minutes must be in (0, 60] (got {out.drift_minutes}) and the drift "
                                 f"frame step >= 1 (got {out.drift_frame_step})")
+        if out.drift_upsampler not in ("off", "on", "both"):
+            raise DrivesimError(f"eval: --drift-upsampler takes off, on or both, got {out.drift_upsampler!r}")
         if out.control_duration_s <= 0:
             raise DrivesimError(f"eval: the controllability scenarios need a duration > 0 s, got {out.control_duration_s}")
         if out.only is not None and out.only not in SECTIONS:
