@@ -1,16 +1,16 @@
-"""OpenDRIVE roads whose plan view is straight -> the road network model's `drivesim.road.Road`, and
-drivesim's `RoadFrame` (drivesim/scenario/road.py) around the ego's lane.
+"""The OpenSCENARIO importer's view of an OpenDRIVE road: one road of a file read by `read_opendrive`,
+accepted when its plan view is straight, and drivesim's `RoadFrame` (drivesim/scenario/road.py) around
+the ego's lane.
 
 A road is accepted when every `<geometry>` of its plan view is a `<line>` on one straight line (same
 heading, each starting where the line goes), its lane widths are constant (`b = c = d = 0`), any
-`<laneOffset>` is constant, and every lane section has the same lanes. Anything else is refused
-with the element and its line (curved roads come later).
+`<laneOffset>` is constant, every lane is driven in its standard direction and every lane section has
+the same lanes. Anything else is refused with the element and its line. The whole file is read (and
+checked) first: the road is the network model's, with everything the file gives it.
 
-The model's road coordinates (s along the reference line, t to its left), lane ids and traffic rule are
-OpenDRIVE's: a road read here keeps its records (one straight <line> for the collinear ones).
-
-    road, element = read_road(Path("scenarios/openscenario/straight_highway.xodr"), "1", where=logic_file_element)
-    road.lane_center_t(-1, 0.0)[0], road.direction(-1)
+    from pathlib import Path
+    road, element = read_road(Path("scenarios/openscenario/straight_highway.xodr"), "1", where=None)
+    road.lane_center_t(-1, 0.0)[0], road.direction(-1)  # (-1.75, 1)
 """
 
 from __future__ import annotations
@@ -18,117 +18,73 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from drivesim.errors import DrivesimError
-from drivesim.road import Lane, LaneOffset, LaneSection, LaneWidth, Line, ReferenceLine, Road
+from drivesim.road import Line, Road
 from drivesim.scenario.road import RoadFrame
-from drivesim.standards.openscenario.params import Params
+from drivesim.standards.opendrive.network import read_opendrive
 from drivesim.standards.openscenario.xmltree import Element, located, read_xml
 
 # Lane types that carry traffic: the drivesim road is the run of adjacent lanes of these types.
 DRIVING_TYPES = ("driving", "entry", "exit", "onRamp", "offRamp", "connectingRamp", "slipLane")
 HEADING_TOLERANCE_RAD = 1e-6
 POSITION_TOLERANCE_M = 1e-3
+_ONLY_STRAIGHT = "only straight roads (collinear <line> geometries) are supported for now"
 
 
 def read_road(path: Path, road_id: str, where: Element) -> tuple[Road, Element]:
     """The road `road_id` of an OpenDRIVE file, if its plan view is straight (else a located error), and its
     <road> element (errors about the road point there)."""
-    root = read_xml(path, "OpenDRIVE")
-    roads = {r.attrib.get("id", ""): r for r in root.all("road")}
-    if road_id not in roads:
-        known = ", ".join(sorted(roads)) or "none"
+    read = read_opendrive(path)
+    if road_id not in read.network.roads:
+        known = ", ".join(sorted(read.network.roads)) or "none"
         raise located(where, f"road {road_id} is not in {path.name} (its roads: {known})",
                       "use one of the file's road ids in the positions")
-    return _straight_road(roads[road_id]), roads[road_id]
+    road, node = read.network.roads[road_id], read.elements[road_id]
+    _check_plan_view(road, node)
+    _check_lanes(road, node)
+    return road, node
 
 
 def road_ids(path: Path) -> list[str]:
     return [r.attrib.get("id", "") for r in read_xml(path, "OpenDRIVE").all("road")]
 
 
-_PLAIN = Params()  # OpenDRIVE has no parameters: numbers read with the same located errors
+def _check_plan_view(road: Road, node: Element) -> None:
+    geometries = road.planView.geometries
+    first = geometries[0]
+    for g, g_node in zip(geometries, node.require("planView").all("geometry")):
+        if not isinstance(g, Line):
+            raise located(g_node, f"road {road.id} is not straight: this geometry is a <{g.element}>", _ONLY_STRAIGHT)
+        expect_x = first.x + (g.s - first.s) * math.cos(first.hdg)
+        expect_y = first.y + (g.s - first.s) * math.sin(first.hdg)
+        turn = math.remainder(g.hdg - first.hdg, 2 * math.pi)
+        if abs(turn) > HEADING_TOLERANCE_RAD or math.hypot(g.x - expect_x, g.y - expect_y) > POSITION_TOLERANCE_M:
+            raise located(g_node, f"road {road.id} is not straight: this <line> is not on the line of the first "
+                          f"geometry (heading differs by {turn:.4g} rad)", _ONLY_STRAIGHT)
 
 
-def _float(node: Element, attr: str, default: float | None = None) -> float:
-    return _PLAIN.number(node, attr) if default is None else _PLAIN.number(node, attr, default)
-
-
-def _straight_road(road: Element) -> Road:
-    rid = road.attrib.get("id", "")
-    plan = road.require("planView")
-    geoms = plan.all("geometry")
-    if not geoms:
-        raise located(plan, f"road {rid} has no <geometry>")
-    first = geoms[0]
-    x0, y0, hdg, s0 = _float(first, "x"), _float(first, "y"), _float(first, "hdg"), _float(first, "s")
-    for g in geoms:
-        shape = g.children[0].tag if g.children else "nothing"
-        if shape != "line":
-            raise located(g, f"road {rid} is not straight: this geometry is a <{shape}>",
-                          "only straight roads (collinear <line> geometries) are supported for now")
-        gs, gx, gy, gh = _float(g, "s"), _float(g, "x"), _float(g, "y"), _float(g, "hdg")
-        expect_x = x0 + (gs - s0) * math.cos(hdg)
-        expect_y = y0 + (gs - s0) * math.sin(hdg)
-        turn = math.remainder(gh - hdg, 2 * math.pi)
-        if abs(turn) > HEADING_TOLERANCE_RAD or math.hypot(gx - expect_x, gy - expect_y) > POSITION_TOLERANCE_M:
-            raise located(g, f"road {rid} is not straight: this <line> is not on the line of the first "
-                          f"geometry (heading differs by {turn:.4g} rad)",
-                          "only straight roads (collinear <line> geometries) are supported for now")
-    if s0 != 0.0:  # s of the first geometry: shift the origin back to s = 0
-        x0, y0 = x0 - s0 * math.cos(hdg), y0 - s0 * math.sin(hdg)
-    length = _float(road, "length", default=sum(_float(g, "length", 0.0) for g in geoms))
-    rule = road.attrib.get("rule", "RHT")
-    if rule not in ("RHT", "LHT"):
-        raise located(road, f"rule: expected RHT or LHT, got {rule!r}")
-    lanes_el = road.require("lanes")
-    offset = 0.0
-    for lo in lanes_el.all("laneOffset"):
-        if any(_float(lo, k, 0.0) != 0.0 for k in ("b", "c", "d")):
-            raise located(lo, f"road {rid} has a lane offset that changes along the road",
+def _check_lanes(road: Road, node: Element) -> None:
+    lanes_node = node.require("lanes")
+    for record, r_node in zip(road.laneOffset, lanes_node.all("laneOffset")):
+        if (record.b, record.c, record.d) != (0.0, 0.0, 0.0) or record.a != road.laneOffset[0].a:
+            raise located(r_node, f"road {road.id} has a lane offset that changes along the road",
                           "only constant lane offsets (b = c = d = 0) are supported")
-        if lo is not lanes_el.all("laneOffset")[0] and _float(lo, "a", 0.0) != offset:
-            raise located(lo, f"road {rid} has a lane offset that changes along the road")
-        offset = _float(lo, "a", 0.0)
-    section_els = lanes_el.all("laneSection")
-    if not section_els:
-        raise located(lanes_el, f"road {rid} has no <laneSection>")
-    sections = [_section(sec) for sec in section_els]
-    for el, section in zip(section_els[1:], sections[1:]):
-        if section.lanes != sections[0].lanes:
-            raise located(el, f"road {rid}: the lanes change at this lane section",
-                          "only roads with the same lanes along their whole length are supported")
-    try:  # the model checks the rest (lane ids without gaps, OpenDRIVE lane types, ...)
-        return Road(id=rid, length=length, planView=ReferenceLine((Line(0.0, x0, y0, hdg, length),)),
-                    laneSections=tuple(sections), laneOffset=(LaneOffset(0.0, offset),) if offset else (),
-                    rule=rule)
-    except DrivesimError as err:
-        raise located(road, str(err)) from None
-
-
-def _section(section: Element) -> LaneSection:
-    sides: dict[str, list[Lane]] = {"left": [], "right": []}
-    for side, sign in (("left", 1), ("right", -1)):
-        side_el = section.child(side)
-        if side_el is None:
-            continue
-        for lane in side_el.all("lane"):
-            lid = int(_float(lane, "id"))
-            if lid == 0 or (lid > 0) != (sign > 0):
-                raise located(lane, f"lane id {lid} does not belong in <{side}>")
-            direction = lane.attrib.get("direction", "standard")
+    first_lanes = None
+    for section, s_node in zip(road.laneSections, lanes_node.all("laneSection")):
+        lane_nodes = [n for side in ("left", "right") for side_node in s_node.all(side) for n in side_node.all("lane")]
+        for lane, l_node in zip((*section.left, *section.right), lane_nodes):
+            direction = l_node.attrib.get("direction", "standard")
             if direction != "standard":
-                raise located(lane, f"lane {lid} has direction={direction!r}",
+                raise located(l_node, f"lane {lane.id} has direction={direction!r}",
                               "only lanes driven in their standard direction are supported")
-            widths = lane.all("width")
-            if not widths:
-                raise located(lane, f"lane {lid} has no <width>", "lanes given by <border> are not supported")
-            a = _float(widths[0], "a")
-            for w in widths:
-                if any(_float(w, k, 0.0) != 0.0 for k in ("b", "c", "d")) or _float(w, "a") != a:
-                    raise located(w, f"lane {lid} changes its width along the road",
+            for w, w_node in zip(lane.widths, l_node.all("width")):
+                if (w.b, w.c, w.d) != (0.0, 0.0, 0.0) or w.a != lane.widths[0].a:
+                    raise located(w_node, f"lane {lane.id} changes its width along the road",
                                   "only lanes of constant width (b = c = d = 0) are supported")
-            sides[side].append(Lane(lid, lane.attrib.get("type", "driving"), widths=(LaneWidth(0.0, a),)))
-    return LaneSection(_float(section, "s", 0.0), left=tuple(sides["left"]), right=tuple(sides["right"]))
+        lanes = [(lane.id, lane.type, lane.widths[0].a if lane.widths else 0.0) for lane in section.lanes.values()]
+        if first_lanes is not None and lanes != first_lanes:
+            raise located(s_node, f"road {road.id}: the lanes change at this lane section",
+                          "only roads with the same lanes along their whole length are supported")
+        first_lanes = first_lanes or lanes
 
 
 def road_frame(road: Road, road_element: Element, ego_lane: int, direction: int, where: Element,
