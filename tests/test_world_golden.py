@@ -2,8 +2,10 @@
 
 Every exporter and the trained model read these labels, so the world-pose engine must reduce exactly
 to the straight one-way road of version 1. The golden file holds, for every scenario in scenarios/*.yaml
-and the synthetic ones below, `FrameConditions.to_json()` of every frame plus the road state the
-renderer draws from. Regenerate it (only after a change that is MEANT to alter version-1 labels):
+and the synthetic ones below, every frame's labels (`FrameConditions.to_json()`'s keys, with the values
+unrounded: a change of 1e-13 may flip the 4th decimal that to_json rounds to) plus the road state the
+renderer draws from. It was written by the engine as it was before roads became worlds; regenerate it
+only after a change that is MEANT to alter version-1 labels:
 
     DRIVESIM_WRITE_GOLDEN=1 python -m pytest tests/test_world_golden.py -q
 """
@@ -127,7 +129,12 @@ def _record(scenario: Scenario) -> list[dict]:
     out = []
     for fc in ScenarioEngine(scenario, scenario.seed).frames():
         road = fc.road
-        out.append({"labels": fc.to_json(),
+        labels = fc.to_json()
+        for box, exact in zip(labels["boxes"], fc.boxes):
+            for key in box:
+                value = getattr(exact, key)
+                box[key] = list(value) if isinstance(value, tuple) else value
+        out.append({"labels": labels,
                     "road": [road.lanes, road.lane_width_m, road.ego_lateral_m, road.ego_speed_mps, road.ego_travel_m]})
     return out
 

@@ -60,13 +60,14 @@ _EDGES = np.array([(i, i | b) for i in range(8) for b in (1, 2, 4) if not i & b]
 
 
 def cuboid_corners(x_m: np.ndarray, z_m: np.ndarray, heading_rad: np.ndarray,
-                   size_m: np.ndarray) -> np.ndarray:
-    """(N,) bottom centres on the ground + (N, 3) sizes (length, width, height) -> (N, 8, 3) road-frame corners."""
+                   size_m: np.ndarray, y_m: np.ndarray | float = 0.0) -> np.ndarray:
+    """(N,) bottom centres (on the ground, or `y_m` below the camera's ground point) + (N, 3) sizes
+    (length, width, height) -> (N, 8, 3) road-frame corners."""
     fwd = np.stack([np.sin(heading_rad), np.zeros_like(heading_rad), np.cos(heading_rad)], axis=-1)
     right = np.stack([np.cos(heading_rad), np.zeros_like(heading_rad), -np.sin(heading_rad)], axis=-1)
     up = np.array([0.0, -1.0, 0.0])  # y points down
     half_l, half_w, height = size_m[:, 0] / 2, size_m[:, 1] / 2, size_m[:, 2]
-    base = np.stack([x_m, np.zeros_like(x_m), z_m], axis=-1)
+    base = np.stack([x_m, np.zeros_like(x_m) + y_m, z_m], axis=-1)
     s = _CORNER_SIGNS
     return (base[:, None, :]
             + (s[None, :, 0, None] * half_l[:, None, None]) * fwd[:, None, :]
@@ -142,13 +143,14 @@ def label_boxes(camera: PinholeCamera, agents: Sequence["AgentState"],
         return ()
     x = np.array([a.x_m for a in agents], float)
     z = np.array([a.z_m for a in agents], float)
+    y = np.array([a.y_m for a in agents], float)
     heading = np.array([a.heading_rad for a in agents], float)
     size = np.array([a.size_m for a in agents], float).reshape(-1, 3)
 
-    corners_cam = camera.road_to_camera(cuboid_corners(x, z, heading, size))
+    corners_cam = camera.road_to_camera(cuboid_corners(x, z, heading, size, y))
     extent, in_front = project_extents(camera, corners_cam)
-    centre_cam = camera.road_to_camera(np.stack([x, -size[:, 2] / 2, z], axis=-1))
-    bottom_cam = camera.road_to_camera(np.stack([x, np.zeros_like(x), z], axis=-1))
+    centre_cam = camera.road_to_camera(np.stack([x, y - size[:, 2] / 2, z], axis=-1))
+    bottom_cam = camera.road_to_camera(np.stack([x, y, z], axis=-1))
     distance = np.linalg.norm(centre_cam, axis=-1)
 
     clipped = extent.copy()
@@ -181,6 +183,7 @@ def label_boxes(camera: PinholeCamera, agents: Sequence["AgentState"],
             size_m=tuple(float(v) for v in size[i]),
             rotation_y=kitti_rotation_y(float(heading[i])),
             distance_m=float(distance[i]),
+            world_pose=a.world,
         ))
     return tuple(boxes)
 

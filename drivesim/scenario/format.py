@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_serializer, model_validator
 
 TimeOfDay = Literal["day", "night"]
 AgentType = Literal["car", "truck", "bus", "pedestrian", "cyclist", "motorcycle"]
@@ -21,6 +21,8 @@ AGENT_TYPES: tuple[str, ...] = ("car", "truck", "bus", "pedestrian", "cyclist", 
 # smoothstep f = 3u^2 - 2u^3 (OpenSCENARIO's "cubic"), linear f = u, sinusoidal f = (1 - cos(pi u)) / 2,
 # step: the target at once (duration_s is not used).
 ActionShape = Literal["smoothstep", "linear", "sinusoidal", "step"]
+TrafficSide = Literal["right", "left"]  # right-hand traffic (OpenDRIVE's RHT) or left-hand (LHT)
+MIN_RADIUS_M = 5.0  # tighter bends are no road a car drives at speed (and would fold the lanes)
 
 # Default cuboid per type: (length, width, height) in metres; typical values of KITTI/nuScenes.
 DEFAULT_SIZE_M: dict[str, tuple[float, float, float]] = {
@@ -79,9 +81,92 @@ class Environment(_Strict):
     events: list[EnvironmentEvent] = Field(default_factory=list)
 
 
-class Road(_Strict):
+def _road_id(value: Any) -> Any:
+    """Road ids are text; a bare YAML number (`road: 1`) means the id "1" (OpenDRIVE's ids are mostly numbers)."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class ArcPiece(_Strict):
+    length: float = Field(gt=0.0, le=100_000.0)
+    radius: float = Field(description="metres; positive turns left, negative right")
+
+    @field_validator("radius")
+    @classmethod
+    def _not_straight(cls, radius: float) -> float:
+        if abs(radius) < MIN_RADIUS_M:
+            raise ValueError(f"|radius| must be >= {MIN_RADIUS_M:g} m (positive turns left, negative right)")
+        return radius
+
+
+class ClothoidPiece(_Strict):
+    length: float = Field(gt=0.0, le=100_000.0)
+    curvature_start: float = Field(0.0, ge=-1.0 / MIN_RADIUS_M, le=1.0 / MIN_RADIUS_M, description="1/m, + turns left")
+    curvature_end: float = Field(0.0, ge=-1.0 / MIN_RADIUS_M, le=1.0 / MIN_RADIUS_M)
+
+
+class Segment(_Strict):
+    """One piece of an inline road: exactly one of `straight` (its length), `arc` or `clothoid`."""
+
+    straight: Optional[float] = Field(None, gt=0.0, le=100_000.0)
+    arc: Optional[ArcPiece] = None
+    clothoid: Optional[ClothoidPiece] = None
+
+    @model_serializer(mode="wrap")
+    def _only_the_piece(self, handler: Any) -> Any:
+        return {key: value for key, value in handler(self).items() if value is not None}
+
+    @model_validator(mode="after")
+    def _one_piece(self) -> "Segment":
+        if sum(v is not None for v in (self.straight, self.arc, self.clothoid)) != 1:
+            raise ValueError("a segment is exactly one of {straight: LENGTH}, {arc: {length, radius}} or "
+                             "{clothoid: {length, curvature_start, curvature_end}}")
+        return self
+
+
+class Road(_Grown):
+    """The road: by default straight with `lanes` lanes in the ego's direction (version 1); `segments` bend it,
+    `oncoming_lanes` add the other direction, or `opendrive` reads a whole network (docs/scenario-format.md)."""
+
+    _ADDED: ClassVar[dict[str, Any]] = {"oncoming_lanes": 0, "traffic": "right", "segments": None, "opendrive": None}
+
     lanes: int = Field(3, ge=1, le=8)
     lane_width_m: float = Field(3.5, gt=1.0, le=10.0)
+    oncoming_lanes: int = Field(0, ge=0, le=8)
+    traffic: TrafficSide = "right"
+    segments: Optional[list[Segment]] = Field(None, min_length=1, max_length=1000)
+    opendrive: Optional[str] = Field(None, min_length=1)  # an OpenDRIVE file, relative to the scenario's folder
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Road":
+        if self.segments is not None and self.opendrive is not None:
+            raise ValueError("give either segments (an inline road) or opendrive (a road file), not both")
+        return self
+
+
+class Position(_Strict):
+    """Lane coordinates (OpenDRIVE's): `lane` is an OpenDRIVE lane id (right lanes < 0, left lanes > 0), `s`
+    metres along the road's reference line, `offset` metres from the lane's centre towards the road's left (+t)."""
+
+    road: str = Field(min_length=1)
+    lane: int
+    s: float = Field(ge=0.0)
+    offset: float = Field(0.0, ge=-10.0, le=10.0)
+
+    _road_as_text = field_validator("road", mode="before")(lambda cls, v: _road_id(v))
+
+    @field_validator("lane")
+    @classmethod
+    def _not_centre(cls, lane: int) -> int:
+        if lane == 0:
+            raise ValueError("lane 0 is the centre line, not a lane: right lanes are -1, -2, ..., left lanes 1, 2, ...")
+        return lane
+
+
+Route = Optional[list[str]]
+
+
+def _route_ids(value: Any) -> Any:
+    return [_road_id(v) for v in value] if isinstance(value, list) else value
 
 
 class Action(_Grown):
@@ -109,7 +194,7 @@ class Action(_Grown):
 
 
 class Ego(_Grown):
-    _ADDED: ClassVar[dict[str, Any]] = {"lateral_m": None, "actions": []}
+    _ADDED: ClassVar[dict[str, Any]] = {"lateral_m": None, "actions": [], "position": None, "route": None}
 
     lane: int = Field(0, ge=0)
     speed_mps: float = Field(10.0, ge=0.0, le=100.0)
@@ -117,23 +202,47 @@ class Ego(_Grown):
     # names the ego's lane for background traffic.
     lateral_m: Optional[float] = None
     actions: list[Action] = Field(default_factory=list)  # speed and lane changes of the camera car
+    # Where the camera car starts in lane coordinates (instead of `lane`/`lateral_m` at the road's start) and
+    # the roads it drives through; without a route it follows its lane (the first successor at a junction).
+    position: Optional[Position] = None
+    route: Route = Field(None, min_length=1)
+
+    _route_as_text = field_validator("route", mode="before")(lambda cls, v: _route_ids(v))
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Ego":
+        if self.position is not None and self.lateral_m is not None:
+            raise ValueError("give either position or lane / lateral_m, not both")
+        return self
 
 
-class Agent(_Strict):
+class Agent(_Grown):
+    _ADDED: ClassVar[dict[str, Any]] = {"position": None, "route": None}
+
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     type: AgentType
     lane: Optional[int] = Field(None, ge=0)
     lateral_m: Optional[float] = None  # metres right of the road's left edge
-    distance_m: float = Field(ge=-500.0, le=1000.0)  # camera to agent centre along z at t=0
+    distance_m: Optional[float] = Field(None, ge=-500.0, le=1000.0)  # camera to agent centre along the road at t=0
     speed_mps: float = Field(0.0, ge=0.0, le=100.0)
     # length, width, height; per-item bounds so an error names the item (size_m[1])
     size_m: Optional[tuple[PositiveFloat, PositiveFloat, PositiveFloat]] = None
     actions: list[Action] = Field(default_factory=list)
+    position: Optional[Position] = None  # lane coordinates instead of lane / lateral_m + distance_m
+    route: Route = Field(None, min_length=1)  # the roads to drive through (default: follow the lane)
+
+    _route_as_text = field_validator("route", mode="before")(lambda cls, v: _route_ids(v))
 
     @model_validator(mode="after")
     def _placement(self) -> "Agent":
+        if self.position is not None:
+            if self.lane is not None or self.lateral_m is not None or self.distance_m is not None:
+                raise ValueError("give either position or lane / lateral_m with distance_m, not both")
+            return self
         if (self.lane is None) == (self.lateral_m is None):
             raise ValueError("set exactly one of lane or lateral_m")
+        if self.distance_m is None:
+            raise ValueError("set distance_m (camera to agent along the road), or place the agent with position")
         return self
 
     @property

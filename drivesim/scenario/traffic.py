@@ -5,7 +5,12 @@ vanishes only out of the picture or far away:
 - A seeded *pool* of agents is laid out once per (scenario, seed) on loops that travel with
   the ego: one loop per lane (cars mostly, some trucks, buses, motorcycles), one per sidewalk
   (pedestrians, both road sides) and one bike strip just right of the road (cyclists).
-  A loop covers z in [WINDOW_BEHIND_M, WINDOW_AHEAD_M) around the camera; an agent that
+  Oncoming lanes get loops too, driven towards the camera (heading pi). Loops run along the ego's lane
+  path (on a bend the traffic follows the road), at fixed positions across the road (metres right of the
+  left edge of the ego's lanes, as measured where the ego starts), so that a road whose lanes change
+  width, or a route into another road, moves the traffic off its lanes (roads from OpenDRIVE files);
+  agents off the end of the road are hidden.
+  A loop covers z in [WINDOW_BEHIND_M, WINDOW_AHEAD_M) around the camera (along the ego's path); an agent that
   leaves one end re-enters at the other (far beyond label range or behind the camera), so
   the road stays populated for scenarios of any length.
 - Every agent on a loop moves at that loop's speed (ego lane: the ego's speed; lanes to the
@@ -34,13 +39,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from drivesim.scenario.boxes import in_view_mask
 from drivesim.scenario.camera import PinholeCamera
+from drivesim.scenario.ego_view import EgoView
 from drivesim.scenario.format import DEFAULT_SIZE_M, Scenario
+
+if TYPE_CHECKING:
+    from drivesim.scenario.network import TrafficLanes
 
 WINDOW_BEHIND_M = -60.0  # loops start this far behind the camera ...
 WINDOW_AHEAD_M = 240.0  # ... and end this far ahead (beyond boxes.MAX_RANGE_M = 200 m)
@@ -55,15 +64,21 @@ SWITCH_RANGE_M = 80.0  # beyond this an agent may appear or vanish (a car is ~10
 SIGHT_MARGIN = 0.01  # widens line-of-sight tests by this x/z slope (0.6 deg)
 SIGHT_NEAR_M = 0.1
 VIEW_MARGIN = (0.1, 5.0)  # (share of the image width, metres of range) added to the in-view test
+ONCOMING_SPEED_JITTER = 0.08  # oncoming lanes drive at the reference speed within this share
 
 
 @dataclass(frozen=True)
 class Obstacles:
-    """Footprints that background traffic must not overlap (named agents and the ego), on the grid."""
+    """Footprints that background traffic must not overlap (named agents and the ego), on the grid. The
+    overlap test runs in each obstacle's lane direction (`lane_heading`); the line of sight in the camera's
+    road frame (`x_m`, `z_m`)."""
 
-    lateral_m: np.ndarray  # (N, T) centre, metres right of the road's left edge
-    z_m: np.ndarray  # (N, T) centre, forward of the camera
-    speed_mps: np.ndarray  # (N, T) along the road
+    world_x: np.ndarray  # (N, T) centre in the world
+    world_y: np.ndarray  # (N, T)
+    lane_heading: np.ndarray  # (N, T) world heading of its lane there (without the yaw of a lane change)
+    x_m: np.ndarray  # (N, T) centre in the camera's road frame: right of the camera ...
+    z_m: np.ndarray  # (N, T) ... and ahead of it
+    speed_mps: np.ndarray  # (N, T) along the camera's direction
     half_width_m: np.ndarray  # (N, T) lateral half extent (grows while an agent is yawed)
     half_length_m: np.ndarray  # (N,)
     keep_visible: np.ndarray  # (N,) bool: keep the camera's line of sight to it clear (named agents)
@@ -75,10 +90,10 @@ class BackgroundSnapshot:
 
     track_ids: list[str]
     types: list[str]
-    lateral_m: np.ndarray
-    z_m: np.ndarray
-    speed_mps: np.ndarray
-    heading_rad: np.ndarray
+    lateral_m: np.ndarray  # metres right of the left edge of the ego's lanes
+    z_m: np.ndarray  # metres ahead of the camera along the ego's path
+    speed_mps: np.ndarray  # along the ego's direction: negative on oncoming lanes
+    heading_rad: np.ndarray  # relative to the ego's path: 0 with it, pi against it
     size_m: np.ndarray  # (n, 3)
 
 
@@ -88,19 +103,16 @@ def grid_times(duration_s: float) -> np.ndarray:
 
 
 class BackgroundTraffic:
-    def __init__(self, scenario: Scenario, seed: int, camera: PinholeCamera,
-                 crowdedness_on_grid: np.ndarray, obstacles: Obstacles,
-                 ego_travel: Callable[[np.ndarray], np.ndarray] | None = None,
-                 ego_lateral_on_grid: np.ndarray | None = None):
-        """`ego_travel` (distance the ego has driven by time t) and `ego_lateral_on_grid` describe an ego
-        whose `ego.actions` change its speed or lane; without them it drives at constant speed in its lane."""
-        self.ego_speed = scenario.ego.speed_mps
-        self.ego_lateral = (scenario.ego.lane + 0.5) * scenario.road.lane_width_m
-        if ego_lateral_on_grid is not None:
-            self.ego_lateral = np.asarray(ego_lateral_on_grid, float)  # per grid time: the view moves with the ego
-        self._ego_travel = ego_travel
+    def __init__(self, scenario: Scenario, seed: int, camera: PinholeCamera, crowdedness_on_grid: np.ndarray,
+                 obstacles: Obstacles, view: EgoView, lanes: "TrafficLanes"):
+        """`view`: the ego camera over time (the loops travel with the ego along its path); `lanes`: which lanes
+        and road edges the loops lie on."""
+        self.view = view
+        self.ego_speed = view.ego.speed.initial
+        # An ego without actions keeps the closed form (speed - ego speed) * t of version 1, to the bit.
+        self._ego_constant = not scenario.ego.actions
         rng = np.random.default_rng([int(seed), 0x7AFF1C])  # own stream: other seeded parts stay independent
-        pool = _build_pool(scenario, rng)
+        pool = _build_pool(scenario, lanes, rng)
         self.types: list[str] = pool["types"]
         self.track_ids = [f"bg_{i}" for i in range(len(self.types))]
         self.size_m = np.array(pool["size_m"], float).reshape(-1, 3)
@@ -117,10 +129,10 @@ class BackgroundTraffic:
     def z_at(self, t: np.ndarray | float, idx: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Forward position of pool agents `idx` at time(s) t, wrapped into the loop window."""
         span = WINDOW_AHEAD_M - WINDOW_BEHIND_M
-        if self._ego_travel is None:
+        if self._ego_constant:
             travelled = (self.speed_mps[idx] - self.ego_speed) * t
         else:
-            travelled = self.speed_mps[idx] * t - self._ego_travel(t)
+            travelled = self.speed_mps[idx] * t - self.view.ego.travel(t)
         return WINDOW_BEHIND_M + np.mod(self.phase_m[idx] - WINDOW_BEHIND_M + travelled, span)
 
     def snapshot(self, t: float) -> BackgroundSnapshot:
@@ -136,29 +148,34 @@ class BackgroundTraffic:
         t = np.arange(len(crowd)) * GRID_DT_S
         active = np.zeros((len(self), len(t)), bool)
         margin_px = VIEW_MARGIN[0] * camera.width
+        cam = self.view.pose(t)
+        cos_h, sin_h = np.cos(obs.lane_heading), np.sin(obs.lane_heading)
         for i in range(len(self)):
             z = self.z_at(t, i)
+            world, on_road = self.view.along(z, self.lateral_m[i], t)
+            x_c, _, z_c, yaw = EgoView.see(world.x, world.y, world.z, world.heading - self.heading_rad[i], cam)
             half_l, half_w = self.size_m[i, 0] / 2, self.size_m[i, 1] / 2
-            lat_hit = np.abs(obs.lateral_m - self.lateral_m[i]) < obs.half_width_m + half_w + OVERLAP_MARGIN_M[0]
+            dx, dy = world.x - obs.world_x, world.y - obs.world_y  # in each obstacle's lane direction:
+            along, across = dx * cos_h + dy * sin_h, dy * cos_h - dx * sin_h
+            speed = self.speed_mps[i]
+            lat_hit = np.abs(across) < obs.half_width_m + half_w + OVERLAP_MARGIN_M[0]
             lon_gap = (obs.half_length_m[:, None] + half_l + OVERLAP_MARGIN_M[1]
-                       + np.abs(obs.speed_mps - self.speed_mps[i]) * GRID_DT_S)
-            blocked = (lat_hit & (np.abs(obs.z_m - z) < lon_gap)).any(axis=0)
-            blocked |= self._hides(i, z, obs).any(axis=0)
+                       + np.abs(obs.speed_mps - speed) * GRID_DT_S)
+            blocked = (lat_hit & (np.abs(along) < lon_gap)).any(axis=0) | ~on_road
+            blocked |= self._hides(i, x_c, z_c, obs).any(axis=0)
             wanted = self.threshold[i] <= crowd + 1e-9
-            view = in_view_mask(camera, self.lateral_m[i] - self.ego_lateral, z, self.heading_rad[i],
-                                self.size_m[i], margin_px=margin_px, max_range_m=SWITCH_RANGE_M + VIEW_MARGIN[1])
+            view = in_view_mask(camera, x_c, z_c, yaw, self.size_m[i], margin_px=margin_px,
+                                max_range_m=SWITCH_RANGE_M + VIEW_MARGIN[1])
             active[i] = _switch_out_of_view(wanted, blocked, view)
         return active
 
-
-    def _hides(self, i: int, z: np.ndarray, obs: Obstacles) -> np.ndarray:
-        """(N, T) True where pool agent i (at z over the grid) is in the line of sight to obstacle n."""
+    def _hides(self, i: int, x_b: np.ndarray, z: np.ndarray, obs: Obstacles) -> np.ndarray:
+        """(N, T) True where pool agent i (at camera-frame x_b, z over the grid) is in the line of sight to obstacle n."""
         keep = obs.keep_visible
         if not keep.any():
             return np.zeros((0, len(z)), bool)
-        x_b = self.lateral_m[i] - self.ego_lateral
         lo_b, hi_b, ok_b = _slope_interval(x_b, z, self.size_m[i, 0] / 2, self.size_m[i, 1] / 2)
-        x_n = obs.lateral_m[keep] - self.ego_lateral
+        x_n = obs.x_m[keep]
         lo_n, hi_n, ok_n = _slope_interval(x_n, obs.z_m[keep], obs.half_length_m[keep, None], obs.half_width_m[keep])
         nearer = np.hypot(x_b, z) < np.hypot(x_n, obs.z_m[keep])
         return ok_b & ok_n & nearer & (lo_b < hi_n + SIGHT_MARGIN) & (hi_b > lo_n - SIGHT_MARGIN)
@@ -183,49 +200,56 @@ def _switch_out_of_view(wanted: np.ndarray, blocked: np.ndarray, view: np.ndarra
     return state
 
 
-def _build_pool(scenario: Scenario, rng: np.random.Generator) -> dict[str, list]:
-    """Lay out every potential background agent on its loop; deterministic in `rng`."""
-    road, ego = scenario.road, scenario.ego
-    road_width = road.lanes * road.lane_width_m
+def _build_pool(scenario: Scenario, lanes: "TrafficLanes", rng: np.random.Generator) -> dict[str, list]:
+    """Lay out every potential background agent on its loop; deterministic in `rng` (the oncoming lanes
+    draw last, so that a one-way road's pool is version 1's)."""
+    ego = scenario.ego
     pool: dict[str, list] = {k: [] for k in ("types", "size_m", "lateral_m", "speed_mps", "phase_m", "threshold")}
     v_ref = ego.speed_mps if ego.speed_mps >= 3.0 else 10.0  # a stopped ego still sees moving traffic
 
     kinds = list(VEHICLE_MIX)
     probs = np.array([VEHICLE_MIX[k] for k in kinds])
-    if road.lane_width_m < 3.0:  # narrow lanes: no trucks or buses
+    if lanes.lane_width_m < 3.0:  # narrow lanes: no trucks or buses
         probs = probs * np.array([k not in ("truck", "bus") for k in kinds])
     probs = probs / probs.sum()
 
-    for lane in range(road.lanes):
-        if lane == ego.lane:
+    def vehicle() -> tuple[str, np.ndarray]:
+        kind = kinds[int(rng.choice(len(kinds), p=probs))]
+        return kind, np.array(DEFAULT_SIZE_M[kind]) * rng.uniform(0.92, 1.08, size=3)
+
+    def fill_lane(centre: float, speed: float) -> None:
+        for z, kind, size in _fill_loop(rng, "vehicle", vehicle):
+            slack = max(0.0, (lanes.lane_width_m - size[1]) / 2 - 0.25)
+            _add(pool, rng, "vehicle", kind, size, centre + rng.uniform(-1, 1) * min(0.2, slack), speed, z)
+
+    ego_lane = lanes.ego_lane
+    for lane, centre in enumerate(lanes.forward):
+        if lane == ego_lane:
             speed = ego.speed_mps  # the ego follows / is followed by its lane's flow
         else:
-            speed = v_ref * (1.0 + 0.06 * (ego.lane - lane)) * (1.0 + rng.uniform(-0.06, 0.06))
-            side = 1.0 if lane < ego.lane else -1.0  # left lanes overtake, right lanes fall back
+            speed = v_ref * (1.0 + 0.06 * (ego_lane - lane)) * (1.0 + rng.uniform(-0.06, 0.06))
+            side = 1.0 if lane < ego_lane else -1.0  # left lanes overtake, right lanes fall back
             if abs(speed - ego.speed_mps) < 0.8:  # a loop frozen in view would never change
                 speed = ego.speed_mps + 0.8 * side
             speed = max(speed, 0.0)
-        centre = (lane + 0.5) * road.lane_width_m
-
-        def vehicle() -> tuple[str, np.ndarray]:
-            kind = kinds[int(rng.choice(len(kinds), p=probs))]
-            return kind, np.array(DEFAULT_SIZE_M[kind]) * rng.uniform(0.92, 1.08, size=3)
-
-        for z, kind, size in _fill_loop(rng, "vehicle", vehicle):
-            slack = max(0.0, (road.lane_width_m - size[1]) / 2 - 0.25)
-            _add(pool, rng, "vehicle", kind, size, centre + rng.uniform(-1, 1) * min(0.2, slack), speed, z)
+        fill_lane(centre, speed)
 
     def person(kind: str) -> tuple[str, np.ndarray]:
         return kind, np.array(DEFAULT_SIZE_M[kind]) * rng.uniform(0.9, 1.1, size=3)
 
-    for lateral in (-SIDEWALK_OFFSET_M, road_width + SIDEWALK_OFFSET_M):
+    left, right = lanes.edges
+    for lateral in (left - SIDEWALK_OFFSET_M, right + SIDEWALK_OFFSET_M):
         speed = rng.uniform(1.1, 1.5) * (1.0 if rng.random() < 0.5 else -1.0)  # one walking direction per side
         for z, kind, size in _fill_loop(rng, "pedestrian", lambda: person("pedestrian")):
             _add(pool, rng, "pedestrian", kind, size, lateral + rng.uniform(-0.4, 0.4), speed, z)
 
     speed = rng.uniform(4.0, 6.5)
+    kerb = right + BIKE_STRIP_OFFSET_M if lanes.kerb_side > 0 else left - BIKE_STRIP_OFFSET_M
     for z, kind, size in _fill_loop(rng, "cyclist", lambda: person("cyclist")):
-        _add(pool, rng, "cyclist", kind, size, road_width + BIKE_STRIP_OFFSET_M, speed, z)
+        _add(pool, rng, "cyclist", kind, size, kerb, speed, z)
+
+    for centre in lanes.oncoming:  # towards the camera: negative speeds along the ego's direction
+        fill_lane(centre, -v_ref * (1.0 + rng.uniform(-ONCOMING_SPEED_JITTER, ONCOMING_SPEED_JITTER)))
     return pool
 
 

@@ -1,0 +1,123 @@
+"""How entities move along their lanes: speed and lateral profiles blended by actions, and each entity's
+world pose over time on its `LanePath`.
+
+`BlendedProfile` is a scalar that holds its value, then blends to each new target (docs/scenario-format.md,
+"Action semantics"); the OpenSCENARIO runner uses it too. An entity's position along its path is
+u(t) = u_start + the integral of its speed (closed form, exact for any frame rate); its offset r from its
+lane's centre (metres to the right) is a profile of its lateral actions; its heading is the lane's heading
+turned right by atan2(dr/dt, speed).
+
+    from drivesim.scenario.motion import BlendedProfile
+    BlendedProfile(10.0, [(1.0, 2.0, 4.0)]).value([0.0, 2.0, 5.0])  # 10, 7, 4: braking to 4 m/s over 2 s
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from drivesim.scenario.lane_path import LanePath, Poses
+
+
+class BlendedProfile:
+    """A scalar that holds its value, then blends to each new target (a smoothstep unless said otherwise).
+
+    `changes` are (at_s, duration_s, target) or (at_s, duration_s, target, shape), shape one of
+    format.ActionShape; a change starts from the value at its at_s, so overlapping changes hand over
+    smoothly (a later change governs from its at_s on). `value`, `rate` and `integral` take arrays of times.
+    """
+
+    def __init__(self, initial: float, changes: Sequence[tuple] = ()):
+        self.initial = float(initial)
+        self.segments: list[tuple[float, float, float, float, str]] = []  # (t0, duration, v0, v1, shape)
+        for change in sorted(changes, key=lambda c: c[0]):
+            at, dur, target = change[:3]
+            shape = change[3] if len(change) > 3 else "smoothstep"
+            v0 = float(self.value(np.array([at]))[0])
+            self.segments.append((float(at), float(dur), v0, float(target), shape))
+
+    def value(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, float)
+        out = np.full(t.shape, self.initial)
+        for t0, dur, v0, v1, shape in self.segments:
+            u = np.clip((t - t0) / dur, 0.0, 1.0)
+            out = np.where(t >= t0, v0 + (v1 - v0) * _SHAPES[shape][0](u), out)
+        return out
+
+    def rate(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, float)
+        out = np.zeros(t.shape)
+        for t0, dur, v0, v1, shape in self.segments:
+            u = np.clip((t - t0) / dur, 0.0, 1.0)
+            out = np.where(t >= t0, (v1 - v0) * _SHAPES[shape][1](u) / dur, out)
+        return out
+
+    def integral(self, t: np.ndarray) -> np.ndarray:
+        """Integral of the value from 0 to t (t >= 0)."""
+        t = np.asarray(t, float)
+        starts = [s[0] for s in self.segments] + [math.inf]
+        out = self.initial * np.minimum(t, starts[0])
+        for (t0, dur, v0, v1, shape), t_next in zip(self.segments, starts[1:]):
+            s = np.clip(t, t0, t_next) - t0  # time this segment governs, up to t
+            u = s / dur
+            # integral of the shape over [0, u] in units of dur (smoothstep: u^3 - u^4/2), then 1 per unit.
+            area = _SHAPES[shape][2]
+            shape_area = np.where(u <= 1.0, area(u), area(1.0) + (u - 1.0))
+            out = out + v0 * s + (v1 - v0) * dur * shape_area
+        return out
+
+
+# Each shape of an action: (f(u), f'(u), integral of f from 0 to u) for u in [0, 1] (see format.ActionShape).
+_SHAPES = {
+    "smoothstep": (lambda u: u * u * (3 - 2 * u), lambda u: 6 * u * (1 - u), lambda u: u ** 3 - u ** 4 / 2),
+    "linear": (lambda u: u, lambda u: np.ones_like(u), lambda u: u * u / 2),
+    "sinusoidal": (lambda u: (1 - np.cos(np.pi * u)) / 2, lambda u: np.pi / 2 * np.sin(np.pi * u),
+                   lambda u: u / 2 - np.sin(np.pi * u) / (2 * np.pi)),
+    "step": (lambda u: np.ones_like(u), lambda u: np.zeros_like(u), lambda u: u),
+}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an entity starts and how it changes speed and lane: what `network.scenario_world` resolves."""
+
+    path: LanePath
+    r_start: float  # metres right of the path lane's centre at t = 0
+    speed_mps: float
+    speed_changes: tuple[tuple, ...] = ()  # BlendedProfile changes of the speed
+    lateral_changes: tuple[tuple, ...] = ()  # BlendedProfile changes of r
+
+
+class EntityState(NamedTuple):
+    """An entity at times t (arrays of the shape of t)."""
+
+    u: np.ndarray  # metres along its path
+    r: np.ndarray  # metres right of its lane's centre
+    lateral_m: np.ndarray  # metres right of the left edge of the lanes of its direction
+    speed_mps: np.ndarray
+    lateral_rate: np.ndarray  # dr/dt, + to the right
+    lane: Poses  # its lane's pose at (u, r): the heading without the yaw of a lane change
+    heading: np.ndarray  # world heading: the lane's, turned right by atan2(lateral_rate, speed)
+
+
+class EntityMotion:
+    def __init__(self, placement: Placement):
+        self.placement = placement
+        self.path = placement.path
+        self.speed = BlendedProfile(placement.speed_mps, placement.speed_changes)
+        self.lateral = BlendedProfile(placement.r_start, placement.lateral_changes)
+
+    def travel(self, t: np.ndarray | float) -> np.ndarray:
+        """Distance driven since t = 0."""
+        return self.speed.integral(np.asarray(t, float))
+
+    def at(self, t: np.ndarray | float) -> EntityState:
+        t = np.asarray(t, float)
+        u = self.path.u_start + self.travel(t)
+        r, speed, rate = self.lateral.value(t), self.speed.value(t), self.lateral.rate(t)
+        lane, centre = self.path.poses_and_lateral(u, r)
+        lateral = centre + r
+        return EntityState(u, r, lateral, speed, rate, lane, lane.heading - np.arctan2(rate, speed))
