@@ -22,7 +22,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("-o", "--output", metavar="DATASET", help="dataset folder; rerun the same command to resume")
     p.add_argument("--trajectory", metavar="FILE.jsonl", help=TRAJECTORY_HELP + " (one clip)")
     p.add_argument("--formats", default="coco,kitti,mot,yolo",
-                   help="comma-separated: coco, kitti, mot, yolo, osi (default: coco,kitti,mot,yolo)")
+                   help="comma-separated: coco, kitti, mot, yolo, osi, lanes (default: coco,kitti,mot,yolo)")
     p.add_argument("--variations", type=int, default=0, metavar="N", help="seeded variations per scenario")
     p.add_argument("--seed", type=int, default=0, help="seed of the variations (default 0)")
     p.add_argument("--shard", metavar="I/N", help="export clips k with k %% N == I (default: RANK/WORLD_SIZE)")
@@ -57,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
             if "osi" in parse_formats(args.formats):  # the OSI trace is built from a scenario's engine
                 raise DrivesimError("--formats osi writes a scenario file's ground truth; it does not apply to "
                                     "--trajectory")
+            if "lanes" in parse_formats(args.formats):  # so are lane labels, from the engine's ego
+                raise DrivesimError("--formats lanes needs each frame's ego pose from a scenario file's engine; "
+                                    "it does not apply to --trajectory yet")
             clips = [trajectory_clip(args.scenarios[0], args.trajectory)]
             source, source_id = trajectory_source(args.source, args.trajectory, args.checkpoint, args.device)
         else:

@@ -2,6 +2,7 @@
 
     drivesim export scenarios/ -o out/dataset --formats coco,kitti,mot,yolo --source schematic
     drivesim export scenarios/openscenario/cut_in.xosc -o out/osi --formats osi --source schematic
+    drivesim export scenarios/ -o out/lanes --formats lanes --source render
 
 A writer sees each clip as it is generated (`begin_clip`, `add_frame` per frame, `end_clip`)
 and writes its per-clip files under a staging root that mirrors the dataset layout; the export
@@ -307,11 +308,40 @@ class OsiWriter(LabelWriter):
                 pass  # the runner removes the staged file
 
 
+# --- lane lines (OpenLane style) ------------------------------------------------------------
+
+class LanesWriter(LabelWriter):
+    """`lanes/<clip_id>/<frame:06d>.json`: each frame's lane lines and road edges in the style of OpenLane
+    (drivesim/scenario/lane_frames.py; docs/labels.md, "Lane lines"). The labels are computed here from
+    the clip's scenario (network, camera, the frame's ego pose), as the OSI writer computes its world."""
+
+    name = "lanes"
+
+    def clip_paths(self, clip_id: str) -> list[PurePosixPath]:
+        return [PurePosixPath("lanes", clip_id)]
+
+    def begin_clip(self, clip: ClipInfo, root: Path) -> None:
+        from drivesim.scenario.lane_frames import ScenarioLanes
+
+        if clip.scenario is None:
+            raise DrivesimError(f"clip {clip.clip_id}: the lanes format needs the clip's scenario in its ClipInfo")
+        self._clip = clip
+        self._lanes = ScenarioLanes(clip.scenario, clip.seed)
+        self._dir = root / "lanes" / clip.clip_id
+        self._dir.mkdir(parents=True, exist_ok=True)
+
+    def add_frame(self, frame: FrameConditions) -> None:
+        doc = self._lanes.frame_json(frame, f"images/{image_file(self._clip.clip_id, frame.index)}")
+        (self._dir / f"{frame.index:06d}.json").write_text(json.dumps(doc, separators=(",", ":")) + "\n",
+                                                          encoding="utf-8")
+
+
 # --- registry -------------------------------------------------------------------------------
 
 WRITERS: dict[str, type[LabelWriter]] = {w.name: w for w in (CocoWriter, KittiWriter, MotWriter, YoloWriter,
-                                                             OsiWriter)}
-DEFAULT_FORMATS: tuple[str, ...] = ("coco", "kitti", "mot", "yolo")  # osi on request: it needs osi-python
+                                                             OsiWriter, LanesWriter)}
+# osi and lanes on request: osi needs osi-python; lanes adds a file per frame that box datasets do not use
+DEFAULT_FORMATS: tuple[str, ...] = ("coco", "kitti", "mot", "yolo")
 
 
 def parse_formats(spec: str | Sequence[str]) -> tuple[str, ...]:
