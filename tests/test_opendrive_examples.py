@@ -7,6 +7,7 @@ every lane continues into lanes that start where it ends, facing its way.
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -43,7 +44,7 @@ def _meet(a: tuple[float, float, float], b: tuple[float, float, float], opposite
 def test_pieces_chain_inside_each_road(network):
     for road in network.roads.values():
         pieces = road.planView.geometries
-        for before, after in zip(pieces, pieces[1:]):
+        for before, after in itertools.pairwise(pieces):
             end = before.end()
             _meet((float(end.x), float(end.y), float(end.hdg)), (after.x, after.y, after.hdg), False,
                   f"road {road.id} at s={after.s:g}")
