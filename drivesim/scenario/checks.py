@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Optional
 
 from drivesim.scenario.format import Action, Road, Scenario
 from drivesim.scenario.issues import KeyPath
@@ -39,32 +39,46 @@ class Finding:
 
 
 def check_scenario(scenario: Scenario) -> list[Finding]:
-    """Cross-field findings of an already-typed scenario (e.g. one built in code or over gRPC)."""
-    return cross_field_findings(scenario.model_dump(mode="json"))
+    """Cross-field findings of an already-typed scenario (e.g. one built in code or over gRPC); the road's
+    own rules (roads, lanes and routes that exist) are `network.world_findings`."""
+    return cross_field_findings(scenario.model_dump(mode="json"), written=False)
 
 
-def cross_field_findings(data: Mapping[str, Any]) -> list[Finding]:
-    """Every cross-field problem of a scenario given as plain data (a parsed YAML mapping)."""
+def cross_field_findings(data: Mapping[str, Any], written: bool = True) -> list[Finding]:
+    """Every cross-field problem of a scenario given as plain data (a parsed YAML mapping; `written`: the
+    keys are the ones a person wrote, not a dump with every default)."""
     road = _mapping(data.get("road", {}))
     lanes = _whole(road.get("lanes", Road.model_fields["lanes"].default))
     lane_width = _real(road.get("lane_width_m", Road.model_fields["lane_width_m"].default))
     lanes = lanes if lanes is not None and lanes >= 1 else None
     lane_width = lane_width if lane_width is not None and lane_width > 0 else None
+    if road.get("opendrive") is not None:
+        lanes = lane_width = None  # the road file says which lanes exist (network.world_findings checks)
+    oncoming = _whole(road.get("oncoming_lanes", 0)) or 0
+    span = None if lanes is None or lane_width is None else (
+        (-oncoming * lane_width, lanes * lane_width) if road.get("traffic", "right") != "left"
+        else (0.0, (lanes + max(oncoming, 0)) * lane_width))
     duration = _real(data.get("duration_s"))
     duration = duration if duration is not None and duration > 0 else None
 
     out: list[Finding] = []
     ego = _mapping(data.get("ego", {}))
+    if written and ego.get("position") is not None and "lane" in ego:
+        out.append(Finding(("ego", "position"), "give either position or lane / lateral_m, not both",
+                           "remove ego.lane: the position names the lane"))
     out += _lane_exists(("ego", "lane"), ego.get("lane"), lanes)
-    out += _on_road(("ego", "lateral_m"), ego.get("lateral_m"), lanes, lane_width, False)
-    out += _actions(("ego",), ego.get("actions"), lanes, lane_width, duration, False)
+    out += _on_road(("ego", "lateral_m"), ego.get("lateral_m"), span, False)
+    out += _actions(("ego",), ego.get("actions"), lanes, span, duration, False)
     env = _mapping(data.get("environment", {}))
     out += _timeline(("environment", "events"), env.get("events"), duration, "event")
-    out += _agents(data.get("agents"), lanes, lane_width, duration)
+    out += _agents(data.get("agents"), lanes, span, duration)
     return out
 
 
-def _agents(agents: Any, lanes: int | None, lane_width: float | None, duration: float | None) -> Iterator[Finding]:
+Span = Optional[tuple[float, float]]  # the road's left and right edges, metres right of the ego lanes' left edge
+
+
+def _agents(agents: Any, lanes: int | None, span: Span, duration: float | None) -> Iterator[Finding]:
     first_index: dict[str, int] = {}
     for i, agent in _items(agents):
         at = ("agents", i)
@@ -80,17 +94,17 @@ def _agents(agents: Any, lanes: int | None, lane_width: float | None, duration: 
                               "background traffic", f"rename it, e.g. '{suggestion}'")
         roadside = agent.get("type") in ROADSIDE_TYPES
         yield from _lane_exists(at + ("lane",), agent.get("lane"), lanes)
-        yield from _on_road(at + ("lateral_m",), agent.get("lateral_m"), lanes, lane_width, roadside)
-        yield from _actions(at, agent.get("actions"), lanes, lane_width, duration, roadside)
+        yield from _on_road(at + ("lateral_m",), agent.get("lateral_m"), span, roadside)
+        yield from _actions(at, agent.get("actions"), lanes, span, duration, roadside)
 
 
-def _actions(at: KeyPath, actions: Any, lanes: int | None, lane_width: float | None, duration: float | None,
+def _actions(at: KeyPath, actions: Any, lanes: int | None, span: Span, duration: float | None,
              roadside: bool) -> Iterator[Finding]:
     """An agent's or the ego's `actions`: in time order, inside the scenario, to lanes and places that exist."""
     yield from _timeline(at + ("actions",), actions, duration, "action")
     for j, action in _items(actions):
         yield from _lane_exists(at + ("actions", j, "lane_change_to"), action.get("lane_change_to"), lanes)
-        yield from _on_road(at + ("actions", j, "lateral_m"), action.get("lateral_m"), lanes, lane_width, roadside)
+        yield from _on_road(at + ("actions", j, "lateral_m"), action.get("lateral_m"), span, roadside)
     yield from _no_overlaps(at + ("actions",), actions)
 
 
@@ -103,17 +117,18 @@ def _lane_exists(path: KeyPath, lane: Any, lanes: int | None) -> list[Finding]:
                     "use 0" if lanes == 1 else f"use 0..{lanes - 1}")]
 
 
-def _on_road(path: KeyPath, lateral: Any, lanes: int | None, lane_width: float | None, roadside: bool) -> list[Finding]:
+def _on_road(path: KeyPath, lateral: Any, span: Span, roadside: bool) -> list[Finding]:
     lateral = _real(lateral, finite=False)
-    if lateral is None or lanes is None or lane_width is None:
+    if lateral is None or span is None:
         return []
-    width = lanes * lane_width
+    left, width = span
     margin = SIDEWALK_MARGIN_M if roadside else 0.0
-    if -margin <= lateral <= width + margin:  # False for NaN too
+    if left - margin <= lateral <= width + margin:  # False for NaN too
         return []
-    where = f"beside the road (0..{_num(width)} m, plus {_num(margin)} m of sidewalk each side)" if roadside \
-        else f"on the road (0..{_num(width)} m from its left edge)"
-    hint = f"use {_num(-margin)}..{_num(width + margin)}"
+    road = f"{_num(left)}..{_num(width)} m"
+    where = f"beside the road ({road}, plus {_num(margin)} m of sidewalk each side)" if roadside \
+        else f"on the road ({road} from the left edge of the ego's lanes)"
+    hint = f"use {_num(left - margin)}..{_num(width + margin)}"
     if not roadside:
         hint += f"; only pedestrians and cyclists may stand up to {_num(SIDEWALK_MARGIN_M)} m beside it"
     return [Finding(path, f"lateral_m {_num(lateral)} is not {where}", hint)]

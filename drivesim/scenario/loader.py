@@ -9,7 +9,9 @@ Three passes, all issues of a file collected before anything is raised:
    plain scalars, mappings and lists is ever constructed).
 2. Schema: pydantic in strict mode (a quoted "10" is not a number) on that data; its error
    `loc` tuples are mapped back to the marks and its messages rewritten into friendly ones.
-3. Cross-field checks (`checks.py`): lanes that exist, times inside the scenario, unique ids.
+3. Cross-field checks (`checks.py`): lanes that exist, times inside the scenario, unique ids; then, on a
+   scenario that passed them, the road's (`network.py`): roads, lanes, positions and routes that exist.
+   A `road.opendrive` file is read relative to the scenario file's folder (and kept as an absolute path).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from drivesim.errors import ScenarioError
 from drivesim.scenario.checks import Finding, cross_field_findings
 from drivesim.scenario.file_formats import register_format, reader_for  # noqa: F401 - register_format: public here
 from drivesim.scenario.format import Scenario
+from drivesim.scenario.network import resolve_road_file, world_findings
 # ScenarioIssue and its helpers live in issues.py (the engine and the trajectory reader need them without the
 # loader); MAX_ISSUES and cap_issues are also importable here, the address callers and tests have used.
 from drivesim.scenario.issues import MAX_ISSUES, KeyPath, ScenarioIssue, cap_issues, format_key_path  # noqa: F401
@@ -152,6 +155,10 @@ def _parse(text: str, filename: str) -> tuple[Scenario | None, list[ScenarioIssu
     check_findings = [f for f in cross_field_findings(data) if f.path not in seen]
 
     issues += [locate(f) for f in schema_findings + check_findings]
+    if scenario is not None and not issues:
+        folder = None if filename.startswith("<") else os.path.dirname(os.path.abspath(filename))
+        scenario = resolve_road_file(scenario, folder)
+        issues += [locate(f) for f in world_findings(scenario)]
     issues.sort(key=lambda i: (i.line or 0, i.column or 0))
     return (scenario if not issues else None), cap_issues(issues, filename)
 
