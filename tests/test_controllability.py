@@ -16,8 +16,8 @@ from pipeline_fixtures import SCENARIO_YAML, micro_bundle, scenario  # also sets
 
 from drivesim.cli import main
 from drivesim.errors import DrivesimError
-from drivesim.eval.controllability import (PANACEA_SEED_OFFSET, DetectorPlan, detect_video, summarise,
-                                           trained_detector, verdicts)
+from drivesim.eval.controllability import (PANACEA_SEED_OFFSET, DetectorPlan, detect_video, format_controllability,
+                                           summarise, trained_detector, verdicts)
 from drivesim.eval.crops import background_boxes, is_visible, square_crop
 from drivesim.eval.detector import (DETECTOR_DATA_SEED, VALIDATION_DATA_SEED, crop_accuracy, render_crops,
                                     synth_scenarios, train_crop_classifier)
@@ -134,6 +134,39 @@ def test_recall_is_one_where_the_box_shows_something_and_zero_on_an_empty_frame(
     assert {r["group"] for r in result["rows"]["type"]} == {"car", "pedestrian"}
     assert [t["result"] for t in verdicts(result["summary"], None)] == ["FAIL", "FAIL", "pass"]
     assert all(t["result"].startswith("n/a") for t in verdicts(result["summary"], "untrained"))
+
+
+def test_class_aware_recall_and_the_boxes_outside_the_visibility_rule():
+    """A scorer that finds everything bright but calls it all a vehicle: the car counts as its own type,
+    the pedestrian only as any type; occluded and small boxes get rows of their own, not the main recall."""
+    labels = [_frame([_box(200, 100, 260, 150), _box(350, 120, 370, 170, "pedestrian", track_id="p"),
+                      _box(100, 100, 140, 130, occlusion=0.6, track_id="hidden"),
+                      _box(420, 100, 440, 108, track_id="small")], 0)]
+    frames = np.full((1, H, W, 3), 60, np.uint8)
+    for b in labels[0].boxes:
+        x0, y0, x1, y1 = (int(v) for v in b.bbox_xyxy)
+        frames[0, y0:y1, x0:x1] = 230
+
+    def all_vehicles(crops):
+        return _bright(crops), np.ones(len(crops), int)
+
+    found = detect_video(all_vehicles, frames, labels, seed=1)
+    assert found.types == ["car", "pedestrian"] and found.recall == 1.0
+    assert found.right_type.tolist() == [True, False]
+    assert found.hidden == ["occluded (> 0.3)", "small (< 14 px tall)"] and found.hidden_found.all()
+    assert detect_video(_bright, frames, labels, seed=1).right_type is None  # a scorer without classes
+
+    blank = detect_video(all_vehicles, np.full_like(frames, 60), labels, seed=1)
+    result = summarise([("s day", "day", blank, found)])
+    overall = result["rows"]["overall"][0]
+    assert (overall["generated_right_type"], overall["rendered_right_type"]) == (0.0, 0.5)
+    by_type = {r["group"]: r for r in result["rows"]["type"]}
+    assert by_type["pedestrian"]["rendered"] == 1.0 and by_type["pedestrian"]["rendered_right_type"] == 0.0
+    hidden = {r["group"]: r for r in result["rows"]["hidden"]}
+    assert hidden["occluded (> 0.3)"]["rendered"] == 1.0 and hidden["occluded (> 0.3)"]["generated"] == 0.0
+    table = format_controllability({**result, "targets": verdicts(result["summary"], None)})
+    assert "found as its own type" in table and "| pedestrian | 1 |" in table
+    assert "outside the visibility rule" in table and "| small (< 14 px tall) | 1 |" in table
 
 
 # --- the detector --------------------------------------------------------------------------------

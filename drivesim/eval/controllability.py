@@ -7,6 +7,10 @@ with the procedural renderer as the "real" footage.
    road users found (P(background) < 0.5), by type, distance band, time of day and run; phantom
    rate = share of background boxes found as road users. The same numbers on the renderer's frames
    of the same scenarios (`--source render`) are the ceiling; ratio = generated / rendered.
+   Class-aware: a road user found *as its type* is one whose most likely road-user class (vehicle,
+   two-wheeler, pedestrian) is its own; right-type recall stands beside any-type recall. The boxes the
+   visibility rule leaves out (occluded, truncated, small) -- which every export ships -- are scored
+   too, in rows of their own with their ceilings.
 2. The Panacea direction: one detector trained on the generated frames (boxes = the conditioning
    labels) and one on the rendered frames of the same runs (same crops, steps and seed), both tested
    on rendered frames of the same scenarios with other seeds (other background traffic and scenery).
@@ -26,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from drivesim.errors import DrivesimError
-from drivesim.eval.crops import (DISTANCE_BANDS, background_boxes, distance_band, frame_crops, square_crop,
-                                 visible_boxes)
+from drivesim.eval.crops import (CLASS_OF_TYPE, DISTANCE_BANDS, HIDDEN_GROUPS, background_boxes, distance_band,
+                                 frame_crops, hidden_group, square_crop, visible_boxes)
 from drivesim.eval.detector import (DETECTOR_DATA_SEED, VALIDATION_DATA_SEED, CropClassifier, DetectorConfig,
                                     crop_accuracy, detector_metadata, load_detector, render_crops,
                                     road_user_scores, save_detector, synth_scenarios, train_crop_classifier)
@@ -49,7 +53,8 @@ VALIDATION_KEY = "validation"  # held-out accuracy, JSON, kept in the cached fil
 NEGATIVES_PER_FRAME = 6  # background boxes scored per evaluated frame
 PANACEA_SEED_OFFSET = 500  # test frames of the Panacea direction: each scenario's seed + this
 TYPES = ("car", "truck", "bus", "motorcycle", "cyclist", "pedestrian")
-Scorer = Callable[[np.ndarray], np.ndarray]  # crops (N, S, S, 3) uint8 -> P(road user) (N,)
+# crops (N, S, S, 3) uint8 -> P(road user) (N,), or (P(road user), most likely road-user class index (N,))
+Scorer = Callable[[np.ndarray], "np.ndarray | tuple[np.ndarray, np.ndarray]"]
 
 
 # --- one video -----------------------------------------------------------------------------------
@@ -63,6 +68,9 @@ class Detections:
     bands: list[str] = field(default_factory=list)
     found: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     background_found: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    right_type: np.ndarray | None = None  # found as its own class; None: the scorer names no class
+    hidden: list[str] = field(default_factory=list)  # hidden_group of each labelled box left out
+    hidden_found: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     @property
     def recall(self) -> float | None:
@@ -82,20 +90,39 @@ def detect_video(score: Scorer, frames: np.ndarray, labels: Sequence[FrameCondit
         raise DrivesimError(f"controllability: {len(frames)} frames but {len(labels)} label lines")
     rng = np.random.default_rng(seed)
     height, width = frames.shape[1:3]
-    users, background, types, bands = [], [], [], []
+    users, background, types, bands, hidden, hidden_crops = [], [], [], [], [], []
     for i in range(0, len(frames), max(1, frame_step)):
-        for box in visible_boxes(labels[i], width):
-            users.append(square_crop(frames[i], box.bbox_xyxy))
-            types.append(box.type)
-            bands.append(distance_band(box))
+        for box in labels[i].boxes:
+            group = hidden_group(box, width)
+            if group is None:
+                users.append(square_crop(frames[i], box.bbox_xyxy))
+                types.append(box.type)
+                bands.append(distance_band(box))
+            else:
+                hidden.append(group)
+                hidden_crops.append(square_crop(frames[i], box.bbox_xyxy))
         background += [square_crop(frames[i], b) for b in background_boxes(labels[i], width, height, negatives, rng)]
-    found = score(np.stack(users)) >= 0.5 if users else np.zeros(0, bool)
-    background_found = score(np.stack(background)) >= 0.5 if background else np.zeros(0, bool)
-    return Detections(types, bands, np.asarray(found, bool), np.asarray(background_found, bool))
+    found, classes = _scored(score, users)
+    right_type = None if classes is None else found & (classes == np.array([CLASS_OF_TYPE[t] for t in types], int))
+    return Detections(types, bands, found, _scored(score, background)[0], right_type, hidden,
+                      _scored(score, hidden_crops)[0])
+
+
+def _scored(score: Scorer, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(found, road-user class or None) of each crop."""
+    if not crops:
+        return np.zeros(0, bool), np.zeros(0, int)
+    out = score(np.stack(crops))
+    p, classes = out if isinstance(out, tuple) else (out, None)
+    return np.asarray(p) >= 0.5, None if classes is None else np.asarray(classes, int)
 
 
 def net_scorer(net: CropClassifier) -> Scorer:
-    return lambda crops: road_user_scores(net, crops)[0]
+    """P(road user) and the most likely road-user class (1 vehicle, 2 two-wheeler, 3 pedestrian) per crop."""
+    def score(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p, probs = road_user_scores(net, crops, with_probs=True)
+        return p, probs[:, 1:].argmax(axis=1) + 1  # among road users: found-as-which, background aside
+    return score
 
 
 def render_video(scenario) -> tuple[np.ndarray, list[FrameConditions]]:
@@ -128,12 +155,21 @@ class ControlRun:
         return f"{self.scenario} {self.time_of_day}"
 
 
-def _row(name: str, gen: Sequence[bool], ren: Sequence[bool]) -> dict[str, Any]:
+def _row(name: str, gen: Sequence[bool], ren: Sequence[bool], gen_type: np.ndarray | None = None,
+         ren_type: np.ndarray | None = None) -> dict[str, Any]:
     n = len(gen)
     g = float(np.mean(gen)) if n else None
     r = float(np.mean(ren)) if n else None
     ratio = g / r if n and r else None
-    return {"group": name, "visible": n, "generated": g, "rendered": r, "ratio": ratio}
+    row = {"group": name, "visible": n, "generated": g, "rendered": r, "ratio": ratio}
+    if gen_type is not None and ren_type is not None:  # found as its own type (class-aware)
+        row["generated_right_type"] = float(np.mean(gen_type)) if n else None
+        row["rendered_right_type"] = float(np.mean(ren_type)) if n else None
+    return row
+
+
+def _joined(values: Sequence[np.ndarray | None]) -> np.ndarray | None:
+    return None if any(v is None for v in values) else np.concatenate(values) if values else np.zeros(0, bool)
 
 
 def summarise(pairs: Sequence[tuple[str, str, Detections, Detections]]) -> dict[str, Any]:
@@ -145,16 +181,27 @@ def summarise(pairs: Sequence[tuple[str, str, Detections, Detections]]) -> dict[
     bands = [b for _, _, g, _ in pairs for b in g.bands]
     tods = [tod for _, tod, g, _ in pairs for _ in g.types]
 
+    gen_type = _joined([g.right_type for _, _, g, _ in pairs])
+    ren_type = _joined([r.right_type for _, _, _, r in pairs])
+    typed = gen_type is not None and ren_type is not None
+
     def group(values: list[str], key: str) -> list[bool]:
         return [v == key for v in values]
 
-    rows = {"overall": [_row("all visible road users", gen, ren)]}
-    rows["type"] = [_row(t, gen[m], ren[m]) for t in TYPES if (m := np.array(group(types, t), bool)).any()]
+    rows = {"overall": [_row("all visible road users", gen, ren, gen_type, ren_type)]}
+    rows["type"] = [_row(t, gen[m], ren[m], gen_type[m] if typed else None, ren_type[m] if typed else None)
+                    for t in TYPES if (m := np.array(group(types, t), bool)).any()]
     rows["distance"] = [_row(b, gen[m], ren[m]) for b, _, _ in DISTANCE_BANDS
                         if (m := np.array(group(bands, b), bool)).any()]
     rows["time_of_day"] = [_row(t, gen[m], ren[m]) for t in ("day", "night")
                            if (m := np.array(group(tods, t), bool)).any()]
     rows["run"] = [_row(name, g.found, r.found) for name, _, g, r in pairs]
+    # the labelled boxes the visibility rule leaves out, which exports ship: what do the frames show there?
+    hidden = [h for _, _, g, _ in pairs for h in g.hidden]
+    gen_hidden = np.concatenate([g.hidden_found for _, _, g, _ in pairs]) if pairs else np.zeros(0, bool)
+    ren_hidden = np.concatenate([r.hidden_found for _, _, _, r in pairs]) if pairs else np.zeros(0, bool)
+    rows["hidden"] = [_row(h, gen_hidden[m], ren_hidden[m]) for h in HIDDEN_GROUPS
+                      if (m := np.array(group(hidden, h), bool)).any()]
     gen_bg = np.concatenate([g.background_found for _, _, g, _ in pairs]) if pairs else np.zeros(0, bool)
     ren_bg = np.concatenate([r.background_found for _, _, _, r in pairs]) if pairs else np.zeros(0, bool)
     phantom = {"background_boxes": int(len(gen_bg)),
@@ -360,6 +407,8 @@ def format_controllability(result: dict[str, Any]) -> str:
     """The table of report.md and of the command's output: recall rows, phantom rate, targets, Panacea."""
     body = []
     for section, rows in result["rows"].items():
+        if section == "hidden":
+            continue
         for r in rows:
             label = r["group"] if section in ("overall", "run") else f"{section.replace('_', ' ')}: {r['group']}"
             ratio = "—" if r["ratio"] is None else f"{r['ratio']:.2f}"
@@ -368,6 +417,20 @@ def format_controllability(result: dict[str, Any]) -> str:
     body.append([f"phantom rate ({ph['background_boxes']} background boxes)", "", format_number(ph["generated"]),
                  format_number(ph["rendered"]), ""])
     lines = [markdown_table(["recall of visible road users", "visible", "generated", "rendered", "ratio"], body), ""]
+    typed = [r for r in result["rows"]["overall"] + result["rows"]["type"] if "generated_right_type" in r]
+    if typed:
+        lines += [markdown_table(["found as its own type (vehicle / two-wheeler / pedestrian)", "visible",
+                                  "generated: any type", "generated: right type", "rendered: any type",
+                                  "rendered: right type"],
+                                 [[r["group"], r["visible"], format_number(r["generated"]),
+                                   format_number(r["generated_right_type"]), format_number(r["rendered"]),
+                                   format_number(r["rendered_right_type"])] for r in typed]), ""]
+    if result["rows"].get("hidden"):
+        lines += [markdown_table(["labelled boxes outside the visibility rule (exports ship them)", "boxes",
+                                  "generated", "rendered (ceiling)", "ratio"],
+                                 [[r["group"], r["visible"], format_number(r["generated"]),
+                                   format_number(r["rendered"]), "—" if r["ratio"] is None else f"{r['ratio']:.2f}"]
+                                  for r in result["rows"]["hidden"]]), ""]
     session = result.get("settings", {}).get("session_steps")
     if session:
         lines[:0] = [f"Generated through a closed-loop session, {session} frame(s) per step.", ""]

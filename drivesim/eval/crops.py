@@ -22,7 +22,8 @@ import numpy as np
 from drivesim.scenario.labels import Box, FrameConditions
 
 __all__ = ["CLASSES", "CLASS_OF_TYPE", "CROP_SIZE", "CONTEXT", "MIN_HEIGHT_PX", "MIN_WIDTH_PX", "MAX_OCCLUSION",
-           "MAX_TRUNCATION", "DISTANCE_BANDS", "is_visible", "visible_boxes", "distance_band", "square_crop",
+           "MAX_TRUNCATION", "DISTANCE_BANDS", "HIDDEN_GROUPS", "is_visible", "visible_boxes", "hidden_group",
+           "distance_band", "square_crop",
            "background_boxes", "frame_crops"]
 
 CLASSES = ("background", "vehicle", "two_wheeler", "pedestrian")
@@ -45,6 +46,21 @@ def is_visible(box: Box, width: int) -> bool:
 
 def visible_boxes(conditions: FrameConditions, width: int) -> list[Box]:
     return [b for b in conditions.boxes if is_visible(b, width)]
+
+
+HIDDEN_GROUPS = ("occluded (> 0.3)", "truncated (> 0.5)", "small (< 14 px tall)")
+
+
+def hidden_group(box: Box, width: int) -> str | None:
+    """Why a labelled box is left out of the visible set (the first reason of HIDDEN_GROUPS); None when
+    it is visible. Exports ship these boxes too: the eval measures what the frames show under them."""
+    if is_visible(box, width):
+        return None
+    if box.occlusion > MAX_OCCLUSION:
+        return HIDDEN_GROUPS[0]
+    if box.truncation > MAX_TRUNCATION:
+        return HIDDEN_GROUPS[1]
+    return HIDDEN_GROUPS[2]
 
 
 def distance_band(box: Box) -> str:

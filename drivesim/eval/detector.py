@@ -175,12 +175,14 @@ def train_crop_classifier(crops: np.ndarray, classes: np.ndarray, steps: int, se
 
 
 @torch.no_grad()
-def road_user_scores(net: CropClassifier, crops: np.ndarray, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """(P(road user) = 1 - P(background), most likely class index) per crop."""
+def road_user_scores(net: CropClassifier, crops: np.ndarray, batch: int = 512,
+                     with_probs: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(P(road user) = 1 - P(background), most likely class index) per crop; with_probs: (P(road user),
+    the (N, len(CLASSES)) class probabilities)."""
     if len(crops) == 0:
-        return np.zeros(0), np.zeros(0, np.int64)
+        return np.zeros(0), np.zeros((0, len(CLASSES)) if with_probs else 0, np.int64)
     probs = torch.cat([F.softmax(net(_to_tensor(crops[i:i + batch])), dim=1) for i in range(0, len(crops), batch)])
-    return (1.0 - probs[:, 0]).numpy(), probs.argmax(dim=1).numpy()
+    return (1.0 - probs[:, 0]).numpy(), probs.numpy() if with_probs else probs.argmax(dim=1).numpy()
 
 
 def crop_accuracy(net: CropClassifier, crops: np.ndarray, classes: np.ndarray) -> dict[str, float]:
