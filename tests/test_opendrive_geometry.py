@@ -144,3 +144,37 @@ def test_read_opendrive_keeps_the_header_and_the_road_elements():
     assert (read.header.revMajor, read.header.revMinor, read.header.name) == (1, 6, "crossing")
     assert read.elements["101"].tag == "road" and read.elements["101"].line > 1
     assert read.network.roads["102"].planView.geometries[0].element == "arc"
+
+
+def test_a_single_side_section_keeps_the_other_sides_lanes(tmp_path):
+    lanes = """
+        <lanes>
+            <laneSection s="0">
+                <left><lane id="1" type="driving">
+                    <link><successor id="1"/></link>
+                    <width sOffset="0" a="3" b="0" c="0" d="0"/><width sOffset="40" a="3" b="0.01" c="0.0001" d="0"/>
+                    <roadMark sOffset="0" type="solid"/><roadMark sOffset="70" type="broken"/>
+                </lane></left>
+                <center><lane id="0" type="none"/></center>
+                <right><lane id="-1" type="driving"><width sOffset="0" a="3.5" b="0" c="0" d="0"/></lane></right>
+            </laneSection>
+            <laneSection s="60" singleSide="true">
+                <center><lane id="0" type="none"/></center>
+                <right>
+                    <lane id="-1" type="driving"><width sOffset="0" a="3.5" b="0" c="0" d="0"/></lane>
+                    <lane id="-2" type="exit"><width sOffset="0" a="0" b="0.05" c="0" d="0"/></lane>
+                </right>
+            </laneSection>
+        </lanes>"""
+    path = write_xodr(tmp_path, road("1", 100.0, '<geometry s="0" x="0" y="0" hdg="0" length="100"><line/></geometry>',
+                                     lanes=lanes))
+    read = read_opendrive(path)
+    r = read.network.roads["1"]
+    assert sorted(r.laneSections[1].lanes) == [-2, -1, 0, 1]
+    for s in (60.0, 75.0, 99.0):  # lane 1's width goes on as its second record says: 3 + 0.01 ds + 0.0001 ds^2
+        ds = s - 40.0
+        assert r.borders(s)[1] == pytest.approx((0.0, 3 + 0.01 * ds + 0.0001 * ds * ds))
+    assert r.laneSections[1].lanes[1].predecessor == 1
+    assert [(m.sOffset, m.type) for m in r.laneSections[1].lanes[1].road_marks] == [(0.0, "solid"), (10.0, "broken")]
+    (note,) = read.unsupported
+    assert note.record == "road/lanes/laneSection/@singleSide" and "not read" not in str(note)

@@ -4,7 +4,9 @@ records, road marks and lane links, as the file gives them.
 Checked here, at the element's line: lane ids on their side (left > 0, centre 0, right < 0), OpenDRIVE
 lane and road mark types, and widths that never go negative up to the next record or the section's
 end. What the model checks beyond that (ids without gaps, links to existing lanes) is reported at the
-<road>. A lane with more than one predecessor or successor keeps the first (reported as unsupported).
+<road>. A lane with more than one predecessor or successor keeps the first (reported as unsupported). A
+`singleSide="true"` section gives one side only: the other side keeps the previous section's lanes
+(their width and road mark records re-based to the new section's start), which is reported too.
 
     from drivesim.standards.openscenario.xmltree import parse_xml
     from drivesim.standards.opendrive.lanes import read_lanes
@@ -18,6 +20,8 @@ end. What the model checks beyond that (ids without gaps, links to existing lane
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from drivesim.road import LANE_TYPES, ROAD_MARK_TYPES, CubicRecord, Lane, LaneSection, LaneWidth, RoadMark
 from drivesim.road.cubic import cubic_minimum
 from drivesim.standards.opendrive.attributes import integer, number, text
@@ -26,6 +30,8 @@ from drivesim.standards.openscenario.xmltree import Element, located
 
 NEGATIVE_WIDTH_TOLERANCE_M = 1e-6  # rounding in a file's coefficients, not a lane
 _SIDES = (("left", 1), ("center", 0), ("right", -1))
+SINGLE_SIDE = ("read as: the side a singleSide lane section leaves out keeps the previous section's lanes "
+               "(a first section leaves that side empty)")
 _MULTIPLE_LINKS = "road/lanes/laneSection/*/lane/link (more than one predecessor or successor)"
 
 
@@ -42,11 +48,38 @@ def read_lanes(lanes: Element, road_id: str, road_length: float,
     if not nodes:
         raise located(lanes, f"road {road_id} has no <laneSection>", "give the road at least one lane section")
     starts = [number(node, "s") for node in nodes]
-    sections = []
+    sections: list[LaneSection] = []
     for k, node in enumerate(nodes):
         end = starts[k + 1] if k + 1 < len(nodes) else road_length
-        sections.append(_section(node, starts[k], end - starts[k], notes))
+        section = _section(node, starts[k], end - starts[k], notes)
+        if text(node, "singleSide", "false") in ("true", "1"):
+            notes.add("road/lanes/laneSection/@singleSide", node, SINGLE_SIDE)
+            if sections:
+                section = _continue_other_side(section, node, sections[-1])
+        sections.append(section)
     return offsets, tuple(sections)
+
+
+def _continue_other_side(section: LaneSection, node: Element, previous: LaneSection) -> LaneSection:
+    """A singleSide section: the side it leaves out keeps the previous section's lanes, re-based to its s."""
+    shift = section.s - previous.s
+    sides = {side: getattr(section, side) if node.child(side) is not None else
+             tuple(_rebased(lane, shift) for lane in getattr(previous, side)) for side in ("left", "right")}
+    return replace(section, **sides)
+
+
+def _rebased(lane: Lane, shift: float) -> Lane:
+    """The same lane from `shift` metres into its section on: records re-expanded about the new start."""
+    widths = []
+    for k, w in enumerate(lane.widths):
+        if k + 1 < len(lane.widths) and lane.widths[k + 1].sOffset <= shift:
+            continue  # ended before the new start
+        x = max(shift - w.sOffset, 0.0)  # the cubic about its value at the new start
+        widths.append(LaneWidth(max(w.sOffset - shift, 0.0), w.a + x * (w.b + x * (w.c + x * w.d)),
+                                w.b + x * (2 * w.c + 3 * w.d * x), w.c + 3 * w.d * x, w.d))
+    marks = [replace(m, sOffset=max(m.sOffset - shift, 0.0)) for k, m in enumerate(lane.road_marks)
+             if k + 1 == len(lane.road_marks) or lane.road_marks[k + 1].sOffset > shift]
+    return replace(lane, widths=tuple(widths), road_marks=tuple(marks), predecessor=lane.id)
 
 
 def _section(node: Element, s: float, length: float, notes: Notes) -> LaneSection:

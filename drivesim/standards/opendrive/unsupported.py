@@ -68,7 +68,6 @@ _NO_EFFECT: dict[str, Callable[[Element], bool]] = {
 }
 # Attributes of read elements: the values that mean what the model assumes anyway.
 _ATTRIBUTE_DEFAULTS: dict[str, Callable[[str], bool]] = {
-    "road/lanes/laneSection/@singleSide": lambda v: v in ("false", "0"),
     f"{_LANE}/@level": lambda v: v in ("false", "0"),
     f"{_LANE}/@direction": lambda v: v == "standard",
     f"{_LANE}/roadMark/@weight": lambda v: v == "standard",
@@ -97,7 +96,8 @@ def reason_for(path: str) -> str:
 
 @dataclass(frozen=True)
 class Unsupported:
-    """One kind of record drivesim does not read: its path, why, where the first one is, how many."""
+    """One kind of record drivesim does not read (or reads only as its `reason` says, "read as: ..."): its
+    path, why, where the first one is, how many."""
 
     record: str  # element path below <OpenDRIVE>, "@" before an attribute
     reason: str
@@ -109,7 +109,8 @@ class Unsupported:
         tag = self.record.split(" ")[0].rpartition("/")[2]
         shown = tag if tag.startswith("@") else f"<{tag}>"
         times = f" x{self.count}" if self.count > 1 else ""
-        return f"{self.file}:{self.line}: {shown} ({self.record}){times} not read: {self.reason}"
+        verdict = "" if self.reason.startswith("read as") else " not read:"  # an interpretation says so itself
+        return f"{self.file}:{self.line}: {shown} ({self.record}){times}{verdict} {self.reason}"
 
 
 class Notes:
