@@ -9,6 +9,7 @@ the same lanes. Anything else is refused with the element and its line. The whol
 checked) first: the road is the network model's, with everything the file gives it.
 
     from pathlib import Path
+    from drivesim.standards.opendrive import read_road
     road, element = read_road(Path("scenarios/openscenario/straight_highway.xodr"), "1", where=None)
     road.lane_center_t(-1, 0.0)[0], road.direction(-1)  # (-1.75, 1)
 """
