@@ -117,14 +117,48 @@ def test_lanes_is_refused_for_trajectories_and_grown_roads(tmp_path, capsys):
     scenario = parse_scenario(SMALL)
     if "oncoming_lanes" not in type(scenario.road).model_fields:
         return
+    from dataclasses import replace
+
     grown = parse_scenario(SMALL.replace("road: {lanes: 3,", "road: {oncoming_lanes: 1, lanes: 3,"))
     frame = ScenarioEngine(grown).frame(0)
-    if getattr(frame, "ego_pose", None) is None:  # a road state alone describes only the version-1 road
-        with pytest.raises(DrivesimError, match="oncoming_lanes"):
-            ScenarioLanes(grown).frame_json(frame)
-    else:  # with the engine's poses the other direction is labelled too: a solid centre line between them
-        lines = [LaneLine.from_json(d) for d in ScenarioLanes(grown).frame_json(frame)["lane_lines"]]
-        assert "solid" in {line.type for line in lines}
+    # With the engine's pose the other direction is labelled too: a solid centre line between them.
+    lines = [LaneLine.from_json(d) for d in ScenarioLanes(grown).frame_json(frame)["lane_lines"]]
+    assert "solid" in {line.type for line in lines}
+    # A road state alone describes only version 1's road.
+    bare = replace(frame, ego_pose=None, road=replace(frame.road, ego_pose=None))
+    with pytest.raises(DrivesimError, match="oncoming_lanes"):
+        ScenarioLanes(grown).frame_json(bare)
+
+
+@pytest.mark.parametrize("radius", [150.0, -150.0])
+def test_labels_of_a_curved_scenario_road_bend_with_it(radius):
+    scenario = parse_scenario(SMALL.replace("road: {lanes: 3, lane_width_m: 3.5}",
+                                            f"road: {{lanes: 3, segments: [{{straight: 10}}, "
+                                            f"{{arc: {{length: 200, radius: {radius}}}}}]}}"))
+    lanes = ScenarioLanes(scenario)
+    cam = lanes.camera
+    lines, _ = lanes.labels(ScenarioEngine(scenario).frame(0))
+    assert {line.type for line in lines} == {"edge", "dashed"}
+    for line in lines:
+        straight_u = cam.cx + cam.fx * line.xyz[0, 0] / line.xyz[:, 2]  # the line if the road went on straight
+        assert np.sign(radius) * (line.uv[-1, 0] - straight_u[-1]) < -1.0, line.track_id
+
+
+def test_a_road_state_alone_gives_the_same_lines_as_the_engines_pose():
+    """Frames with a road state but no world pose (closed loops) are placed on version 1's straight road
+    (straight_world.py): the camera sees the same lines as from the engine's pose on its network."""
+    from dataclasses import replace
+
+    scenario = parse_scenario(SMALL)
+    lanes = ScenarioLanes(scenario)
+    for frame in ScenarioEngine(scenario).frames():
+        bare = replace(frame, ego_pose=None, road=replace(frame.road, ego_pose=None))
+        mine, _ = lanes.labels(bare)
+        engines, _ = lanes.labels(frame)
+        assert [line.track_id for line in mine] == [line.track_id for line in engines]
+        for a, b in zip(mine, engines):
+            np.testing.assert_allclose(a.xyz, b.xyz, atol=1e-6)
+            np.testing.assert_allclose(a.uv, b.uv, atol=1e-6)
 
 
 # --- against the renderer's paint -----------------------------------------------------------

@@ -5,8 +5,8 @@ in this order, from:
 1. the frame's `ego_pose` or its road state's (anything with x, y, z, heading, pitch: an `EgoPose` or a
    `drivesim.road.WorldPose`), on the scenario's network (`drivesim.scenario.network.scenario_network`
    where that exists, else the straight road of step 2);
-2. the frame's road state (`RoadState`: travel and lateral position) on the version-1 straight road
-   (`straight_world.py`);
+2. the frame's road state without a pose (`RoadState`: travel and lateral position; closed loops) on
+   version 1's straight road (`straight_world.py`; other roads are refused: a road state cannot place them);
 3. the scenario engine's own frame at the same index, when the frame carries neither (frames read back
    from labels.jsonl do not).
 `lane_frame_json` writes one frame: OpenLane's keys (`intrinsic`, `extrinsic`, `file_path`,
@@ -138,7 +138,8 @@ def _check_straight(scenario: Scenario) -> None:
     grown += ["traffic"] if getattr(road, "traffic", "right") != "right" else []
     if grown:
         raise DrivesimError(f"scenario '{scenario.name}': lane labels of a road with {', '.join(grown)} need each "
-                            "frame's ego pose from the engine, which it does not give yet; label a version-1 road")
+                            "frame's ego pose (FrameConditions.ego_pose), and this frame has only a road state. "
+                            "Fix: label frames made by the scenario engine, which carry the pose")
 
 
 def _as_pose(value: Any) -> EgoPose | None:

@@ -13,7 +13,7 @@ the ego drives out of it. The road is the same everywhere, so lane labels do not
 
     from drivesim.scenario.straight_world import StraightWorld
     world = StraightWorld(lanes=3, lane_width_m=3.5, reach_m=80.0)
-    network = world.network_at(1234.0)  # road '0' covering x in [980, 1600]
+    network = world.network_at(1234.0)  # road 'main' covering x in [980, 1600]
     world.pose(ego_travel_m=1234.0, ego_lateral_m=5.25)  # EgoPose(x=1234.0, y=-5.25, ...)
 """
 
@@ -24,10 +24,11 @@ from dataclasses import replace
 
 from drivesim.road import Line, ReferenceLine, RoadNetwork, straight_road
 from drivesim.scenario.camera import EgoPose
+from drivesim.scenario.inline_road import INLINE_ROAD_ID
 
 CHUNK_M = 500.0  # the window moves on in steps of this many metres of travel
 BEHIND_M = 20.0  # the window starts this far behind its chunk, so lines reach back past the near plane
-ROAD_ID = "0"
+ROAD_ID = INLINE_ROAD_ID  # the id the engine's network gives a scenario's road, so track ids agree
 
 
 class StraightWorld:
