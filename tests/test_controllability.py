@@ -16,12 +16,12 @@ from pipeline_fixtures import SCENARIO_YAML, micro_bundle, scenario  # also sets
 
 from drivesim.cli import main
 from drivesim.errors import DrivesimError
-from drivesim.eval.controllability import (PANACEA_SEED_OFFSET, DetectorPlan, detect_video, format_controllability,
+from drivesim.eval.controllability import (PANACEA_SEED_OFFSET, REPEAT_SEED_STEP, DetectorPlan, detect_video, format_controllability,
                                            summarise, trained_detector, verdicts)
 from drivesim.eval.crops import background_boxes, is_visible, square_crop
 from drivesim.eval.detector import (DETECTOR_DATA_SEED, VALIDATION_DATA_SEED, crop_accuracy, render_crops,
                                     synth_scenarios, train_crop_classifier)
-from drivesim.eval.scenarios import CONTROLLABILITY, HELD_OUT, controllability_scenarios
+from drivesim.eval.scenarios import CONTROLLABILITY, CONTROLLABILITY_TEST, HELD_OUT, controllability_scenarios
 from drivesim.eval.settings import FULL, QUICK, EvalSettings
 from drivesim.scenario.labels import Box, FrameConditions
 
@@ -208,12 +208,17 @@ def test_detector_and_eval_seeds_never_meet_the_default_training_seeds():
     detector = {int(s.seed) for s in synth_scenarios(DETECTOR_DATA_SEED, clips)}
     validation = {int(s.seed) for s in synth_scenarios(VALIDATION_DATA_SEED, clips // 4)}
     evaluated = {int(d["seed"]) for d in (*CONTROLLABILITY, *HELD_OUT)}
-    panacea = {s + PANACEA_SEED_OFFSET for s in evaluated}
+    test_split = {int(d["seed"]) + k * REPEAT_SEED_STEP for d in CONTROLLABILITY_TEST for k in range(10)}
+    repeats = {s + k * REPEAT_SEED_STEP for s in evaluated for k in range(1, 10)}
+    panacea = {s + PANACEA_SEED_OFFSET for s in evaluated | test_split | repeats}
     assert len(detector) == clips and len(validation) == clips // 4
     for name, seeds in (("detector", detector), ("validation", validation), ("eval", evaluated),
-                        ("panacea", panacea)):
+                        ("test split", test_split), ("repeats", repeats), ("panacea", panacea)):
         assert not seeds & default, name
-    assert not detector & validation and not (detector | validation) & (evaluated | panacea)
+    assert not detector & validation
+    assert not (detector | validation) & (evaluated | test_split | repeats | panacea)
+    assert not test_split & (evaluated | repeats | panacea)  # the test split shares no seed with validation
+    assert not {d["name"] for d in CONTROLLABILITY_TEST} & {d["name"] for d in CONTROLLABILITY}
     # the scenario seeds do not depend on the clip length: the same draws as the default's 48-frame clips
     assert {int(s.seed) for s in synth_scenarios(0, 3, (512, 256), 1.0, 10.0)} <= default
 
@@ -262,6 +267,31 @@ def test_cli_only_controllability_runs_that_section_and_writes_the_table(tmp_pat
     assert set(control["panacea"]) >= {"generated", "rendered", "recall_ratio"}
     assert (out / "detector.safetensors").is_file()
     assert control["settings"]["session_steps"] == session_steps
+
+
+def test_the_test_split_with_repeats_reports_its_spread(tmp_path, monkeypatch):
+    from drivesim.data.synth import SynthConfig, synth_data
+    from drivesim.models.bundle import save_bundle
+
+    save_bundle(micro_bundle(), tmp_path / "bundle")
+    synth_data(SynthConfig(output=str(tmp_path / "data"), clips=1, frames=4, height=64, width=128), progress=False)
+    for key, value in dict(control_scenarios=1, control_duration_s=0.6, control_frame_step=2, detector_clips=2,
+                           detector_steps=4, panacea_steps=3).items():
+        monkeypatch.setitem(QUICK, key, value)
+    out = tmp_path / "report"
+    assert main(["eval", str(tmp_path / "bundle"), "--data", str(tmp_path / "data"), "-o", str(out),
+                 "--only", "controllability", "--quick", "-q", "--split", "test", "--repeats", "2"]) == 0
+    control = json.loads((out / "report.json").read_text())["controllability"]
+    assert control["settings"]["split"] == "test" and control["settings"]["repeats"] == 2
+    assert [r["group"] for r in control["rows"]["run"]] == [
+        "test_merge_from_right day", "test_merge_from_right night",
+        "test_merge_from_right_r1 day", "test_merge_from_right_r1 night"]
+    spread = control["spread"]["mean_ratio"]
+    assert len(spread["per_repeat"]) == 2 and spread["std"] >= 0.0
+    text = (out / "report.md").read_text()
+    assert "the test split (no choice was made on it), 2 seeds each" in text and "Run-to-run spread" in text
+    with pytest.raises(SystemExit):
+        main(["eval", str(tmp_path / "bundle"), "--data", str(tmp_path / "data"), "--split", "train"])
 
 
 def test_generate_video_through_a_session_sends_the_scenario_step_by_step():

@@ -39,6 +39,11 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--session-steps", type=positive_int, default=None, metavar="N",
                    help="generate the controllability videos through a closed-loop session, N frames per step "
                         "(what a simulator driving OpenSession gets; default: offline generation)")
+    p.add_argument("--split", choices=("validation", "test"), default="validation",
+                   help="controllability scenarios: validation (where settings are chosen; default) or test (the "
+                        "untouched split the verdict is reported on)")
+    p.add_argument("--repeats", type=positive_int, default=1, metavar="N",
+                   help="controllability: run each scenario with N seeds and report the spread (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
 
@@ -50,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
                             device=args.device, threads=args.threads,
                             features_weights=Path(args.features_weights) if args.features_weights else None,
                             progress=not args.quiet, only=args.only, drift_minutes=args.drift_minutes,
-                            drift_upsampler=args.drift_upsampler, session_steps=args.session_steps, interpolation_steps=args.interpolation_steps)
+                            drift_upsampler=args.drift_upsampler, split=args.split, repeats=args.repeats,
+                            session_steps=args.session_steps, interpolation_steps=args.interpolation_steps)
     report = run_eval(Path(args.bundle), Path(args.data), Path(args.output) if args.output else None, settings)
     if report.main:
         print(format_main_table(report))

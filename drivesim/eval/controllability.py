@@ -52,6 +52,7 @@ FINGERPRINT_KEY = "data_fingerprint"
 VALIDATION_KEY = "validation"  # held-out accuracy, JSON, kept in the cached file's metadata
 NEGATIVES_PER_FRAME = 6  # background boxes scored per evaluated frame
 PANACEA_SEED_OFFSET = 500  # test frames of the Panacea direction: each scenario's seed + this
+REPEAT_SEED_STEP = 97  # --repeats: repeat k runs each scenario with its seed + k * this (not a Panacea offset)
 TYPES = ("car", "truck", "bus", "motorcycle", "cyclist", "pedestrian")
 # crops (N, S, S, 3) uint8 -> P(road user) (N,), or (P(road user), most likely road-user class index (N,))
 Scorer = Callable[[np.ndarray], "np.ndarray | tuple[np.ndarray, np.ndarray]"]
@@ -338,7 +339,10 @@ def controllability_section(bundle, options, settings, out_dir: Path, log: Calla
     s = settings
     start = time.perf_counter()
     width, height = s.control_camera
-    scenarios = controllability_scenarios(s.control_scenarios, s.control_duration_s, width, height, s.fps)
+    written = controllability_scenarios(s.control_scenarios, s.control_duration_s, width, height, s.fps, s.split)
+    # repeat k: the same scenarios with other seeds (other background traffic and scenery)
+    scenarios = [sc if k == 0 else _reseeded(sc, k * REPEAT_SEED_STEP, f"_r{k}")
+                 for k in range(s.repeats) for sc in written]
     excluded = set(excluded_seeds) | {int(sc.seed) + offset for sc in scenarios for offset in (0, PANACEA_SEED_OFFSET)}
     plan = DetectorPlan(clips=s.detector_clips, steps=s.detector_steps, camera=(width, height), seed=s.seed,
                         validation_clips=max(1, s.detector_clips // 4))
@@ -363,14 +367,21 @@ def controllability_section(bundle, options, settings, out_dir: Path, log: Calla
                 f"(generated in {video.seconds:.1f} s)")
     result = summarise(pairs)
     result["targets"] = verdicts(result["summary"], untrained_note)
+    if s.repeats > 1:  # the spread of each number over the repeats: how much one run can move it
+        per_repeat = [summarise(pairs[k * 2 * len(written):(k + 1) * 2 * len(written)])["summary"]
+                      for k in range(s.repeats)]
+        result["spread"] = {key: {"per_repeat": [r[key] for r in per_repeat],
+                                  "std": float(np.std([r[key] for r in per_repeat if r[key] is not None]))}
+                            for key in ("mean_ratio", "worst_ratio", "phantom_rate")}
     result["samples"] = write_samples(out_dir, runs)
 
     log(f"controllability: Panacea direction, two detectors of {s.panacea_steps} steps")
-    test = [with_time_of_day(_reseeded(sc, PANACEA_SEED_OFFSET), tod) for sc in scenarios for tod in ("day", "night")]
+    test = [with_time_of_day(_reseeded(sc, PANACEA_SEED_OFFSET), tod) for sc in written for tod in ("day", "night")]
     result["panacea"] = {**panacea(runs, test, s.panacea_steps, s.control_frame_step, s.seed),
                          "test_seed_offset": PANACEA_SEED_OFFSET}
     result["detector"] = detector
-    result["settings"] = {"scenarios": [sc.name for sc in scenarios], "duration_s": s.control_duration_s,
+    result["settings"] = {"split": s.split, "repeats": s.repeats,
+                          "scenarios": [sc.name for sc in scenarios], "duration_s": s.control_duration_s,
                           "camera": [width, height], "fps": s.fps, "frame_step": s.control_frame_step,
                           "negatives_per_frame": NEGATIVES_PER_FRAME, "steps": options.steps,
                           "sr_steps": options.sr_steps, "interpolation_steps": options.interpolation_steps,
@@ -395,9 +406,10 @@ def write_samples(out_dir: Path, runs: Sequence[ControlRun]) -> str:
     return "samples/controllability.png"
 
 
-def _reseeded(scenario, offset: int):
+def _reseeded(scenario, offset: int, suffix: str = ""):
     data = scenario.model_dump(mode="json")
     data["seed"] = int(scenario.seed) + offset
+    data["name"] = scenario.name + suffix
     return type(scenario).model_validate(data)
 
 
@@ -431,9 +443,21 @@ def format_controllability(result: dict[str, Any]) -> str:
                                  [[r["group"], r["visible"], format_number(r["generated"]),
                                    format_number(r["rendered"]), "—" if r["ratio"] is None else f"{r['ratio']:.2f}"]
                                   for r in result["rows"]["hidden"]]), ""]
-    session = result.get("settings", {}).get("session_steps")
+    settings = result.get("settings", {})
+    session = settings.get("session_steps")
     if session:
         lines[:0] = [f"Generated through a closed-loop session, {session} frame(s) per step.", ""]
+    if settings.get("split"):
+        lines[:0] = [f"Scenarios: the {settings['split']} split"
+                     + (" (no choice was made on it)" if settings["split"] == "test" else
+                        " (the model's settings were chosen on it: report the test split)")
+                     + (f", {settings['repeats']} seeds each" if settings.get("repeats", 1) > 1 else "") + ".", ""]
+    if result.get("spread"):
+        sp = result["spread"]
+        lines.append("Run-to-run spread over the repeats (std): " + ", ".join(
+            f"{key.replace('_', ' ')} {sp[key]['std']:.3f} ({', '.join(format_number(v) for v in sp[key]['per_repeat'])})"
+            for key in ("mean_ratio", "worst_ratio", "phantom_rate")) + ".")
+        lines.append("")
     lines.append(markdown_table(["target", "value", "target", "result"],
                                 [[t["metric"], format_number(t["value"]), t["target"], t["result"]]
                                  for t in result["targets"]]))

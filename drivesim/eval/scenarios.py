@@ -22,7 +22,7 @@ from drivesim.errors import DrivesimError
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import FrameConditions
 
-__all__ = ["HELD_OUT", "CONTROLLABILITY", "held_out_scenarios", "controllability_scenarios", "with_time_of_day", "without_named_agents", "GeneratedVideo",
+__all__ = ["HELD_OUT", "CONTROLLABILITY", "CONTROLLABILITY_TEST", "SPLITS", "held_out_scenarios", "controllability_scenarios", "with_time_of_day", "without_named_agents", "GeneratedVideo",
            "generate_video"]
 
 # Plain scenario data (the YAML schema v1 as dicts); camera and duration are set by held_out_scenarios.
@@ -93,6 +93,69 @@ CONTROLLABILITY: tuple[dict[str, Any], ...] = (
 )
 
 
+# The test split of the controllability section: hand-written layouts of their own and seeds of their own
+# (940_001..), every road-user type, each run day and night. No model, sampling or setting choice was
+# made on them; the verdict is reported on them (`drivesim eval --split test`), the choices were made on
+# CONTROLLABILITY above (the validation split). The first four cover every type and are what --quick runs.
+CONTROLLABILITY_TEST: tuple[dict[str, Any], ...] = (
+    dict(name="test_merge_from_right", seed=940_001,
+         environment=dict(time_of_day="day", crowdedness=0.2), road=dict(lanes=3, lane_width_m=3.6),
+         ego=dict(lane=1, speed_mps=16),
+         agents=[dict(id="merger", type="car", lane=2, distance_m=11, speed_mps=17,
+                      actions=[dict(at_s=0.4, lane_change_to=1, duration_s=2.2)]),
+                 dict(id="bus", type="bus", lane=0, distance_m=20, speed_mps=15),
+                 dict(id="moto", type="motorcycle", lane=2, distance_m=24, speed_mps=16.5)]),
+    dict(name="test_school_crossing", seed=940_002,
+         environment=dict(time_of_day="day", crowdedness=0.35), road=dict(lanes=2, lane_width_m=3.3),
+         ego=dict(lane=0, speed_mps=3),
+         agents=[dict(id="child", type="pedestrian", lateral_m=7.2, distance_m=12, speed_mps=0,
+                      actions=[dict(at_s=0.3, lateral_m=-1.2, duration_s=5.0)]),
+                 dict(id="parent", type="pedestrian", lateral_m=7.6, distance_m=13, speed_mps=0.5),
+                 dict(id="cyclist", type="cyclist", lateral_m=-1.0, distance_m=9, speed_mps=4)]),
+    dict(name="test_truck_overtake", seed=940_003,
+         environment=dict(time_of_day="day", crowdedness=0.1), road=dict(lanes=3, lane_width_m=3.75),
+         ego=dict(lane=2, speed_mps=22),
+         agents=[dict(id="truck", type="truck", lane=1, distance_m=16, speed_mps=20.5),
+                 dict(id="overtaker", type="car", lane=1, distance_m=-8, speed_mps=26,
+                      actions=[dict(at_s=0.5, lane_change_to=0, duration_s=1.5)]),
+                 dict(id="lead", type="car", lane=2, distance_m=26, speed_mps=22)]),
+    dict(name="test_city_mix", seed=940_004,
+         environment=dict(time_of_day="day", crowdedness=0.45), road=dict(lanes=2, lane_width_m=3.2),
+         ego=dict(lane=1, speed_mps=7),
+         agents=[dict(id="cyclist", type="cyclist", lateral_m=6.1, distance_m=13, speed_mps=5),
+                 dict(id="moto", type="motorcycle", lane=0, distance_m=10, speed_mps=8),
+                 dict(id="walker", type="pedestrian", lateral_m=-1.6, distance_m=15, speed_mps=1.3),
+                 dict(id="van", type="car", lane=1, distance_m=17, speed_mps=6.5)]),
+    dict(name="test_braking_convoy", seed=940_005,
+         environment=dict(time_of_day="day", crowdedness=0.2), road=dict(lanes=2, lane_width_m=3.5),
+         ego=dict(lane=0, speed_mps=15),
+         agents=[dict(id="lead", type="car", lane=0, distance_m=15, speed_mps=15,
+                      actions=[dict(at_s=1.0, speed_mps=9, duration_s=2.0)]),
+                 dict(id="second", type="truck", lane=0, distance_m=28, speed_mps=15),
+                 dict(id="beside", type="car", lane=1, distance_m=9, speed_mps=15.5)]),
+    dict(name="test_bus_stop", seed=940_006,
+         environment=dict(time_of_day="day", crowdedness=0.3), road=dict(lanes=2, lane_width_m=3.4),
+         ego=dict(lane=1, speed_mps=8),
+         agents=[dict(id="bus", type="bus", lane=0, distance_m=14, speed_mps=0),
+                 dict(id="boarding", type="pedestrian", lateral_m=-1.4, distance_m=12, speed_mps=0),
+                 dict(id="cyclist", type="cyclist", lateral_m=7.4, distance_m=16, speed_mps=5.5)]),
+    dict(name="test_motorway_bikes", seed=940_007,
+         environment=dict(time_of_day="day", crowdedness=0.15), road=dict(lanes=4, lane_width_m=3.7),
+         ego=dict(lane=1, speed_mps=27),
+         agents=[dict(id="moto_a", type="motorcycle", lane=1, distance_m=13, speed_mps=27),
+                 dict(id="moto_b", type="motorcycle", lane=2, distance_m=8, speed_mps=29,
+                      actions=[dict(at_s=1.0, lane_change_to=1, duration_s=1.2)]),
+                 dict(id="truck", type="truck", lane=3, distance_m=18, speed_mps=24)]),
+    dict(name="test_queue", seed=940_008,
+         environment=dict(time_of_day="day", crowdedness=0.4), road=dict(lanes=3, lane_width_m=3.3),
+         ego=dict(lane=1, speed_mps=5),
+         agents=[dict(id="front", type="car", lane=1, distance_m=9, speed_mps=4.5),
+                 dict(id="left", type="car", lane=0, distance_m=12, speed_mps=5),
+                 dict(id="right", type="bus", lane=2, distance_m=16, speed_mps=4)]),
+)
+SPLITS = {"validation": CONTROLLABILITY, "test": CONTROLLABILITY_TEST}
+
+
 def _scenarios(table: tuple[dict[str, Any], ...], count: int, duration_s: float, width: int, height: int,
                fps: float, what: str) -> list[Scenario]:
     if not 1 <= count <= len(table):
@@ -112,9 +175,11 @@ def held_out_scenarios(count: int, duration_s: float = 4.0, width: int = 512, he
 
 
 def controllability_scenarios(count: int, duration_s: float = 4.0, width: int = 512, height: int = 256,
-                              fps: float = 10.0) -> list[Scenario]:
-    """The first `count` scenarios of the controllability section (CONTROLLABILITY), as written (day)."""
-    return _scenarios(CONTROLLABILITY, count, duration_s, width, height, fps, "controllability")
+                              fps: float = 10.0, split: str = "validation") -> list[Scenario]:
+    """The first `count` scenarios of the controllability section's `split` (SPLITS), as written (day)."""
+    if split not in SPLITS:
+        raise DrivesimError(f"eval: --split takes {' or '.join(SPLITS)}, got {split!r}")
+    return _scenarios(SPLITS[split], count, duration_s, width, height, fps, f"controllability {split}")
 
 
 def with_time_of_day(scenario: Scenario, time_of_day: str) -> Scenario:

@@ -67,6 +67,8 @@ class EvalSettings:
     drift_upsampler: str = "both"  # the drift rollout with the upsampler "off", "on" or "both" (one each)
     interpolation_steps: int | None = None  # None: the bundle's diffusion.interpolation_steps, else `steps`
     session_steps: int | None = None  # controllability videos through closed-loop session steps of N frames
+    split: str = "validation"  # controllability scenarios: "validation" (choices are made here) or "test"
+    repeats: int = 1  # controllability: each scenario run with this many seeds (run-to-run spread)
 
     def resolved(self) -> "EvalSettings":
         preset = QUICK if self.quick else FULL
@@ -80,6 +82,10 @@ class EvalSettings:
         if not 0 < out.drift_minutes <= 60 or out.drift_frame_step < 1:
             raise DrivesimError(f"eval: --drift-minutes must be in (0, 60] (got {out.drift_minutes}) and the drift "
                                 f"frame step >= 1 (got {out.drift_frame_step})")
+        if out.split not in ("validation", "test"):
+            raise DrivesimError(f"eval: --split takes validation or test, got {out.split!r}")
+        if not 1 <= out.repeats <= 10:
+            raise DrivesimError(f"eval: --repeats must be in 1..10, got {out.repeats}")
         if out.drift_upsampler not in ("off", "on", "both"):
             raise DrivesimError(f"eval: --drift-upsampler takes off, on or both, got {out.drift_upsampler!r}")
         if out.control_duration_s <= 0:
