@@ -14,7 +14,8 @@ UNSUPPORTED: dict[str, str] = {
     "road/lateralProfile/superelevation": "the road is flat across (no roll): t does not change z",
     "road/lateralProfile/shape": "the road is flat across: no cross-section shapes",
     "road/lateralProfile/crossfall": "the road is flat across (crossfall is OpenDRIVE 1.4's superelevation)",
-    "road/lanes/laneSection/@singleSide": "a lane section always holds both sides",
+    "road/lanes/laneSection/@singleSide": "a lane section holds both sides: a reader gives the side a singleSide "
+                                          "section leaves out the previous section's lanes",
     "road/lanes/laneSection/*/lane/border": "lanes are given by <width>; outer borders as polynomials are not read",
     "road/lanes/laneSection/*/lane/height": "lanes lie at the road's elevation (no kerb heights)",
     "road/lanes/laneSection/*/lane/@level": "lanes are not kept level against superelevation (there is none)",
