@@ -65,6 +65,14 @@ class DriveSimPipeline:
                         **options: Any) -> "DriveSimPipeline":
         """Load a bundle folder; None -> $DRIVESIM_CHECKPOINT, else the shipped default bundle.
         `options`: GenerateOptions fields used for every call (e.g. steps=4, compile=True)."""
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise DrivesimError(f"from_pretrained: path must be a bundle folder (str or Path) or None for the "
+                                f"default bundle, got {path!r} ({type(path).__name__})")
+        if path is not None and not os.fspath(path).strip():
+            raise DrivesimError("from_pretrained: path is empty; pass None (or nothing) for the default bundle, "
+                                "or a bundle folder")
+        if not isinstance(device, str):
+            raise DrivesimError(f"from_pretrained: device must be 'cpu' or 'cuda', got {device!r}")
         path = resolve_checkpoint(path)
         options = _options(GenerateOptions(device=device), options)
         return cls(VideoPipeline(load_checkpoint(path, device), options), path)

@@ -6,6 +6,7 @@ pipeline underneath, every scenario form, streaming, callbacks, progress setting
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,26 @@ def test_bad_inputs_are_clear_errors(pipe, bundle_dir, tmp_path):
         DriveSimPipeline.from_pretrained(tmp_path / "nope")
     with pytest.raises(DrivesimError, match="unknown option"):
         DriveSimPipeline.from_pretrained(bundle_dir, stepz=2)
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (dict(steps="a"), "option steps must be a whole number, got 'a'"),
+    (dict(guidance=float("nan")), "option guidance must be a finite number"),
+    (dict(context_guidance=float("inf")), "option context_guidance must be a finite number"),
+    (dict(seed=-1), "--seed must be in 0..2147483647"),
+    (dict(seed=2**70), "--seed must be in 0..2147483647"),
+    (dict(seed=1.5), "option seed must be a whole number"),
+    (dict(image_only="yes"), "option image_only must be True or False"),
+    (dict(steps=True), "option steps must be a whole number"),
+])
+def test_wrong_option_values_are_named_not_met_later(pipe, overrides, message):
+    """Each once gave a raw TypeError or (guidance=nan) all-black frames without an error."""
+    with pytest.raises(DrivesimError, match=re.escape(message)):
+        pipe(TEXT, **overrides)
+
+
+@pytest.mark.parametrize("path,message", [(123, "must be a bundle folder"), ("", "path is empty"),
+                                          ("   ", "path is empty")])
+def test_from_pretrained_refuses_what_is_not_a_folder(path, message):
+    with pytest.raises(DrivesimError, match=message):
+        DriveSimPipeline.from_pretrained(path)

@@ -301,3 +301,30 @@ def test_grow_bundle_keeps_every_trained_tensor_and_starts_as_the_source(tmp_pat
         assert torch.allclose(old.unet(x, t, coarse), grown.unet(x, t, fine), atol=1e-6)
         assert torch.allclose(old.interpolator(x, t, coarse.replace(rate=torch.tensor([1]))),
                               grown.interpolator(x, t, fine.replace(rate=torch.tensor([1]))), atol=1e-6)
+
+
+def test_hostile_and_contradictory_configs_are_refused_quickly(saved_a, tmp_path):
+    """An alias bomb stops at the scenario loader's node budget; a config whose networks cannot be built
+    (num_heads: 0) or that holds a non-finite number (scaling_factor: .nan -> black frames) is named."""
+    import time
+
+    folder = copy_bundle(saved_a, tmp_path / "c")
+    good = (folder / CONFIG_FILE).read_text()
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi"))
+    (folder / CONFIG_FILE).write_text(bomb + good)
+    start = time.perf_counter()
+    with pytest.raises(BundleError, match="aliases"):
+        load_bundle(folder)
+    assert time.perf_counter() - start < 5
+    data = yaml.safe_load(good)
+    data["unet"]["num_heads"] = 0
+    (folder / CONFIG_FILE).write_text(yaml.safe_dump(data))
+    with pytest.raises(BundleError, match="networks cannot be built"):
+        load_bundle(folder)
+    data = yaml.safe_load(good)
+    data["autoencoder"]["scaling_factor"] = float("nan")
+    (folder / CONFIG_FILE).write_text(yaml.safe_dump(data))
+    with pytest.raises(BundleError, match="scaling_factor"):
+        load_bundle(folder)

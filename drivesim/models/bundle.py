@@ -41,6 +41,7 @@ from drivesim.models.configs import BundleConfig, config_from_dict, config_to_di
 from drivesim.models.temporal_decoder import TemporalDecoder
 from drivesim.models.upsampler import VideoUpsampler
 from drivesim.models.video_unet import VideoUNet
+from drivesim.scenario.loader import read_scenario_text, read_yaml_data
 
 __all__ = ["Bundle", "PARTS", "TEMPORAL_PARTS", "CONFIG_FILE", "build_bundle", "grow_bundle", "save_bundle", "load_bundle",
            "read_bundle_config", "bundle_sha256", "part_file", "construct_models", "check_part_files"]
@@ -268,15 +269,32 @@ def read_bundle_config(folder: Path | str) -> BundleConfig:
     _require_bundle_folder(folder)
     path = folder / CONFIG_FILE
     try:
-        data = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise BundleError(f"{path} does not parse as YAML: {err}") from err
-    except OSError as err:
-        raise BundleError(f"cannot read {path}: {err.strerror or err}") from err
+        text = read_scenario_text(path)  # capped read, UTF-8 checked: a config is YAML a user may hand over
+    except DrivesimError as err:
+        raise BundleError(f"cannot read {path}: {err}") from err
+    # the scenario loader's guards: an alias bomb or a 5,000-digit number stops here, not in memory
+    data, issues = read_yaml_data(text, str(path))
+    if issues:
+        raise BundleError(f"{path} does not parse: " + "; ".join(str(i) for i in issues[:5]))
     try:
-        return config_from_dict(validate_config_dict(data))  # types first: a wrong one is named by its key
+        config = config_from_dict(validate_config_dict(data))  # types first: a wrong one is named by its key
     except DrivesimError as err:
         raise BundleError(f"{path} is not a valid bundle config: {err}") from err
+    _check_buildable(config, path)
+    return config
+
+
+def _check_buildable(config: BundleConfig, path: Path) -> None:
+    """Every network of `config` can be built (on the meta device: no memory, milliseconds), so a config
+    whose numbers contradict each other (num_heads: 0, channels a group norm cannot split) is named here
+    instead of failing with a ZeroDivisionError deep inside a model."""
+    try:
+        with torch.device("meta"):
+            construct_models(config)
+    except (ValueError, ZeroDivisionError, AssertionError, RuntimeError, TypeError) as err:
+        raise BundleError(f"{path} is not a valid bundle config: its networks cannot be built with these "
+                          f"settings ({type(err).__name__}: {err}); check the sizes it names (heads, channels, "
+                          "groups must be >= 1 and divide each other)") from None
 
 
 def _read_part(folder: Path, part: str, device: str | torch.device, dtype: torch.dtype) -> dict[str, Tensor]:

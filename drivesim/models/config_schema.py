@@ -24,7 +24,8 @@ from drivesim.models.configs import BundleConfig
 
 __all__ = ["schema", "validate_config_dict"]
 
-STRICT = ConfigDict(extra="forbid", strict=True)
+# allow_inf_nan=False: a .nan scaling_factor or guidance scale would give all-black frames without an error
+STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 @lru_cache(maxsize=None)

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import math
 import os
 import platform
 import re
@@ -18,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from drivesim.errors import DrivesimError
@@ -65,6 +68,7 @@ class GenerateOptions:
     session_window_context: int = 1
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.sampler is not None and self.sampler not in SAMPLERS:
             raise DrivesimError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
         for name in ("steps", "sr_steps", "interpolation_steps"):
@@ -81,6 +85,41 @@ class GenerateOptions:
             raise DrivesimError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise DrivesimError(f"--device must be cpu or cuda, got {self.device!r}")
+
+
+    def _check_types(self) -> None:
+        """Every option has the type it says, numbers finite: `steps="a"`, `guidance=nan` (black frames) or a
+        seed past 2^31 - 1 is named here, not met as a TypeError or a silently wrong video later."""
+        for f in dataclasses.fields(self):
+            value, kind = getattr(self, f.name), _KINDS.get(f.name)
+            if kind is None or (value is None and f.name in _OPTIONAL):
+                continue
+            if kind is bool:
+                ok = isinstance(value, bool)
+            elif kind is int:
+                ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            elif kind is float:
+                ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+                      and math.isfinite(value))
+            else:
+                ok = isinstance(value, str)
+            if not ok:
+                raise DrivesimError(f"option {f.name} must be {_KIND_WORDS[kind]}, got {value!r} "
+                                    f"({type(value).__name__})")
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            raise DrivesimError(f"--seed must be in 0..{MAX_SEED} (a scenario's seed range), got {self.seed}")
+
+
+MAX_SEED = 2**31 - 1
+# the type each option must have (None allowed for the _OPTIONAL ones: "the bundle's / scenario's")
+_KINDS = {"seed": int, "steps": int, "sampler": str, "guidance": float, "context_guidance": float,
+          "image_only": bool, "super_resolution": bool, "device": str, "compile": bool, "batched_guidance": bool,
+          "progress": bool, "sr_steps": int, "interpolation_steps": int, "precision": str,
+          "session_clip_keyframes": int, "session_fast_provisional": bool, "session_reuse_segments": bool,
+          "session_window_context": int}
+_OPTIONAL = {"seed", "steps", "sampler", "guidance", "super_resolution", "sr_steps", "interpolation_steps",
+             "session_clip_keyframes"}
+_KIND_WORDS = {bool: "True or False", int: "a whole number", float: "a finite number", str: "text"}
 
 
 @lru_cache(maxsize=1)

@@ -111,30 +111,44 @@ def read_scenario_text(path: Union[str, "os.PathLike[str]"]) -> str:
 
 # --- the three passes ----------------------------------------------------------------------
 
-def _parse(text: str, filename: str) -> tuple[Scenario | None, list[ScenarioIssue]]:
+def read_yaml_data(text: str, filename: str = "<string>") -> tuple[Any, list[ScenarioIssue]]:
+    """Plain data from YAML text with the scenario loader's guards (size, node count -- alias bombs --,
+    depth, tags, oversized numbers), and every located problem; (None, issues) where it cannot be read.
+    Any drivesim YAML a user hands over (bundle configs too) is read through this."""
+    data, issues, _ = _read_yaml(text, filename)
+    return data, issues
+
+
+def _read_yaml(text: str, filename: str) -> tuple[Any, list[ScenarioIssue], "_NodeReader | None"]:
     if len(text) > MAX_SCENARIO_BYTES:
         return None, [ScenarioIssue(filename, None, None, "",
-                                    f"text is {len(text)} characters; the limit is {MAX_SCENARIO_BYTES}")]
-    # 1. YAML -> plain data + marks
+                                    f"text is {len(text)} characters; the limit is {MAX_SCENARIO_BYTES}")], None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
-        return None, [_yaml_syntax_issue(err, filename)]
+        return None, [_yaml_syntax_issue(err, filename)], None
     except yaml.YAMLError as err:
-        return None, [ScenarioIssue(filename, None, None, "", f"YAML error: {err}")]
+        return None, [ScenarioIssue(filename, None, None, "", f"YAML error: {err}")], None
     except RecursionError:
-        return None, [ScenarioIssue(filename, None, None, "", "YAML is nested too deeply")]
+        return None, [ScenarioIssue(filename, None, None, "", "YAML is nested too deeply")], None
     if root is None:
         return None, [ScenarioIssue(filename, 1, 1, "", "file is empty",
-                                    "a scenario needs at least 'name: ...' and 'duration_s: ...'")]
+                                    "a scenario needs at least 'name: ...' and 'duration_s: ...'")], None
     reader = _NodeReader()
     try:
         data = reader.read(root, ())
     except _TooManyNodes:
         return None, [ScenarioIssue(filename, None, None, "",
-                                    f"YAML expands to more than {MAX_YAML_NODES} values (aliases?)")]
+                                    f"YAML expands to more than {MAX_YAML_NODES} values (aliases?)")], None
+    return data, [_Locator(filename, reader.marks)(f) for f in reader.findings], reader
+
+
+def _parse(text: str, filename: str) -> tuple[Scenario | None, list[ScenarioIssue]]:
+    # 1. YAML -> plain data + marks
+    data, issues, reader = _read_yaml(text, filename)
+    if reader is None:
+        return None, issues
     locate = _Locator(filename, reader.marks)
-    issues = [locate(f) for f in reader.findings]
     if not isinstance(data, dict):
         return None, issues + [locate(Finding((), f"the top level must be a mapping of keys, got {_kind(data)}",
                                               "start with 'version: 1', 'name: ...', 'duration_s: ...'"))]
