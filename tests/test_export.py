@@ -460,3 +460,36 @@ def test_full_disk_in_a_label_writer_still_cleans_up(tmp_path, clips, monkeypatc
     monkeypatch.undo()  # disk space again: the same command completes
     export_dataset(clips[:1], out, schematic_source, ExportOptions(progress=False))
     assert (out / "mot" / "escape" / "gt" / "gt.txt").is_file()
+
+
+def test_box_filters_ship_only_the_boxes_asked_for_in_every_format(tmp_path, scen_dir):
+    """--min-box-px / --max-occlusion / --types: labels.jsonl, COCO and the counts agree; the manifest
+    records the filter; a resume with another filter is refused; bad values are named."""
+    from drivesim.cli import main
+
+    plain, kept = tmp_path / "plain", tmp_path / "kept"
+    base = ["export", str(scen_dir), "--source", "schematic", "--formats", "coco,yolo", "-q"]
+    assert main([*base, "-o", str(plain)]) == 0
+    assert main([*base, "-o", str(kept), "--min-box-px", "12", "--max-occlusion", "0.3",
+                 "--types", "car,truck"]) == 0
+    every = [b for p in sorted((plain / "clips").glob("*.jsonl")) for line in p.read_text().splitlines()
+             for b in json.loads(line)["boxes"]]
+    shipped = [b for p in sorted((kept / "clips").glob("*.jsonl")) for line in p.read_text().splitlines()
+               for b in json.loads(line)["boxes"]]
+    assert 0 < len(shipped) < len(every)
+    for b in shipped:
+        x0, y0, x1, y1 = b["bbox_xyxy"]
+        assert y1 - y0 >= 12 - 1e-3 and b["occlusion"] <= 0.3 and b["type"] in ("car", "truck")
+    expected = [b for b in every if b["type"] in ("car", "truck") and b["occlusion"] <= 0.3
+                and b["bbox_xyxy"][3] - b["bbox_xyxy"][1] >= 12]
+    assert abs(len(shipped) - len(expected)) <= 2  # the jsonl rounds boxes to 1/1000 px
+    coco = json.loads((kept / "annotations" / "coco.json").read_text()) if (kept / "annotations").is_dir() else None
+    if coco is not None:
+        assert len(coco["annotations"]) == len(shipped)
+    manifest = json.loads((kept / "manifest.json").read_text())
+    assert manifest["boxes"] == {"min_box_px": 12.0, "max_occlusion": 0.3, "types": ["car", "truck"]}
+    assert sum(manifest["counts"]["boxes"].values()) == len(shipped)
+    assert json.loads((plain / "manifest.json").read_text())["boxes"]["min_box_px"] == 0.0
+    assert main([*base, "-o", str(kept), "--min-box-px", "10"]) == 1  # another filter: not a resume
+    for bad in (["--min-box-px", "-1"], ["--max-occlusion", "1.5"], ["--types", "car,tank"]):
+        assert main([*base, "-o", str(tmp_path / "bad"), *bad]) == 1

@@ -31,14 +31,21 @@ def register(sub: Subparsers) -> None:
                         "schematic drawings of the labels (dry run)")
     p.add_argument("--checkpoint", metavar="BUNDLE", help=CHECKPOINT_HELP + "; --source diffusion")
     p.add_argument("--device", help="torch device for --source diffusion (default: cuda:LOCAL_RANK or cpu)")
+    p.add_argument("--min-box-px", type=float, default=0.0, metavar="PX",
+                   help="ship only boxes at least PX pixels tall (default 0: every labelled box; docs/export.md "
+                        "says what generated frames show below 14 px)")
+    p.add_argument("--max-occlusion", type=float, default=1.0, metavar="SHARE",
+                   help="ship only boxes occluded at most this much, 0..1 (default 1: every box)")
+    p.add_argument("--types", default=None, metavar="T1,T2",
+                   help="ship only these road-user types, comma-separated (default: all)")
     p.add_argument("--merge", metavar="DATASET", help="merge the shards' clips: COCO, manifest and card")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from drivesim.export.dataset import (ExportOptions, export_dataset, merge_dataset, parse_shard, plan_clips,
-                                         resolve_source, shard_from_env)
+    from drivesim.export.dataset import (BoxFilter, ExportOptions, export_dataset, merge_dataset, parse_shard,
+                                         plan_clips, resolve_source, shard_from_env)
     from drivesim.export.writers import parse_formats
 
     if args.merge:
@@ -65,8 +72,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             clips = plan_clips(args.scenarios, variations=args.variations, export_seed=args.seed)
             source, source_id = resolve_source(args.source, args.checkpoint, args.device)
+        types = tuple(t.strip() for t in args.types.split(",") if t.strip()) if args.types is not None else None
+        boxes = BoxFilter(args.min_box_px, args.max_occlusion, *([types] if types is not None else []))
         options = ExportOptions(formats=parse_formats(args.formats), shard=shard, source_id=source_id,
-                                export_seed=args.seed, variations=args.variations, progress=not args.quiet)
+                                export_seed=args.seed, variations=args.variations, progress=not args.quiet,
+                                boxes=boxes)
         result = export_dataset(clips, Path(args.output), source, options)
         print(f"{args.output}: wrote {result.written} clip(s) ({result.frames} frames), "
               f"{result.assigned - result.written} already complete, {result.assigned} of {result.planned} "

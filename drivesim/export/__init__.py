@@ -6,12 +6,12 @@
     export_dataset(plan_clips(["scenarios/"], variations=2), "out/dataset", schematic_source)
 """
 
-from drivesim.export.dataset import (ClipSpec, ExportOptions, ExportSummary, FrameSource, MergeSummary,
+from drivesim.export.dataset import (BoxFilter, ClipSpec, ExportOptions, ExportSummary, FrameSource, MergeSummary,
                                      default_frame_source, export_dataset, merge_dataset, plan_clips,
                                      resolve_source, safe_clip_id)
 from drivesim.export.schematic import schematic_source
 from drivesim.export.writers import WRITERS, LabelWriter
 
-__all__ = ["ClipSpec", "ExportOptions", "ExportSummary", "FrameSource", "LabelWriter", "MergeSummary", "WRITERS",
+__all__ = ["BoxFilter", "ClipSpec", "ExportOptions", "ExportSummary", "FrameSource", "LabelWriter", "MergeSummary", "WRITERS",
            "default_frame_source", "export_dataset", "merge_dataset", "plan_clips", "resolve_source",
            "safe_clip_id", "schematic_source"]

@@ -21,8 +21,10 @@ the procedural renderer (`--source render`, the non-neural baseline) or `schemat
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -48,7 +50,7 @@ from drivesim.output.files import atomic_write_text
 
 __all__ = ["FrameSource", "schematic_source", "default_frame_source", "resolve_source", "ClipSpec",
            "plan_clips", "expand_inputs", "safe_clip_id", "parse_shard", "shard_from_env", "ExportOptions",
-           "ExportSummary", "MergeSummary", "export_dataset", "merge_dataset"]
+           "ExportSummary", "MergeSummary", "BoxFilter", "export_dataset", "merge_dataset"]
 
 FrameSource = Callable[[Scenario, int], Iterator[tuple[np.ndarray, FrameConditions]]]
 """Given a scenario and a seed, yields (RGB uint8 H x W x 3 at the scenario camera's size, its labels)."""
@@ -192,6 +194,42 @@ def shard_from_env(env: dict[str, str] | None = None) -> tuple[int, int]:
 # --- export -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class BoxFilter:
+    """Which labelled boxes an export ships (every format alike, labels.jsonl too). The default ships every
+    box the scenario labels; `drivesim eval`'s controllability rows say how often generated frames show
+    boxes below 14 px or above 0.3 occlusion (docs/export.md, "Which boxes"), so a user can ship only what
+    the frames show. Heights are the box's pixels at the clip's camera (KITTI's difficulty rule)."""
+
+    min_box_px: float = 0.0  # boxes less tall than this are dropped
+    max_occlusion: float = 1.0  # boxes more occluded than this are dropped
+    types: tuple[str, ...] = AGENT_TYPES
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.min_box_px) and self.min_box_px >= 0):
+            raise DrivesimError(f"--min-box-px must be a number >= 0, got {self.min_box_px}")
+        if not (math.isfinite(self.max_occlusion) and 0 <= self.max_occlusion <= 1):
+            raise DrivesimError(f"--max-occlusion must be in 0..1, got {self.max_occlusion}")
+        unknown = sorted(set(self.types) - set(AGENT_TYPES))
+        if unknown or not self.types:
+            raise DrivesimError(f"--types takes a comma-separated subset of {', '.join(AGENT_TYPES)}, got "
+                                f"{', '.join(self.types) or 'none'}")
+
+    @property
+    def keeps_all(self) -> bool:
+        return self == BoxFilter()
+
+    def apply(self, frame: FrameConditions) -> FrameConditions:
+        if self.keeps_all:
+            return frame
+        kept = [b for b in frame.boxes if b.type in self.types and b.occlusion <= self.max_occlusion
+                and b.bbox_xyxy[3] - b.bbox_xyxy[1] >= self.min_box_px]
+        return dataclasses.replace(frame, boxes=kept)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"min_box_px": self.min_box_px, "max_occlusion": self.max_occlusion, "types": list(self.types)}
+
+
+@dataclass(frozen=True)
 class ExportOptions:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     shard: tuple[int, int] = (0, 1)
@@ -199,6 +237,7 @@ class ExportOptions:
     export_seed: int = 0
     variations: int = 0
     progress: bool = True
+    boxes: BoxFilter = field(default_factory=BoxFilter)
 
 
 @dataclass(frozen=True)
@@ -244,7 +283,8 @@ def export_dataset(clips: Sequence[ClipSpec], out: Path | str, source: FrameSour
     with bar:
         for k, clip in enumerate(todo, 1):
             bar.set_postfix_str(f"clip {k}/{len(todo)} {clip.clip_id}")
-            frames += _export_clip(out, clip, source, make_writers(formats), options.source_id, bar.update)
+            frames += _export_clip(out, clip, source, make_writers(formats), options.source_id, bar.update,
+                                   options.boxes)
     _rmdir_if_empty(out / STAGING_DIR)
 
     if count > 1:
@@ -262,7 +302,7 @@ def export_dataset(clips: Sequence[ClipSpec], out: Path | str, source: FrameSour
 
 
 def _export_clip(out: Path, clip: ClipSpec, source: FrameSource, writers: list[LabelWriter], source_id: str,
-                 on_frame: Callable[[int], Any]) -> int:
+                 on_frame: Callable[[int], Any], box_filter: BoxFilter = BoxFilter()) -> int:
     """Generate one clip into its staging folder, rename it into place, then commit its record."""
     scenario = clip.scenario
     info = ClipInfo(clip.clip_id, scenario.camera.width, scenario.camera.height, scenario.fps, scenario.num_frames,
@@ -282,6 +322,7 @@ def _export_clip(out: Path, clip: ClipSpec, source: FrameSource, writers: list[L
             with open(stage / RECORDS_DIR / f"{clip.clip_id}.jsonl", "w", encoding="utf-8") as labels:
                 for image, frame in source(scenario, clip.seed):
                     _check_frame(clip, n, image, frame)
+                    frame = box_filter.apply(frame)
                     # Every format is written from the labels.jsonl values, so all of them agree exactly.
                     line = json.dumps(frame.to_json())
                     frame = FrameConditions.from_json(json.loads(line), info.width, info.height)
@@ -372,9 +413,12 @@ def _discard_partial(out: Path, clip_id: str) -> None:
 # --- plan ------------------------------------------------------------------------------------
 
 def _plan_doc(clips: Sequence[ClipSpec], formats: Sequence[str], options: ExportOptions) -> dict[str, Any]:
-    return {"drivesim_version": __version__, "source": options.source_id, "formats": list(formats),
+    plan = {"drivesim_version": __version__, "source": options.source_id, "formats": list(formats),
             "export_seed": options.export_seed, "variations": options.variations,
             "clips": [c.plan_entry() for c in clips]}
+    if not options.boxes.keeps_all:  # only then: a folder exported before the filter existed still resumes
+        plan["boxes"] = options.boxes.to_json()
+    return plan
 
 
 def _pin_plan(out: Path, plan: dict[str, Any]) -> None:
@@ -456,6 +500,7 @@ def build_manifest(plan: dict[str, Any], records: Sequence[dict[str, Any]], miss
     return {
         "drivesim_version": plan["drivesim_version"], "source": plan["source"], "formats": plan["formats"],
         "export_seed": plan["export_seed"], "variations": plan["variations"],
+        "boxes": plan.get("boxes", BoxFilter().to_json()),  # which labelled boxes were shipped
         "counts": {"clips": len(records), "frames": sum(r["frames"] for r in records),
                    "boxes": total("boxes", AGENT_TYPES), "tracks": total("tracks", AGENT_TYPES),
                    "time_of_day_frames": total("time_of_day_frames", ("day", "night"))},
