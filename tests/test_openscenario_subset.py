@@ -254,22 +254,20 @@ def _located(path, tag: str, words: str):
     return issue
 
 
-@pytest.mark.parametrize("case", ["synchronize", "collision", "teleport_in_story", "oncoming", "bad_ref",
+@pytest.mark.parametrize("case", ["trajectory", "collision", "teleport_in_story", "unknown_lane", "bad_ref",
                                   "lane_leaves_road", "no_teleport", "bad_expression", "user_defined"])
 def test_unsupported_or_wrong_elements_are_refused_at_their_line(tmp_path, case):
     ego = place("Ego", -2, 0, 10)
-    sync = ('<PrivateAction><SynchronizeAction masterEntityRef="Ego"><TargetPositionMaster>' + lane_pos(-2, 100)
-            + '</TargetPositionMaster><TargetPosition>' + lane_pos(-1, 100) + '</TargetPosition>'
-            '<FinalSpeed><AbsoluteSpeed value="10"/></FinalSpeed></SynchronizeAction></PrivateAction>')
+    trajectory = ('<PrivateAction><RoutingAction><FollowTrajectoryAction/></RoutingAction></PrivateAction>')
     collision = by_entity("Ego", '<CollisionCondition><EntityRef entityRef="A"/></CollisionCondition>')
     specs = {
-        "synchronize": (story("A", event("E", sync, trigger(sim_time(1)))), ego + place("A", -1, 20, 10),
-                        "SynchronizeAction", "not supported"),
+        "trajectory": (story("A", event("E", trajectory, trigger(sim_time(1)))), ego + place("A", -1, 20, 10),
+                       "FollowTrajectoryAction", "not supported"),
         "collision": (story("A", event("E", speed_action(absolute(1)), trigger(collision))),
                       ego + place("A", -1, 20, 10), "CollisionCondition", "not supported"),
         "teleport_in_story": (story("A", event("E", teleport(lane_pos(-1, 5)), trigger(sim_time(1)))),
                               ego + place("A", -1, 20, 10), "TeleportAction", "not supported"),
-        "oncoming": ("", ego + place("A", 1, 20, 10), "LanePosition", "against the ego's direction"),
+        "unknown_lane": ("", ego + place("A", -7, 20, 10), "LanePosition", "lane -7"),
         "bad_ref": (story("Nobody", event("E", speed_action(absolute(1)))), ego + place("A", -1, 20, 10),
                     "EntityRef", "no entity named"),
         "lane_leaves_road": (story("A", event("E", lane_change('<RelativeTargetLane entityRef="A" value="1"/>'),
@@ -286,19 +284,22 @@ def test_unsupported_or_wrong_elements_are_refused_at_their_line(tmp_path, case)
     _located(xosc(tmp_path, car("Ego") + car("A"), init, stories), tag, words)
 
 
-def test_curved_or_uneven_roads_are_refused_at_the_geometry(tmp_path):
+def test_curved_or_uneven_roads_run_on_the_road_network(tmp_path):
+    """What version 1's straight road cannot hold runs on the network (tests/test_openscenario_network.py)."""
     curved = tmp_path / "curved.xodr"
     curved.write_text(ROAD.read_text().replace('<geometry s="1000.0" x="1000.0" y="0.0" hdg="0.0" length="1000.0">\n'
                                                '                <line/>',
                                                '<geometry s="1000.0" x="1000.0" y="0.0" hdg="0.0" length="1000.0">\n'
                                                '                <arc curvature="0.001"/>'))
-    _located(xosc(tmp_path, car("Ego"), place("Ego", -2, 0, 10), road=curved), "geometry", "not straight")
+    imported = import_openscenario(xosc(tmp_path, car("Ego"), place("Ego", -2, 0, 10), road=curved))
+    assert imported.scenario.road.opendrive == str(curved.resolve())
+    assert imported.scenario.ego.position.lane == -2
     uneven = tmp_path / "uneven.xodr"
     text = ROAD.read_text()
     i = text.index('<lane id="-2"')
     uneven.write_text(text[:i] + text[i:].replace('a="3.5"', 'a="3.75"', 1))
-    with pytest.raises(ScenarioError, match="3.75 m wide"):
-        import_openscenario(xosc(tmp_path, car("Ego"), place("Ego", -2, 0, 10), road=uneven))
+    imported = import_openscenario(xosc(tmp_path, car("Ego"), place("Ego", -2, 0, 10), road=uneven))
+    assert imported.scenario.road.opendrive == str(uneven.resolve())
 
 
 def test_cli_reads_xosc_directly_and_reports_refusals_with_their_line(tmp_path, capsys):

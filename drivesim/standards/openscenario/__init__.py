@@ -1,4 +1,4 @@
-"""ASAM OpenSCENARIO 1.0-1.2 on straight OpenDRIVE roads -> drivesim scenarios (docs/openscenario.md).
+"""ASAM OpenSCENARIO 1.0-1.2 on OpenDRIVE road networks -> drivesim scenarios (docs/openscenario.md).
 
     drivesim convert scenarios/openscenario/cut_in.xosc -o out/cut_in.yaml
     drivesim plan scenarios/openscenario/cut_in.xosc -o out/labels.jsonl   # every command reads .xosc
@@ -7,9 +7,12 @@
     imported = import_openscenario("scenarios/openscenario/cut_in.xosc")
     imported.scenario, imported.yaml, imported.events   # Scenario, its YAML, the events and when they fired
 
-Pipeline: `parse.py` reads the file (parameters, catalogs, the road) into `model.py` data, `runner.py`
-runs the storyboard frame by frame (its life cycle in `storyboard.py`, conditions in `conditions.py`)
-and records each entity's timed changes (`motion.py`), `convert.py` writes them as a drivesim scenario.
+Pipeline: `parse.py` reads the file (parameters, catalogs, the road; routes and synchronisation in
+`parse_network.py`) into `model.py` data, `runner.py` runs the storyboard frame by frame (its life cycle in
+`storyboard.py`, conditions in `conditions.py`) and records each entity's timed changes (`motion.py`);
+`convert.py` writes them as a version-1 scenario on one straight road. A scenario that needs more (curves,
+several roads, both directions, routes) runs on the whole network (`network_runner.py`, positions in
+`network_places.py`) and is written with `road: {opendrive}`, positions and routes (`convert_network.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:  # `import drivesim` registers this format: registering must not load pydantic
     from drivesim.scenario.format import Scenario
@@ -31,6 +34,8 @@ SUFFIXES = (".xosc",)
 class ImportOptions:
     fps: float = DEFAULT_FPS  # frames per second of the clip, and the runner's time step
     max_duration_s: float = DEFAULT_MAX_DURATION_S
+    # where the YAML will be written: on a road network its `road.opendrive` is relative to it (absolute if None)
+    output: Optional[Path] = None
 
 
 @dataclass(frozen=True)
@@ -50,15 +55,23 @@ def import_openscenario(path: str | os.PathLike[str], options: ImportOptions = I
     """Read and run an .xosc file; raises `ScenarioError` (located at the element) for what is not supported."""
     from drivesim.errors import DrivesimError
     from drivesim.standards.openscenario.convert import scenario_yaml
+    from drivesim.standards.openscenario.convert_network import network_yaml
     from drivesim.standards.openscenario.parse import parse_file
-    from drivesim.standards.openscenario.runner import Runner
+    from drivesim.standards.openscenario.network_runner import NetworkRunner
+    from drivesim.standards.openscenario.runner import NeedsNetwork, Runner
 
     if not 0 < options.fps <= 120 or not 0 < options.max_duration_s <= 3600:
         raise DrivesimError(f"fps must be in (0, 120] and the maximum duration in (0, 3600] s, got {options.fps:g} "
                             f"and {options.max_duration_s:g}")
     definition = parse_file(Path(path))
-    result = Runner(definition, options.fps, options.max_duration_s).run()
-    text, scenario = scenario_yaml(definition, result)
+    try:
+        result = Runner(definition, options.fps, options.max_duration_s).run()
+    except NeedsNetwork:  # curved roads, several roads, both directions, routes: the whole road network
+        result = NetworkRunner(definition, options.fps, options.max_duration_s).run()
+    if result.paths is None:
+        text, scenario = scenario_yaml(definition, result)
+    else:
+        text, scenario = network_yaml(definition, result, options.output)
     return Imported(scenario, text, tuple(result.events), tuple(result.warnings), result.stopped_by_trigger)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, NamedTuple, Optional, Protocol
 
 from drivesim.standards.openscenario.params import RULES
 from drivesim.standards.openscenario.xmltree import Element
@@ -47,6 +47,20 @@ class EntityState:
     center_lateral: float
     standstill_s: float  # how long it has stood still (0 while moving)
     odometer: float
+    # On a road network (`network_runner.py`) u and lateral are along / across the entity's own lane path, and
+    # these give the world: its reference point and box centre (x, y), heading, and `along(x, y) -> (u, lateral)`
+    # of any world point in its path's frame (its road / route coordinates).
+    world: Optional["WorldPoint"] = None
+    center_world: Optional["WorldPoint"] = None
+    heading: float = 0.0
+    along: Optional[Callable[[float, float], tuple[float, float]]] = None
+
+
+class WorldPoint(NamedTuple):
+    """A point of a road network's world frame (x east, y north), as `World.point` gives it there."""
+
+    x: float
+    y: float
 
 
 class World(Protocol):
@@ -61,10 +75,13 @@ class World(Protocol):
 class DistanceSpec:
     kind: str  # euclidean | longitudinal | lateral
     freespace: bool
+    system: str = "entity"  # entity | road | lane (on a road network: lane is measured as road)
 
 
 def distance(a: EntityState, b: EntityState | tuple[float, float], spec: DistanceSpec) -> float:
     """Signed distance from a to b (an entity or a point (u, lateral)): + when b is ahead / to the left."""
+    if a.along is not None:
+        b = _in_frame_of(a, b, spec)
     if isinstance(b, EntityState):
         bu, blat, bl, bw = ((b.center_u, b.center_lateral, b.length, b.width) if spec.freespace
                             else (b.u, b.lateral, 0.0, 0.0))
@@ -82,6 +99,23 @@ def distance(a: EntityState, b: EntityState | tuple[float, float], spec: Distanc
     if spec.freespace and (gap_u == 0.0 and gap_lat == 0.0):
         return 0.0
     return (1.0 if du > 0 else -1.0) * math.hypot(gap_u, gap_lat)
+
+
+def _in_frame_of(a: EntityState, b: Any, spec: DistanceSpec) -> Any:
+    """On a road network: b (an entity or a WorldPoint) in a's frame, as `distance` measures on a straight road.
+    Road / lane: along and across a's lane path (its route); entity: a's heading and its right; a euclidean
+    distance between reference points is the world distance either way."""
+    points = (b.world, b.center_world) if isinstance(b, EntityState) else (b, b)
+    if spec.system == "entity":
+        c, s, o = math.cos(a.heading), math.sin(a.heading), a.world
+        (u, lat), (cu, clat) = [(a.u + (p.x - o.x) * c + (p.y - o.y) * s, a.lateral + (p.x - o.x) * s - (p.y - o.y) * c)
+                                for p in points]
+    else:
+        (u, lat), (cu, clat) = a.along(*points[0]), a.along(*points[1])
+    if not isinstance(b, EntityState):
+        return (u, lat)
+    return EntityState(u, lat, b.speed, b.lateral_speed, b.acceleration, b.lateral_acceleration, b.length, b.width,
+                       cu, clat, b.standstill_s, b.odometer)
 
 
 # --- condition specs: each knows how to measure itself for one triggering entity -------------------
@@ -137,10 +171,8 @@ def time_to_collision(target: str | None, position: Any, spec: DistanceSpec, rul
 
 
 def reach_position(position: Any, tolerance: float) -> Callable[[World, str], bool]:
-    def test(w: World, e: str) -> bool:
-        me, (u, lat) = w.state(e), w.point(position)
-        return math.hypot(u - me.u, lat - me.lateral) < tolerance
-    return test
+    spec = DistanceSpec("euclidean", False)  # between reference points: |distance| is the plain distance
+    return lambda w, e: abs(distance(w.state(e), w.point(position), spec)) < tolerance
 
 
 def distance_to(position: Any, spec: DistanceSpec, rule: str, value: float) -> Callable[[World, str], bool]:

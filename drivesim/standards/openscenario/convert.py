@@ -8,7 +8,7 @@ at t = 0, the camera sitting `EGO_CAMERA_BEHIND_FRONT_M` behind the front of the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -25,11 +25,17 @@ from drivesim.standards.openscenario.xmltree import Element
 
 
 def scenario_yaml(definition: ScenarioDef, result: RunResult) -> tuple[str, Scenario]:
-    """The drivesim YAML of a run, and the `Scenario` it parses to (problems located in the .xosc)."""
+    """The drivesim YAML of a run on one straight road, and the `Scenario` it parses to (problems located in
+    the .xosc). Runs on a road network are written by `convert_network.py`."""
     data, origins = _data(definition, result)
     text = _header(definition, result) + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=110)
+    return text, parse_converted(text, f"{definition.file.name} (converted)", origins, definition)
+
+
+def parse_converted(text: str, filename: str, origins: dict[str, Element], definition: ScenarioDef) -> Scenario:
+    """The converted YAML parsed; its problems pointed at the .xosc elements they came from."""
     try:
-        return text, parse_scenario(text, f"{definition.file.name} (converted)")
+        return parse_scenario(text, filename)
     except ScenarioError as err:
         raise ScenarioError([_relocate(issue, origins, definition) for issue in err.issues]) from None
 
@@ -48,7 +54,7 @@ def _data(definition: ScenarioDef, result: RunResult) -> tuple[dict[str, Any], d
     ego_data: dict[str, Any] = {**_placement(ego.initial["lateral"], frame, "ego"),
                                 "speed_mps": ego.initial["speed"]}
     origins["ego"] = ego.entity.node
-    actions = _actions(ego, "ego", origins)
+    actions = actions_of(ego, "ego", origins)
     if actions:
         ego_data["actions"] = actions
     agents = []
@@ -61,7 +67,7 @@ def _data(definition: ScenarioDef, result: RunResult) -> tuple[dict[str, Any], d
                  **_placement(m.initial["lateral"], frame, "agent"),
                  "distance_m": m.u0 - camera_u, "speed_mps": m.initial["speed"],
                  "size_m": [float(v) for v in m.entity.size]}
-        actions = _actions(m, at, origins)
+        actions = actions_of(m, at, origins)
         if actions:
             agent["actions"] = actions
         agents.append(agent)
@@ -80,7 +86,9 @@ def _placement(lateral: float, frame: RoadFrame, who: str) -> dict[str, Any]:
     return {"lane": lane, "lateral_m": lateral} if who == "ego" else {"lateral_m": lateral}
 
 
-def _actions(m: Motion, at: str, origins: dict[str, Element]) -> list[dict[str, Any]]:
+def actions_of(m: Motion, at: str, origins: dict[str, Element],
+             lateral_m: Callable[[Change], float] = lambda change: change.target) -> list[dict[str, Any]]:
+    """The changes of a motion as drivesim actions; `lateral_m`: a lateral change's target as the YAML's."""
     changes = [(c, prop) for prop in ("speed", "lateral") for c in _without_superseded(m.changes[prop])]
     changes.sort(key=lambda cp: cp[0].at)  # stable: at one time, speed before lateral, each in start order
     out = []
@@ -94,7 +102,7 @@ def _actions(m: Motion, at: str, origins: dict[str, Element]) -> list[dict[str, 
         elif change.lane is not None:
             action["lane_change_to"] = change.lane
         else:
-            action["lateral_m"] = change.target
+            action["lateral_m"] = lateral_m(change)
         if change.shape != "smoothstep":
             action["shape"] = change.shape
         if change.takes_over:

@@ -57,15 +57,26 @@ class WorldPos:
     y: float
     h: float
     node: Element
+    has_h: bool = True  # False: no h given (on a road network: the lane's direction there)
+
+
+@dataclass(frozen=True)
+class RelativeRoadPos:
+    entity: str
+    ds: float  # along the entity's road, in its s direction
+    dt: float  # towards the road's +t
+    heading: Optional[tuple[str, float]]
+    node: Element
 
 
 @dataclass(frozen=True)
 class RelativeLanePos:
     entity: str
     d_lane: int
-    ds: float
+    ds: float  # along the road's s; with `ds_lane`: along the lane, in the entity's driving direction
     offset: float
     node: Element
+    ds_lane: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,7 @@ class RelativeObjectPos:
     node: Element
 
 
-Position = Union[LanePos, RoadPos, WorldPos, RelativeLanePos, RelativeObjectPos]
+Position = Union[LanePos, RoadPos, WorldPos, RelativeLanePos, RelativeObjectPos, RelativeRoadPos]
 
 
 # --- actions ---------------------------------------------------------------------------------
@@ -127,11 +138,31 @@ class TeleportAct:
 
 @dataclass(frozen=True)
 class EnvironmentAct:
-    time_of_day: str  # day | night
+    time_of_day: Optional[str]  # day | night; None: the environment has no TimeOfDay (nothing drivesim shows)
     node: Element
 
 
-PrivateAct = Union[SpeedAct, LaneChangeAct, LaneOffsetAct, TeleportAct]
+@dataclass(frozen=True)
+class RouteAct:
+    """AssignRouteAction: the roads its waypoints lie on, driven in order (drivesim.road.route)."""
+
+    waypoints: tuple[Position, ...]
+    name: str
+    node: Element
+
+
+@dataclass(frozen=True)
+class SyncAct:
+    """SynchronizeAction: reach `target` when `master` reaches `master_target`, ending at `final_speed`."""
+
+    master: str
+    master_target: Position
+    target: Position
+    final_speed: Optional[tuple[str, float]]  # (absolute | delta | factor, value); None: no FinalSpeed
+    node: Element
+
+
+PrivateAct = Union[SpeedAct, LaneChangeAct, LaneOffsetAct, TeleportAct, RouteAct, SyncAct]
 
 
 @dataclass(frozen=True)

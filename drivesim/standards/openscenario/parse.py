@@ -22,9 +22,10 @@ from drivesim.standards.openscenario.conditions import Condition, Trigger
 from drivesim.standards.openscenario.model import (ActDef, ActionDef, Dynamics, EntityDef, EnvironmentAct, EventDef,
                                                   InitAction, LaneChangeAct, LaneOffsetAct, LanePos, ManeuverDef,
                                                   ManeuverGroupDef, Performance, Position, RelativeLanePos,
-                                                  RelativeObjectPos, RoadPos, ScenarioDef, SpeedAct, StoryDef,
-                                                  TeleportAct, WorldPos)
+                                                  RelativeObjectPos, RelativeRoadPos, RoadPos, ScenarioDef, SpeedAct,
+                                                  StoryDef, TeleportAct, WorldPos)
 from drivesim.standards.openscenario.params import RULES, Params
+from drivesim.standards.openscenario.parse_network import environment_warnings, route_action, synchronize_action
 from drivesim.standards.openscenario.xmltree import Element, located, read_xml
 
 log = logging.getLogger(__name__)
@@ -224,19 +225,31 @@ class _Reader:
         if p.tag == "RoadPosition":
             return RoadPos(params.text(p, "roadId"), params.number(p, "s"), params.number(p, "t"), heading, p)
         if p.tag == "WorldPosition":
-            return WorldPos(params.number(p, "x"), params.number(p, "y"), params.number(p, "h", 0.0), p)
+            turned = [a for a in ("p", "r") if abs(params.number(p, a, 0.0)) > 0.0]
+            if turned:
+                self.warn(p, f"{' and '.join({'p': 'pitch', 'r': 'roll'}[a] for a in turned)} not used: drivesim "
+                          "entities follow the road surface (its slope gives their pitch, they never roll)")
+            return WorldPos(params.number(p, "x"), params.number(p, "y"), params.number(p, "h", 0.0), p,
+                            "h" in p.attrib)
         if p.tag == "RelativeLanePosition":
-            if "dsLane" in p.attrib:
-                raise self.refuse(p, "RelativeLanePosition with dsLane")
-            if orient is not None and heading != ("relative", 0.0):
-                raise self.refuse(orient, "a turned RelativeLanePosition")
-            return RelativeLanePos(self.entity_ref(p, params), params.integer(p, "dLane"), params.number(p, "ds"),
-                                   params.number(p, "offset", 0.0), p)
+            if "dsLane" in p.attrib and "ds" in p.attrib:
+                raise located(p, "both ds and dsLane", "give one of them")
+            self._straight_orientation(orient, heading, "RelativeLanePosition")
+            ds_lane = "dsLane" in p.attrib
+            return RelativeLanePos(self.entity_ref(p, params), params.integer(p, "dLane"),
+                                   params.number(p, "dsLane" if ds_lane else "ds"), params.number(p, "offset", 0.0),
+                                   p, ds_lane)
+        if p.tag == "RelativeRoadPosition":
+            return RelativeRoadPos(self.entity_ref(p, params), params.number(p, "ds"), params.number(p, "dt"),
+                                   heading, p)
         if p.tag == "RelativeObjectPosition":
-            if orient is not None and heading != ("relative", 0.0):
-                raise self.refuse(orient, "a turned RelativeObjectPosition")
+            self._straight_orientation(orient, heading, "RelativeObjectPosition")
             return RelativeObjectPos(self.entity_ref(p, params), params.number(p, "dx"), params.number(p, "dy"), p)
         raise self.refuse(p, f"<{p.tag}>")
+
+    def _straight_orientation(self, orient: Optional[Element], heading: Any, what: str) -> None:
+        if orient is not None and heading != ("relative", 0.0):
+            raise self.refuse(orient, f"a turned {what}")
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -263,6 +276,10 @@ class _Reader:
             if inner.tag == "LaneOffsetAction":
                 return self._lane_offset(inner, params)
             raise self.refuse(inner, f"<{inner.tag}>")
+        if act.tag == "RoutingAction":
+            return route_action(self, act.one_of(), params)
+        if act.tag == "SynchronizeAction":
+            return synchronize_action(self, act, params)
         raise self.refuse(act, f"<{act.tag}>")
 
     def _speed(self, node: Element, params: Params) -> SpeedAct:
@@ -292,7 +309,8 @@ class _Reader:
         return LaneOffsetAct(shape, max(max_acc, 1e-6), None, self.entity_ref(target, params),
                              params.number(target, "value"), node)
 
-    def global_action(self, node: Element, params: Params) -> EnvironmentAct:
+    def global_action(self, node: Element, params: Params) -> Optional[EnvironmentAct]:
+        """An EnvironmentAction's time of day; None when it has none (what it has instead is warned about)."""
         act = node.one_of()
         if act.tag != "EnvironmentAction":
             raise self.refuse(act, f"<{act.tag}>")
@@ -300,10 +318,10 @@ class _Reader:
         scope = params
         if env.tag == "CatalogReference":
             env, scope = self._catalog_entry(env, params, ("Environment",))
+        environment_warnings(self, env, scope)
         tod = env.child("TimeOfDay")
         if tod is None:
-            raise located(env, "an EnvironmentAction without <TimeOfDay> changes nothing drivesim shows",
-                          "drivesim reads the time of day only; add <TimeOfDay dateTime=...> or remove the action")
+            return None
         if scope.boolean(tod, "animation", False):
             self.warn(tod, "TimeOfDay animation ignored: drivesim keeps the time of day until the next change")
         text = scope.text(tod, "dateTime")
@@ -321,7 +339,9 @@ class _Reader:
         out: list[InitAction] = []
         for child in actions.children:
             if child.tag == "GlobalAction":
-                out.append(InitAction(None, self.global_action(child, params)))
+                env = self.global_action(child, params)
+                if env is not None:
+                    out.append(InitAction(None, env))
             elif child.tag == "Private":
                 entity = self.entity_ref(child, params)
                 self.check_children(child, {"PrivateAction"})
@@ -374,7 +394,8 @@ class _Reader:
             if body.tag == "UserDefinedAction":
                 raise self.refuse(body, "<UserDefinedAction>")
             if body.tag == "GlobalAction":
-                actions.append(ActionDef(params.text(a, "name"), [], self.global_action(body, params), a))
+                env = self.global_action(body, params)
+                actions.append(ActionDef(params.text(a, "name"), [], env or EnvironmentAct(None, body), a))
                 continue
             if not actors:
                 raise located(a, "a private action needs actors", "add an <EntityRef> to the maneuver group's <Actors>")
@@ -441,7 +462,9 @@ class _Reader:
         kinds = {"euclidianDistance": "euclidean", "cartesianDistance": "euclidean", "longitudinal": "longitudinal",
                  "lateral": "lateral"}
         kind = params.choice(node, "relativeDistanceType", tuple(kinds), default_type)
-        return cond.DistanceSpec(kinds[kind], params.boolean(node, "freespace", False))
+        if params.boolean(node, "alongRoute", False):
+            cs = "road"
+        return cond.DistanceSpec(kinds[kind], params.boolean(node, "freespace", False), cs)
 
     def _entity_condition(self, node: Element, params: Params) -> cond.EntityCondition:
         trig_el = node.require("TriggeringEntities")

@@ -20,24 +20,29 @@ caps the peak acceleration (the transition is stretched, as esmini's SetMaxRate 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
 
+from drivesim.errors import ScenarioError
 from drivesim.road import Road
 from drivesim.scenario.road import RoadFrame, road_st
 from drivesim.standards.opendrive import read_road, road_frame, road_ids
 from drivesim.standards.openscenario import conditions as cond
 from drivesim.standards.openscenario.conditions import SMALL, STAND_STILL_MPS, Condition, EntityState
 from drivesim.standards.openscenario.model import (Dynamics, EnvironmentAct, LaneChangeAct, LaneOffsetAct, LanePos,
-                                                  RelativeLanePos, RelativeObjectPos, RoadPos, ScenarioDef, SpeedAct,
-                                                  TeleportAct, WorldPos)
+                                                  RelativeLanePos, RelativeObjectPos, RelativeRoadPos, RoadPos,
+                                                  RouteAct, ScenarioDef, SpeedAct, SyncAct, TeleportAct, WorldPos)
 from drivesim.standards.openscenario.motion import PEAK, SHAPES, Change, Motion
 from drivesim.standards.openscenario.storyboard import FiredEvent, Node, Storyboard
 from drivesim.standards.openscenario.xmltree import Element, located
 
 HEADING_TOLERANCE_RAD = 1e-3
+
+
+class NeedsNetwork(Exception):
+    """The scenario does not fit one straight road: `network_runner.NetworkRunner` runs it on the road network."""
 
 
 @dataclass
@@ -53,6 +58,7 @@ class Run:
     transform: Any = None
     done: bool = False
     node: Optional[Node] = None  # its storyboard action; None for an <Init> action
+    pending: list = field(default_factory=list)  # (prop, Change) it records when their time comes (synchronise)
 
 
 @dataclass
@@ -67,6 +73,7 @@ class RunResult:
     environment_events: list[tuple[float, str, Element]]
     events: list[FiredEvent]
     warnings: list[str]
+    paths: Optional[dict] = None  # on a road network (network_runner.py): each entity's LanePath; frame is None
 
 
 class Runner:
@@ -90,6 +97,40 @@ class Runner:
     # --- set-up ------------------------------------------------------------------------------
 
     def setup(self) -> None:
+        if _uses_network(self.d):
+            raise NeedsNetwork()
+        teleports = self._teleports()
+        ego_tp = teleports[self.d.ego]
+        try:
+            self.road, self.road_element = read_road(self.d.logic_file, self._road_of(ego_tp.position),
+                                                     ego_tp.position.node)
+        except ScenarioError:
+            raise NeedsNetwork() from None  # a curved road, several roads: the network runner says what is wrong
+        if any(isinstance(tp.position, (LanePos, RoadPos)) and tp.position.road != self.road.id
+               for tp in teleports.values()):
+            raise NeedsNetwork()
+        for name in teleports:  # in <Init> order, so relative positions see the entities placed before them
+            s, t, direction = self._absolute(name, teleports[name].position)
+            self.st[name], self.dirs[name] = (s, t), direction
+        ego_t, ego_dir = self.st[self.d.ego][1], self.dirs[self.d.ego]
+        ego_lane = self._lane_at(ego_t)
+        lanes_used = [self._lane_at(t) for n, (_, t) in self.st.items() if self.dirs[n] == ego_dir]
+        beyond = any(lane != 0 and (lane > 0) != (ego_lane > 0) for lane in lanes_used)
+        try:
+            self.frame = road_frame(self.road, self.road_element, ego_lane, ego_dir, ego_tp.node, cross_centre=beyond)
+        except ScenarioError:
+            raise NeedsNetwork() from None  # lanes of several widths, ...: not version 1's road
+        if any(self.dirs[name] != self.frame.direction for name in teleports):
+            raise NeedsNetwork()  # oncoming traffic: lanes of both directions
+        for name, entity in self.d.entities.items():  # Motion in entity order (the labels' order)
+            s, t = self.st[name]
+            cx, cy = entity.center
+            self.motions[name] = Motion(entity, self.frame.forward(s) + cx, self.frame.lateral(t) - cy, 0.0)
+            self._still_since[name] = 0.0
+        self._init_actions()
+
+    def _teleports(self) -> dict[str, TeleportAct]:
+        """Each entity's <Init> TeleportAction, in <Init> order; every entity must have exactly one."""
         teleports: dict[str, TeleportAct] = {}
         for ia in self.d.init:
             if isinstance(ia.action, TeleportAct):
@@ -100,30 +141,14 @@ class Runner:
             if name not in teleports:
                 raise located(entity.node, f"entity {name} has no TeleportAction in <Init>",
                               "place every entity with a <TeleportAction> in <Init>")
-        ego_tp = teleports[self.d.ego]
-        self.road, self.road_element = read_road(self.d.logic_file, self._road_of(ego_tp.position),
-                                                 ego_tp.position.node)
-        for name in teleports:  # in <Init> order, so relative positions see the entities placed before them
-            s, t, direction = self._absolute(name, teleports[name].position)
-            self.st[name], self.dirs[name] = (s, t), direction
-        ego_t, ego_dir = self.st[self.d.ego][1], self.dirs[self.d.ego]
-        ego_lane = self._lane_at(ego_t)
-        lanes_used = [self._lane_at(t) for n, (_, t) in self.st.items() if self.dirs[n] == ego_dir]
-        beyond = any(lane != 0 and (lane > 0) != (ego_lane > 0) for lane in lanes_used)
-        self.frame = road_frame(self.road, self.road_element, ego_lane, ego_dir, ego_tp.node, cross_centre=beyond)
-        for name in teleports:
-            if self.dirs[name] != self.frame.direction:
-                raise located(teleports[name].position.node, f"{name} drives against the ego's direction",
-                              "drivesim has no oncoming traffic yet: place it in the ego's direction")
-        for name, entity in self.d.entities.items():  # Motion in entity order (the labels' order)
-            s, t = self.st[name]
-            cx, cy = entity.center
-            self.motions[name] = Motion(entity, self.frame.forward(s) + cx, self.frame.lateral(t) - cy, 0.0)
-            self._still_since[name] = 0.0
+        return teleports
+
+    def _init_actions(self, skip: tuple = ()) -> None:
+        """Run <Init>'s actions other than teleports (and `skip`), at t = 0."""
         for ia in self.d.init:
             if isinstance(ia.action, EnvironmentAct):
-                self.time_of_day = ia.action.time_of_day
-            elif not isinstance(ia.action, TeleportAct):
+                self.time_of_day = ia.action.time_of_day or self.time_of_day
+            elif not isinstance(ia.action, (TeleportAct, *skip)):
                 run = Run(ia.action, ia.entity, self._prop(ia.action))
                 self._end_conflicts(run, 0.0)
                 self._execute(run, 0.0, init=True)
@@ -133,9 +158,8 @@ class Runner:
         if isinstance(pos, (LanePos, RoadPos)):
             return pos.road
         ids = road_ids(self.d.logic_file)
-        if len(ids) != 1:
-            raise located(pos.node, f"{self.d.logic_file.name} has {len(ids)} roads: a WorldPosition does not say "
-                          "which one the ego is on", "place the ego with a <LanePosition>")
+        if len(ids) != 1 or not isinstance(pos, WorldPos):
+            raise NeedsNetwork()  # which road a WorldPosition is on: the network's projection says
         return ids[0]
 
     def _direction(self, heading: Optional[tuple[str, float]], lane_dir: int, node: Element) -> int:
@@ -174,7 +198,7 @@ class Runner:
             raise located(pos.node, f"{pos.entity} is not placed yet", "teleport it earlier in <Init>")
         (rs, rt), rdir = self.st[pos.entity], self.dirs[pos.entity]
         if isinstance(pos, RelativeLanePos):
-            lane_id = _step_lanes(self._lane_at(rt), pos.d_lane)
+            lane_id = step_lanes(self._lane_at(rt), pos.d_lane)
             if not self._has_lane(lane_id):
                 raise located(pos.node, f"lane {lane_id} does not exist on road {road.id}")
             return rs + pos.ds, self._centre_t(lane_id) + pos.offset, rdir
@@ -208,7 +232,7 @@ class Runner:
         ref = self.state(pos.entity)
         if isinstance(pos, RelativeObjectPos):
             return ref.u + pos.dx, ref.lateral - pos.dy
-        lane_id = _step_lanes(self._lane_at(self.frame.t_of(ref.lateral)), pos.d_lane)
+        lane_id = step_lanes(self._lane_at(self.frame.t_of(ref.lateral)), pos.d_lane)
         if not self._has_lane(lane_id):
             raise located(pos.node, f"lane {lane_id} does not exist on road {self.road.id}")
         return ref.u + pos.ds * self.frame.direction, self.frame.lateral(self._centre_t(lane_id) + pos.offset)
@@ -250,7 +274,9 @@ class Runner:
     def _execute(self, run: Run, t: float, init: bool = False) -> None:
         a = run.action
         if isinstance(a, EnvironmentAct):
-            if t == 0.0:
+            if a.time_of_day is None:  # an environment of weather only: warned about when it was read
+                pass
+            elif t == 0.0:
                 self.time_of_day = a.time_of_day
             else:
                 self.env_events.append((t, a.time_of_day, a.node))
@@ -285,7 +311,7 @@ class Runner:
                           "drivesim's speeds are 0..100 m/s along the road (no reversing)")
         dyn, dv = a.dynamics, v1 - v0
         shape = dyn.shape
-        duration = _transition(dyn, abs(dv), (v0 + v1) / 2, a.node, "speed")  # distance: at the mean speed
+        duration = transition(dyn, abs(dv), (v0 + v1) / 2, a.node, "speed")  # distance: at the mean speed
         if perf is not None and duration > SMALL:  # esmini stretches a transition past the vehicle's limits
             limit = perf.max_acceleration if dv > 0 else perf.max_deceleration
             peak = PEAK[shape] * abs(dv) / duration
@@ -308,7 +334,7 @@ class Runner:
         if a.absolute_lane is not None:
             target = a.absolute_lane
         else:
-            target = _step_lanes(self._lane_of(a.entity), a.value * self.frame.direction)
+            target = step_lanes(self._lane_of(a.entity), a.value * self.frame.direction)
         if target not in self.frame.lane_ids:
             raise located(a.node, f"the lane change of {run.entity} at {t:g} s goes to lane {target}, which is not "
                           f"one of the lanes beside the ego's ({', '.join(map(str, self.frame.lane_ids))})",
@@ -316,7 +342,7 @@ class Runner:
         cy = m.entity.center[1]
         lateral = self.frame.lateral(self._centre_t(target) + a.target_offset) - cy
         dyn = a.dynamics
-        duration = _transition(dyn, abs(lateral - current), speed, a.node, "lane")
+        duration = transition(dyn, abs(lateral - current), speed, a.node, "lane")
         shape = SHAPES[dyn.shape] if duration > SMALL else "step"
         lane = self.frame.index(target) if a.target_offset == 0 and cy == 0 else None
         self._record(run.entity, "lateral", Change(t, duration, lateral, shape, False, a.node, lane))
@@ -332,7 +358,10 @@ class Runner:
         else:
             t_target = self.frame.t_of(self.state(a.entity).lateral) + a.value * self.frame.direction
         lateral = self.frame.lateral(t_target) - m.entity.center[1]
-        delta = abs(lateral - current)
+        self._record_offset(run, a, lateral, abs(lateral - current), t)
+
+    def _record_offset(self, run: Run, a: LaneOffsetAct, lateral: float, delta: float, t: float) -> None:
+        """A lane offset's change, its duration from maxLateralAcc (see the module docstring)."""
         acc = a.max_lateral_acc
         duration = {"step": 0.0, "linear": math.sqrt(6 * delta / acc), "cubic": math.sqrt(6 * delta / acc),
                     "sinusoidal": math.pi * math.sqrt(delta / (2 * acc))}[a.shape]
@@ -356,6 +385,13 @@ class Runner:
         if run.prop is not None and t < run.end - SMALL:
             m = self.motions[run.entity]
             self._record(run.entity, run.prop, Change(t, 0.0, m.value(run.prop, t), "step", True, run.action.node))
+
+    def _record_pending(self, t: float) -> None:
+        """Changes an action planned for later, recorded in the frame before they start (none if it ended)."""
+        for run in self.runs:
+            while run.pending and not run.done and run.pending[0][1].at < t + self.dt - 1e-9:
+                prop, change = run.pending.pop(0)
+                self._record(run.entity, prop, change)
 
     def _over(self, run: Run, t: float) -> bool:
         return t + self.dt * (1 - run.end_lag) >= run.end - 1e-9
@@ -397,6 +433,7 @@ class Runner:
         stopped, duration = False, frames / self.fps
         for k in range(frames):
             self.t = k / self.fps
+            self._record_pending(self.t)
             self._states.clear()
             for name in self.motions:
                 moving = self.state(name).speed >= STAND_STILL_MPS
@@ -426,7 +463,17 @@ class Runner:
                          self.env_events, self.board.events, self.warnings)
 
 
-def _step_lanes(lane_id: int, steps: int) -> int:
+def _uses_network(definition: ScenarioDef) -> bool:
+    """Whether an element of the scenario only means something on a road network (routes, ...)."""
+    actions = [ia.action for ia in definition.init] + [a.action for story in definition.stories
+                                                         for act in story.acts for g in act.groups
+                                                         for m in g.maneuvers for e in m.events for a in e.actions]
+    positions = [a.position for a in actions if isinstance(a, TeleportAct)]
+    return (any(isinstance(a, (RouteAct, SyncAct)) for a in actions)
+            or any(isinstance(p, RelativeRoadPos) or (isinstance(p, RelativeLanePos) and p.ds_lane) for p in positions))
+
+
+def step_lanes(lane_id: int, steps: int) -> int:
     """OpenDRIVE lane id `steps` lanes towards +t from `lane_id`, skipping the centre lane 0 (as esmini)."""
     target = lane_id + steps
     if target == 0 or (lane_id != 0 and (target > 0) != (lane_id > 0)):
@@ -434,7 +481,7 @@ def _step_lanes(lane_id: int, steps: int) -> int:
     return target
 
 
-def _transition(dyn: Dynamics, delta: float, speed: float, node: Element, target: str) -> float:
+def transition(dyn: Dynamics, delta: float, speed: float, node: Element, target: str) -> float:
     """Seconds a change of `delta` (m/s or m) takes by its TransitionDynamics, as esmini: time as given,
     rate -> the shape's peak rate, distance -> driven at `speed`; 0 for a step or no change."""
     if dyn.shape == "step" or delta <= SMALL:
