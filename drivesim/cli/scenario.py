@@ -19,11 +19,15 @@ def register(sub: Subparsers) -> None:
 
     p = add_command(sub, "plan", "dry run: per-frame ground-truth labels as JSON lines",
                     "drivesim plan scenarios/night_merge.yaml -o out/labels.jsonl --seed 7\n"
+                    "  drivesim plan scenarios/junction_turn.yaml -o out/labels.jsonl --osi out/junction_turn.osi\n"
                     "  drivesim plan header.yaml --trajectory drive.jsonl -o out/labels.jsonl")
     p.add_argument("file", metavar="FILE", help="scenario YAML or OpenSCENARIO .xosc file")
     p.add_argument("-o", "--output", required=True, metavar="LABELS.jsonl", help="labels file: one JSON line per frame")
     p.add_argument("--trajectory", metavar="FILE.jsonl", help=TRAJECTORY_HELP)
     p.add_argument("--seed", type=seed, default=None, help="override the scenario's seed")
+    p.add_argument("--osi", metavar="TRACE.osi", default=None,
+                   help="also write every frame's world as an ASAM OSI GroundTruth trace, without making frames "
+                        "(docs/export.md, \"ASAM OSI\"; needs osi-python)")
     p.set_defaults(func=run_plan)
 
     p = add_command(sub, "preview", "bird's-eye view and camera box overlays as one PNG",
@@ -71,6 +75,8 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def run_plan(args: argparse.Namespace) -> int:
     if args.trajectory:  # FILE is the header; the trajectory gives every frame's world
+        if args.osi:
+            raise DrivesimError("--osi writes a scenario file's ground truth; it does not apply to --trajectory")
         from drivesim.bridges.replay import write_plan
 
         count = write_plan(args.file, args.trajectory, args.output, seed=args.seed)
@@ -83,9 +89,25 @@ def run_plan(args: argparse.Namespace) -> int:
     from drivesim.sources import read_scenario
 
     scenario = read_scenario(Path(args.file))
-    lines = [json.dumps(fc.to_json()) for fc in ScenarioEngine(scenario, seed=args.seed).frames()]
+    engine = ScenarioEngine(scenario, seed=args.seed)
+    trace = None
+    if args.osi:
+        from drivesim.standards.osi import GroundTruthTrace
+
+        Path(args.osi).parent.mkdir(parents=True, exist_ok=True)
+        trace = GroundTruthTrace(Path(args.osi), scenario, args.seed, engine=engine)
+    lines = []
+    try:
+        for fc in engine.frames():
+            lines.append(json.dumps(fc.to_json()))
+            if trace is not None:
+                trace.add(fc)
+    finally:
+        if trace is not None:
+            trace.close()
     atomic_write_text(Path(args.output), "\n".join(lines) + "\n")
-    print(f"wrote {len(lines)} frames of labels to {args.output}")
+    print(f"wrote {len(lines)} frames of labels to {args.output}" + (f" and their OSI trace to {args.osi}"
+                                                                     if args.osi else ""))
     return 0
 
 

@@ -113,6 +113,7 @@ def card_markdown(manifest: dict[str, Any], has_mosaic: bool) -> str:
               "| `kitti/<clip_id>/<frame:06d>.txt` | KITTI object labels, 15 columns, camera-frame 3D boxes |",
               "| `mot/<clip_id>/gt/gt.txt`, `seqinfo.ini` | MOTChallenge ground truth, frames from 1 |",
               "| `labels/<clip_id>/<frame:06d>.txt`, `yolo/data.yaml` | YOLO (Ultralytics layout) |",
+              *_optional_rows(manifest["formats"]),
               "| `manifest.json`, `plan.json` | what was exported, with what, and the counts |", "",
               "Conventions: pixel coordinates from 0 at the top-left corner (MOT aside). KITTI `occluded` is 0 "
               f"below {low:g} occlusion share, 1 below {high:g}, else 2; KITTI `bus` is `Misc` and `motorcycle` "
@@ -141,3 +142,16 @@ def card_markdown(manifest: dict[str, Any], has_mosaic: bool) -> str:
               f"--source {'schematic' if source == 'schematic' else 'diffusion --checkpoint BUNDLE'}",
               "```", ""]
     return "\n".join(lines)
+
+
+# Layout rows of the formats written only on request (`--formats ...,lanes,osi`).
+_OPTIONAL_ROWS = {
+    "lanes": "| `lanes/<clip_id>/<frame:06d>.json` | lane lines and road edges the camera sees, per frame: 3D "
+             "(camera frame) and image polylines by type (solid, dashed, edge), in OpenLane's layout |",
+    "osi": "| `osi/<clip_id>.osi` | ASAM OSI trace, one `osi3.GroundTruth` per frame: the ego, every road user and "
+           "the road's lanes and lane boundaries in the road's world frame (OpenDRIVE's inertial frame) |",
+}
+
+
+def _optional_rows(formats: Sequence[str]) -> list[str]:
+    return [row for name, row in _OPTIONAL_ROWS.items() if name in formats]

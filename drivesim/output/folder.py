@@ -4,10 +4,15 @@
     drivesim generate scenarios/night_merge.yaml -o out/night_merge_render --source render
     OUT/frames/000000.png ...   lossless RGB frames, named by frame index
     OUT/video.mp4               H.264 yuv420p at the scenario's fps (plays in common players)
-    OUT/overlay.mp4             the same video with the boxes and track ids drawn
+    OUT/overlay.mp4             the same video with the boxes, track ids and lane lines drawn
     OUT/labels.jsonl            one line per frame, byte-identical to `drivesim plan`
     OUT/manifest.json           source, scenario and checkpoint sha256, seed, sampler settings, versions, timings
                                 (--source render: the procedural renderer's frames, checkpoint null)
+
+On a road the video model has not learned (`drivesim.scenario.network.is_straight_road` false: bends,
+junctions, oncoming lanes, a road read from OpenDRIVE), `generate` warns once on stderr and records the
+warning in manifest.json's `road` (`{"straight": false, "warning": ...}`): the model, and the procedural
+renderer of `--source render`, draw a straight one-way road, while the labels follow the real one.
 
 Everything is written into a hidden temporary folder beside OUT and renamed to OUT at the end,
 so an interrupted run leaves no half-written OUT (a previous OUT is replaced only then).
@@ -19,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -29,7 +35,7 @@ import cv2
 import numpy as np
 
 from drivesim.errors import DrivesimError
-from drivesim.draw.overlay import draw_boxes
+from drivesim.draw.overlay import draw_boxes, draw_lane_lines
 
 __all__ = ["OutputFolder", "VideoWriter", "check_output_folder", "file_sha256", "generate_folder", "MANIFEST"]
 
@@ -98,10 +104,12 @@ def file_sha256(path: Path) -> str:
 class OutputFolder:
     """Context manager: `write` each frame, `commit` the manifest; leaving without commit removes it all."""
 
-    def __init__(self, out: Path, width: int, height: int, fps: float, overlay: bool = True):
+    def __init__(self, out: Path, width: int, height: int, fps: float, overlay: bool = True, lanes: Any = None):
+        """`lanes`: the run's `ScenarioLanes` (one per run: it samples the road once), whose lane lines the
+        overlay draws under the boxes; None draws boxes only."""
         self.out = Path(out)
         check_output_folder(self.out)
-        self.width, self.height, self.fps, self.overlay = width, height, fps, overlay
+        self.width, self.height, self.fps, self.overlay, self.lanes = width, height, fps, overlay, lanes
         self.frames_written = 0
         self.write_seconds = 0.0
         self._tmp: Path | None = None
@@ -142,7 +150,10 @@ class OutputFolder:
             raise DrivesimError(f"cannot write PNG frames into {self._tmp}; check the disk space")
         self._video.write(image)
         if self._overlay is not None:
-            self._overlay.write(draw_boxes(image, frame.labels.boxes))
+            shown = image
+            if self.lanes is not None:
+                shown = draw_lane_lines(shown, self.lanes.labels(frame.labels)[0])
+            self._overlay.write(draw_boxes(shown, frame.labels.boxes))
         self._labels.write(json.dumps(frame.labels.to_json()) + "\n")  # the `drivesim plan` line format
         self.frames_written += 1
         self.write_seconds += time.perf_counter() - start
@@ -186,6 +197,25 @@ MODEL_ONLY = {"steps": None, "sr_steps": None, "interpolation_steps": None, "sam
 
 
 OSI_TRACE = "ground_truth.osi"  # `generate --osi`
+UNLEARNED_ROAD = {
+    "diffusion": "the video model has not learned curved roads, junctions or oncoming traffic yet (it has seen "
+                 "straight one-way roads only), so the frames will not show this road's layout; the labels "
+                 "(boxes, lane lines, world poses) follow it. `drivesim preview` draws the layout, and "
+                 "`--source render` (or `export --source schematic`) makes frames with the boxes in place "
+                 "without the model",
+    "render": "the procedural renderer draws a straight one-way road, so the frames will not show this road's "
+              "bends, junctions or oncoming lanes; the labels (boxes, lane lines, world poses) and the overlay's "
+              "lane lines follow it. `drivesim preview` draws the layout",
+}
+
+
+def road_record(scenario: Any, source: str) -> dict[str, Any]:
+    """manifest.json's `road`: whether the frames can show the scenario's road, and the warning when not."""
+    from drivesim.scenario.network import is_straight_road
+
+    if is_straight_road(scenario):
+        return {"straight": True}
+    return {"straight": False, "warning": f"scenario '{scenario.name}': {UNLEARNED_ROAD[source]}"}
 
 
 def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, options: Any,
@@ -208,15 +238,21 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, opt
         if given:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
             raise DrivesimError(f"{flags} only apply to --source diffusion (the renderer has no model); drop them")
+    from drivesim.scenario.lane_frames import ScenarioLanes
+
     scenario = read_scenario(Path(scenario_path))  # a path, never YAML text
     check_output_folder(Path(out))  # fail before the slow part
+    road = road_record(scenario, source)
+    if not road["straight"]:
+        print(f"warning: {road['warning']}", file=sys.stderr)
     if source == "render":
         bundle, pipeline = None, RenderPipeline(options)
     else:
         bundle = load_checkpoint(checkpoint, options.device)
         pipeline = VideoPipeline(bundle, options)
     cam = scenario.camera
-    with OutputFolder(Path(out), cam.width, cam.height, scenario.fps) as folder:
+    lanes = ScenarioLanes(scenario, options.seed)
+    with OutputFolder(Path(out), cam.width, cam.height, scenario.fps, lanes=lanes) as folder:
         trace = None
         if osi:
             from drivesim.standards.osi import GroundTruthTrace
@@ -235,7 +271,7 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, opt
             "scenario": {"name": scenario.name, "path": str(scenario_path), "sha256": file_sha256(Path(scenario_path))},
             "source": source,
             "frames": folder.frames_written, "fps": scenario.fps, "width": cam.width, "height": cam.height,
-            "video_codec": folder.video_codec,
+            "video_codec": folder.video_codec, "road": road,
             **({"osi_trace": OSI_TRACE} if osi else {}),
         }
         versions = {"drivesim": __version__, "torch": torch.__version__, "numpy": np.__version__,
