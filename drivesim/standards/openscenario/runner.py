@@ -107,8 +107,9 @@ class Runner:
         except ScenarioError:
             raise NeedsNetwork() from None  # a curved road, several roads: the network runner says what is wrong
         if any(isinstance(tp.position, (LanePos, RoadPos)) and tp.position.road != self.road.id
-               for tp in teleports.values()):
-            raise NeedsNetwork()
+               for tp in teleports.values()) or (len(road_ids(self.d.logic_file)) > 1 and any(
+                   isinstance(tp.position, WorldPos) for tp in teleports.values())):
+            raise NeedsNetwork()  # on several roads (a world point may lie on any of them)
         for name in teleports:  # in <Init> order, so relative positions see the entities placed before them
             s, t, direction = self._absolute(name, teleports[name].position)
             self.st[name], self.dirs[name] = (s, t), direction
