@@ -230,3 +230,24 @@ print('ok')
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith("ok")
+
+
+def test_a_road_the_model_has_not_learned_is_warned_about_once_and_recorded(setup, tmp_path, capsys):
+    """A bend and an oncoming lane: the model draws a straight one-way road, so generate says so (once, on
+    stderr, before the slow part) and manifest.json records it; a straight road records no warning."""
+    root, bundle, _ = setup
+    curved = tmp_path / "curve.yaml"
+    curved.write_text(SCENARIO_YAML.format(duration_s=0.4).replace(
+        "road: {lanes: 3, lane_width_m: 3.5}",
+        "road: {lanes: 2, oncoming_lanes: 1, lane_width_m: 3.5, segments: [{arc: {length: 200, radius: 120}}]}"))
+    out = tmp_path / "out"
+    assert cli.main(["generate", str(curved), "-o", str(out), "--checkpoint", str(bundle), "--steps", "1",
+                     "--no-sr", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and "has not learned curved roads, junctions or oncoming traffic" in err
+    assert "--source render" in err and "drivesim preview" in err
+    road = json.loads((out / "manifest.json").read_text())["road"]
+    assert road["straight"] is False and road["warning"] in err
+    assert _generate(setup, tmp_path / "straight", "--no-sr", "--steps", "1") == 0
+    assert "warning" not in capsys.readouterr().err
+    assert json.loads((tmp_path / "straight" / "manifest.json").read_text())["road"] == {"straight": True}
