@@ -11,7 +11,11 @@ highway-env owns the world (its default config unless --config overrides it); dr
 header's fps from the env's own simulation sub-steps. OUT gets the layout of `drivesim generate`
 (frames/*.png, video.mp4, overlay.mp4, labels.jsonl, manifest.json) plus header.yaml (the camera,
 road and environment used) and env_states.jsonl (one line per env step, the reset first: the ego
-and every vehicle exactly as highway-env reports them). The last line reports env steps per second.
+and every vehicle exactly as highway-env reports them); on a road that is not straight (merge-v0,
+roundabout-v0, intersection-v0, ...) also road.xodr, the env's road network, which header.yaml names.
+The last line reports env steps per second.
+
+    python examples/highway_env_loop.py --env roundabout-v0 --steps 5 --seed 0 -o out/roundabout
 """
 
 from __future__ import annotations
@@ -108,7 +112,12 @@ def run(args: argparse.Namespace) -> int:
                 break
         seconds = time.perf_counter() - loop_start
         rate = done / seconds if seconds > 0 else float("inf")
-        folder.add_file("header.yaml", header_yaml(env.header_used))
+        header_used = env.header_used
+        if env.road_file is not None:  # OUT keeps the env's road beside the header that names it
+            folder.add_file("road.xodr", Path(env.road_file).read_text(encoding="utf-8"))
+            road = header_used.road.model_copy(update={"opendrive": "road.xodr"})
+            header_used = header_used.model_copy(update={"road": road})
+        folder.add_file("header.yaml", header_yaml(header_used))
         folder.add_file("env_states.jsonl", "\n".join(states) + "\n")
         folder.commit({
             "source": f"highway-env {args.env}", "env": {"id": args.env, "config_overrides": config or {},

@@ -9,9 +9,12 @@
 
 highway-env owns the world; the wrapper only looks at it. At every reset and step it reads the
 env's vehicles (position, heading, speed, length, width) and the controlled ego, converts them into
-drivesim's world state (a session step: the ego's lateral position and speed, every other vehicle
-as an actor in the road frame) and renders the camera frames of the elapsed time at the header's
-fps. highway-env advances `simulation_frequency` sub-steps per env step (`AbstractEnv._simulate`
+drivesim's world state (a session step) and renders the camera frames of the elapsed time at the
+header's fps. On a straight road of parallel lanes (highway-v0, highway-fast-v0) the step is in the
+road frame (the ego's lateral position and speed, every other vehicle an actor), the camera looking
+along the road; on any other road (merge-v0, roundabout-v0, intersection-v0, ...) every vehicle,
+the ego included, is a world pose on the env's road network (`highway_road.env_network`, written to
+a temporary OpenDRIVE file the session header names), and the camera turns with the ego. highway-env advances `simulation_frequency` sub-steps per env step (`AbstractEnv._simulate`
 calls `road.step(dt)` for each); the wrapper records the world after each sub-step (it wraps that
 road's `step`) and a frame between two sub-steps interpolates between them, so the camera sees the
 env's own motion, never an extrapolation.
@@ -27,7 +30,9 @@ its centre, looking along the road. Headings: drivesim's are yaw to the right of
 from __future__ import annotations
 
 import math
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,8 +51,10 @@ except ImportError as _err:  # the optional extra is missing
                             'pip install "drivesim[sim]"') from _err
 
 import drivesim.road as road_model  # the network model (its Road; format.Road is the scenario file's road)
+from drivesim.bridges.highway_road import env_network, mirrored, road_id
+from drivesim.bridges.opendrive_out import write_opendrive
 from drivesim.scenario.engine import EGO_CAMERA_BEHIND_FRONT_M
-from drivesim.scenario.format import DEFAULT_SIZE_M, Ego, Road, Scenario
+from drivesim.scenario.format import DEFAULT_SIZE_M, Ego, Position, Road, Scenario
 from drivesim.scenario.road import RoadFrame
 from drivesim.scenario.trajectory import WorldState
 from drivesim.scenario.world_state import Step, StepAgent
@@ -161,8 +168,11 @@ class Snapshot:
         vehicles = tuple(interpolate(before[v.id], v, w) if v.id in before else v for v in later.vehicles)
         return Snapshot(t, interpolate(self.ego, later.ego, w), vehicles)
 
-    def world_state(self, road: RoadFrame) -> WorldState:
-        """The session step of this world: the camera on the ego, every other vehicle an actor."""
+    def world_state(self, road: RoadFrame | None) -> WorldState:
+        """The session step of this world: the camera on the ego, every other vehicle an actor (world poses
+        where `road` is None: a road that is not straight)."""
+        if road is None:
+            return self.world_pose_state()
         ego_s, ego_lateral, ego_yaw = _on_road(road, self.ego.position, self.ego.heading)
         camera_s = ego_s + self.ego.length / 2 - EGO_CAMERA_BEHIND_FRONT_M
         actors = []
@@ -176,6 +186,21 @@ class Snapshot:
         # speed along it, and a reversing ego leaves the road still.
         ego_speed = max(0.0, self.ego.speed * math.cos(ego_yaw))
         return WorldState(Step(agents=tuple(actors), ego_speed_mps=ego_speed, ego_lateral_m=ego_lateral,
+                               timestamps_s=(round(self.time_s, 9),)))
+
+    def world_pose_state(self) -> WorldState:
+        """The session step of this world in world poses: the camera EGO_CAMERA_BEHIND_FRONT_M behind the ego's
+        front, looking along its heading; every other vehicle's centre and heading, mirrored."""
+        e = self.ego
+        ahead = e.length / 2 - EGO_CAMERA_BEHIND_FRONT_M
+        camera = mirrored(e.position[0] + ahead * math.cos(e.heading), e.position[1] + ahead * math.sin(e.heading),
+                          e.heading)
+        # reversing: drivesim's speeds are >= 0 along the heading, so the heading turns round
+        actors = tuple(StepAgent(id=v.id, type=VEHICLE_TYPE, speed_mps=abs(v.speed),
+                                 size_m=(v.length, v.width, VEHICLE_HEIGHT_M),
+                                 pose=mirrored(*v.position, v.heading + (math.pi if v.speed < 0 else 0.0)))
+                       for v in self.vehicles)
+        return WorldState(Step(agents=actors, ego_speed_mps=max(0.0, e.speed), ego_pose=camera,
                                timestamps_s=(round(self.time_s, 9),)))
 
     def to_json(self, step: int) -> dict[str, Any]:
@@ -218,7 +243,10 @@ class DrivesimCamera(gymnasium.Wrapper):
         self.seed = seed
         self.camera: WorldCamera | None = None
         self.header_used: Scenario | None = None  # the header of the current episode: the env's road added
-        self.road: RoadFrame | None = None
+        self.road: RoadFrame | None = None  # None on a road that is not straight: world poses
+        self.network: Any = None  # drivesim's RoadNetwork of the env's road (world poses only)
+        self.road_file: str | None = None  # where that network is written (the header's road.opendrive)
+        self._road_dir: tempfile.TemporaryDirectory | None = None
         self._ids: dict[int, tuple[Any, str]] = {}  # id(vehicle) -> (vehicle, track id); the object keeps the id
         self._subs: list[Snapshot] = []
         self._time = 0.0
@@ -234,12 +262,21 @@ class DrivesimCamera(gymnasium.Wrapper):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         obs, info = self.env.reset(seed=seed, options=options)
         base = self.env.unwrapped
-        self.road = env_road(base.road.network, self.env_name)
+        self._close_road()
+        try:
+            self.road = env_road(base.road.network, self.env_name)
+        except DrivesimError:  # not parallel straight lanes: the env's own network, in world poses
+            self.road, self.network = None, env_network(base.road.network, self.env_name)
+            self._road_dir = tempfile.TemporaryDirectory(prefix="drivesim_highway_")
+            self.road_file = str(write_opendrive(self.network, Path(self._road_dir.name) / "road.xodr",
+                                                 self.env_name))
         self._ids.clear()
         self._time, self._next_frame, self._steps = 0.0, 0, 0
         self._record(base.road)
         self._subs = [self._snapshot()]
-        self.header_used = self._header_for(self.road, self._subs[0].world_state(self.road).step)
+        first = self._subs[0].world_state(self.road).step
+        self.header_used = (self._header_for(self.road, first) if self.road is not None
+                            else self._world_header(base.vehicle, first))
         if self.camera is not None:
             self.camera.close()
             self.camera = None  # until the new one is up: a failed start leaves no half camera
@@ -260,7 +297,16 @@ class DrivesimCamera(gymnasium.Wrapper):
         if self.camera is not None:
             self.camera.close()
             self.camera = None
+        self._close_road()
         super().close()
+
+    def _close_road(self) -> None:
+        if self.camera is not None:  # its session reads the road file
+            self.camera.close()
+            self.camera = None
+        if self._road_dir is not None:
+            self._road_dir.cleanup()
+            self._road_dir = self.road_file = None
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -275,6 +321,20 @@ class DrivesimCamera(gymnasium.Wrapper):
         ego = Ego(lane=road.lane_of(start.ego_lateral_m),
                   speed_mps=min(start.ego_speed_mps, 100.0))  # the format's ego.speed_mps range
         return self.header.model_copy(update={"road": ours, "ego": ego})
+
+    def _world_header(self, ego: Any, start: Step) -> Scenario:
+        """The header on the env's road file, the ego placed where it starts (its lane, s along it)."""
+        if "road" in self.header.model_fields_set:
+            raise DrivesimError(f"{self.env_name}'s road is not straight: the session uses the env's own road "
+                                "network; leave road out of the header")
+        lane = ego.lane_index if getattr(ego, "lane_index", None) is not None else \
+            self.env.unwrapped.road.network.get_closest_lane_index(ego.position, ego.heading)
+        rid = road_id(lane)
+        along = self.env.unwrapped.road.network.get_lane(lane).local_coordinates(ego.position)[0]
+        s = min(max(float(along), 0.0), self.network.roads[rid].length)
+        position = Position(road=rid, lane=-1, s=s)
+        ego_config = Ego(position=position, speed_mps=min(start.ego_speed_mps, 100.0))
+        return self.header.model_copy(update={"road": Road(opendrive=self.road_file), "ego": ego_config})
 
     def _record(self, road: Any) -> None:
         """Record the world after each of this road's sub-steps (the env's own simulation loop)."""

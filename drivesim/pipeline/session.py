@@ -57,6 +57,7 @@ from drivesim.pipeline.windows import windows_after
 from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import FrameConditions
+from drivesim.scenario.world_state import frame_time_problem
 
 __all__ = ["PipelineSession", "SessionConditions"]
 
@@ -97,8 +98,10 @@ class PipelineSession:
     """One closed-loop video. `step(conditions)` returns one RGB uint8 frame (camera size) per condition.
 
     Frames are the session's 0, 1, 2, ... in the order sent, `1 / header.fps` apart (the models'
-    timeline; the conditions' own index and timestamp are labels and are not re-read). The same
-    bundle, options, seed and steps give the same frames.
+    timeline). Their timestamps must say so: frame k at the first frame's timestamp + k / fps, within
+    `world_state.FRAME_TIME_TOLERANCE` of a frame interval (a DrivesimError names the frame, the gap and the
+    fps otherwise), so a simulation's time is never silently squeezed or stretched. The same bundle,
+    options, seed and steps give the same frames.
     """
 
     def __init__(self, bundle, options: GenerateOptions, header: Scenario, seed: int | None = None):
@@ -117,6 +120,8 @@ class PipelineSession:
         self._decode = decoder_window_fn(self.run)
         self._upsample = upsampler_chunk_fn(self.run) if opts.super_resolution else None
         self.next_index = 0  # the session frame the next step starts at
+        self.first_t: float | None = None  # timestamp of frame 0: the video's timeline starts there
+        self.last_t: float | None = None
         self.committed = 0  # keyframes sampled from their real conditions (keyframe numbers 0 .. committed-1)
         self.last_keyframe: Latent | None = None  # the newest of them
         self.provisional: Latent | None = None  # keyframe `committed`, sampled from held conditions
@@ -137,6 +142,7 @@ class PipelineSession:
             if not isinstance(fc, FrameConditions):
                 raise DrivesimError(f"a session step takes FrameConditions, got {type(fc).__name__}")
         a, b = self.next_index, self.next_index + len(conditions) - 1
+        self._check_times(conditions, a)
         for k, fc in enumerate(conditions):
             self.source.add(a + k, fc)
         # 1.-2. keyframes around the step: real ones up to b, a provisional one past it if needed
@@ -166,6 +172,17 @@ class PipelineSession:
         oldest = self.committed - max(len(self.rollout.context), 1)  # conditions the next clips look back at
         self.source.forget_before(oldest * self.stride)
         return images
+
+    def _check_times(self, conditions: list[FrameConditions], a: int) -> None:
+        """Every frame's timestamp at its place on the video's timeline (see the class docstring)."""
+        first = conditions[0].timestamp_s if self.first_t is None else self.first_t
+        previous = self.last_t
+        for k, fc in enumerate(conditions):
+            problem = frame_time_problem(fc.timestamp_s, a + k, first, self.header.fps, previous)
+            if problem is not None:
+                raise DrivesimError(f"session frame {a + k}: {problem[0]} -- {problem[1]}")
+            previous = fc.timestamp_s
+        self.first_t, self.last_t = first, previous
 
     def _interpolated(self, latents: list[Latent], rate: int) -> list[Latent]:
         """`latents` with the in-between latents of each consecutive pair (pass `rate`). With

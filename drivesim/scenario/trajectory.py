@@ -21,27 +21,27 @@ import difflib
 import json
 import math
 import os
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Union
 
 from drivesim.errors import ScenarioError
+from drivesim.road import WorldPose
 from drivesim.scenario.format import AGENT_TYPES, Road, Scenario
 from drivesim.scenario.issues import ScenarioIssue, cap_issues
 from drivesim.scenario.labels import FrameConditions
-from drivesim.scenario.world_state import (MAX_AGENT_ID_CHARS, MAX_MAGNITUDE, TIMES_OF_DAY, ClosedLoop, Step, StepAgent,
-                                    StepError)
+from drivesim.scenario.world_state import (MAX_AGENT_ID_CHARS, MAX_MAGNITUDE, POSE_KEYS, TIMES_OF_DAY, ClosedLoop, Step,
+                                           StepAgent, StepError, frame_time_problem)
 
 __all__ = ["WorldState", "Trajectory", "read_trajectory", "parse_trajectory_lines", "check_header",
            "check_frame_rate", "plan_state", "trajectory_conditions"]
 
 MAX_LINE_CHARS = 16 * 1024 * 1024  # one frame of thousands of actors fits; a runaway file is refused
-FRAME_RATE_TOLERANCE = 0.05  # the frames' median spacing may differ this much from 1 / header fps
+FRAME_RATE_TOLERANCE = 0.05  # the frames' mean spacing may differ this much from 1 / header fps
 
 # The keys of a line. An actor's keys are a session step agent's (StepAgent), nothing else.
 FRAME_KEYS = ("timestamp_s", "ego", "actors", "environment")
-EGO_KEYS = ("speed_mps", "lateral_m", "lanes", "lane_width_m")
+EGO_KEYS = ("speed_mps", "lateral_m", "pose", "lanes", "lane_width_m")
 ENVIRONMENT_KEYS = ("time_of_day", "crowdedness")
 ACTOR_KEYS = tuple(StepAgent.__dataclass_fields__)
 _LANES_RANGE = (1, 8)  # a scenario's road.lanes
@@ -68,12 +68,14 @@ class WorldState:
 class Trajectory:
     """A validated trajectory file: iterate it for its WorldStates (read again, line by line)."""
 
-    def __init__(self, path: Union[str, "os.PathLike[str]"], frames: int, timestamps: list[float]):
+    def __init__(self, path: Union[str, "os.PathLike[str]"], frames: int, timestamps: list[float],
+                 lines: list[int] | None = None):
         self.path = os.fspath(path)
         self.frames = frames
+        self.timestamps, self.lines = timestamps, lines or list(range(1, frames + 1))  # for the frame-time check
         self.first_s, self.last_s = timestamps[0], timestamps[-1]
-        gaps = [b - a for a, b in zip(timestamps, timestamps[1:])]
-        self.spacing_s = statistics.median(gaps) if gaps else None  # None: a single frame
+        # the mean spacing: a log's jitter averages out (the frame-time check judges each frame)
+        self.spacing_s = (self.last_s - self.first_s) / (frames - 1) if frames > 1 else None  # None: one frame
 
     def __len__(self) -> int:
         return self.frames
@@ -93,15 +95,17 @@ def read_trajectory(path: Union[str, "os.PathLike[str]"]) -> Trajectory:
     """Check every line of a trajectory file; raises ScenarioError with every problem, located."""
     issues: list[ScenarioIssue] = []
     timestamps: list[float] = []
+    numbers: list[int] = []
     with _open(path) as lines:
         for state in _states(lines, os.fspath(path), issues):
             timestamps.append(state.timestamp_s)
+            numbers.append(state.line)
     if not issues and not timestamps:
         issues.append(ScenarioIssue(os.fspath(path), None, None, "", "the file holds no frames",
                                     "write one JSON object per frame, e.g. {\"timestamp_s\": 0, \"actors\": []}"))
     if issues:
         raise ScenarioError(cap_issues(issues, os.fspath(path)))
-    return Trajectory(path, len(timestamps), timestamps)
+    return Trajectory(path, len(timestamps), timestamps, numbers)
 
 
 def parse_trajectory_lines(lines: Iterable[str], filename: str = "<trajectory>") -> list[WorldState]:
@@ -194,6 +198,9 @@ def _state(text: str, found: list[tuple[str, str, str]]) -> tuple[float | None, 
     ego = check.mapping(data, "ego", EGO_KEYS)
     speed = check.number(ego, "speed_mps", "ego.", low=0.0)
     lateral = check.number(ego, "lateral_m", "ego.")
+    ego_pose = check.pose(ego, "ego.")
+    if ego_pose is not None and lateral is not None:
+        found.append(("ego", "give either pose (world) or lateral_m (road frame), not both", ""))
     lanes = check.whole(ego, "lanes", "ego.", *_LANES_RANGE)
     width = check.number(ego, "lane_width_m", "ego.", low=_LANE_WIDTH_RANGE[0], high=_LANE_WIDTH_RANGE[1],
                          low_open=True)
@@ -207,7 +214,7 @@ def _state(text: str, found: list[tuple[str, str, str]]) -> tuple[float | None, 
     if found:
         return t, None
     step = Step(agents=tuple(a for a in actors if a is not None), time_of_day=tod, crowdedness=crowd,
-                ego_speed_mps=speed, ego_lateral_m=lateral, timestamps_s=(t,))
+                ego_speed_mps=speed, ego_lateral_m=lateral, timestamps_s=(t,), ego_pose=ego_pose)
     return t, WorldState(step, lanes, width)
 
 
@@ -311,11 +318,16 @@ class _Checker:
         elif kind not in AGENT_TYPES:
             self.fail(at + ".type", f"unknown actor type {_show(kind)}", f"use one of {', '.join(AGENT_TYPES)}")
         prefix = at + "."
+        pose = self.pose(data, prefix)
         lateral, x = self.number(data, "lateral_m", prefix), self.number(data, "x_m", prefix)
-        if (data.get("lateral_m") is None) == (data.get("x_m") is None):
+        road_frame = [k for k in ("lateral_m", "x_m", "distance_m", "heading_rad") if data.get(k) is not None]
+        if "pose" in data and road_frame:
+            self.fail(at, f"give either pose (world) or the road frame's {' / '.join(road_frame)}, not both",
+                      "a pose holds the world heading; heading_rad is the road frame's")
+        elif "pose" not in data and (data.get("lateral_m") is None) == (data.get("x_m") is None):
             self.fail(at, "set exactly one of lateral_m (metres right of the road's left edge) or x_m "
-                          "(metres right of the camera)", "")
-        distance = self.number(data, "distance_m", prefix, required=True)
+                          "(metres right of the camera), or give a world pose", "")
+        distance = self.number(data, "distance_m", prefix, required="pose" not in data)
         speed = self.number(data, "speed_mps", prefix, low=0.0)
         heading = self.number(data, "heading_rad", prefix)
         size = data.get("size_m")
@@ -327,7 +339,26 @@ class _Checker:
         if len(self.found) > before:
             return None
         return StepAgent(id=actor_id, type=kind, distance_m=distance, speed_mps=speed or 0.0,
-                         heading_rad=heading or 0.0, size_m=size, lateral_m=lateral, x_m=x)
+                         heading_rad=heading or 0.0, size_m=size, lateral_m=lateral, x_m=x, pose=pose)
+
+    def pose(self, data: dict[str, Any], prefix: str) -> WorldPose | None:
+        """`pose`: {x, y, z, heading[, pitch]} in the header road's world frame (docs/trajectory-format.md)."""
+        value = data.get("pose")
+        if value is None:
+            return None
+        at = prefix + "pose"
+        if not isinstance(value, dict):
+            self.fail(at, f"expected an object, got {_kind(value)}", "{\"x\": ..., \"y\": ..., \"z\": ..., \"heading\": ...}")
+            return None
+        before = len(self.found)
+        self.keys(value, at + ".", POSE_KEYS)
+        numbers = [self.number(value, key, at + ".", required=key != "pitch") for key in POSE_KEYS]
+        pitch = numbers[4] or 0.0
+        if abs(pitch) >= math.pi / 2:
+            self.fail(at + ".pitch", f"{_num(pitch)} is out of range", "use a pitch within (-pi/2, pi/2) radians")
+        if len(self.found) > before:
+            return None
+        return WorldPose(*numbers[:4], pitch)
 
     def unique_ids(self, actors: list[StepAgent | None]) -> None:
         first: dict[str, int] = {}
@@ -360,15 +391,29 @@ def check_header(header: Scenario, filename: str) -> None:
 
 
 def check_frame_rate(header: Scenario, trajectory: Trajectory, header_file: str) -> None:
-    """Frames are shown 1 / fps apart: a trajectory sampled at another rate would play too fast or slow."""
+    """Frames are shown 1 / fps apart: a trajectory sampled at another rate would play too fast or slow (one
+    issue, with the rate it has), and a frame off its place on the video's timeline (a gap, jitter beyond
+    `world_state.FRAME_TIME_TOLERANCE`) would play at the wrong time (one issue per such line)."""
     if trajectory.spacing_s is None:
         return
+    issues = []
+    first, previous = trajectory.timestamps[0], None
+    for k, (t, line) in enumerate(zip(trajectory.timestamps, trajectory.lines)):
+        problem = frame_time_problem(t, k, first, header.fps, previous)
+        if problem is not None:
+            issues.append(ScenarioIssue(trajectory.path, line, None, "timestamp_s", *problem))
+            first = t - k / header.fps  # judge the frames after it from here on: each gap is reported once
+        previous = t
+    if not issues:
+        return
     rate = 1.0 / trajectory.spacing_s
-    if abs(rate - header.fps) > FRAME_RATE_TOLERANCE * header.fps:
-        raise ScenarioError([ScenarioIssue(
+    if abs(rate - header.fps) > FRAME_RATE_TOLERANCE * header.fps and len(issues) > (trajectory.frames - 1) / 2:
+        # most frames off: the whole log has another rate, said once
+        issues = [ScenarioIssue(
             trajectory.path, None, None, "timestamp_s",
             f"frames are {_num(trajectory.spacing_s)} s apart ({_num(rate)} fps) but {header_file} says fps: "
-            f"{_num(header.fps)}", f"set fps: {_num(round(rate, 3))} in the header, or resample the trajectory")])
+            f"{_num(header.fps)}", f"set fps: {_num(round(rate, 3))} in the header, or resample the trajectory")]
+    raise ScenarioError(cap_issues(issues, trajectory.path))
 
 
 def plan_state(loop: ClosedLoop, state: WorldState, filename: str = "<world state>") -> FrameConditions:
