@@ -294,3 +294,27 @@ def test_highway_env_lane_classes_it_cannot_read_are_refused():
     lane = PolyLaneFixedWidth([(0.0, 0.0), (10.0, 1.0), (20.0, 0.0)])
     with pytest.raises(DrivesimError, match="lane a>b>0 is a PolyLaneFixedWidth"):
         lane_road(lane, "a>b>0", "my-env")
+
+
+def test_highway_env_roundabout_over_grpc_gives_the_in_process_boxes():
+    bridge = _highway_env()
+    from drivesim.serve.generator import SchematicGenerator
+    from drivesim.serve.server import DrivesimServer, ServeConfig
+
+    def run(**kw) -> list:
+        env = bridge.DrivesimCamera("roundabout-v0", header=HIGHWAY_HEADER, **kw)
+        frames = list(env.reset(seed=1)[1]["camera_frames"])
+        for _ in range(2):
+            frames += env.step(env.unwrapped.action_type.actions_indexes["IDLE"])[4]["camera_frames"]
+        env.close()
+        return frames
+
+    server = DrivesimServer(SchematicGenerator(), ServeConfig(port=0)).start()
+    try:
+        remote = run(server=server.address)  # the world poses travel in the session steps (proto Pose)
+    finally:
+        server.stop(0)
+    local = run()
+    assert sum(len(f.labels.boxes) for f in local) > 0
+    assert [[b.to_json() for b in f.labels.boxes] for f in remote] == [[b.to_json() for b in f.labels.boxes]
+                                                                      for f in local]

@@ -35,7 +35,10 @@ BACKENDS = ("schematic", "diffusion")
 
 def header_yaml(header: Scenario) -> str:
     """The header as scenario YAML (what a server session and OUT/header.yaml get)."""
-    return yaml.safe_dump(header.model_dump(mode="json", exclude={"agents"}), sort_keys=False)
+    data = header.model_dump(mode="json", exclude={"agents"})
+    if header.ego.position is not None:  # the position names the lane: the loader refuses both
+        data["ego"] = {k: v for k, v in data["ego"].items() if k not in ("lane", "lateral_m")}
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 class WorldCamera:
@@ -91,7 +94,8 @@ class WorldCamera:
                                 "road is fixed by its header -- render it in process instead")
         step = state.step
         return self._session.step(step.agents, {"time_of_day": step.time_of_day, "crowdedness": step.crowdedness},
-                                  {"speed_mps": step.ego_speed_mps, "lateral_m": step.ego_lateral_m},
+                                  {"speed_mps": step.ego_speed_mps, "lateral_m": step.ego_lateral_m,
+                                   "pose": step.ego_pose},
                                   timestamps_s=step.timestamps_s)
 
     def close(self) -> None:

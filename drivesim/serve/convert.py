@@ -15,10 +15,11 @@ import numpy as np
 from pydantic import ValidationError
 
 from drivesim.errors import DrivesimError
+from drivesim.road import WorldPose
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import Box, FrameConditions
 from drivesim.serve.proto import drivesim_pb2 as pb
-from drivesim.scenario.world_state import Step, StepAgent
+from drivesim.scenario.world_state import Step, StepAgent, as_pose
 
 ENCODINGS: dict[str, int] = {"raw": pb.ENCODING_RAW_RGB, "png": pb.ENCODING_PNG, "jpeg": pb.ENCODING_JPEG}
 DEFAULT_ENCODING = pb.ENCODING_PNG
@@ -174,6 +175,18 @@ def apply_overrides(scenario: Scenario, overrides: pb.ScenarioOverrides) -> Scen
 
 # --- sessions ------------------------------------------------------------------------------
 
+def pose_from_proto(msg: pb.Pose) -> WorldPose:
+    return WorldPose(msg.x, msg.y, msg.z, msg.heading, msg.pitch)
+
+
+def pose_to_proto(value: Any) -> pb.Pose:
+    """A WorldPose, {x, y, z, heading[, pitch]} or a 4- or 5-sequence as a proto Pose."""
+    pose = as_pose(value)
+    if not isinstance(pose, WorldPose):
+        raise DrivesimError(f"a pose is {{x, y, z, heading[, pitch]}} or a WorldPose, got {value!r:.80}")
+    return pb.Pose(**{k: float(v) for k, v in pose._asdict().items()})
+
+
 def step_from_proto(msg: pb.SessionStep) -> Step:
     agents = []
     for a in msg.agents:
@@ -181,6 +194,12 @@ def step_from_proto(msg: pb.SessionStep) -> Step:
         if size == (0.0, 0.0, 0.0):
             size = None
         which = a.WhichOneof("lateral")
+        if a.HasField("pose"):  # the world form: the road frame's fields must be left unset (checked later)
+            agents.append(StepAgent(id=a.id, type=a.type, distance_m=a.distance_m or None, speed_mps=a.speed_mps,
+                                    heading_rad=a.heading_rad, size_m=size, pose=pose_from_proto(a.pose),
+                                    lateral_m=a.lateral_m if which == "lateral_m" else None,
+                                    x_m=a.x_m if which == "x_m" else None))
+            continue
         agents.append(StepAgent(id=a.id, type=a.type, distance_m=a.distance_m, speed_mps=a.speed_mps,
                                 heading_rad=a.heading_rad, size_m=size,
                                 lateral_m=a.lateral_m if which == "lateral_m" else None,
@@ -191,7 +210,8 @@ def step_from_proto(msg: pb.SessionStep) -> Step:
                 crowdedness=env.crowdedness if env.HasField("crowdedness") else None,
                 ego_speed_mps=msg.ego.speed_mps if msg.ego.HasField("speed_mps") else None,
                 ego_lateral_m=msg.ego.lateral_m if msg.ego.HasField("lateral_m") else None,
-                timestamps_s=tuple(msg.timestamps_s), num_frames=msg.num_frames)
+                timestamps_s=tuple(msg.timestamps_s), num_frames=msg.num_frames,
+                ego_pose=pose_from_proto(msg.ego.pose) if msg.ego.HasField("pose") else None)
 
 
 def agent_to_proto(agent: StepAgent | Mapping[str, Any]) -> pb.AgentState:
@@ -202,8 +222,10 @@ def agent_to_proto(agent: StepAgent | Mapping[str, Any]) -> pb.AgentState:
         raise DrivesimError(f"agent {d.get('id', '?')}: unknown key(s) {sorted(unknown)}; "
                             f"use {', '.join(StepAgent.__dataclass_fields__)}")
     msg = pb.AgentState(id=str(d.get("id", "")), type=str(d.get("type", "")),
-                        distance_m=float(d.get("distance_m", 0.0)), speed_mps=float(d.get("speed_mps") or 0.0),
+                        distance_m=float(d.get("distance_m") or 0.0), speed_mps=float(d.get("speed_mps") or 0.0),
                         heading_rad=float(d.get("heading_rad") or 0.0))
+    if d.get("pose") is not None:
+        msg.pose.CopyFrom(pose_to_proto(d["pose"]))
     if d.get("lateral_m") is not None:
         msg.lateral_m = float(d["lateral_m"])
     if d.get("x_m") is not None:
@@ -226,12 +248,14 @@ def step_to_proto(agents: Iterable[StepAgent | Mapping[str, Any]], environment: 
         msg.environment.time_of_day = str(environment["time_of_day"])
     if environment and environment.get("crowdedness") is not None:
         msg.environment.crowdedness = float(environment["crowdedness"])
-    unknown = set(ego or {}) - {"speed_mps", "lateral_m"}
+    unknown = set(ego or {}) - {"speed_mps", "lateral_m", "pose"}
     if unknown:
-        raise DrivesimError(f"ego: unknown key(s) {sorted(unknown)}; use speed_mps, lateral_m")
+        raise DrivesimError(f"ego: unknown key(s) {sorted(unknown)}; use speed_mps, lateral_m, pose")
     for key in ("speed_mps", "lateral_m"):
         if ego and ego.get(key) is not None:
             setattr(msg.ego, key, float(ego[key]))
+    if ego and ego.get("pose") is not None:
+        msg.ego.pose.CopyFrom(pose_to_proto(ego["pose"]))
     return msg
 
 

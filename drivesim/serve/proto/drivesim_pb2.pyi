@@ -191,7 +191,7 @@ class SessionStep(_message.Message):
     def __init__(self, agents: _Optional[_Iterable[_Union[AgentState, _Mapping]]] = ..., environment: _Optional[_Union[EnvironmentUpdate, _Mapping]] = ..., ego: _Optional[_Union[EgoState, _Mapping]] = ..., timestamps_s: _Optional[_Iterable[float]] = ..., num_frames: _Optional[int] = ...) -> None: ...
 
 class AgentState(_message.Message):
-    __slots__ = ("id", "type", "lateral_m", "x_m", "distance_m", "speed_mps", "size_m", "heading_rad")
+    __slots__ = ("id", "type", "lateral_m", "x_m", "distance_m", "speed_mps", "size_m", "heading_rad", "pose")
     ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     LATERAL_M_FIELD_NUMBER: _ClassVar[int]
@@ -200,6 +200,7 @@ class AgentState(_message.Message):
     SPEED_MPS_FIELD_NUMBER: _ClassVar[int]
     SIZE_M_FIELD_NUMBER: _ClassVar[int]
     HEADING_RAD_FIELD_NUMBER: _ClassVar[int]
+    POSE_FIELD_NUMBER: _ClassVar[int]
     id: str
     type: str
     lateral_m: float
@@ -208,7 +209,22 @@ class AgentState(_message.Message):
     speed_mps: float
     size_m: Dimensions
     heading_rad: float
-    def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., lateral_m: _Optional[float] = ..., x_m: _Optional[float] = ..., distance_m: _Optional[float] = ..., speed_mps: _Optional[float] = ..., size_m: _Optional[_Union[Dimensions, _Mapping]] = ..., heading_rad: _Optional[float] = ...) -> None: ...
+    pose: Pose
+    def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., lateral_m: _Optional[float] = ..., x_m: _Optional[float] = ..., distance_m: _Optional[float] = ..., speed_mps: _Optional[float] = ..., size_m: _Optional[_Union[Dimensions, _Mapping]] = ..., heading_rad: _Optional[float] = ..., pose: _Optional[_Union[Pose, _Mapping]] = ...) -> None: ...
+
+class Pose(_message.Message):
+    __slots__ = ("x", "y", "z", "heading", "pitch")
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    Z_FIELD_NUMBER: _ClassVar[int]
+    HEADING_FIELD_NUMBER: _ClassVar[int]
+    PITCH_FIELD_NUMBER: _ClassVar[int]
+    x: float
+    y: float
+    z: float
+    heading: float
+    pitch: float
+    def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ..., z: _Optional[float] = ..., heading: _Optional[float] = ..., pitch: _Optional[float] = ...) -> None: ...
 
 class EnvironmentUpdate(_message.Message):
     __slots__ = ("time_of_day", "crowdedness")
@@ -219,12 +235,14 @@ class EnvironmentUpdate(_message.Message):
     def __init__(self, time_of_day: _Optional[str] = ..., crowdedness: _Optional[float] = ...) -> None: ...
 
 class EgoState(_message.Message):
-    __slots__ = ("speed_mps", "lateral_m")
+    __slots__ = ("speed_mps", "lateral_m", "pose")
     SPEED_MPS_FIELD_NUMBER: _ClassVar[int]
     LATERAL_M_FIELD_NUMBER: _ClassVar[int]
+    POSE_FIELD_NUMBER: _ClassVar[int]
     speed_mps: float
     lateral_m: float
-    def __init__(self, speed_mps: _Optional[float] = ..., lateral_m: _Optional[float] = ...) -> None: ...
+    pose: Pose
+    def __init__(self, speed_mps: _Optional[float] = ..., lateral_m: _Optional[float] = ..., pose: _Optional[_Union[Pose, _Mapping]] = ...) -> None: ...
 
 class SessionResponse(_message.Message):
     __slots__ = ("step", "last_in_step", "ready", "frame")
