@@ -41,6 +41,7 @@ TAIL_NIGHT: Color = (255, 60, 40)
 HEAD_DAY: Color = (215, 215, 205)
 HEAD_NIGHT: Color = (255, 250, 230)
 PLATE: Color = (225, 225, 215)
+GRILLE: Color = (30, 31, 34)
 SHADOW: Color = (28, 28, 30)
 
 # Shares of the cuboid height where the parts sit (cars: lower body up to BODY_TOP, cabin above).
@@ -50,9 +51,9 @@ LOD_PX = 7.0  # agents smaller than this (pixels) are drawn as one shaded body
 
 def draw_agent(canvas: Canvas, agent: "AgentState", t: float) -> None:
     """Draw one `AgentState` (engine) at time t onto the canvas."""
-    pose = Pose.on_road(agent.x_m, agent.z_m, agent.heading_rad)
+    pose = Pose.on_road(agent.x_m, agent.z_m, agent.heading_rad, agent.y_m)
     size = tuple(float(v) for v in agent.size_m)
-    distance = float(np.linalg.norm(canvas.to_cam(np.array([[agent.x_m, -size[2] / 2, agent.z_m]]))[0]))
+    distance = float(np.linalg.norm(canvas.to_cam(np.array([[agent.x_m, agent.y_m - size[2] / 2, agent.z_m]]))[0]))
     key = stable_hash(agent.track_id)
     if canvas.depth(pose.origin) + size[0] / 2 < 0.1:
         return  # wholly behind the camera
@@ -160,6 +161,9 @@ def _car(canvas: Canvas, pose: Pose, size, key: int, distance: float, agent, t: 
     _lights(canvas, body, vis, (0.55, 0.85), ((0.04, 0.2), (0.8, 0.96)), distance)
     if "back" in vis:
         canvas.poly(face_rect(body, "back", (0.4, 0.6), (0.2, 0.45)), canvas.hazed(PLATE, distance))
+    if "front" in vis:  # oncoming: the grille between the headlights, the plate under it
+        canvas.poly(face_rect(body, "front", (0.24, 0.76), (0.5, 0.85)), canvas.hazed(GRILLE, distance))
+        canvas.poly(face_rect(body, "front", (0.4, 0.6), (0.12, 0.38)), canvas.hazed(PLATE, distance))
     if canvas.px_per_m(distance) * height < 3:
         return  # too small for a cabin to matter
     cabin = hexahedron(pose, (-0.33 * length, 0.2 * length), (-hw + 0.06, hw - 0.06), (body_top, height),
@@ -184,6 +188,8 @@ def _truck(canvas: Canvas, pose: Pose, size, key: int, distance: float, agent, t
     cab = hexahedron(pose, (hl - cab_len, hl), (-hw, hw), (radius, 0.8 * height),
                      top_u=(hl - cab_len, hl - 0.15))
     cvis = draw_solid(canvas, cab, cab_color, distance)
+    if "front" in cvis:  # oncoming: the grille between the headlights
+        canvas.poly(face_rect(cab, "front", (0.22, 0.78), (0.06, 0.42)), canvas.hazed(GRILLE, distance))
     _lights(canvas, cab, {k: v for k, v in cvis.items() if k == "front"}, (0.08, 0.2),
             ((0.04, 0.18), (0.82, 0.96)), distance)
     _windows(canvas, cab, cvis, {"front": ((0.06, 0.94), (0.55, 0.92)), "left": ((0.45, 0.92), (0.55, 0.9)),

@@ -157,8 +157,11 @@ class Canvas:
         """Fill pixel polygons (each (M, 2) float) with anti-aliased edges."""
         if not polys_px:
             return
+        self._fill_fixed([np.round(p * _SCALE).astype(np.int32) for p in polys_px], color, layer)
+
+    def _fill_fixed(self, pts: list[np.ndarray], color: Color, layer: np.ndarray | None = None) -> None:
+        """Fill polygons already in fillPoly's fixed point (int32, SHIFT fractional bits)."""
         target = self.img if layer is None else layer
-        pts = [np.round(p * _SCALE).astype(np.int32) for p in polys_px]
         cv2.fillPoly(target, pts, _rgb(color), lineType=cv2.LINE_AA, shift=SHIFT)
         if layer is None and self.occlude_glow:
             cv2.fillPoly(self.glow, pts, (0, 0, 0), lineType=cv2.LINE_AA, shift=SHIFT)
@@ -179,14 +182,17 @@ class Canvas:
             return
         cam_pts = self.to_cam(polys_road)
         front = (cam_pts[..., 2] >= NEAR_Z_M).all(axis=1)
-        out = list(self.project(cam_pts[front]))
+        # One rounding for the whole block (the same numbers as polygon by polygon, far fewer calls).
+        out = list(np.round(self.project(cam_pts[front]) * _SCALE).astype(np.int32))
         for k in np.nonzero(~front)[0]:  # the few crossing the near plane are clipped one by one
             clipped = _clip_near(cam_pts[k])
             if len(clipped) >= 3:
-                out.append(self.project(clipped))
-        self.fill_px(out, color)
+                out.append(np.round(self.project(clipped) * _SCALE).astype(np.int32))
+        if not out:
+            return
+        self._fill_fixed(out, color)
         if glow is not None:
-            self.fill_px(out, glow, self.glow)
+            self._fill_fixed(out, glow, self.glow)
 
     def line(self, a_road: np.ndarray, b_road: np.ndarray, width_m: float, color: Color) -> None:
         """A 3D segment drawn as a line whose pixel width follows its depth (limbs, poles, frames)."""
@@ -247,8 +253,10 @@ class Pose:
     right: np.ndarray
 
     @classmethod
-    def on_road(cls, x_m: float, z_m: float, heading_rad: float) -> "Pose":
-        return cls(origin=np.array([x_m, 0.0, z_m]),
+    def on_road(cls, x_m: float, z_m: float, heading_rad: float, y_m: float = 0.0) -> "Pose":
+        """Standing at (x_m, z_m), its ground `y_m` below the camera's ground (0 on a flat road), yawed
+        `heading_rad` (0 along z, + towards +x)."""
+        return cls(origin=np.array([x_m, y_m, z_m]),
                    fwd=np.array([math.sin(heading_rad), 0.0, math.cos(heading_rad)]),
                    right=np.array([math.cos(heading_rad), 0.0, -math.sin(heading_rad)]))
 

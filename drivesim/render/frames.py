@@ -27,8 +27,12 @@ import numpy as np
 
 from drivesim.render.actors import draw_agent
 from drivesim.render.canvas import Canvas, hash01, mix
+from drivesim.render.network_geometry import network_geometry
+from drivesim.render.network_ground import draw_network_ground
+from drivesim.render.network_scenery import network_roadside_items
 from drivesim.render.scenery import RoadGeometry, SceneStyle, draw_ground, roadside_items, scene_style
 from drivesim.scenario.camera import PinholeCamera
+from drivesim.scenario.network import is_straight_road
 
 if TYPE_CHECKING:
     from drivesim.scenario.engine import ScenarioEngine
@@ -51,17 +55,23 @@ def render_frame(engine: "ScenarioEngine", t: float, width: int, height: int) ->
     style = scene_style(seed)
     time_of_day, _ = engine.environment_at(t)
     night = time_of_day == "night"
-    road = RoadGeometry.from_state(engine.road_state(t))
 
     canvas = Canvas.blank(cam, night=night, haze=HAZE_NIGHT if night else HAZE_DAY,
                           visibility_m=NIGHT_VISIBILITY_M if night else DAY_VISIBILITY_M)
     canvas.img[:] = _backdrop(cam, style, night)
-    draw_ground(canvas, style, road)
-    canvas.occlude_glow = night  # from here on, surfaces hide the lights behind them
-
-    items = roadside_items(canvas, style, road)
+    if is_straight_road(engine.scenario):  # version 1's road, drawn as the trained model saw it
+        road = RoadGeometry.from_state(engine.road_state(t))
+        draw_ground(canvas, style, road)
+        canvas.occlude_glow = night  # from here on, surfaces hide the lights behind them
+        items = roadside_items(canvas, style, road)
+    else:  # any other road: the network around the ego, seen from its pose
+        geometry = network_geometry(engine.world.network, style.sidewalk_m)
+        pose = engine.ego_pose(t)
+        draw_network_ground(canvas, style, geometry, pose)
+        canvas.occlude_glow = night
+        items = network_roadside_items(canvas, style, geometry, pose)
     for agent in engine.agent_states(t):
-        centre = canvas.to_cam(np.array([[agent.x_m, -agent.size_m[2] / 2, agent.z_m]]))[0]
+        centre = canvas.to_cam(np.array([[agent.x_m, agent.y_m - agent.size_m[2] / 2, agent.z_m]]))[0]
         items.append((float(np.linalg.norm(centre)), lambda c, a=agent: draw_agent(c, a, t)))
     for _distance, draw in sorted(items, key=lambda it: -it[0]):
         draw(canvas)

@@ -202,12 +202,12 @@ def _median_barrier(canvas: Canvas, road: RoadGeometry, near: float) -> None:
 
 Item = tuple[float, Callable[[Canvas], None]]  # (distance from the camera, draw function)
 # Roadside objects before culling: bounding sphere (centre in the road frame, radius) and draw function.
-_Placed = tuple[tuple[float, float, float], float, Callable[[Canvas], None]]
+Placed = tuple[tuple[float, float, float], float, Callable[[Canvas], None]]
 
 
 def roadside_items(canvas: Canvas, style: SceneStyle, road: RoadGeometry) -> list[Item]:
     """Every roadside object near enough to draw, with its distance (for painter's order)."""
-    placed: list[_Placed] = []
+    placed: list[Placed] = []
     sides = ((0, road.left_x, -1), (1, road.right_x, 1))
     for side, x_edge, sign in sides:
         if style.median_barrier and side == 0:
@@ -216,6 +216,11 @@ def roadside_items(canvas: Canvas, style: SceneStyle, road: RoadGeometry) -> lis
         placed += _trees(style, road, side, x_edge, sign)
         placed += _streetlights(style, road, side, x_edge, sign)
         placed += _poles(style, road, side, x_edge, sign)
+    return visible_items(canvas, placed)
+
+
+def visible_items(canvas: Canvas, placed: list[Placed]) -> list[Item]:
+    """The placed objects that can show (in view, at least half a pixel big), with their distances."""
     items: list[Item] = []
     for centre, radius, fn in placed:
         c = np.array(centre)
@@ -299,29 +304,30 @@ def _trees(style: SceneStyle, road: RoadGeometry, side: int, x_edge: float, sign
         z = n * spacing + spacing * u[2] - road.travel_m
         size = 0.7 + 0.7 * u[3]
         out.append(((x, -4.0 * size, z), 4.5 * size,
-                    partial(_draw_tree, x=x, z=z, size=size, conifer=bool(u[4] < 0.3), tint=float(u[5]))))
+                    partial(draw_tree, pose=Pose.on_road(x, z, 0.0), size=size, conifer=bool(u[4] < 0.3),
+                            tint=float(u[5]))))
     return out
 
 
-def _draw_tree(canvas: Canvas, x: float, z: float, size: float, conifer: bool, tint: float) -> None:
-    distance = math.hypot(x, z)
+def draw_tree(canvas: Canvas, pose: Pose, size: float, conifer: bool, tint: float) -> None:
+    """A tree standing at `pose` (crowns and the conifer's tiers face the camera)."""
+    distance = math.hypot(pose.origin[0], pose.origin[2])
     trunk_h = 2.2 * size
-    pose = Pose.on_road(x, z, 0.0)
+    at = lambda u, v, h: pose.to_road(np.array([u, v, h]))  # noqa: E731 - a tiny local shorthand
     draw_solid(canvas, hexahedron(pose, (-0.15, 0.15), (-0.15, 0.15), (0.0, trunk_h + 0.5)), (85, 62, 45),
                distance, faces=("back", "left", "right"))
     green = (45 + 40 * tint, 85 + 40 * tint, 40 + 15 * tint)
     if conifer:
         base, top = trunk_h * 0.5, trunk_h + 5.5 * size
         for k, (h0, half) in enumerate(((base, 1.8 * size), (base + 2.0 * size, 1.4 * size))):
-            tri = np.array([[x - half, -h0, z], [x + half, -h0, z], [x, -top, z]], float)
+            tri = np.stack([at(0.0, -half, h0), at(0.0, half, h0), at(0.0, 0.0, top)])
             canvas.poly(tri, canvas.hazed(shade(green, 0.7 + 0.15 * k), distance))
         return
     r = 2.0 * size
     centre_h = trunk_h + r * 0.7
-    canvas.disc(np.array([x, -centre_h, z]), r, canvas.hazed(shade(green, 0.7), distance))
-    canvas.disc(np.array([x - 0.4 * r, -centre_h - 0.2 * r, z - 0.1]), 0.65 * r, canvas.hazed(green, distance))
-    canvas.disc(np.array([x + 0.35 * r, -centre_h + 0.15 * r, z - 0.2]), 0.55 * r,
-                canvas.hazed(shade(green, 0.85), distance))
+    canvas.disc(at(0.0, 0.0, centre_h), r, canvas.hazed(shade(green, 0.7), distance))
+    canvas.disc(at(-0.1, -0.4 * r, centre_h + 0.2 * r), 0.65 * r, canvas.hazed(green, distance))
+    canvas.disc(at(-0.2, 0.35 * r, centre_h - 0.15 * r), 0.55 * r, canvas.hazed(shade(green, 0.85), distance))
 
 
 def _streetlights(style: SceneStyle, road: RoadGeometry, side: int, x_edge: float, sign: int) -> list:
@@ -333,26 +339,27 @@ def _streetlights(style: SceneStyle, road: RoadGeometry, side: int, x_edge: floa
     for n in _slots(road.travel_m - offset, spacing, -BEHIND_M, DETAIL_FAR_M):
         z = n * spacing + offset - road.travel_m
         x = x_edge + sign * (ROADSIDE_CLEARANCE_M - 0.3)
-        out.append(((x - sign * 1.75, -4.0, z), 5.0, partial(_draw_streetlight, x=x, z=z, reach=-sign * 3.5)))
+        out.append(((x - sign * 1.75, -4.0, z), 5.0,
+                    partial(draw_streetlight, pose=Pose.on_road(x, z, 0.0), reach=-sign * 3.5)))
     return out
 
 
-def _draw_streetlight(canvas: Canvas, x: float, z: float, reach: float) -> None:
-    distance = math.hypot(x, z)
+def draw_streetlight(canvas: Canvas, pose: Pose, reach: float) -> None:
+    """A street light at `pose`, its lamp `reach` metres along the pose's right; a pool of light at night."""
+    distance = math.hypot(pose.origin[0], pose.origin[2])
     height = 8.0
     metal = canvas.hazed((120, 122, 125), distance)
-    pose = Pose.on_road(x, z, 0.0)
     draw_solid(canvas, hexahedron(pose, (-0.1, 0.1), (-0.1, 0.1), (0.0, height)), metal, distance,
                faces=("back", "left", "right"))
-    lamp = np.array([x + reach, -height + 0.15, z])
-    canvas.line(np.array([x, -height, z]), lamp + [0, -0.15, 0], 0.1, metal)
-    head = Pose.on_road(x + reach, z, 0.0)
+    lamp = pose.to_road(np.array([0.0, reach, height - 0.15]))
+    canvas.line(pose.to_road(np.array([0.0, 0.0, height])), lamp + [0, -0.15, 0], 0.1, metal)
+    head = Pose(origin=pose.to_road(np.array([0.0, reach, 0.0])), fwd=pose.fwd, right=pose.right)
     corners = hexahedron(head, (-0.25, 0.25), (-0.35, 0.35), (height - 0.25, height - 0.05))
     if canvas.night:
         canvas.poly(corners[[0, 1, 3, 2]], (255, 230, 170), glow=(255, 220, 150))  # bottom face: the bulb
         canvas.disc(lamp, 0.18, (255, 240, 200), glow=(150, 125, 80), glow_scale=2.0)
         a = np.linspace(0.0, 2 * math.pi, 16, endpoint=False)
-        pool = np.stack([x + reach + 7.0 * np.cos(a), np.zeros_like(a), z + 7.0 * np.sin(a)], axis=-1)
+        pool = (head.origin + (7.0 * np.cos(a))[:, None] * pose.right + (7.0 * np.sin(a))[:, None] * pose.fwd)
         canvas.add_light(pool, 0.5)
     else:
         draw_solid(canvas, corners, (90, 92, 96), distance)
@@ -366,13 +373,14 @@ def _poles(style: SceneStyle, road: RoadGeometry, side: int, x_edge: float, sign
     for n in _slots(road.travel_m, spacing, -BEHIND_M, DETAIL_FAR_M):
         z = n * spacing - road.travel_m
         x = x_edge + sign * (ROADSIDE_CLEARANCE_M + 1.0)
-        out.append(((x, -4.5, z), 4.8, partial(_draw_pole, x=x, z=z)))
+        out.append(((x, -4.5, z), 4.8, partial(draw_pole, pose=Pose.on_road(x, z, 0.0))))
     return out
 
 
-def _draw_pole(canvas: Canvas, x: float, z: float) -> None:
-    distance = math.hypot(x, z)
+def draw_pole(canvas: Canvas, pose: Pose) -> None:
+    """A wooden utility pole at `pose`, its cross-arm along the pose's right."""
+    distance = math.hypot(pose.origin[0], pose.origin[2])
     wood = canvas.hazed((95, 75, 55), distance)
-    draw_solid(canvas, hexahedron(Pose.on_road(x, z, 0.0), (-0.13, 0.13), (-0.13, 0.13), (0.0, 9.0)), wood,
+    draw_solid(canvas, hexahedron(pose, (-0.13, 0.13), (-0.13, 0.13), (0.0, 9.0)), wood,
                distance, faces=("back", "left", "right"))
-    canvas.line(np.array([x - 1.0, -8.4, z]), np.array([x + 1.0, -8.4, z]), 0.12, wood)
+    canvas.line(pose.to_road(np.array([0.0, -1.0, 8.4])), pose.to_road(np.array([0.0, 1.0, 8.4])), 0.12, wood)
