@@ -121,3 +121,35 @@ def test_birds_eye_draws_agents_in_their_class_colours(tmp_path):
     for kind, color in CLASS_COLORS.items():
         exact = int((bev == np.array(color)).all(axis=-1).sum())
         assert (exact > 20) == (kind in ("truck", "cyclist")), (kind, exact)
+
+
+def test_a_road_network_is_drawn_from_above_with_every_road_user_and_lane_lines_in_the_views(tmp_path):
+    # junction_turn: the crossing's roads and junction from above, each named agent in its class colour,
+    # and the lane-line labels (overlay.LANE_COLORS) in the camera views
+    from pathlib import Path
+
+    from drivesim.draw.overlay import LANE_COLORS
+    from drivesim.draw.world_map import JUNCTION_LINE
+    from drivesim.scenario.loader import load_scenario
+
+    sc = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "junction_turn.yaml")
+    image = render_preview(sc, tmp_path / "p.png")
+    assert image.shape[:2] == preview_size(sc)[::-1]
+    bev = image[TITLE_H:image.shape[0] - LEGEND_H - MARGIN, MARGIN:MARGIN + BEV_W]
+    for kind in ("car", "truck", "pedestrian"):
+        assert (np.abs(bev.astype(int) - CLASS_COLORS[kind]).sum(axis=-1) < 10).sum() > 20, kind
+    assert (np.abs(bev.astype(int) - JUNCTION_LINE).sum(axis=-1) < 10).sum() > 20  # the junction's outline
+    views = views_region(image)[:-(LEGEND_H + MARGIN)]
+    for kind in ("solid", "edge"):
+        assert (np.abs(views.astype(int) - LANE_COLORS[kind]).sum(axis=-1) < 30).sum() > 100, kind
+
+
+def test_version_1_views_carry_lane_lines_and_keep_their_birds_eye(tmp_path):
+    from drivesim.draw.overlay import LANE_COLORS
+    from drivesim.draw.world_map import JUNCTION_LINE
+
+    image = render_preview(scenario(), tmp_path / "p.png")
+    views = views_region(image)[:-(LEGEND_H + MARGIN)]
+    assert (np.abs(views.astype(int) - LANE_COLORS["edge"]).sum(axis=-1) < 30).sum() > 100
+    bev = image[TITLE_H:image.shape[0] - LEGEND_H - MARGIN, MARGIN:MARGIN + BEV_W]
+    assert not (np.abs(bev.astype(int) - JUNCTION_LINE).sum(axis=-1) < 10).any()  # the ego-frame view, no map

@@ -1,5 +1,6 @@
 """One PNG that shows what a scenario does, readable at a glance (no model involved).
 
+On version 1's straight one-way road:
 Left: a bird's-eye view in the ego frame (the ego is fixed, the road flows past): road, lane
 markings, the ego's car, each named agent's trajectory over the whole scenario as a polyline
 with time ticks, its id, and its footprint at the camera views' times (numbered);
@@ -12,7 +13,15 @@ Right: camera views at 4 evenly spaced frames, drawn with the scenario's camera 
 road, lane lines, night darkened) with the label boxes (class colour, track id, dashed when
 at least half occluded) and a caption (t, time of day, crowdedness, number of boxes).
 
+On any other road (bends, oncoming lanes, junctions, OpenDRIVE files) the bird's-eye view is the road
+network from above (`world_map.py`: every road's lanes and marks, junction areas, each road user's path
+and its footprint with a heading arrow at the views' times), and the camera views paint the network's
+lane surfaces as the camera sees them (`road_camera.py`). On every road the camera views carry the
+frame's lane-line labels (`draw_lane_lines`: painted lines green, dashed ones dashed, road edges red)
+under the boxes.
+
     drivesim preview scenarios/night_merge.yaml -o out/preview.png
+    drivesim preview scenarios/junction_turn.yaml -o out/junction_turn.png
 """
 
 from __future__ import annotations
@@ -23,11 +32,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from drivesim.draw.overlay import CLASS_COLORS, DASHED_FROM_OCCLUSION, class_color, draw_boxes
-from drivesim.scenario.camera import PinholeCamera
+from drivesim.draw.overlay import (CLASS_COLORS, DASHED_FROM_OCCLUSION, LANE_COLORS, class_color, draw_boxes,
+                                   draw_lane_lines)
+from drivesim.draw.road_camera import RoadSurface
+from drivesim.draw.ui import FONT as _FONT
+from drivesim.draw.ui import FONT_TITLE as _FONT_TITLE
+from drivesim.draw.ui import UI_BG, UI_DIM, UI_TEXT, badge, dashed_h, place_label
+from drivesim.draw.world_map import world_birds_eye
+from drivesim.scenario.camera import EgoPose, PinholeCamera
 from drivesim.scenario.engine import EGO_CAMERA_BEHIND_FRONT_M, EGO_SIZE_M, ScenarioEngine
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import FrameConditions
+from drivesim.scenario.lane_frames import ScenarioLanes
 from drivesim.output.files import write_png
 
 NUM_VIEWS = 4
@@ -40,13 +56,6 @@ LEGEND_H = 40
 DASH_M, DASH_PERIOD_M = 3.0, 12.0  # lane dash length and period on the road
 SIDEWALK_M = 3.0
 BG_CAPTION_MIN_PX = 40  # background boxes lower than this (in the view) get no caption
-
-UI_BG = (22, 24, 29)
-UI_TEXT = (235, 237, 240)
-UI_DIM = (150, 155, 165)
-
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
-_FONT_TITLE = cv2.FONT_HERSHEY_DUPLEX
 
 
 def render_preview(scenario: Scenario, path: Path, seed: int | None = None, engine=None) -> np.ndarray:
@@ -73,28 +82,33 @@ def preview_image(scenario: Scenario, seed: int | None = None, engine=None) -> n
     scenario's ScenarioEngine (default), or another source of frames and tracks with its interface
     (a replayed trajectory: drivesim/bridges/replay.py)."""
     engine = engine or ScenarioEngine(scenario, seed=seed)
+    world = getattr(engine, "world", None)  # None: a replayed trajectory, drawn in version 1's ego frame
+    flat = world is None or world.version1_road
     width, height = preview_size(scenario)
     vw, vh = _view_size(scenario.camera.width, scenario.camera.height)
     canvas = np.full((height, width, 3), UI_BG, np.uint8)
-    _title(canvas, engine)
+    _title(canvas, engine, flat)
 
     indices = view_indices(engine.num_frames)
     frames = [engine.frame(i) for i in indices]
     grid_h = 2 * (vh + CAPTION_H) + MARGIN // 2
-    bev = _birds_eye(engine, [f.timestamp_s for f in frames], BEV_W, grid_h)
+    times = [f.timestamp_s for f in frames]
+    bev = _birds_eye(engine, times, BEV_W, grid_h) if flat else world_birds_eye(engine, times, BEV_W, grid_h)
     canvas[TITLE_H:TITLE_H + grid_h, MARGIN:MARGIN + BEV_W] = bev
 
     x_grid = 2 * MARGIN + BEV_W
     small = engine.camera.scaled(vw, vh)
+    surface = None if flat else RoadSurface(world.network)
+    lanes = ScenarioLanes(scenario, seed) if world is not None else None  # one per picture: samples the road once
     for k, fc in enumerate(frames):
         x = x_grid + (k % 2) * (vw + MARGIN)
         y = TITLE_H + (k // 2) * (vh + CAPTION_H + MARGIN // 2)
-        canvas[y:y + vh, x:x + vw] = _camera_view(engine, small, fc)
-        _badge(canvas, str(k + 1), (x + vw - 32, y + 8))  # top right: captions of boxes sit top left
+        canvas[y:y + vh, x:x + vw] = _camera_view(engine, small, fc, surface, lanes)
+        badge(canvas, str(k + 1), (x + vw - 32, y + 8))  # top right: captions of boxes sit top left
         caption = (f"t = {fc.timestamp_s:.1f} s  |  {fc.time_of_day}  |  crowdedness {fc.crowdedness:.2f}  |  "
                    f"{len(fc.boxes)} boxes")
         cv2.putText(canvas, caption, (x + 2, y + vh + 22), _FONT, 0.5, UI_TEXT, 1, cv2.LINE_AA)
-    _legend(canvas, TITLE_H + grid_h + 8)
+    _legend(canvas, TITLE_H + grid_h + 8, flat, lanes is not None)
     return canvas
 
 
@@ -109,46 +123,61 @@ def _view_size(width: int, height: int) -> tuple[int, int]:
     return vw, max(vh, 120)
 
 
-def _title(canvas: np.ndarray, engine: ScenarioEngine) -> None:
+def _title(canvas: np.ndarray, engine: ScenarioEngine, flat: bool) -> None:
     sc = engine.scenario
     cv2.putText(canvas, sc.name, (MARGIN, 40), _FONT_TITLE, 1.1, UI_TEXT, 2, cv2.LINE_AA)
     env = sc.environment
     events = f", {len(env.events)} environment event(s)" if env.events else ""
-    sub = (f"{sc.duration_s:g} s at {sc.fps:g} fps ({engine.num_frames} frames)  |  "
-           f"{sc.road.lanes} lanes x {sc.road.lane_width_m:g} m  |  ego lane {sc.ego.lane} at "
+    road = (f"{sc.road.lanes} lanes x {sc.road.lane_width_m:g} m  |  ego lane {sc.ego.lane}" if flat
+            else _road_summary(engine))
+    sub = (f"{sc.duration_s:g} s at {sc.fps:g} fps ({engine.num_frames} frames)  |  {road} at "
            f"{sc.ego.speed_mps:g} m/s  |  {len(sc.agents)} named agents  |  starts {env.time_of_day}, "
            f"crowdedness {env.crowdedness:g}{events}  |  seed {engine.seed}")
     cv2.putText(canvas, sub, (MARGIN, 66), _FONT, 0.5, UI_DIM, 1, cv2.LINE_AA)
 
 
-def _legend(canvas: np.ndarray, y: int) -> None:
+def _road_summary(engine: ScenarioEngine) -> str:
+    """The road of a scenario that is not on version 1's road, and where the ego drives on it."""
+    sc, network = engine.scenario, engine.world.network
+    if sc.road.opendrive is not None:
+        source = Path(sc.road.opendrive).name
+    else:
+        source = (f"inline road, {len(sc.road.segments or ())} segment(s), {sc.road.lanes} + "
+                  f"{sc.road.oncoming_lanes} oncoming lanes")
+    junctions = f", {len(network.junctions)} junction(s)" if network.junctions else ""
+    step = engine.world.ego.path.steps[0]
+    route = f", route {' > '.join(sc.ego.route)}" if sc.ego.route else ""
+    return f"{source}{junctions}  |  ego on road {step.road} lane {step.lane}{route}"
+
+
+def _legend(canvas: np.ndarray, y: int, flat: bool, lane_lines: bool) -> None:
     x = MARGIN
     for kind, color in CLASS_COLORS.items():
         cv2.rectangle(canvas, (x, y + 6), (x + 16, y + 22), color, -1)
         cv2.putText(canvas, kind, (x + 22, y + 20), _FONT, 0.5, UI_TEXT, 1, cv2.LINE_AA)
         x += 30 + cv2.getTextSize(kind, _FONT, 0.5, 1)[0][0]
     x += 10
-    _dashed_h(canvas, (x, y + 14), 30, UI_TEXT)
+    if lane_lines:  # the lane-line labels' colours in the camera views
+        for name, kind in (("lane line", "solid"), ("road edge", "edge")):
+            cv2.line(canvas, (x, y + 14), (x + 20, y + 14), LANE_COLORS[kind], 3 if kind == "edge" else 2)
+            cv2.putText(canvas, name, (x + 26, y + 20), _FONT, 0.5, UI_TEXT, 1, cv2.LINE_AA)
+            x += 40 + cv2.getTextSize(name, _FONT, 0.5, 1)[0][0]
+    dashed_h(canvas, (x, y + 14), 30, UI_TEXT)
+    where = "where the agent is in camera views 2-4" if flat else "camera views 2-4, arrows: heading"
     note = (f"= at least {DASHED_FROM_OCCLUSION:.0%} occluded    bird's-eye: class colours, filled = start, "
-            "numbered outlines = where the agent is in camera views 2-4, grey = background traffic")
+            f"numbered outlines = {where}, grey = background traffic")
+    if lane_lines:  # the lane-line keys took room: the short form
+        note = (f"= {DASHED_FROM_OCCLUSION:.0%}+ occluded    bird's-eye: filled = start, numbered = {where}, "
+                "grey = background")
     cv2.putText(canvas, note, (x + 38, y + 20), _FONT, 0.5, UI_DIM, 1, cv2.LINE_AA)
-
-
-def _badge(img: np.ndarray, text: str, at: tuple[int, int]) -> None:
-    x, y = at
-    cv2.circle(img, (x + 11, y + 11), 12, (250, 250, 250), -1, cv2.LINE_AA)
-    cv2.putText(img, text, (x + 5, y + 17), _FONT, 0.55, (20, 20, 20), 2, cv2.LINE_AA)
-
-
-def _dashed_h(img: np.ndarray, start: tuple[int, int], length: int, color: tuple[int, int, int]) -> None:
-    for s in range(0, length, 10):
-        cv2.line(img, (start[0] + s, start[1]), (start[0] + min(s + 5, length), start[1]), color, 2)
 
 
 # --- camera view -----------------------------------------------------------------------------
 
-def _camera_view(engine: ScenarioEngine, cam: PinholeCamera, fc: FrameConditions) -> np.ndarray:
-    """A schematic render of the road seen by `cam` with the frame's boxes drawn on it."""
+def _camera_view(engine: ScenarioEngine, cam: PinholeCamera, fc: FrameConditions, surface: RoadSurface | None = None,
+                 lanes: ScenarioLanes | None = None) -> np.ndarray:
+    """A schematic render of the road seen by `cam` with the frame's lane lines and boxes drawn on it:
+    version 1's road painted from its lane count, any other road's lane surfaces from `surface`."""
     night = fc.time_of_day == "night"
     h, w = cam.height, cam.width
     img = np.empty((h, w, 3), np.uint8)
@@ -161,7 +190,34 @@ def _camera_view(engine: ScenarioEngine, cam: PinholeCamera, fc: FrameConditions
     sky = (1 - f_sky) * np.array(sky_top) + f_sky * np.array(sky_low)
     ground = (1 - f_ground) * np.array(ground_far) + f_ground * np.array(ground_near)
     img[:] = np.where(rows < horizon, sky, ground)[:, None, :].astype(np.uint8)
+    if surface is not None:
+        surface.draw(img, cam, EgoPose(*(fc.ego_pose or engine.ego_pose(fc.timestamp_s))), night)
+    else:
+        _straight_road(img, engine, cam, fc, night)
 
+    if night:  # headlight glow keeps the near road readable
+        glow = np.clip(1.0 - np.abs(np.linspace(-1, 1, w))[None, :] - (1 - f_ground) * 1.2, 0, 1) * 0.25
+        img[:] = np.clip(img + glow[..., None] * np.array([255, 240, 200]), 0, 255).astype(np.uint8)
+
+    sx, sy = w / fc.width, h / fc.height
+    if lanes is not None:
+        img = draw_lane_lines(img, lanes.labels(fc)[0], scale=(sx, sy))
+    for box in sorted(fc.boxes, key=lambda b: -b.distance_m):  # painter's order: near boxes on top
+        x0, y0, x1, y1 = (int(round(v)) for v in (box.bbox_xyxy[0] * sx, box.bbox_xyxy[1] * sy,
+                                                  box.bbox_xyxy[2] * sx, box.bbox_xyxy[3] * sy))
+        if x1 > x0 and y1 > y0:
+            patch = img[y0:y1, x0:x1].astype(float)
+            img[y0:y1, x0:x1] = (0.62 * patch + 0.38 * np.array(class_color(box.type)) * 0.7).astype(np.uint8)
+    # Named agents on top and always captioned; far background traffic without captions.
+    background = [b for b in fc.boxes if b.track_id.startswith("bg_")]
+    named = [b for b in fc.boxes if not b.track_id.startswith("bg_")]
+    img = draw_boxes(img, background, scale=(sx, sy), caption_min_height_px=BG_CAPTION_MIN_PX)
+    return draw_boxes(img, named, scale=(sx, sy))
+
+
+def _straight_road(img: np.ndarray, engine: ScenarioEngine, cam: PinholeCamera, fc: FrameConditions,
+                   night: bool) -> None:
+    """Version 1's road: sidewalks, asphalt, edge lines and lane dashes from the lane count and the ego's place."""
     road = fc.road or engine.road_state(fc.timestamp_s)  # the frame's own: the ego may change lanes
     road_w = road.lanes * road.lane_width_m
     x_of = lambda lateral: lateral - road.ego_lateral_m  # noqa: E731 - road lateral -> camera-relative x
@@ -181,23 +237,6 @@ def _camera_view(engine: ScenarioEngine, cam: PinholeCamera, fc: FrameConditions
             if z0 + DASH_M > 0.3:
                 _ground_strip(img, cam, xk - line / 2, xk + line / 2, max(z0, 0.3), z0 + DASH_M, paint)
 
-    if night:  # headlight glow keeps the near road readable
-        glow = np.clip(1.0 - np.abs(np.linspace(-1, 1, w))[None, :] - (1 - f_ground) * 1.2, 0, 1) * 0.25
-        img[:] = np.clip(img + glow[..., None] * np.array([255, 240, 200]), 0, 255).astype(np.uint8)
-
-    sx, sy = w / fc.width, h / fc.height
-    for box in sorted(fc.boxes, key=lambda b: -b.distance_m):  # painter's order: near boxes on top
-        x0, y0, x1, y1 = (int(round(v)) for v in (box.bbox_xyxy[0] * sx, box.bbox_xyxy[1] * sy,
-                                                  box.bbox_xyxy[2] * sx, box.bbox_xyxy[3] * sy))
-        if x1 > x0 and y1 > y0:
-            patch = img[y0:y1, x0:x1].astype(float)
-            img[y0:y1, x0:x1] = (0.62 * patch + 0.38 * np.array(class_color(box.type)) * 0.7).astype(np.uint8)
-    # Named agents on top and always captioned; far background traffic without captions.
-    background = [b for b in fc.boxes if b.track_id.startswith("bg_")]
-    named = [b for b in fc.boxes if not b.track_id.startswith("bg_")]
-    img = draw_boxes(img, background, scale=(sx, sy), caption_min_height_px=BG_CAPTION_MIN_PX)
-    return draw_boxes(img, named, scale=(sx, sy))
-
 
 def _ground_strip(img: np.ndarray, cam: PinholeCamera, x_left: float, x_right: float, z_near: float,
                   z_far: float, color: tuple[int, int, int]) -> None:
@@ -211,21 +250,6 @@ def _ground_strip(img: np.ndarray, cam: PinholeCamera, x_left: float, x_right: f
         return
     uv = np.clip(cam.project(pts), -1e5, 1e5)
     cv2.fillPoly(img, [np.round(uv * 16).astype(np.int32)], color, cv2.LINE_AA, shift=4)
-
-
-def _place_label(img: np.ndarray, text: str, at: tuple[int, int], color: tuple[int, int, int],
-                 placed: list[tuple[int, int, int, int]]) -> None:
-    """Write `text` near `at` (baseline left), moved up or down to stay clear of earlier labels."""
-    (tw, th), _ = cv2.getTextSize(text, _FONT, 0.45, 1)
-    x = min(at[0], img.shape[1] - tw - 3)
-    for dy in (0, 14, -14, 28, -28, 42, -42, 56):
-        y = at[1] + dy
-        rect = (x, y - th - 2, x + tw, y + 3)
-        if all(rect[2] < r[0] or rect[0] > r[2] or rect[3] < r[1] or rect[1] > r[3] for r in placed):
-            break
-    placed.append(rect)
-    cv2.rectangle(img, (rect[0] - 2, rect[1]), (rect[2] + 2, rect[3]), (30, 33, 38), -1)
-    cv2.putText(img, text, (x, y), _FONT, 0.45, color, 1, cv2.LINE_AA)
 
 
 # --- bird's-eye view -------------------------------------------------------------------------
@@ -318,7 +342,7 @@ def _birds_eye(engine: ScenarioEngine, view_times: list[float], w: int, h: int) 
         if present.any():
             first = int(np.argmax(present))
             p = px(lat[first] + width / 2, z[first]).astype(int)
-            _place_label(img, agent.id, (int(p[0]) + 4, int(p[1]) - 4), color, labels)
+            place_label(img, agent.id, (int(p[0]) + 4, int(p[1]) - 4), color, labels)
 
     note = f"bird's-eye (ego frame)  lateral x{kx / kz:.1f}  dots every {tick:g} s"
     cv2.rectangle(img, (0, h - pad_b + 6), (w, h), (30, 33, 38), -1)
