@@ -9,10 +9,11 @@
     OUT/manifest.json           source, scenario and checkpoint sha256, seed, sampler settings, versions, timings
                                 (--source render: the procedural renderer's frames, checkpoint null)
 
-On a road the video model has not learned (`drivesim.scenario.network.is_straight_road` false: bends,
-junctions, oncoming lanes, a road read from OpenDRIVE), `generate` warns once on stderr and records the
-warning in manifest.json's `road` (`{"straight": false, "warning": ...}`): the model, and the procedural
-renderer of `--source render`, draw a straight one-way road, while the labels follow the real one.
+manifest.json's `road` says whether the road is a straight one-way road (`is_straight_road`). On any other
+road (bends, junctions, oncoming lanes, a road read from OpenDRIVE) the diffusion model, which has learned
+straight one-way roads only, cannot draw the layout that the labels follow: `generate` warns once on
+stderr and records the warning (`{"straight": false, "warning": ...}`). `--source render` draws any road
+from the network model, so it warns about nothing.
 
 Everything is written into a hidden temporary folder beside OUT and renamed to OUT at the end,
 so an interrupted run leaves no half-written OUT (a previous OUT is replaced only then).
@@ -197,25 +198,22 @@ MODEL_ONLY = {"steps": None, "sr_steps": None, "interpolation_steps": None, "sam
 
 
 OSI_TRACE = "ground_truth.osi"  # `generate --osi`
-UNLEARNED_ROAD = {
-    "diffusion": "the video model has not learned curved roads, junctions or oncoming traffic yet (it has seen "
-                 "straight one-way roads only), so the frames will not show this road's layout; the labels "
-                 "(boxes, lane lines, world poses) follow it. `drivesim preview` draws the layout, and "
-                 "`--source render` (or `export --source schematic`) makes frames with the boxes in place "
-                 "without the model",
-    "render": "the procedural renderer draws a straight one-way road, so the frames will not show this road's "
-              "bends, junctions or oncoming lanes; the labels (boxes, lane lines, world poses) and the overlay's "
-              "lane lines follow it. `drivesim preview` draws the layout",
-}
+UNLEARNED_ROAD = ("the video model has not learned curved roads, junctions or oncoming traffic yet (it has seen "
+                  "straight one-way roads only), so the frames will not show this road's layout; the labels (boxes, "
+                  "lane lines, world poses) follow it. `--source render` draws frames of this road with the "
+                  "procedural renderer, and `drivesim preview` shows its layout")
 
 
 def road_record(scenario: Any, source: str) -> dict[str, Any]:
-    """manifest.json's `road`: whether the frames can show the scenario's road, and the warning when not."""
+    """manifest.json's `road`: whether it is a straight one-way road, and the warning when the frames cannot
+    show it (the diffusion model's; the procedural renderer draws any road from the network model)."""
     from drivesim.scenario.network import is_straight_road
 
     if is_straight_road(scenario):
         return {"straight": True}
-    return {"straight": False, "warning": f"scenario '{scenario.name}': {UNLEARNED_ROAD[source]}"}
+    if source == "render":
+        return {"straight": False}
+    return {"straight": False, "warning": f"scenario '{scenario.name}': {UNLEARNED_ROAD}"}
 
 
 def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, options: Any,
@@ -243,7 +241,7 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, opt
     scenario = read_scenario(Path(scenario_path))  # a path, never YAML text
     check_output_folder(Path(out))  # fail before the slow part
     road = road_record(scenario, source)
-    if not road["straight"]:
+    if "warning" in road:
         print(f"warning: {road['warning']}", file=sys.stderr)
     if source == "render":
         bundle, pipeline = None, RenderPipeline(options)
