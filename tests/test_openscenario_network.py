@@ -155,3 +155,23 @@ def test_weather_drivesim_cannot_draw_is_named_in_a_warning(tmp_path):
     text = "\n".join(imported.warnings)
     assert "Fog" in text and "visualRange=80" in text and "Precipitation" in text and "rain" in text
     assert "RoadCondition" in text and "frictionScaleFactor=0.6" in text
+
+
+def test_a_skipped_event_reports_skip_transition(tmp_path):
+    from openscenario_fixtures import event, lane_change, sim_time, story, trigger
+
+    state = ('<ByValueCondition><StoryboardElementStateCondition storyboardElementType="event" '
+             'storyboardElementRef="Late" state="skipTransition"/></ByValueCondition>')
+    slow = speed_action(absolute(5), "linear", "time", 3)
+    stories = story("A", event("First", slow, trigger(sim_time(1))),
+                    event("Late", speed_action(absolute(9)), trigger(sim_time(2)), priority="skip"),
+                    event("Seen", lane_change('<AbsoluteTargetLane value="-2"/>'), trigger(f'<Condition name="c" delay="0" '
+                                                                    f'conditionEdge="none">{state}</Condition>'),
+                          priority="parallel"))
+    imported = import_openscenario(xosc(tmp_path, car("Ego") + car("A"), place("Ego", -2, 0, 10)
+                                        + place("A", -1, 20, 10), stories))
+    fired = [(e.time_s, e.event.split("::")[-1]) for e in imported.events]
+    # Late is skipped while First (1.1 .. 4.1 s) runs: Seen fires on that skip (the next frame sees it);
+    # Late itself fires once First has ended, its condition still true
+    assert [name for _, name in fired] == ["First", "Seen", "Late"]
+    assert fired[1][0] <= 2.2 and fired[2][0] >= 4.1

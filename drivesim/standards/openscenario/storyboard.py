@@ -167,6 +167,8 @@ class Storyboard:
                 if other is not ev and other.state == RUNNING:
                     self.end(other, t)
         elif priority == "skip" and any(c.state == RUNNING for c in maneuver.children):
+            for c in ev.watchers:  # standby -> standby: a StoryboardElementStateCondition sees skipTransition
+                c.changes.append((ev.state, "skip"))
             return
         self._start(ev, t)
         if ev.state != RUNNING:
