@@ -94,6 +94,35 @@ def test_rendered_agent_lies_in_its_label_box(kind, lane, distance, min_iou):
         assert drawn[2] <= label[2] + aa and drawn[3] <= label[3] + aa
 
 
+# Version 1's frames as the trained model and the evaluation's detector saw them (sha256 of the
+# 128x64 frame, first 16 hex digits): version 1's straight road must keep drawing exactly these pixels.
+# Change them only on purpose, knowing the default bundle and the detector were trained on the old ones.
+V1_FRAMES = {("lead_brake", 1.0): "4e56e3514f77abb1", ("night_merge", 2.0): "7e97f415a625ce07",
+             ("crowded_urban_pedestrians", 3.0): "b3f0f197b667002a"}
+
+
+@pytest.mark.parametrize("name,t", sorted(V1_FRAMES))
+def test_version_1_frames_stay_the_same(name, t):
+    import hashlib
+
+    from drivesim.scenario.loader import load_scenario
+
+    scenario = load_scenario(str(Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.yaml"))
+    frame = render_frame(ScenarioEngine(scenario), t, 128, 64)
+    assert hashlib.sha256(frame.tobytes()).hexdigest()[:16] == V1_FRAMES[(name, t)]
+
+
+def test_version_1_roads_never_take_the_network_path(monkeypatch):
+    import drivesim.render.frames as frames
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("version 1's road drawn through the network path")
+
+    monkeypatch.setattr(frames, "network_geometry", refuse)
+    render_frame(ScenarioEngine(_scenario("night", agents=[{"id": "c", "type": "car", "lane": 0, "distance_m": 15,
+                                                             "speed_mps": 10}])), 0.2, W, H)
+
+
 def test_lane_dashes_flow_with_ego_speed():
     def changed_pixels(speed: float) -> int:
         engine = ScenarioEngine(_scenario(speed=speed))

@@ -5,14 +5,19 @@ agent sits exactly where its label's box says (boxes are in the scenario camera'
 them by width / camera.width). Layers, back to front:
 1. backdrop (cached per scene): sky with a horizon that follows the camera pitch, distant
    skyline / tree line / hills, the ground's base colour fading into haze;
-2. ground: verges, asphalt, patches, crossings, lane dashes (flowing with `ego_travel_m`), edge lines;
-3. roadside objects (`scenery.py`) and agents (`actors.py`) together, far to near (painter's order);
+2. ground: on version 1's straight road (`is_straight_road`) verges, asphalt, patches, crossings, lane
+   dashes (flowing with `ego_travel_m`) and edge lines, exactly as the trained model saw them
+   (`scenery.py`); on any other road the network's lane surfaces, junctions and road marks seen from the
+   ego's world pose (`network_ground.py`);
+3. roadside objects (`scenery.py`, or along the network's roads `network_scenery.py`) and agents
+   (`actors.py`, at their pose seen from the camera) together, far to near (painter's order);
 4. night: the image is multiplied by a light map (ambient + the ego's headlight beams + street-light
    pools) and emissive sources (tail lights, headlights, lamps, lit windows) are added with a bloom;
 5. camera: vignette and a seeded sensor grain.
 Everything is a pure function of (scenario, seed, t, size): rendering is deterministic.
 
     python -m drivesim.render.frames scenarios/night_merge.yaml -o /tmp/frame.png --t 2.0 --size 256x512
+    python -m drivesim.render.frames scenarios/curve_oncoming.yaml -o /tmp/curve.png --t 6.5
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ def render_frame(engine: "ScenarioEngine", t: float, width: int, height: int) ->
         canvas.occlude_glow = night  # from here on, surfaces hide the lights behind them
         items = roadside_items(canvas, style, road)
     else:  # any other road: the network around the ego, seen from its pose
-        geometry = network_geometry(engine.world.network, style.sidewalk_m)
+        geometry = network_geometry(engine.world.network, style.sidewalk_m, style.seed)
         pose = engine.ego_pose(t)
         draw_network_ground(canvas, style, geometry, pose)
         canvas.occlude_glow = night

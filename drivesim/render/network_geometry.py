@@ -6,7 +6,8 @@ the camera's view (`network_ground.py`), and where roadside objects may stand (`
   s, in the look of its type (`SURFACE_OF_TYPE`: driving lanes asphalt, sidewalks paved, shoulders,
   kerbs, medians ...). A road's outermost driving lane with no lane beyond it gets the scene's sidewalk
   strip there (as version 1's road does); roads inside a junction get none. A junction's surface is the
-  convex hull of its connecting roads' lanes, so the corners between them are road too.
+  convex hull of its connecting roads' lanes, so the corners between them are road too. Driving lanes
+  outside junctions carry version 1's repair patches and tar seams (seeded by the scene).
 - Marks: every lane border's road marks (the lane's outer border; the centre lane's on the centre line),
   as OpenDRIVE gives them: `solid`, `broken` (DASH_M painted, GAP_M gap, from where the mark starts),
   double lines (`solid solid`, `solid broken` ...: the first-named line nearer the centre lane), `botts
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from drivesim.render.canvas import hash01, stable_hash
 from drivesim.render.scenery import DASH_M, EDGE_LINE_M, GAP_M, LANE_LINE_M
 from drivesim.road import DRIVING_TYPES, Road, RoadNetwork
 from drivesim.scenario.lane_labels import _edge_borders  # the labels' edges are the painted edges
@@ -39,6 +41,7 @@ EDGE_INSET_M = 0.15  # edge lines are painted this far inside the carriageway's 
 DOUBLE_GAP_M = 0.12  # between the two lines of a double mark
 DOT_M, DOT_GAP_M = 0.3, 1.2  # botts dots: a short dab every 1.5 m
 YELLOW_MARK = "yellow"
+PATCH_SPACING_M, PATCH_SHARE = 7.0, 0.25  # a slot of each driving lane holds a patch or a seam at this rate
 
 SURFACE_OF_TYPE: dict[str, str] = {
     **{t: "asphalt" for t in DRIVING_TYPES},
@@ -48,7 +51,7 @@ SURFACE_OF_TYPE: dict[str, str] = {
 }  # other types (none, rail, special1..3) are not painted: the ground shows
 # Painted back to front: later layers cover earlier ones where they overlap (junction corners, medians).
 LAYER_ORDER: tuple[str, ...] = ("verge_strip", "kerb_strip", "median", "shoulder", "sidewalk", "kerb",
-                                "junction", "asphalt", "bike_lane", "paint", "centre_paint", "yellow_paint")
+                                "junction", "asphalt", "patch_dark", "patch_light", "seam", "bike_lane", "paint", "centre_paint", "yellow_paint")
 
 
 @dataclass(frozen=True)
@@ -115,24 +118,24 @@ CELL_M = 1.0  # the grid that tells where roads are, for keeping roadside object
 CLEARANCE_CELLS = 2
 
 
-def network_geometry(network: RoadNetwork, sidewalk_m: float) -> NetworkGeometry:
-    """The network's geometry for a scene with sidewalk strips `sidewalk_m` wide; built once per (network,
-    sidewalk width) and cached while the network lives."""
-    key = (id(network), float(sidewalk_m))
+def network_geometry(network: RoadNetwork, sidewalk_m: float, seed: int = 0) -> NetworkGeometry:
+    """The network's geometry for a scene with sidewalk strips `sidewalk_m` wide and asphalt patches of scene
+    seed `seed`; built once per (network, sidewalk width, seed) and cached while the network lives."""
+    key = (id(network), float(sidewalk_m), int(seed))
     hit = _CACHE.get(key)
     if hit is not None and hit[0]() is network:
         return hit[1]
-    geometry = _build(network, float(sidewalk_m))
+    geometry = _build(network, float(sidewalk_m), int(seed))
     if len(_CACHE) >= 8:
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[key] = (weakref.ref(network), geometry)
     return geometry
 
 
-_CACHE: dict[tuple[int, float], tuple[weakref.ref, NetworkGeometry]] = {}
+_CACHE: dict[tuple[int, float, int], tuple[weakref.ref, NetworkGeometry]] = {}
 
 
-def _build(network: RoadNetwork, sidewalk_m: float) -> NetworkGeometry:
+def _build(network: RoadNetwork, sidewalk_m: float, seed: int) -> NetworkGeometry:
     layers: dict[str, list[tuple[np.ndarray, bool]]] = {}
     sides: list[RoadSide] = []
     reference: dict[str, np.ndarray] = {}
@@ -152,6 +155,8 @@ def _build(network: RoadNetwork, sidewalk_m: float) -> NetworkGeometry:
                     quads = _strip(road, s, borders[_inward(lane_id)], borders[lane_id])
                     layers.setdefault("junction" if road.in_junction else look, []).append((quads, True))
                     road_quads.append(quads)
+                    if look == "asphalt" and not road.in_junction:
+                        _patches(layers, road, index, lane_id, seed)
                 _marks(layers, road, index, lane_id, s, borders, edges, section.lanes)
             if not road.in_junction:
                 for side in (1, -1):
@@ -225,6 +230,31 @@ def _fan(polygon: np.ndarray) -> np.ndarray:
     """A convex polygon as quads (degenerate ones: triangles with a repeated corner) from its first corner."""
     n = len(polygon)
     return np.stack([np.stack([polygon[0], polygon[k], polygon[k + 1], polygon[k + 1]]) for k in range(1, n - 1)])
+
+
+def _patches(layers: dict, road: Road, index: int, lane_id: int, seed: int) -> None:
+    """Repair patches and tar seams on a driving lane, as on version 1's asphalt: a pure function of (scene
+    seed, road, lane, PATCH_SPACING_M slot along s)."""
+    start, end = road.section_range(index)
+    n = np.arange(math.floor(start / PATCH_SPACING_M), math.ceil(end / PATCH_SPACING_M))
+    u = hash01(seed, 7100, stable_hash(road.id) & 0x7FFFFFFF, lane_id, n[:, None], np.arange(5)[None])
+    for k in np.nonzero(u[:, 0] < PATCH_SHARE)[0]:
+        s0 = n[k] * PATCH_SPACING_M + u[k, 1] * PATCH_SPACING_M
+        seam = u[k, 2] >= 0.6
+        s1 = min(s0 + (0.12 if seam else 1.0 + 3.0 * u[k, 4]), end)
+        if s0 < start or s1 - s0 < 0.05:
+            continue
+        ss = np.array([s0, s1])
+        borders = road.section_borders(index, ss)
+        t_in, t_out = borders[_inward(lane_id)][0], borders[lane_id][0]
+        width = t_out - t_in
+        if seam:  # across the lane
+            a, b, look = 0.0, 1.0, "seam"
+        else:  # a patch 0.8-2.8 m across
+            share = min(1.0, (0.8 + 2.0 * u[k, 4]) / max(abs(width[0]), 1e-6))
+            a = u[k, 3] * (1.0 - share)
+            b, look = a + share, "patch_dark" if u[k, 4] < 0.5 else "patch_light"
+        layers.setdefault(look, []).append((_strip(road, ss, t_in + a * width, t_in + b * width), False))
 
 
 # --- marks ---------------------------------------------------------------------------------------

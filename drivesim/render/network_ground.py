@@ -44,6 +44,9 @@ def layer_colors(canvas: Canvas, style: SceneStyle) -> dict[str, Color | None]:
         "kerb": haze(shade(style.shoulder, 1.15), 40),
         "junction": haze(style.asphalt, 80),
         "asphalt": haze(style.asphalt, 80),
+        "patch_dark": haze(shade(style.asphalt, 0.93), 80),  # version 1's patches: 0.9-1.06 of the asphalt
+        "patch_light": haze(shade(style.asphalt, 1.03), 80),
+        "seam": haze(shade(style.asphalt, 0.7), 80),
         "bike_lane": haze((150, 88, 78), 80),
         "paint": PAINT,
         "centre_paint": YELLOW_PAINT if style.yellow_left_edge else PAINT,
