@@ -113,3 +113,24 @@ def test_a_missing_osi_package_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_osi)
     with pytest.raises(DrivesimError, match=r"pip install 'drivesim\[asam\]'"):
         GroundTruthBuilder(parse_scenario(SCENARIO))
+
+
+def test_version_1_road_has_its_lane_boundaries_in_the_old_frame():
+    """Version 1's road in the frame its traces always had: the left edge on y = 0, lanes to -y; each border
+    a two-point line along the whole road, dashed between lanes and solid at the edges."""
+    from osi3.osi_lane_pb2 import LaneBoundary
+
+    gt = GroundTruthBuilder(parse_scenario(SCENARIO)).at(0.5)
+    kinds = {}
+    for b in gt.lane_boundary:
+        ys = {round(p.position.y, 9) for p in b.boundary_line}
+        assert len(ys) == 1 and len(b.boundary_line) == 2 and b.boundary_line[0].position.x < -600
+        kinds[ys.pop()] = b.classification.type
+    solid, dashed = LaneBoundary.Classification.TYPE_SOLID_LINE, LaneBoundary.Classification.TYPE_DASHED_LINE
+    assert kinds == {0.0: solid, -3.5: dashed, -7.0: dashed, -10.5: solid}
+    lanes = {lane.id.value: lane for lane in gt.lane}
+    for k in range(3):
+        centre = lanes[LANE_ID_BASE + k].classification.centerline
+        assert {round(p.y, 9) for p in centre} == {-(k + 0.5) * 3.5} and centre[0].x < centre[-1].x
+    host = [lane_id for lane_id, lane in lanes.items() if lane.classification.is_host_vehicle_lane]
+    assert host == [LANE_ID_BASE + 1]
