@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from drivesim.errors import ScenarioError
 from drivesim.road import Projector
@@ -175,3 +176,18 @@ def test_a_skipped_event_reports_skip_transition(tmp_path):
     # Late itself fires once First has ended, its condition still true
     assert [name for _, name in fired] == ["First", "Seen", "Late"]
     assert fired[1][0] <= 2.2 and fired[2][0] >= 4.1
+
+
+def test_convert_writes_the_road_file_relative_to_the_yaml(tmp_path, monkeypatch):
+    """`drivesim convert` from any folder: the YAML names its OpenDRIVE file relative to itself, so the
+    converted pair can be moved together and planned from anywhere."""
+    from drivesim.cli import main
+
+    example = Path(__file__).resolve().parent.parent / "scenarios" / "openscenario" / "curve_cut_in.xosc"
+    monkeypatch.chdir(tmp_path)
+    assert main(["convert", str(example), "-o", "out/cut.yaml"]) == 0
+    road = yaml.safe_load((tmp_path / "out" / "cut.yaml").read_text())["road"]["opendrive"]
+    assert not Path(road).is_absolute()
+    assert (tmp_path / "out" / road).resolve() == (example.parent.parent / "roads" / "motorway_parampoly.xodr").resolve()
+    monkeypatch.chdir(tmp_path / "out")
+    assert main(["plan", "cut.yaml", "-o", "labels.jsonl"]) == 0

@@ -133,7 +133,9 @@ def run_convert(args: argparse.Namespace) -> int:
 
     if not is_openscenario(args.file):
         raise DrivesimError(f"{args.file}: convert reads OpenSCENARIO .xosc files (YAML scenarios need no converting)")
-    imported = import_openscenario(args.file, ImportOptions(fps=args.fps, max_duration_s=args.max_duration))
+    # output: the YAML names the road file relative to where it is written
+    imported = import_openscenario(args.file, ImportOptions(fps=args.fps, max_duration_s=args.max_duration,
+                                                            output=Path(args.output)))
     atomic_write_text(Path(args.output), imported.yaml)
     for event in imported.events:
         print(f"  {event.time_s:8.3f} s  {event.event}" + (f" (#{event.execution})" if event.execution > 1 else ""))
