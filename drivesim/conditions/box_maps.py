@@ -1,15 +1,19 @@
 """Layout condition maps: per-frame boxes and the road rendered at the model's input size.
 
-Channels (LAYOUT_CHANNELS, K = 6), values in [0, 1], nearer boxes painted over farther ones:
+`render_layout(frame, size, camera, channels=K, network=None)` draws the K-channel layout of
+conditions/layouts.py. The box channels, values in [0, 1], nearer boxes painted over farther ones:
   0 vehicle (car, truck, bus), 1 two-wheeler (cyclist, motorcycle), 2 pedestrian: filled boxes;
-  3 box edges; 4 depth 1/(1 + distance_m/10); 5 road: surface 0.5, lane lines 1.0, the lines
-  projected with the pinhole camera, dashes moving with RoadState.ego_travel_m.
-Box pixel coordinates are in the label image size (FrameConditions.width/height) and scaled to
-the map size.
+  3 box edges; 4 depth 1/(1 + distance_m/10).
+Then the road: with K = 6 (LAYOUT_CHANNELS, the shipped default) channel 5 from the frame's RoadState as
+version 1's straight road (`render_road`): surface 0.5, lane lines 1.0, the lines projected with the
+pinhole camera, dashes moving with RoadState.ego_travel_m -- unchanged, bit for bit, whatever the road;
+with K = 11 channels 5-10 from the road network (conditions/road_maps.py, which says where the network
+comes from). Box pixel coordinates are in the label image size (FrameConditions.width/height) and
+scaled to the map size.
 
     python -c "from drivesim.conditions.box_maps import *; from drivesim.scenario.labels import *; \
         f = FrameConditions(0, 0.0, 'day', 0.5, road=RoadState(3, 3.5, 5.25, 15.0, 0.0)); \
-        print(render_layout(f, (16, 32))[5])"
+        print(render_layout(f, (16, 32))[5], render_layout(f, (16, 32), channels=11)[10])"
 """
 
 from __future__ import annotations
@@ -20,11 +24,14 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from drivesim.conditions.layouts import LAYOUT_V1, is_network_layout, layout_channels
+from drivesim.conditions.road_maps import frame_road, render_network_road
 from drivesim.errors import DrivesimError
 from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.labels import FrameConditions, RoadState
+from drivesim.scenario.lane_labels import RoadNetwork
 
-LAYOUT_CHANNELS = ("vehicle", "two_wheeler", "pedestrian", "box_edge", "depth", "road")
+LAYOUT_CHANNELS = LAYOUT_V1  # the shipped default's layout (K = 6)
 NUM_LAYOUT_CHANNELS = len(LAYOUT_CHANNELS)
 CLASS_CHANNEL = {"car": 0, "truck": 0, "bus": 0, "cyclist": 1, "motorcycle": 1, "pedestrian": 2}
 EDGE, DEPTH, ROAD = 3, 4, 5
@@ -123,19 +130,27 @@ def render_road(road: RoadState, size: tuple[int, int], camera: PinholeCamera) -
     return out
 
 
-def render_layout(frame: FrameConditions, size: tuple[int, int], camera: PinholeCamera | None = None) -> np.ndarray:
-    """The full (K, h, w) float32 layout map of one frame; no road channel content without frame.road."""
+def render_layout(frame: FrameConditions, size: tuple[int, int], camera: PinholeCamera | None = None,
+                  channels: int = NUM_LAYOUT_CHANNELS, network: RoadNetwork | None = None) -> np.ndarray:
+    """The (K, h, w) float32 layout map of one frame, K = `channels` (conditions/layouts.py); the road
+    channels stay 0 where the frame has no road (`network`: the road of the frame's clip, road_maps.py)."""
     h, w = size
     if h <= 0 or w <= 0:
         raise DrivesimError(f"layout map size must be positive (h, w), got {size}")
-    maps = np.zeros((NUM_LAYOUT_CHANNELS, h, w), np.float32)
-    if frame.road is not None:
+    maps = np.zeros((len(layout_channels(channels)), h, w), np.float32)
+    if is_network_layout(channels):
+        road = frame_road(frame, network)
+        if road is not None:
+            geometry, pose = road
+            maps[ROAD:] = render_network_road(geometry, camera or default_camera(frame), pose, size)
+    elif frame.road is not None:
         maps[ROAD] = render_road(frame.road, size, camera or default_camera(frame))
     return render_boxes(frame, size, maps)
 
 
-def render_layouts(frames: Sequence[FrameConditions], size: tuple[int, int],
-                   camera: PinholeCamera | None = None) -> np.ndarray:
-    """(T, K, h, w) float32 layout maps of a clip."""
-    return np.stack([render_layout(f, size, camera) for f in frames]) if frames else \
-        np.zeros((0, NUM_LAYOUT_CHANNELS) + tuple(size), np.float32)
+def render_layouts(frames: Sequence[FrameConditions], size: tuple[int, int], camera: PinholeCamera | None = None,
+                   channels: int = NUM_LAYOUT_CHANNELS, network: RoadNetwork | None = None) -> np.ndarray:
+    """(T, K, h, w) float32 layout maps of a clip (one road network for all its frames)."""
+    if not frames:
+        return np.zeros((0, len(layout_channels(channels))) + tuple(size), np.float32)
+    return np.stack([render_layout(f, size, camera, channels, network) for f in frames])

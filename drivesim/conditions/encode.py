@@ -1,5 +1,10 @@
 """FrameConditions -> UNetConditions, plus the training dropout and the null conditions for guidance.
 
+The layout maps have the bundle's number of layout channels (`channels`: 6 for the shipped default, 11
+for a model conditioned on the road network, conditions/layouts.py); `networks` gives each clip's road
+network for the road channels of the 11-channel layout (conditions/road_maps.py, "Where a frame's road
+comes from").
+
     python -c "from drivesim.conditions.encode import *; from drivesim.scenario.labels import *; \
         c = build_conditions([[FrameConditions(0, 0.0, 'night', 0.3)]], (16, 32)); print(c.time_of_day, c.layout.shape)"
 """
@@ -16,19 +21,26 @@ from drivesim.conditions.tensors import UNetConditions
 from drivesim.errors import DrivesimError
 from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.labels import FrameConditions
+from drivesim.scenario.lane_labels import RoadNetwork
 
 TIME_OF_DAY_INDEX = {"day": 0, "night": 1}
 NULL_TIME_OF_DAY = 2
 
 
 def build_conditions(frames: Sequence[Sequence[FrameConditions]], size: tuple[int, int], device=None,
-                     camera: PinholeCamera | None = None) -> UNetConditions:
-    """frames[b][t] -> conditions with layout maps of size (h, w); camera defaults to the scenario default."""
+                     camera: PinholeCamera | None = None, channels: int = NUM_LAYOUT_CHANNELS,
+                     networks: Sequence[RoadNetwork | None] | None = None) -> UNetConditions:
+    """frames[b][t] -> conditions with `channels`-channel layout maps of size (h, w); camera defaults to the
+    scenario default; networks[b] (optional) is clip b's road network."""
     if not frames or not frames[0]:
         raise DrivesimError("build_conditions needs at least one clip with at least one frame")
     t = len(frames[0])
     if any(len(clip) != t for clip in frames):
         raise DrivesimError(f"every clip must have the same number of frames; got {[len(c) for c in frames]}")
+    networks = [None] * len(frames) if networks is None else list(networks)
+    if len(networks) != len(frames):
+        raise DrivesimError(f"build_conditions got {len(networks)} road networks for {len(frames)} clips; give one "
+                            "per clip (None where the frames' road states say enough)")
     flat = [f for clip in frames for f in clip]
     for f in flat:
         if f.time_of_day not in TIME_OF_DAY_INDEX:
@@ -38,7 +50,7 @@ def build_conditions(frames: Sequence[Sequence[FrameConditions]], size: tuple[in
     def table(values, dtype) -> torch.Tensor:
         return torch.tensor(values, dtype=dtype).reshape(b, t)
 
-    layout = np.stack([render_layouts(clip, size, camera) for clip in frames])
+    layout = np.stack([render_layouts(clip, size, camera, channels, network) for clip, network in zip(frames, networks)])
     cond = UNetConditions(
         time_of_day=table([TIME_OF_DAY_INDEX[f.time_of_day] for f in flat], torch.long),
         crowdedness=table([float(f.crowdedness) for f in flat], torch.float32),
