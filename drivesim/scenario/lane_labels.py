@@ -147,7 +147,7 @@ def lane_labels(network: RoadNetwork, camera: PinholeCamera, pose: EgoPose, max_
 def _road_stretches(road: Road, step_m: float) -> list[_Stretch]:
     out: list[_Stretch] = []
     seen: dict[str, int] = {}
-    for (section, lane_id, mark), line in zip(_border_records(road), border_lines(road, step_m), strict=True):
+    for (section, lane_id, mark), line in zip(border_records(road), border_lines(road, step_m), strict=True):
         assert line.lane == lane_id, (line.lane, lane_id)  # border_lines walks the records in this order
         edges = set() if road.in_junction else _edge_borders(section.lanes)
         kind = "edge" if lane_id in edges else _PAINTED.get(line.mark)
@@ -171,7 +171,7 @@ def _bounding_spheres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return centres, radii
 
 
-def _border_records(road: Road) -> list[tuple[LaneSection, int, RoadMark | None]]:
+def border_records(road: Road) -> list[tuple[LaneSection, int, RoadMark | None]]:
     """(lane section, lane, road mark) of every stretch `border_lines` returns, in its order."""
     out = []
     for index, section in enumerate(road.laneSections):

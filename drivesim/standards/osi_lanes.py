@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from drivesim.road import DRIVING_TYPES, LaneRef, Projector, Road, RoadNetwork, border_lines, lane_centre_lines
-from drivesim.scenario.lane_labels import _border_records  # the (section, lane, mark) of each border_lines stretch
+from drivesim.scenario.lane_labels import border_records
 
 LANE_ID_BASE = 1_000_000
 LANE_BOUNDARY_ID_BASE = 2_000_000
@@ -103,7 +103,7 @@ class OsiRoadNetwork:
         sections = {id(section): k for k, section in enumerate(road.laneSections)}
         cls = self.pb.LaneBoundary.Classification
         out: dict[tuple[int, int], list[int]] = {}
-        for (section, lane_id, mark), line in zip(_border_records(road), border_lines(road, SAMPLE_STEP_M), strict=True):
+        for (section, lane_id, mark), line in zip(border_records(road), border_lines(road, SAMPLE_STEP_M), strict=True):
             b = self.pb.LaneBoundary()
             b.id.value = LANE_BOUNDARY_ID_BASE + len(self.boundaries)
             for p in simplify(line.points, SIMPLIFY_M):
