@@ -33,7 +33,7 @@ import numpy as np
 from drivesim.render.canvas import hash01, stable_hash
 from drivesim.render.scenery import DASH_M, EDGE_LINE_M, GAP_M, LANE_LINE_M
 from drivesim.road import DRIVING_TYPES, Road, RoadNetwork
-from drivesim.scenario.lane_labels import _edge_borders  # the labels' edges are the painted edges
+from drivesim.scenario.lane_labels import edge_borders  # the labels' edges are the painted edges
 
 STEP_M = 2.0  # surfaces and solid lines are cut into pieces this long along s (a 2 m chord of a 10 m
 # radius is 5 cm off the curve: invisible at any distance the piece is larger than a pixel)
@@ -148,7 +148,7 @@ def _build(network: RoadNetwork, sidewalk_m: float, seed: int) -> NetworkGeometr
             start, end = road.section_range(index)
             s = _samples(start, end, STEP_M)
             borders = {k: t for k, (t, _) in road.section_borders(index, s).items()}
-            edges = set() if road.in_junction else _edge_borders(section.lanes)
+            edges = set() if road.in_junction else edge_borders(section.lanes)
             for lane_id, lane in section.lanes.items():
                 look = SURFACE_OF_TYPE.get(lane.type) if lane_id else None
                 if look is not None:

@@ -149,7 +149,7 @@ def _road_stretches(road: Road, step_m: float) -> list[_Stretch]:
     seen: dict[str, int] = {}
     for (section, lane_id, mark), line in zip(border_records(road), border_lines(road, step_m), strict=True):
         assert line.lane == lane_id, (line.lane, lane_id)  # border_lines walks the records in this order
-        edges = set() if road.in_junction else _edge_borders(section.lanes)
+        edges = set() if road.in_junction else edge_borders(section.lanes)
         kind = "edge" if lane_id in edges else _PAINTED.get(line.mark)
         if kind is None:
             continue
@@ -182,7 +182,7 @@ def border_records(road: Road) -> list[tuple[LaneSection, int, RoadMark | None]]
     return out
 
 
-def _edge_borders(lanes: dict) -> set[int]:
+def edge_borders(lanes: dict) -> set[int]:
     """Lane ids whose outer border is the carriageway's edge (0: the centre line), per side."""
     driving = [lane_id for lane_id, lane in lanes.items() if lane_id and lane.type in DRIVING_TYPES]
     if not driving:
