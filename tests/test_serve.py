@@ -425,7 +425,9 @@ def test_session_round_trip(client):
         ]
         got = [s.step(agents, environment={"time_of_day": "night"} if k == 2 else None)
                for k, agents in enumerate(steps)]
-        double = s.step(steps[0], ego={"speed_mps": 4.0}, timestamps_s=[0.5, 0.75])
+        double = s.step(steps[0], ego={"speed_mps": 4.0}, timestamps_s=[0.3, 0.4])
+        with pytest.raises(ServerError) as uneven:  # frames keep the header's fps (docs/trajectory-format.md)
+            s.step(steps[0], timestamps_s=[0.7])
     assert [len(frames) for frames in got] == [1, 1, 1]
     assert [f.index for frames in got for f in frames] == [0, 1, 2]
     assert [f.timestamp_s for frames in got for f in frames] == pytest.approx([0.0, 0.1, 0.2])
@@ -443,8 +445,9 @@ def test_session_round_trip(client):
     assert (lead.bbox_xyxy[0] + lead.bbox_xyxy[2]) / 2 == pytest.approx(64, abs=0.5)  # straight ahead
     assert lead.location_m[2] == pytest.approx(20.0)
     # Two frames in one step: the second extrapolates the lead (8 m/s) against the ego (4 m/s).
-    assert [f.timestamp_s for f in double] == [0.5, 0.75]
-    assert [f.boxes[0].location_m[2] for f in double] == pytest.approx([20.0, 21.0])
+    assert [f.timestamp_s for f in double] == [0.3, 0.4]
+    assert [f.boxes[0].location_m[2] for f in double] == pytest.approx([20.0, 20.4])
+    assert uneven.value.code == grpc.StatusCode.INVALID_ARGUMENT and "fps" in uneven.value.details
 
 
 def test_session_errors(server, client):
