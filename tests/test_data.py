@@ -212,6 +212,28 @@ def test_synth_data_is_deterministic_resumable_and_parallel(synth_dir, tmp_path)
         synth_data(SynthConfig(output=str(other), clips=3, frames=6, height=32, width=64, seed=5), progress=False)
 
 
+def test_synth_data_world_mix_clips_stand_alone(tmp_path, synth_dir):
+    """A `world` clip on a road file carries its own copy, so plan reads it from the clip folder; the mix is
+    recorded, and a folder of the default mix refuses it."""
+    cfg = SynthConfig(output=str(tmp_path / "world"), clips=2, frames=4, height=H, width=W, mix="world")
+    assert synth_data(cfg, progress=False) == ["clip_000000", "clip_000001"]
+    junction = tmp_path / "world" / "clip_000001"  # seed 0, clip 1 of the world mix: the example crossing
+    assert "opendrive: road.xodr" in (junction / "scenario.yaml").read_text()
+    assert (junction / "road.xodr").is_file()
+    assert json.loads((junction / "meta.json").read_text())["mix"] == "world"
+    moved = tmp_path / "moved"
+    shutil.copytree(junction, moved)  # the clip folder stands alone
+    planned = tmp_path / "plan.jsonl"
+    assert cli_main(["plan", str(moved / "scenario.yaml"), "-o", str(planned)]) == 0
+    assert planned.read_bytes() == (junction / "labels.jsonl").read_bytes()
+    clip = ClipDataset(str(tmp_path / "world"), num_frames=4, size=(H, W))
+    assert all(fc.road is not None for fc in clip[1]["conditions"])  # road states attached from the copy
+    assert "mix" not in json.loads((synth_dir / "clip_000000" / "meta.json").read_text())  # v1 meta unchanged
+    with pytest.raises(DrivesimError, match="mix"):
+        synth_data(SynthConfig(output=str(synth_dir), clips=2, frames=6, height=H, width=W, seed=5, mix="world"),
+                   progress=False)
+
+
 def test_synth_data_cli_and_bad_arguments(tmp_path, capsys):
     assert cli_main(["synth-data", "-o", str(tmp_path / "d"), "--clips", "1", "--frames", "2",
                      "--size", "32x64", "-q"]) == 0

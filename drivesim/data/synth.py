@@ -1,17 +1,20 @@
 """`drivesim synth-data`: render random scenarios into a training folder in the real-data format.
 
     drivesim synth-data -o data/synth --clips 200 --frames 16 --size 128x256 --fps 10 --seed 0 --workers 2
+    python -c "from drivesim.data.synth import *; print(clip_scenario_yaml(SynthConfig('', 1, 16, mix='world'), 3))"
 
-Each clip is one random scenario (`random_scenarios.py`) run through the scenario engine, so
-its labels are exact, and drawn by the procedural renderer (`render.py`):
+Each clip is one random scenario (`random_scenarios.py`, of the roads of `SynthConfig.mix`: `v1`, the
+default, version 1's straight road as it always was; `world` bends, two-way roads, junctions) run
+through the scenario engine, so its labels are exact, and drawn by the procedural renderer (`render/`):
 
     DIR/clip_000000/frames/000000.png ...   RGB frames at --size
     DIR/clip_000000/labels.jsonl            one FrameConditions.to_json() line per frame
                                             (byte-identical to `drivesim plan scenario.yaml`)
     DIR/clip_000000/scenario.yaml           the sampled scenario (camera = the frame size)
-    DIR/clip_000000/meta.json               fps, size, frame count, seeds
+    DIR/clip_000000/road.xodr               its road network, where it is read from a file (junctions)
+    DIR/clip_000000/meta.json               fps, size, frame count, seeds (and the mix, if not v1)
 
-Clip i depends only on (--seed, i, --frames, --fps, --size): the output is deterministic and
+Clip i depends only on (--seed, i, --frames, --fps, --size, mix): the output is deterministic and
 a rerun skips finished clips (each is written to a hidden temp folder and renamed when complete).
 """
 
@@ -33,6 +36,8 @@ from drivesim.errors import DrivesimError
 
 META_FILE = "meta.json"
 GENERATOR = "drivesim synth-data"
+ROAD_FILE = "road.xodr"  # a clip's copy of its road network file: the clip folder stands alone
+DEFAULT_MIX = "v1"
 _TMP_PREFIX = ".tmp-"
 
 
@@ -46,9 +51,14 @@ class SynthConfig:
     fps: float = 10.0
     seed: int = 0
     workers: int = 1
+    mix: str = DEFAULT_MIX  # which roads are drawn: random_scenarios.MIXES
 
     def validate(self) -> None:
+        from drivesim.data.random_scenarios import MIXES
+
         problems = []
+        if self.mix not in MIXES:
+            problems.append(f"--mix must be one of {', '.join(MIXES)} (got {self.mix!r})")
         if self.clips < 1:
             problems.append(f"--clips must be >= 1 (got {self.clips})")
         if self.frames < 1:
@@ -71,14 +81,21 @@ def clip_id(index: int) -> str:
     return f"clip_{index:06d}"
 
 
-def clip_scenario_yaml(cfg: SynthConfig, index: int) -> str:
-    """The scenario file text of clip `index` (what scenario.yaml will hold)."""
+def clip_scenario_yaml(cfg: SynthConfig, index: int, road_file: str | None = None) -> str:
+    """The scenario file text of clip `index` (what scenario.yaml will hold, with `road_file` naming the
+    clip's copy of a road network file; without it the text names the drawn file by its full path)."""
     from drivesim.data.random_scenarios import random_scenario
 
     rng = np.random.default_rng([cfg.seed, index])
-    scenario = random_scenario(rng, cfg.frames / cfg.fps, cfg.fps, cfg.width, cfg.height)
-    data = scenario.model_dump(mode="json", exclude_none=True)
-    header = f"# {GENERATOR} --seed {cfg.seed}, clip {index}\n"
+    scenario = random_scenario(rng, cfg.frames / cfg.fps, cfg.fps, cfg.width, cfg.height, mix=cfg.mix)
+    if cfg.mix == DEFAULT_MIX:  # the shipped default's data: its scenario files as they always were
+        data = scenario.model_dump(mode="json", exclude_none=True)
+        header = f"# {GENERATOR} --seed {cfg.seed}, clip {index}\n"
+    else:  # only what was drawn: e.g. no `lane` beside an ego's `position`
+        data = scenario.model_dump(mode="json", exclude_none=True, exclude_unset=True)
+        header = f"# {GENERATOR} --seed {cfg.seed} --mix {cfg.mix}, clip {index}\n"
+    if road_file is not None and data["road"].get("opendrive"):
+        data["road"]["opendrive"] = road_file
     return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
 
 
@@ -109,9 +126,14 @@ def render_clip(cfg: SynthConfig, index: int) -> str:
                 raise DrivesimError(f"cannot write {path}; check the disk has space")
             lines.append(json.dumps(fc.to_json()))
         (tmp / "labels.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if scenario.road.opendrive is not None:  # the clip reads its own copy (scenario.yaml names it)
+            shutil.copyfile(scenario.road.opendrive, tmp / ROAD_FILE)
+            text = clip_scenario_yaml(cfg, index, road_file=ROAD_FILE)
         (tmp / "scenario.yaml").write_text(text, encoding="utf-8")
         meta = {"fps": cfg.fps, "width": cfg.width, "height": cfg.height, "num_frames": len(lines),
                 "seed": cfg.seed, "clip_index": index, "scenario_seed": scenario.seed, "generator": GENERATOR}
+        if cfg.mix != DEFAULT_MIX:  # (a v1 clip's meta.json stays as it always was)
+            meta["mix"] = cfg.mix
         # meta.json last: a folder with it is complete (the rename below makes that atomic anyway).
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
         os.replace(tmp, root / cid)
@@ -131,11 +153,12 @@ def _existing_clip_ok(cfg: SynthConfig, path: Path) -> bool:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise DrivesimError(f"{meta_path} is unreadable ({err}); delete {path} and rerun to render it again") from err
-    want = {"fps": cfg.fps, "width": cfg.width, "height": cfg.height, "num_frames": cfg.frames, "seed": cfg.seed}
-    have = {k: meta.get(k) for k in want}
+    want = {"fps": cfg.fps, "width": cfg.width, "height": cfg.height, "num_frames": cfg.frames, "seed": cfg.seed,
+            "mix": cfg.mix}
+    have = {k: meta.get(k, DEFAULT_MIX if k == "mix" else None) for k in want}
     if have != want:
         raise DrivesimError(f"{path} was rendered with other settings ({have}) than this run ({want}); "
-                            "use another -o folder, or rerun with the same --frames/--size/--fps/--seed")
+                            "use another -o folder, or rerun with the same --frames/--size/--fps/--seed/--mix")
     return True
 
 
