@@ -14,7 +14,6 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -258,14 +257,13 @@ def test_road_dashes_flow_with_the_ego():
 
 def test_a_road_other_than_version1_needs_its_network():
     eng = bend_engine(80.0)
-    frame = eng.frame(3)
+    carried = eng.frame(3)  # the engine's road state carries the scenario's network
+    assert carried.road.network is eng.world.network
+    frame = dataclasses.replace(carried, road=dataclasses.replace(carried.road, network=None))
     with pytest.raises(DrivesimError, match="network"):
         render_layout(frame, (16, 32), eng.camera, channels=K)
     cond = build_conditions([[frame]], (16, 32), camera=eng.camera, channels=K, networks=[eng.world.network])
     assert cond.layout.shape == (1, 1, K, 16, 32) and cond.layout.dtype == torch.float32
-    # A road state that carries its network is enough too.
-    carried = dataclasses.replace(frame, road=SimpleNamespace(**dataclasses.asdict(frame.road),
-                                                              network=eng.world.network))
     assert np.array_equal(render_layout(carried, (16, 32), eng.camera, channels=K),
                           cond.layout[0, 0].numpy())
     with pytest.raises(DrivesimError, match="one per clip"):

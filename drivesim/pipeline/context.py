@@ -15,6 +15,7 @@ from typing import Any, ContextManager, Protocol
 import torch
 from torch import Tensor
 
+from drivesim.conditions.box_maps import NUM_LAYOUT_CHANNELS
 from drivesim.conditions.encode import build_conditions
 from drivesim.conditions.tensors import UNetConditions
 from drivesim.pipeline.options import GenerateOptions, StageTimings, clip_generator, compute_dtype
@@ -112,10 +113,13 @@ class RunContext:
         """The conditions of output frame `index`, from the run's source."""
         return self.source.conditions(index)
 
-    def unet_conditions(self, indices: list[int], size: tuple[int, int]) -> UNetConditions:
-        """Conditions of one clip (batch 1) whose frames are the output frames `indices`; maps at `size`."""
+    def unet_conditions(self, indices: list[int], size: tuple[int, int], channels: int | None = None) -> UNetConditions:
+        """Conditions of one clip (batch 1) whose frames are the output frames `indices`; maps at `size` with
+        `channels` layout channels (None: the keyframe model's; the road channels come from each frame's
+        road state, which carries the scenario's network)."""
         frames = [[self.frame_conditions(i) for i in indices]]
-        return build_conditions(frames, size, device=self.device, camera=self.source.camera)
+        channels = channels or self.bundle.config.unet.num_layout_channels or NUM_LAYOUT_CHANNELS
+        return build_conditions(frames, size, device=self.device, camera=self.source.camera, channels=channels)
 
     # --- cancellation ----------------------------------------------------------------------
 

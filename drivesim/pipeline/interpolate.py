@@ -50,7 +50,7 @@ def interpolate_segments(run: RunContext, segments: list[tuple[Latent, Latent]],
         context[0, 0], context[0, -1] = z0, z1
         mask = torch.zeros(1, frames, device=run.device)
         mask[0, 0] = mask[0, -1] = 1.0
-        conds.append(replace(run.unet_conditions(indices, cfg.layout_size), context=context, context_mask=mask,
+        conds.append(replace(run.unet_conditions(indices, cfg.layout_size, cfg.interpolator.num_layout_channels), context=context, context_mask=mask,
                              rate=torch.tensor([rate], device=run.device)))
         # noise seeded by the segment's first frame: the same whatever else shares the batch
         noises.append(run.noise((1, frames, channels, h, w), f"interpolate-{rate}", i0))

@@ -55,7 +55,7 @@ def upsampler_chunk_fn(run: RunContext) -> Callable[[list[tuple[int, Tensor]]], 
                             dim=1)
             cond = upsampler_conditions(low, level)
             if ucfg.num_layout_channels:  # the boxes at the output size: detail drawn where road users are
-                boxes = run.unet_conditions(indices, tuple(low.shape[-2:]))
+                boxes = run.unet_conditions(indices, tuple(low.shape[-2:]), ucfg.num_layout_channels)
                 cond = cond.replace(layout=boxes.layout, layout_null=boxes.layout_null)
             # 2. sample the high-res frames from per-frame noise
             noise = torch.stack([run.noise(tuple(low.shape[2:]), "sr", i) for i in indices])[None]

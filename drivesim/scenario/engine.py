@@ -35,7 +35,6 @@ also keeps out of the camera's line of sight to every named agent.
 
 from __future__ import annotations
 
-import math
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -123,7 +122,8 @@ class ScenarioEngine:
         return RoadState(lanes=road.lanes, lane_width_m=road.lane_width_m, ego_lateral_m=self.ego_lateral_at(t),
                          ego_speed_mps=float(self.ego.speed.value(np.array(t))),
                          ego_travel_m=float(self.ego.travel(np.array(t))),
-                         ego_pose=WorldPose(pose.x, pose.y, pose.z, pose.heading, pose.pitch))
+                         ego_pose=WorldPose(pose.x, pose.y, pose.z, pose.heading, pose.pitch),
+                         network=self.world.network)
 
     def lateral_speeds(self, t: float) -> dict[str, float]:
         """Speed across the road (m/s, + to the right) at time t of the ego ("ego") and each named agent."""

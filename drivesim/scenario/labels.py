@@ -99,6 +99,8 @@ class RoadState:
     ego_speed_mps: float
     ego_travel_m: float  # distance the ego has driven since t=0 (lane dashes flow with it)
     ego_pose: Optional[WorldPose] = None  # the camera's ground point and heading in the world
+    # the scenario's road network (drivesim.road.RoadNetwork) for the road condition maps; never serialized
+    network: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

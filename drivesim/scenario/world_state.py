@@ -173,7 +173,8 @@ class ClosedLoop:
                 boxes=label_boxes(self.camera, states, cancelled),
                 road=RoadState(lanes=self.header.road.lanes, lane_width_m=self.header.road.lane_width_m,
                                ego_lateral_m=ego_lateral, ego_speed_mps=ego_speed,
-                               ego_travel_m=travel + ego_speed * dt, ego_pose=pose),
+                               ego_travel_m=travel + ego_speed * dt, ego_pose=pose,
+                               network=self.road.network),
                 width=self.camera.width, height=self.camera.height, ego_pose=pose, world_labels=world))
 
         # Commit only once the whole step is planned.
@@ -271,6 +272,12 @@ class HeaderRoad:
                             f"{_g(MAX_OFF_ROAD_M)} m off the road are refused -- give poses in the road's world "
                             "frame (x, y, z up, heading counter-clockwise from +x; a simulator whose y points "
                             "right of x mirrors y and heading)")
+
+    @property
+    def network(self) -> RoadNetwork | None:
+        """The header road's network (for the road condition maps); None on version 1's endless road, which
+        the maps draw from the road state's lanes."""
+        return None if self.version1 else self._projector_().network
 
     def _ego_path(self) -> Any:
         if self._path is None:
