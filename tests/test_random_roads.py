@@ -126,3 +126,14 @@ def test_unknown_mix_is_refused():
         SynthConfig(output="x", clips=1, frames=1, mix="curvy").validate()
     with pytest.raises(DrivesimError, match="curvy"):
         random_scenario(np.random.default_rng(0), 1.0, 10, 64, 32, mix="curvy")
+
+
+def test_the_command_line_offers_every_mix():
+    import argparse
+
+    from drivesim.cli import build_parser
+    from drivesim.data.random_scenarios import MIXES
+
+    top = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    mix = next(a for a in top.choices["synth-data"]._actions if a.dest == "mix")
+    assert set(mix.choices) == set(MIXES) and mix.default == "v1"

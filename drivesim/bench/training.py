@@ -48,7 +48,8 @@ def _random_batch(bundle: Bundle, batch: int, frames: int) -> tuple[dict[str, An
     latents = torch.randn(count, config.autoencoder.latent_channels, *config.latent_size,
                           generator=torch.Generator().manual_seed(0))
     out = {"clip_id": ["random"] * batch, "indices": indices,
-           "cond": build_conditions(clips, config.layout_size, camera=engine.camera)}
+           "cond": build_conditions(clips, config.layout_size, camera=engine.camera,
+                                    channels=config.unet.num_layout_channels or 6)}
     return out, {"random": latents}
 
 

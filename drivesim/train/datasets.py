@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import ConcatDataset, Dataset, Sampler
 
-from drivesim.conditions.box_maps import render_layouts
+from drivesim.conditions.box_maps import NUM_LAYOUT_CHANNELS, render_layouts
 from drivesim.conditions.encode import build_conditions
 from drivesim.data.clips import Clip, ClipDataset, FrameDataset, collate_clips
 from drivesim.errors import DrivesimError
@@ -84,8 +84,10 @@ class PatchCrops(Dataset):
     area-downsampled copies: items dict(high=(T, 3, h, w), low=(T, 3, h/f, w/f)) in [-1, 1], and with
     `layout` the same crop of the frames' layout maps drawn at the frame size (T, K, h, w)."""
 
-    def __init__(self, clips: Dataset, patch: tuple[int, int], factor: int, seed: int = 0, layout: bool = False):
+    def __init__(self, clips: Dataset, patch: tuple[int, int], factor: int, seed: int = 0, layout: bool = False,
+                 channels: int = NUM_LAYOUT_CHANNELS):
         self.clips, self.patch, self.factor, self.seed, self.layout = clips, patch, factor, seed, layout
+        self.channels = channels  # layout channels of the upsampler (6 today; 11 with the road channels)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -103,7 +105,7 @@ class PatchCrops(Dataset):
         high = frames[..., y0:y0 + ph, x0:x0 + pw].contiguous()
         out = {"high": high, "low": F.avg_pool2d(high, self.factor)}
         if self.layout:  # drawn whole, then cropped: boxes cut by the patch edge stay cut there
-            maps = render_layouts(item["conditions"], (h, w))
+            maps = render_layouts(item["conditions"], (h, w), channels=self.channels)
             out["layout"] = torch.from_numpy(np.ascontiguousarray(maps[..., y0:y0 + ph, x0:x0 + pw]))
         return out
 
@@ -127,22 +129,24 @@ class EpochSampler(Sampler[int]):
 
 # --- collate functions (run in the loader's workers) ---------------------------------------------
 
-def collate_frames(items: list[dict[str, Any]], layout_size: tuple[int, int] | None = None) -> dict[str, Any]:
+def collate_frames(items: list[dict[str, Any]], layout_size: tuple[int, int] | None = None,
+                   channels: int = NUM_LAYOUT_CHANNELS) -> dict[str, Any]:
     """FrameDataset items -> frames (B, 3, H, W), clip_id (B,), indices (B, 1) [+ cond (B, 1) with
     layout maps at `layout_size`]."""
     batch = {"frames": torch.stack([it["frame"] for it in items]), "clip_id": [it["clip_id"] for it in items],
              "indices": torch.tensor([[it["index"]] for it in items])}
     if layout_size is not None:
-        batch["cond"] = build_conditions([[it["conditions"]] for it in items], layout_size)
+        batch["cond"] = build_conditions([[it["conditions"]] for it in items], layout_size, channels=channels)
     return batch
 
 
-def collate_video(items: list[dict[str, Any]], layout_size: tuple[int, int] | None = None) -> dict[str, Any]:
+def collate_video(items: list[dict[str, Any]], layout_size: tuple[int, int] | None = None,
+                  channels: int = NUM_LAYOUT_CHANNELS) -> dict[str, Any]:
     """ClipDataset items -> frames (B, T, 3, H, W), clip_id (B,), indices (B, T) [+ cond (B, T)] [+ rate (B,)]."""
     batch = collate_clips(items)
     out = {"frames": batch["frames"], "clip_id": batch["clip_id"], "indices": batch["indices"]}
     if layout_size is not None:
-        out["cond"] = build_conditions(batch["conditions"], layout_size)
+        out["cond"] = build_conditions(batch["conditions"], layout_size, channels=channels)
     if "rate" in batch:
         out["rate"] = batch["rate"]
     return out

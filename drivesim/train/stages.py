@@ -28,7 +28,7 @@ from einops import rearrange
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from drivesim.conditions.box_maps import NUM_CLASS_CHANNELS
+from drivesim.conditions.box_maps import NUM_CLASS_CHANNELS, NUM_LAYOUT_CHANNELS
 from drivesim.conditions.encode import drop_conditions, upsampler_conditions
 from drivesim.conditions.tensors import UNetConditions
 from drivesim.data.clips import Clip
@@ -314,7 +314,8 @@ def latent_scaling_factor(autoencoder: nn.Module, dataset: Dataset, count: int =
 def setup_image(bundle: Bundle, cfg: ImageStageConfig, root: str, clips: list[Clip]) -> Trainee:
     c = bundle.config
     return _diffusion_trainee(bundle, cfg, bundle.unet, "spatial", D.frame_dataset(root, clips, c.frame_size),
-                              D.collate_with(D.collate_frames, layout_size=c.layout_size), c.diffusion)
+                              D.collate_with(D.collate_frames, layout_size=c.layout_size,
+                                             channels=c.unet.num_layout_channels), c.diffusion)
 
 
 def image_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
@@ -356,7 +357,8 @@ def setup_video(bundle: Bundle, cfg: VideoStageConfig, root: str, clips: list[Cl
     dataset = D.clip_dataset(root, clips, cfg.frames or c.clip_frames, c.frame_size, 1.0 / c.keyframe_fps,
                              c.output_fps, notes)
     return _diffusion_trainee(bundle, cfg, bundle.unet, "temporal", dataset,
-                              D.collate_with(D.collate_video, layout_size=c.layout_size), c.diffusion, notes)
+                              D.collate_with(D.collate_video, layout_size=c.layout_size,
+                                             channels=c.unet.num_layout_channels), c.diffusion, notes)
 
 
 def context_counts(batch: int, frames: int, max_context: int, p_none: float, generator: torch.Generator) -> Tensor:
@@ -392,7 +394,8 @@ def setup_interpolation(bundle: Bundle, cfg: InterpolationStageConfig, root: str
     per_rate = [D.clip_dataset(root, clips, factor + 1, c.frame_size, 1.0 / (c.keyframe_fps * factor ** (r + 1)),
                                c.output_fps, notes) for r in INTERPOLATION_RATES]
     return _diffusion_trainee(bundle, cfg, bundle.interpolator, "temporal", D.RateMix(per_rate),
-                              D.collate_with(D.collate_video, layout_size=c.layout_size), c.diffusion, notes)
+                              D.collate_with(D.collate_video, layout_size=c.layout_size,
+                                             channels=c.interpolator.num_layout_channels), c.diffusion, notes)
 
 
 def interpolation_mask(batch: int, frames: int) -> Tensor:
@@ -426,7 +429,8 @@ def setup_upsampler(bundle: Bundle, cfg: UpsamplerStageConfig, root: str, clips:
     notes: list[str] = []
     clips_ds = D.clip_dataset(root, clips, frames, c.output_size, 1.0 / c.output_fps, c.output_fps, notes)
     dataset = D.PatchCrops(clips_ds, (low[0] * s, low[1] * s), s, seed=cfg.seed,
-                           layout=c.upsampler.num_layout_channels > 0)
+                           layout=c.upsampler.num_layout_channels > 0,
+                           channels=c.upsampler.num_layout_channels or NUM_LAYOUT_CHANNELS)
     if (cfg.fg_weight > 0 or cfg.erase_p > 0) and not c.upsampler.num_layout_channels:
         raise DrivesimError("fg_weight and erase_p need an upsampler that reads the layout maps "
                             "(upsampler.num_layout_channels > 0 in the bundle's config)")
