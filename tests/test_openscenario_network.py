@@ -72,11 +72,14 @@ def test_left_turn_across_reaches_the_crossing_point_with_the_ego_within_one_fra
     x_cross = 10 - math.sqrt(11.75 ** 2 - 8.25 ** 2)
     t_arrive = (80 + x_cross + 10) / 10.0
     npc_distance = 60 + 10 * math.atan2(10 - x_cross, 8.25)  # road 2 to its start, then s on road 105 (radius 10)
-    t0, arrival = 0.6, t_arrive - 0.6
-    need = npc_distance - 8 * t0
-    v_mid = 2 * need / arrival - (8 + 6) / 2
-    assert [a.speed_mps for a in npc.actions] == pytest.approx([v_mid, 6.0], abs=2e-3)  # the file's 4 digits
-    assert npc.actions[0].duration_s == pytest.approx(arrival / 2, abs=1e-3)
+    # as esmini, both aim at their tolerance (1 m) before their points: the ego is there 0.1 s earlier
+    t0, arrival = 0.6, t_arrive - 0.6 - 1.0 / 10.0
+    need = npc_distance - 8 * t0 - 1.0
+    (x, vx), (y, v1) = [(a.duration_s, a.speed_mps) for a in npc.actions]
+    # esmini's two ramps: 8 -> vx in x, vx -> 6 in y, the same |acceleration|, covering `need` in `arrival`
+    assert v1 == 6.0 and x + y == pytest.approx(arrival, abs=1e-3)
+    assert (vx - 8) / x == pytest.approx(-(6 - vx) / y, rel=1e-6)
+    assert (8 + vx) / 2 * x + (vx + 6) / 2 * y == pytest.approx(need, abs=5e-3)  # the file's 4 digits, rounding
     world = scenario_world(imported.scenario)
     times = np.arange(0, imported.scenario.num_frames) / imported.scenario.fps
     ego, other = EntityMotion(world.ego).at(times), EntityMotion(world.agents[0]).at(times)
@@ -121,6 +124,28 @@ def test_positions_of_every_kind_on_a_network(tmp_path):
     assert imported.scenario.ego.position.s == pytest.approx(30 + 1.4)
     assert imported.scenario.agents[0].position.s == pytest.approx(40 + 1.4)
     assert any("pitch" in w for w in imported.warnings)
+
+
+def route_position(path_s: float, where: str = 'laneId="-1"') -> str:
+    waypoints = "".join(f'<Waypoint routeStrategy="shortest"><Position>{w}</Position></Waypoint>'
+                        for w in (lane_at("1", -1, 20), lane_at("2", -1, 30)))
+    tag = "FromLaneCoordinates" if "laneId" in where else "FromRoadCoordinates"
+    return (f'<RoutePosition><RouteRef><Route name="r" closed="false">{waypoints}</Route></RouteRef>'
+            f'<InRoutePosition><{tag} pathS="{path_s:g}" {where}/></InRoutePosition></RoutePosition>')
+
+
+def test_a_route_position_is_path_s_along_the_route_from_its_first_waypoint(tmp_path):
+    init = (teleport("Ego", route_position(0.0), speed_action(absolute(10)))
+            + teleport("A", route_position(30.0, 't="-2.0"'), speed_action(absolute(10))))
+    imported = import_openscenario(_crossing_file(tmp_path, init))
+    ego, a = imported.scenario.ego.position, imported.scenario.agents[0].position
+    # pathS counts road s from the first waypoint (esmini): s = 20 + pathS, box centres 1.4 m ahead
+    assert (ego.road, ego.lane, ego.s) == ("1", -1, pytest.approx(20 + 1.4))
+    assert (a.road, a.lane, a.s, a.offset) == ("1", -1, pytest.approx(50 + 1.4), pytest.approx(-0.25))  # t = -2
+    init = teleport("Ego", route_position(5000.0), speed_action(absolute(10))) + teleport("A", lane_at("1", -1, 5))
+    with pytest.raises(ScenarioError, match="pathS=5000 is off route") as err:
+        import_openscenario(_crossing_file(tmp_path, init))
+    assert err.value.issues[0].key_path.endswith("RoutePosition")
 
 
 @pytest.mark.parametrize("case", ["unknown_road", "unknown_lane", "no_route", "against_lane", "off_road"])

@@ -45,6 +45,9 @@ def test_parameters_and_expressions_resolve_with_precedence_functions_and_scopes
     inner = params.scope(parse_xml(b'<P><ParameterDeclaration name="Kmh" parameterType="double" value="50"/></P>',
                                    "g"))
     assert inner.number(x, "d") == 50  # the nearest declaration wins
+    named = parse_xml(b'<C name="${Brake_HWT_ + $Mps + _s}" n="${Brake + 1 + 2}"/>', "n.xosc")
+    assert params.text(named, "name") == "Brake_HWT_30_s"  # esmini: bare words are strings, + joins them
+    assert params.text(named, "n") == "Brake12"
     for attr, words in (("bad", "cannot evaluate"), ("missing", "not declared")):
         with pytest.raises(ScenarioError, match=words) as err:
             params.number(x, attr)
@@ -54,13 +57,16 @@ def test_parameters_and_expressions_resolve_with_precedence_functions_and_scopes
 # --- positions, entities, catalogs ----------------------------------------------------------------
 
 def test_positions_of_every_kind_land_where_the_road_puts_them(tmp_path):
-    entities = "".join(car(n) for n in ("Ego", "World", "Road", "RelLane", "RelObj"))
+    entities = "".join(car(n) for n in ("Ego", "World", "Road", "RelLane", "RelObj", "RelRoad"))
     init = (place("Ego", -2, 100, 10)
             + private("World", teleport('<WorldPosition x="150" y="-1.75" h="0"/>'))
             + private("Road", teleport('<RoadPosition roadId="1" s="120" t="-9.0"/>'))
             + private("RelLane", teleport('<RelativeLanePosition entityRef="Ego" dLane="1" ds="30" offset="0.5"/>'))
-            + private("RelObj", teleport('<RelativeObjectPosition entityRef="Ego" dx="-20" dy="-3.5"/>')))
-    sc = import_openscenario(xosc(tmp_path, entities, init)).scenario
+            + private("RelObj", teleport('<RelativeObjectPosition entityRef="Ego" dx="-20" dy="-3.5"/>'))
+            + private("RelRoad", teleport('<RelativeRoadPosition entityRef="Ego" ds="-20" dt="3.1"/>')))
+    imported = import_openscenario(xosc(tmp_path, entities, init))
+    assert imported.scenario.road.opendrive is None  # one straight road: version 1's road
+    sc = imported.scenario
     by = {a.id: a for a in sc.agents}
     camera = 100 + 1.4 + 1.3  # the ego's reference point + centre offset + camera ahead of the centre
     assert by["World"].lane == 0 and by["World"].distance_m == pytest.approx(150 + 1.4 - camera)
@@ -68,6 +74,9 @@ def test_positions_of_every_kind_land_where_the_road_puts_them(tmp_path):
     assert by["RelLane"].lateral_m == pytest.approx(1.75 - 0.5)  # lane -1, 0.5 m left of its centre
     assert by["RelLane"].distance_m == pytest.approx(130 + 1.4 - camera)
     assert by["RelObj"].lane == 2 and by["RelObj"].distance_m == pytest.approx(-20 - 1.3)
+    # esmini's cut-in_simple: ds along s, dt towards +t from the ego's reference point (t = -5.25)
+    assert by["RelRoad"].lateral_m == pytest.approx(5.25 - 3.1) and by["RelRoad"].distance_m == pytest.approx(
+        80 + 1.4 - camera)
 
 
 def test_the_ego_is_the_entity_named_ego_else_the_first_vehicle_and_names_are_track_ids(tmp_path):

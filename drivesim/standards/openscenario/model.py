@@ -87,7 +87,20 @@ class RelativeObjectPos:
     node: Element
 
 
-Position = Union[LanePos, RoadPos, WorldPos, RelativeLanePos, RelativeObjectPos, RelativeRoadPos]
+@dataclass(frozen=True)
+class RoutePos:
+    """RoutePosition: `path_s` metres along a route from its first waypoint (road s, as esmini's pathS), in
+    lane `lane` there with `offset` (FromLaneCoordinates), or at road `t` (FromRoadCoordinates, lane None)."""
+
+    route: RouteAct
+    path_s: float
+    lane: Optional[int]
+    offset: float  # FromLaneCoordinates: from the lane's centre towards +t; FromRoadCoordinates: t
+    heading: Optional[tuple[str, float]]
+    node: Element
+
+
+Position = Union[LanePos, RoadPos, WorldPos, RelativeLanePos, RelativeObjectPos, RelativeRoadPos, RoutePos]
 
 
 # --- actions ---------------------------------------------------------------------------------
@@ -160,6 +173,8 @@ class SyncAct:
     target: Position
     final_speed: Optional[tuple[str, float]]  # (absolute | delta | factor, value); None: no FinalSpeed
     node: Element
+    tolerance: float = 0.0  # targetTolerance: metres before its target that count as there (as esmini)
+    tolerance_master: float = 0.0  # targetToleranceMaster: the same for the master
 
 
 PrivateAct = Union[SpeedAct, LaneChangeAct, LaneOffsetAct, TeleportAct, RouteAct, SyncAct]

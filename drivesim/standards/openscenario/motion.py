@@ -64,3 +64,12 @@ class Motion:
 
     def value(self, prop: str, t: float) -> float:
         return float(self.profile(prop).value(np.array(t)))
+
+
+def rate(profile: BlendedProfile, t: float) -> float:
+    """The profile's rate at t, 0 once the change governing t is over (BlendedProfile.rate keeps a linear
+    change's slope after its end)."""
+    current = [seg for seg in profile.segments if seg[0] <= t]
+    if current and t >= current[-1][0] + current[-1][1]:
+        return 0.0
+    return float(profile.rate(np.array(t)))

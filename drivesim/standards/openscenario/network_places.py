@@ -4,7 +4,9 @@ entity's lane path as a frame that measures any world point along and across it.
 - `LanePosition`, `RoadPosition`, `WorldPosition` (projected onto the network: `drivesim.road.Projector`,
   the lane facing `h` winning), `RelativeLanePosition` (dLane lanes to the left of the reference entity
   in its driving direction, ds along the road's s or dsLane along its lane), `RelativeRoadPosition` (ds
-  along s, dt towards +t), `RelativeObjectPosition` (dx ahead, dy to the left of the reference entity).
+  along s, dt towards +t), `RelativeObjectPosition` (dx ahead, dy to the left of the reference entity),
+  `RoutePosition` (pathS metres of road s along the route from its first waypoint, as esmini, then laneId
+  and laneOffset or t there).
 - Every entity drives its lane's direction (a left lane, id > 0 under right-hand traffic, towards -s): an
   `Orientation` that turns it against its lane is refused, as drivesim's engine cannot drive it.
 
@@ -24,10 +26,11 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from drivesim.errors import DrivesimError
 from drivesim.road import DRIVING_TYPES, Projector, RoadNetwork
-from drivesim.scenario.lane_path import LanePath
+from drivesim.scenario.lane_path import LanePath, follow_lane
 from drivesim.standards.openscenario.model import (LanePos, RelativeLanePos, RelativeObjectPos, RelativeRoadPos,
-                                                  RoadPos, WorldPos)
+                                                  RoadPos, RouteAct, RoutePos, WorldPos)
 from drivesim.standards.openscenario.runner import step_lanes
 from drivesim.standards.openscenario.xmltree import Element, located
 
@@ -108,6 +111,8 @@ class Places:
         if isinstance(pos, WorldPos):
             return self._projected(pos.x, pos.y, pos.h if pos.has_h else None, pos.node), \
                 (pos.h if pos.has_h else None)
+        if isinstance(pos, RoutePos):
+            return self._on_route(pos, name)
         ref = self.where(pos.entity, pos.node)
         if isinstance(pos, RelativeRoadPos):
             spot = self._at_t(ref.spot.road, ref.spot.s + pos.ds, self._t(ref.spot) + pos.dt, pos.node)
@@ -126,6 +131,40 @@ class Places:
             raise located(pos.node, f"{pos.d_lane} lanes beside {pos.entity}'s lane {ref.spot.lane} is lane {lane}, "
                           f"which road {road.id} does not have at s={s:g}", "change dLane")
         return LaneSpot(road.id, lane, s, pos.offset), None
+
+    def route_roads(self, route: RouteAct, name: str) -> list[str]:
+        """The roads of a route's waypoints, in order (a road twice in a row once)."""
+        roads: list[str] = []
+        for waypoint in route.waypoints:
+            road = self.spot(waypoint, name)[0].road
+            if not roads or roads[-1] != road:
+                roads.append(road)
+        return roads
+
+    def _on_route(self, pos: RoutePos, name: str) -> tuple[LaneSpot, Optional[float]]:
+        """pathS along the route from its first waypoint (road s, as esmini), then the lane or t there."""
+        first, _ = self.spot(pos.route.waypoints[0], name)
+        try:
+            path = follow_lane(self.network, first.road, first.lane, first.s, self.route_roads(pos.route, name), 0.0)
+        except DrivesimError as err:
+            message, _, fix = str(err).partition(". Fix: ")
+            raise located(pos.route.node, message, fix) from None
+        u = path.u_start + pos.path_s
+        if not -1e-6 <= pos.path_s <= path.length - path.u_start + 1e-6:
+            raise located(pos.node, f"pathS={pos.path_s:g} is off route {pos.route.name!r} "
+                          f"(0..{path.length - path.u_start:.6g} m)", "give a pathS on the route")
+        step, _, s = path.locate(u)
+        if pos.lane is None:
+            spot = self._at_t(step.road, s, pos.offset, pos.node)
+        else:
+            road = self._road(step.road, s, pos.node)
+            lanes = road.laneSections[road.section_index(s)].lanes
+            if pos.lane == 0 or pos.lane not in lanes:
+                raise located(pos.node, f"pathS={pos.path_s:g} of route {pos.route.name!r} is on road {road.id}, "
+                              f"which has no lane {pos.lane} at s={s:.6g}",
+                              f"use one of its lanes there: {', '.join(str(k) for k in sorted(lanes) if k)}")
+            spot = LaneSpot(road.id, pos.lane, s, pos.offset)
+        return spot, self._heading(spot, pos.heading)
 
     def world(self, pos: Any, name: str) -> tuple[float, float]:
         spot, _ = self.spot(pos, name)

@@ -12,10 +12,11 @@ and action timing, in the coordinates drivesim's engine uses on any road (drives
   YAML (`convert_network.py`: `position`, `route`, the same actions) replays the very same motion;
 - conditions measure along and across the triggering entity's path (coordinateSystem road / lane) or in
   its heading's frame (entity), from world poses (conditions.py);
-- SynchronizeAction: when it starts, the master's time T to its position is read from the master's
-  motion as recorded so far; the entity's speed then ramps linearly so that it covers the distance to
-  its target in T (without FinalSpeed: to 2 d / T - v0; with it: to a middle speed at T / 2, then to the
-  final speed at T). A later change of the master's speed is not followed (esmini re-plans each step).
+- SynchronizeAction: when it starts, the master's time T to its position (less targetToleranceMaster) is
+  read from the master's motion as recorded so far; the entity's speed then ramps linearly so that it covers
+  the distance to its target (less targetTolerance) in T (without FinalSpeed: to 2 d / T - v0; with it, as
+  esmini: to an apex speed and then to the final speed at T, both ramps with the same |acceleration|). A
+  later change of the master's speed is not followed (esmini re-plans each step).
 
     from drivesim.standards.openscenario import import_openscenario
     imported = import_openscenario("scenarios/openscenario/left_turn_across.xosc")
@@ -34,7 +35,7 @@ from drivesim.scenario.lane_path import LanePath, follow_lane, run_lanes
 from drivesim.standards.opendrive.network import read_opendrive
 from drivesim.standards.openscenario.conditions import SMALL, EntityState, WorldPoint
 from drivesim.standards.openscenario.model import LaneChangeAct, LaneOffsetAct, RouteAct, SyncAct
-from drivesim.standards.openscenario.motion import SHAPES, Change, Motion
+from drivesim.standards.openscenario.motion import SHAPES, Change, Motion, rate
 from drivesim.standards.openscenario.network_places import LaneSpot, PathFrame, Places, Where
 from drivesim.standards.openscenario.runner import Run, Runner, RunResult, step_lanes, transition
 from drivesim.standards.openscenario.xmltree import Element, located
@@ -91,12 +92,7 @@ class NetworkRunner(Runner):
             raise located(node, message, fix) from None
 
     def _route_roads(self, route: RouteAct, name: str) -> list[str]:
-        roads: list[str] = []
-        for waypoint in route.waypoints:
-            road = self.places.spot(waypoint, name)[0].road
-            if not roads or roads[-1] != road:
-                roads.append(road)
-        return roads
+        return self.places.route_roads(route, name)
 
     def _assign_route(self, name: str, route: RouteAct, t: float) -> None:
         """A route assigned while driving: the path so far, then the route from the lane section it is in."""
@@ -119,17 +115,18 @@ class NetworkRunner(Runner):
         speed, lateral = m.profile("speed"), m.profile("lateral")
         cx, cy = m.entity.center
         u_c, r_c = m.u0 + float(speed.integral(t)), float(lateral.value(t))
-        v, rate = float(speed.value(t)), float(lateral.rate(t))
+        v, lat_rate = float(speed.value(t)), rate(lateral, float(t))
         path = self.paths[name]
         pose, centre_lateral = path.poses_and_lateral(u_c, r_c)
-        yaw = float(pose.heading) - math.atan2(rate, v)  # drivesim's heading: the lane's, turned by the lane change
+        yaw = float(pose.heading) - math.atan2(lat_rate, v)  # drivesim's heading: the lane's, turned by the lane change
         x, y, c, s = float(pose.x), float(pose.y), math.cos(yaw), math.sin(yaw)
         h = 1e-4
         still = self._still_since[name]
         frame = self.frames[name]
         self._states[name] = EntityState(
-            u=u_c - cx, lateral=float(path.lane_lateral(u_c - cx)) + r_c + cy, speed=v, lateral_speed=rate,
-            acceleration=float(speed.rate(t)), lateral_acceleration=float((lateral.rate(t + h) - rate) / h),
+            u=u_c - cx, lateral=float(path.lane_lateral(u_c - cx)) + r_c + cy, speed=v, lateral_speed=lat_rate,
+            acceleration=rate(speed, float(t)),
+            lateral_acceleration=float((rate(lateral, float(t) + h) - lat_rate) / h),
             length=m.entity.size[0], width=m.entity.size[1], center_u=u_c,
             center_lateral=float(centre_lateral) + r_c, standstill_s=0.0 if still is None else self.t - still,
             odometer=u_c - m.u0, world=WorldPoint(x - cx * c + cy * s, y - cx * s - cy * c),
@@ -231,8 +228,8 @@ class NetworkRunner(Runner):
     def _synchronize(self, run: Run, a: SyncAct, t: float) -> None:
         """Ramp the speed so that the entity reaches its target when the master reaches its own (see above)."""
         name = run.entity
-        need_master = self._distance_to(a.master, a.master_target, a.node)
-        need = self._distance_to(name, a.target, a.node)
+        need_master = max(self._distance_to(a.master, a.master_target, a.node) - a.tolerance_master, SMALL)
+        need = max(self._distance_to(name, a.target, a.node) - a.tolerance, SMALL)
         arrival = self._time_to_travel(a.master, t, need_master)
         if arrival is None:
             raise located(a.node, f"{a.master} does not reach its master position within {SYNC_HORIZON_S:g} s "
@@ -244,7 +241,8 @@ class NetworkRunner(Runner):
             kind, value = a.final_speed
             master_v = self.motions[a.master].value("speed", t + arrival)
             final = {"absolute": value, "delta": master_v + value, "factor": master_v * value}[kind]
-            targets = [(arrival / 2, 2 * need / arrival - (v0 + final) / 2), (arrival / 2, final)]
+            x, middle = _apex(need, arrival, v0, final)
+            targets = [(x, middle), (arrival - x, final)]
         for _, v in targets:
             if not 0.0 <= v <= MAX_SPEED_MPS:
                 raise located(a.node, f"{name} would need a speed of {v:.3g} m/s to cover {need:.3g} m in "
@@ -279,3 +277,16 @@ class NetworkRunner(Runner):
             return 0.0
         frac = (distance - travelled[k - 1]) / max(travelled[k] - travelled[k - 1], 1e-12)
         return float(times[k - 1] + frac * SYNC_STEP_S - t)
+
+
+def _apex(s: float, t: float, v0: float, v1: float) -> tuple[float, float]:
+    """esmini's two-phase synchronisation with a final speed: from v0 to the apex speed vx in x seconds, then to
+    v1 at t, both phases with the same |acceleration|, covering s metres: (x, vx)."""
+    if abs(v1 - v0) < SMALL:
+        return t / 2, (s - t / 2 * v0) / (t / 2)
+    root = math.sqrt(2.0) * math.sqrt(max(2 * s * s - 2 * (v1 + v0) * t * s + (v1 * v1 + v0 * v0) * t * t, 0.0))
+    for sign in (1.0, -1.0):
+        x = -(sign * root + 2 * s - 2 * v1 * t) / (2 * (v1 - v0))
+        if 0 < x < t:
+            return x, (2 * s - sign * root) / (2 * t)
+    return t / 2, 2 * s / t - (v0 + v1) / 2  # no two-phase solution: the middle speed at half time

@@ -3,7 +3,8 @@
 A `Params` is one scope (the file, a story, a maneuver, a catalog entry) chained to its parent; an
 attribute whose whole value is `$name` takes the nearest declaration's value, `${...}` is an expression
 (OpenSCENARIO 1.1: numbers, `$name`, + - * / %, unary -, parentheses, comparisons, not / and / or,
-true / false, and the functions round floor ceil sqrt pow sin cos tan asin acos atan abs sign min max).
+true / false, and the functions round floor ceil sqrt pow sin cos tan asin acos atan abs sign min max;
+as esmini, a bare word is a string and + joins strings: `${Brake_ + $Gap}` is Brake_0.7).
 
     params = Params.declare(root.child("ParameterDeclarations"))
     params.number(node, "value")      # a located error when missing or not a number
@@ -91,6 +92,8 @@ class Params:
             if not raw.endswith("}"):
                 raise located(node, f"{attr}: expression {raw!r} has no closing '}}'")
             value = _Expression(raw[2:-1], lambda n: self._typed(n, node, attr), node, attr).evaluate()
+            if isinstance(value, str):
+                return value
             if isinstance(value, bool):
                 return "true" if value else "false"
             return repr(float(value)) if not float(value).is_integer() else str(int(value))
@@ -250,8 +253,11 @@ class _Expression:
         value = self._term()
         while self._peek() in (("op", "+"), ("op", "-")):
             op = self._take()[1]
-            rhs = self._num(self._term())
-            value = self._num(value) + rhs if op == "+" else self._num(value) - rhs
+            rhs = self._term()
+            if op == "+" and (isinstance(value, str) or isinstance(rhs, str)):  # esmini joins strings
+                value = _as_text(value) + _as_text(rhs)
+            else:
+                value = self._num(value) + self._num(rhs) if op == "+" else self._num(value) - self._num(rhs)
         return value
 
     def _term(self) -> Any:
@@ -296,6 +302,8 @@ class _Expression:
                 return float(fn(*args))
             except ValueError:
                 raise self._error(f"{value}() of {args} is undefined") from None
+        if kind == "word" and value not in ("and", "or", "not"):
+            return value  # a bare word is a string (esmini: `${Brake_ + $Gap}` names a condition Brake_0.7)
         raise self._error(f"unexpected {value!r}")
 
     def _num(self, value: Any) -> float:
@@ -304,3 +312,12 @@ class _Expression:
         if isinstance(value, (int, float)):
             return float(value)
         raise self._error(f"{value!r} is not a number")
+
+
+def _as_text(value: Any) -> str:
+    """A value joined into a string: numbers as esmini writes them (0.7, 3), booleans true / false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.15g}"
+    return str(value)

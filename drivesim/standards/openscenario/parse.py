@@ -25,7 +25,8 @@ from drivesim.standards.openscenario.model import (ActDef, ActionDef, Dynamics, 
                                                   RelativeObjectPos, RelativeRoadPos, RoadPos, ScenarioDef, SpeedAct,
                                                   StoryDef, TeleportAct, WorldPos)
 from drivesim.standards.openscenario.params import RULES, Params
-from drivesim.standards.openscenario.parse_network import environment_warnings, route_action, synchronize_action
+from drivesim.standards.openscenario.parse_network import (environment_warnings, route_action, route_position,
+                                                          synchronize_action)
 from drivesim.standards.openscenario.xmltree import Element, located, read_xml
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,8 @@ class _Reader:
         if p.tag == "RelativeRoadPosition":
             return RelativeRoadPos(self.entity_ref(p, params), params.number(p, "ds"), params.number(p, "dt"),
                                    heading, p)
+        if p.tag == "RoutePosition":
+            return route_position(self, p, params, heading)
         if p.tag == "RelativeObjectPosition":
             self._straight_orientation(orient, heading, "RelativeObjectPosition")
             return RelativeObjectPos(self.entity_ref(p, params), params.number(p, "dx"), params.number(p, "dy"), p)

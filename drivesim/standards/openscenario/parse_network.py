@@ -1,5 +1,5 @@
 """Reading the OpenSCENARIO elements of road networks: AssignRouteAction (an inline Route or one from a
-Route catalog), SynchronizeAction, and the warnings for an Environment's parts drivesim cannot show.
+Route catalog), RoutePosition, SynchronizeAction, and the warnings for an Environment's parts drivesim cannot show.
 
 Called by `parse._Reader` (its `position`, `entity_ref`, `_catalog_entry`, `warn` and `refuse`):
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drivesim.standards.openscenario.model import RouteAct, SyncAct
+from drivesim.standards.openscenario.model import RouteAct, RoutePos, SyncAct
 from drivesim.standards.openscenario.params import Params
 from drivesim.standards.openscenario.xmltree import Element, located
 
@@ -24,7 +24,27 @@ def route_action(reader: Any, node: Element, params: Params) -> RouteAct:
     """<AssignRouteAction> (the child of a <RoutingAction>); other routing actions are refused."""
     if node.tag != "AssignRouteAction":
         raise reader.refuse(node, f"<{node.tag}>")
-    body = node.one_of(("Route", "CatalogReference"))
+    return route(reader, node.one_of(("Route", "CatalogReference")), params)
+
+
+def route_position(reader: Any, node: Element, params: Params, heading: Any) -> RoutePos:
+    """<RoutePosition>: its RouteRef (a Route or a catalog's) and InRoutePosition FromLaneCoordinates (pathS,
+    laneId, laneOffset) or FromRoadCoordinates (pathS, t); FromCurrentEntity is refused."""
+    reader.check_children(node, {"RouteRef", "InRoutePosition", "Orientation"})
+    ref = node.require("RouteRef").one_of(("Route", "CatalogReference"))
+    where = node.require("InRoutePosition").one_of(("FromLaneCoordinates", "FromRoadCoordinates",
+                                                    "FromCurrentEntity"))
+    if where.tag == "FromCurrentEntity":
+        raise reader.refuse(where, "<FromCurrentEntity>")
+    if where.tag == "FromLaneCoordinates":
+        return RoutePos(route(reader, ref, params), params.number(where, "pathS"), params.integer(where, "laneId"),
+                        params.number(where, "laneOffset", 0.0), heading, node)
+    return RoutePos(route(reader, ref, params), params.number(where, "pathS"), None, params.number(where, "t"),
+                    heading, node)
+
+
+def route(reader: Any, body: Element, params: Params) -> RouteAct:
+    """An inline <Route> or a <CatalogReference> to one: its waypoints' positions."""
     scope = params
     if body.tag == "CatalogReference":
         body, scope = reader._catalog_entry(body, params, ("Route",))
@@ -57,7 +77,8 @@ def synchronize_action(reader: Any, node: Element, params: Params) -> SyncAct:
             final = (params.choice(speed, "speedTargetValueType", ("delta", "factor")), params.number(speed, "value"))
     return SyncAct(reader.entity_ref(node, params, "masterEntityRef"),
                    reader.position(node.require("TargetPositionMaster"), params),
-                   reader.position(node.require("TargetPosition"), params), final, node)
+                   reader.position(node.require("TargetPosition"), params), final, node,
+                   params.number(node, "targetTolerance", 0.0), params.number(node, "targetToleranceMaster", 0.0))
 
 
 # What of an <Environment> drivesim cannot show: element -> (attributes named in the warning, why).

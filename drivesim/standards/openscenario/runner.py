@@ -33,8 +33,9 @@ from drivesim.standards.openscenario import conditions as cond
 from drivesim.standards.openscenario.conditions import SMALL, STAND_STILL_MPS, Condition, EntityState
 from drivesim.standards.openscenario.model import (Dynamics, EnvironmentAct, LaneChangeAct, LaneOffsetAct, LanePos,
                                                   RelativeLanePos, RelativeObjectPos, RelativeRoadPos, RoadPos,
-                                                  RouteAct, ScenarioDef, SpeedAct, SyncAct, TeleportAct, WorldPos)
-from drivesim.standards.openscenario.motion import PEAK, SHAPES, Change, Motion
+                                                  RouteAct, RoutePos, ScenarioDef, SpeedAct, SyncAct, TeleportAct,
+                                                  WorldPos)
+from drivesim.standards.openscenario.motion import PEAK, SHAPES, Change, Motion, rate
 from drivesim.standards.openscenario.storyboard import FiredEvent, Node, Storyboard
 from drivesim.standards.openscenario.xmltree import Element, located
 
@@ -181,6 +182,8 @@ class Runner:
     def _absolute(self, name: str, pos: Any) -> tuple[float, float, int]:
         """A Position at t = 0 -> (s, t, driving direction along s)."""
         road = self.road
+        if isinstance(pos, RoutePos):
+            raise NeedsNetwork()  # a route's path: the network runner follows it
         if isinstance(pos, (LanePos, RoadPos)) and pos.road != road.id:
             raise located(pos.node, f"{name} is on road {pos.road}, the ego on road {road.id}",
                           "put every entity on the ego's road (one straight road)")
@@ -203,6 +206,12 @@ class Runner:
             if not self._has_lane(lane_id):
                 raise located(pos.node, f"lane {lane_id} does not exist on road {road.id}")
             return rs + pos.ds, self._centre_t(lane_id) + pos.offset, rdir
+        if isinstance(pos, RelativeRoadPos):  # its lane's direction unless an Orientation says otherwise
+            s, t = rs + pos.ds, rt + pos.dt
+            lane_id = self._lane_at(t)
+            if not self._has_lane(lane_id):
+                raise located(pos.node, f"t={t:g} is beside every lane of road {road.id}", "give a dt onto a lane")
+            return s, t, self._direction(pos.heading, road.direction(lane_id), pos.node)
         assert isinstance(pos, RelativeObjectPos)
         return rs + pos.dx * rdir, rt + pos.dy * rdir, rdir
 
@@ -216,11 +225,11 @@ class Runner:
             u_c = m.u0 + float(speed.integral(t))
             lat_c = float(lateral.value(t))
             h = 1e-4
-            lat_acc = float((lateral.rate(t + h) - lateral.rate(t)) / h)
+            lat_acc = float((rate(lateral, float(t) + h) - rate(lateral, float(t))) / h)
             still = self._still_since[name]
             self._states[name] = EntityState(
-                u=u_c - cx, lateral=lat_c + cy, speed=float(speed.value(t)), lateral_speed=float(lateral.rate(t)),
-                acceleration=float(speed.rate(t)), lateral_acceleration=lat_acc, length=m.entity.size[0],
+                u=u_c - cx, lateral=lat_c + cy, speed=float(speed.value(t)), lateral_speed=rate(lateral, float(t)),
+                acceleration=rate(speed, float(t)), lateral_acceleration=lat_acc, length=m.entity.size[0],
                 width=m.entity.size[1], center_u=u_c, center_lateral=lat_c,
                 standstill_s=0.0 if still is None else self.t - still, odometer=u_c - m.u0)
         return self._states[name]
@@ -233,6 +242,8 @@ class Runner:
         ref = self.state(pos.entity)
         if isinstance(pos, RelativeObjectPos):
             return ref.u + pos.dx, ref.lateral - pos.dy
+        if isinstance(pos, RelativeRoadPos):
+            return ref.u + pos.ds * self.frame.direction, self.frame.lateral(self.frame.t_of(ref.lateral) + pos.dt)
         lane_id = step_lanes(self._lane_at(self.frame.t_of(ref.lateral)), pos.d_lane)
         if not self._has_lane(lane_id):
             raise located(pos.node, f"lane {lane_id} does not exist on road {self.road.id}")
@@ -471,7 +482,7 @@ def _uses_network(definition: ScenarioDef) -> bool:
                                                          for m in g.maneuvers for e in m.events for a in e.actions]
     positions = [a.position for a in actions if isinstance(a, TeleportAct)]
     return (any(isinstance(a, (RouteAct, SyncAct)) for a in actions)
-            or any(isinstance(p, RelativeRoadPos) or (isinstance(p, RelativeLanePos) and p.ds_lane) for p in positions))
+            or any(isinstance(p, RoutePos) or (isinstance(p, RelativeLanePos) and p.ds_lane) for p in positions))
 
 
 def step_lanes(lane_id: int, steps: int) -> int:
