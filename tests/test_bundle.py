@@ -328,3 +328,18 @@ def test_hostile_and_contradictory_configs_are_refused_quickly(saved_a, tmp_path
     (folder / CONFIG_FILE).write_text(yaml.safe_dump(data))
     with pytest.raises(BundleError, match="scaling_factor"):
         load_bundle(folder)
+
+
+def test_tiny_world_grows_from_tiny_with_the_road_channels_at_zero():
+    """scripts/finetune_world.sh grows a tiny bundle into tiny_world: 11 layout channels everywhere, the
+    5 new input channels of each layout-reading layer start at zero."""
+    from drivesim.models.bundle import build_bundle, grow_bundle
+    from drivesim.models.configs import get_config
+
+    world = get_config("tiny_world")
+    assert (world.unet.num_layout_channels, world.interpolator.num_layout_channels,
+            world.upsampler.num_layout_channels) == (11, 11, 11)
+    assert world.interpolator.use_rate and not world.unet.use_rate
+    assert world.frame_size == get_config("tiny").frame_size  # only the layout input differs
+    with torch.device("meta"):
+        build_bundle(world)
