@@ -330,9 +330,9 @@ def test_hostile_and_contradictory_configs_are_refused_quickly(saved_a, tmp_path
         load_bundle(folder)
 
 
-def test_tiny_world_grows_from_tiny_with_the_road_channels_at_zero():
-    """scripts/finetune_world.sh grows a tiny bundle into tiny_world: 11 layout channels everywhere, the
-    5 new input channels of each layout-reading layer start at zero."""
+def test_tiny_world_is_tiny_with_the_road_channels():
+    """scripts/finetune_world.sh grows a tiny bundle into tiny_world: 11 layout channels for every model and
+    nothing else changed, so grow_bundle (its new inputs zeroed, tested above) can carry every weight over."""
     from drivesim.models.bundle import build_bundle, grow_bundle
     from drivesim.models.configs import get_config
 
