@@ -53,7 +53,7 @@ def test_examples_are_there():
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_validates(path):
-    assert validate_scenario_text(path.read_text(), path.name) == []
+    assert validate_scenario_text(path.read_text(), str(path)) == []  # its road file is relative to it
     scenario = load_scenario(path)
     assert scenario.name == path.stem  # file name and scenario name agree
     assert check_scenario(scenario) == []
