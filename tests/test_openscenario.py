@@ -1,6 +1,11 @@
 """OpenSCENARIO import: events fire when their conditions first hold, checked against kinematics
 computed by hand (frames at 10 fps: an event fires on the first frame at which its rule holds).
 
+Kinematics by esmini's stepping (docs/openscenario.md, "Timing"): a speed transition that fires at frame
+t_k is one step in at t_k + dt, and each step moves an entity by its speed at the step's end times dt, so a
+ramp of rate a leaves it a * dt^2 * n (n + 1) / 2 metres from where its start speed would after n steps;
+drivesim's recorded speed leads esmini's by half a step while a transition runs.
+
     python -m pytest tests/test_openscenario.py -q
 
 Distances: the example catalog's cars have their reference point 1.4 m behind the box centre, so
@@ -17,10 +22,13 @@ import pytest
 
 from drivesim.scenario.engine import ScenarioEngine
 from drivesim.scenario.loader import parse_scenario
+from drivesim.scenario.motion import EntityMotion
+from drivesim.scenario.network import scenario_world
 from drivesim.standards.openscenario import ImportOptions, import_openscenario
 from openscenario_fixtures import EXAMPLES
 
 FPS = 10.0
+STEP_S = 1 / FPS
 CAMERA_AHEAD_OF_CENTRE_M = 4.6 / 2 - 1.0
 
 
@@ -61,26 +69,33 @@ def test_lead_brakes_when_time_to_collision_falls_below_its_threshold():
     imported = run("lead_brake_ttc.xosc")
     gap0 = 80.0 - 4.6  # freespace: box gap
     t_lead = first_frame_after((gap0 - 4.0 * (25 - 15)) / (25 - 15))  # gap / closing < 4 s
-    # then the lead brakes at 4 m/s^2: gap = g1 - 10 tau - 2 tau^2, closing = 10 + 4 tau; ego: TTC < 2 s
+    # then the lead brakes at 4 m/s^2, by esmini's steps: n steps later closing = 10 + 4 n dt and the gap
+    # g1 - 10 n dt - 4 dt^2 n (n + 1) / 2; the ego brakes on the first frame with TTC = gap / closing < 2 s
     g1 = gap0 - 10 * t_lead
-    tau = (-18 + math.sqrt(18 ** 2 + 8 * (g1 - 20))) / 4  # 2 tau^2 + 18 tau - (g1 - 20) = 0
-    t_ego = first_frame_after(t_lead + tau)
+    n = next(n for n in range(1, 100)
+             if (g1 - 10 * n * STEP_S - 4 * STEP_S ** 2 * n * (n + 1) / 2) / (10 + 4 * n * STEP_S) < 2)
+    t_ego = round(t_lead + n * STEP_S, 9)
     assert fired(imported) == [(t_lead, "LeadBrakes", 1), (t_ego, "EgoBrakes", 1)]
     assert (t_lead, t_ego) == (pytest.approx(3.6), pytest.approx(4.6))
     engine = ScenarioEngine(imported.scenario)
-    _, _, speed, _ = engine.named_trajectory("Lead", np.array([t_lead, t_lead + 1.25, t_lead + 2.5]))
-    assert speed == pytest.approx([15.0, 10.0, 5.0])  # linear, rate 4: 2.5 s
-    assert engine.road_state(t_ego + 2.5).ego_speed_mps == pytest.approx(5.0)  # rate 8 from 25
+    times = np.array([t_lead, t_lead + 1.25, t_lead + 2.5])
+    _, _, speed, _ = engine.named_trajectory("Lead", times)
+    # linear, rate 4 from 15 (2.5 s); the clip's speed leads esmini's by half a step while it brakes
+    assert speed == pytest.approx(np.maximum(15.0 - 4 * (times - t_lead + STEP_S / 2), 5.0))
+    assert engine.road_state(t_ego + 2.5).ego_speed_mps == pytest.approx(5.0)  # rate 8 from 25: over by then
 
 
 def test_ego_accelerates_until_a_relative_distance_is_reached_then_follows_the_lead():
     imported = run("ego_close_gap.xosc")
     t_act = first_frame_after(1.0)
-    gap_after_accel = 80.0 - 0.5 * 2.0 * 5.0 ** 2  # ego 20 -> 30 m/s over 5 s: closes 25 m
+    # ego 20 -> 30 m/s over 5 s (50 steps of +0.2 m/s): esmini closes 0.2 * 0.1 * (1 + ... + 50) = 25.5 m,
+    # the 25 m of the ramp plus half a step of its 10 m/s
+    gap_after_accel = 80.0 - 0.5 * 2.0 * 5.0 ** 2 - 10.0 * STEP_S / 2
     t_gap = first_frame_after(t_act + 5 + (gap_after_accel - 30.0) / 10.0)  # then closes 10 m/s
     assert fired(imported)[:2] == [(t_act, "Accelerate", 1), (t_gap, "HoldGap", 1)]
+    assert (t_act, t_gap) == (pytest.approx(1.1), pytest.approx(8.6))
     gap_at_trigger = gap_after_accel - 10.0 * (t_gap - t_act - 5)
-    final_gap = gap_at_trigger - 10.0 * 2.5 / 2  # back to 20 m/s at 4 m/s^2
+    final_gap = gap_at_trigger - 10.0 * 2.5 / 2 + 10.0 * STEP_S / 2  # back to 20 m/s at 4 m/s^2, esmini's steps
     engine = ScenarioEngine(imported.scenario)
     _, z, lead_speed, _ = engine.named_trajectory("Lead", np.array([13.0, 20.0]))
     assert z == pytest.approx([final_gap - CAMERA_AHEAD_OF_CENTRE_M] * 2)
@@ -90,16 +105,33 @@ def test_ego_accelerates_until_a_relative_distance_is_reached_then_follows_the_l
 
 def test_drive_when_close_fires_its_events_again_and_again():
     imported = run("drive_when_close.xosc")
-    # ego 10 m/s, target waits 50 m ahead; Drive when gap < 30, Stop when gap > 40 (reference points)
+    # ego 10 m/s, target waits 50 m ahead; Drive when gap < 30, Stop when gap > 40 (reference points).
+    # esmini's steps: a ramp of 5 m/s^2 over 3 s (30 steps of 0.5 m/s) moves the target 0.5 * 0.1 * (1 + ...
+    # + 30) = 23.25 m accelerating 0 -> 15 (22.5 m + half a step of 15 m/s), 45 - 23.25 = 21.75 m braking
     t1 = first_frame_after((50 - 30) / 10)
-    g = 50 - 10 * t1  # target accelerates 0 -> 15 at 5 m/s^2 (3 s): gap changes by 7.5 - 30 over them
-    g += 0.5 * 15 * 3 - 10 * 3
+    target = 50 + 23.25  # at t1 + 3, then 15 m/s
+    g = target - 10 * (t1 + 3)
     t2 = first_frame_after(t1 + 3 + (40 - g) / 5)  # then opens at 5 m/s
-    g = g + 5 * (t2 - t1 - 3)
-    g += 0.5 * 15 * 3 - 10 * 3  # brakes 15 -> 0 in 3 s
-    t3 = first_frame_after(t2 + 3 + (g - 30) / 10)
+    target += 15 * (t2 - t1 - 3) + 21.75  # at t2 + 3, stopped
+    t3 = first_frame_after(t2 + 3 + (target - 10 * (t2 + 3) - 30) / 10)
     assert fired(imported) == [(t1, "Drive", 1), (t2, "Stop", 1), (t3, "Drive", 2)]
-    assert (t1, t2, t3) == (pytest.approx(2.1), pytest.approx(8.9), pytest.approx(12.3))
+    assert (t1, t2, t3) == (pytest.approx(2.1), pytest.approx(8.7), pytest.approx(12.0))
+
+
+def test_drive_when_close_drives_the_target_through_esmini_positions():
+    imported = run("drive_when_close.xosc")
+    # the target's reference point (s along the road), by esmini's steps from the events above (2.1, 8.7 s):
+    # 50 m, + 23.25 m accelerating until 5.1 s, + 15 m/s until 8.7 s; at 10 s, 13 steps into the brake,
+    # 0.1 * (14.5 + 14 + ... + 8.5) = 14.95 m more; at 12 s it stands after 21.75 m of braking (the second
+    # Drive fires at 12.0 s and moves it from then on). drivesim's integral of its recorded speed (each
+    # ramp half a step earlier) is within 0.5 * 5 * 0.05^2 = 6 mm of these.
+    s10 = 50 + 23.25 + 15 * 3.6 + STEP_S * sum(15 - 0.5 * i for i in range(1, 14))
+    s12 = 50 + 23.25 + 15 * 3.6 + 21.75
+    assert (s10, s12) == (pytest.approx(142.2), pytest.approx(149.0))
+    world = scenario_world(imported.scenario)
+    x = EntityMotion(world.agents[0]).at(np.array([0.0, 10.0, 12.0])).lane.x  # along the straight road
+    assert x[1] - x[0] + 50 == pytest.approx(s10, abs=0.05)
+    assert x[2] - x[0] + 50 == pytest.approx(s12, abs=0.05)
 
 
 def test_alks_cut_in_uses_both_lanes_of_a_two_lane_road_and_warns_about_the_controller():

@@ -31,6 +31,7 @@ class Change:
     takes_over: bool
     node: Element
     lane: Optional[int] = None  # a drivesim lane, where the target is that lane's centre
+    lead: float = 0.0  # seconds it is recorded before the step that starts it (esmini's stepping, runner.py)
 
 
 class Motion:
@@ -63,7 +64,18 @@ class Motion:
         return any(c.shape != "step" and c.at <= t < c.at + c.duration - 1e-9 for c in self.changes[prop])
 
     def value(self, prop: str, t: float) -> float:
-        return float(self.profile(prop).value(np.array(t)))
+        """`prop` as esmini has it at frame time t: a change recorded `lead` seconds before the step that
+        started it is read that much later in its profile (the position, the profile's integral, is not)."""
+        return float(self.profile(prop).value(np.array(t - self.lead(prop, t))))
+
+    def rate(self, prop: str, t: float) -> float:
+        """The rate of `prop` as esmini has it at frame time t (see `value`)."""
+        return rate(self.profile(prop), t - self.lead(prop, t))
+
+    def lead(self, prop: str, t: float) -> float:
+        """The lead of the change governing `prop` at frame time t: the last one whose step has begun."""
+        begun = [c for c in self.changes[prop] if c.at + c.lead <= t + 1e-9]
+        return begun[-1].lead if begun else 0.0
 
 
 def rate(profile: BlendedProfile, t: float) -> float:

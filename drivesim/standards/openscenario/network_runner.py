@@ -115,7 +115,7 @@ class NetworkRunner(Runner):
         speed, lateral = m.profile("speed"), m.profile("lateral")
         cx, cy = m.entity.center
         u_c, r_c = m.u0 + float(speed.integral(t)), float(lateral.value(t))
-        v, lat_rate = float(speed.value(t)), rate(lateral, float(t))
+        v, lat_rate = m.value("speed", self.t), rate(lateral, float(t))  # speed as esmini has it at t
         path = self.paths[name]
         pose, centre_lateral = path.poses_and_lateral(u_c, r_c)
         yaw = float(pose.heading) - math.atan2(lat_rate, v)  # drivesim's heading: the lane's, turned by the lane change
@@ -125,7 +125,7 @@ class NetworkRunner(Runner):
         frame = self.frames[name]
         self._states[name] = EntityState(
             u=u_c - cx, lateral=float(path.lane_lateral(u_c - cx)) + r_c + cy, speed=v, lateral_speed=lat_rate,
-            acceleration=rate(speed, float(t)),
+            acceleration=m.rate("speed", self.t),
             lateral_acceleration=float((rate(lateral, float(t) + h) - lat_rate) / h),
             length=m.entity.size[0], width=m.entity.size[1], center_u=u_c,
             center_lateral=float(centre_lateral) + r_c, standstill_s=0.0 if still is None else self.t - still,
@@ -247,9 +247,10 @@ class NetworkRunner(Runner):
             if not 0.0 <= v <= MAX_SPEED_MPS:
                 raise located(a.node, f"{name} would need a speed of {v:.3g} m/s to cover {need:.3g} m in "
                               f"{arrival:.3g} s", "move the target or master positions (drivesim: 0..100 m/s)")
-        start = t
+        start = self.speed_start(name, t, arrival)
+        lead = t - start
         for k, (duration, v) in enumerate(targets):
-            change = Change(start, duration, v, "linear", False, a.node)
+            change = Change(start, duration, v, "linear", False, a.node, lead=lead)
             if k == 0:
                 self._record(name, "speed", change)
             else:

@@ -8,7 +8,8 @@ the entities on the road (<Init>), then each frame, in esmini's order:
    longitudinal or lateral;
 2. running actions are stepped: one whose transition is over ends, and the end propagates.
 
-Each started action is turned into a change of its entity's speed or lateral position at that time,
+Each started action is turned into a change of its entity's speed or lateral position at that time
+(a speed transition half a step earlier, so that positions are esmini's sums of steps: `speed_start`),
 with a duration and a shape (`format.Action`); the world's state at any time is computed from these
 changes (`motion.py`) with the very profiles drivesim's engine uses, so the scenario that comes out
 runs the same motion in drivesim. Transition durations follow esmini: rate -> peak rate
@@ -227,9 +228,9 @@ class Runner:
             h = 1e-4
             lat_acc = float((rate(lateral, float(t) + h) - rate(lateral, float(t))) / h)
             still = self._still_since[name]
-            self._states[name] = EntityState(
-                u=u_c - cx, lateral=lat_c + cy, speed=float(speed.value(t)), lateral_speed=rate(lateral, float(t)),
-                acceleration=rate(speed, float(t)), lateral_acceleration=lat_acc, length=m.entity.size[0],
+            self._states[name] = EntityState(  # speed as esmini has it at t, the position from the profile
+                u=u_c - cx, lateral=lat_c + cy, speed=m.value("speed", self.t), lateral_speed=rate(lateral, float(t)),
+                acceleration=m.rate("speed", self.t), lateral_acceleration=lat_acc, length=m.entity.size[0],
                 width=m.entity.size[1], center_u=u_c, center_lateral=lat_c,
                 standstill_s=0.0 if still is None else self.t - still, odometer=u_c - m.u0)
         return self._states[name]
@@ -280,7 +281,7 @@ class Runner:
             for run in self.runs:
                 if run.follows == entity and not run.done and run.entity != entity:
                     copy = Change(change.at, change.duration, run.transform(change.target), change.shape, True,
-                                  change.node)
+                                  change.node, lead=change.lead)
                     self._record(run.entity, "speed", copy)
 
     def _execute(self, run: Run, t: float, init: bool = False) -> None:
@@ -335,8 +336,23 @@ class Runner:
             m.set_initial("speed", v1)
             self._states.clear()  # <Init>: before the first frame's snapshot
         else:
-            self._record(run.entity, "speed", Change(t, duration, v1, SHAPES[shape], False, a.node))
+            start = self.speed_start(run.entity, t, duration)
+            self._record(run.entity, "speed", Change(start, duration, v1, SHAPES[shape], False, a.node, lead=t - start))
         run.end = math.inf if run.follows else t + duration  # a continuous action runs until something ends it
+
+    def speed_start(self, entity: str, t: float, duration: float) -> float:
+        """When a speed transition that esmini starts in the step at t is recorded to start: half a step earlier.
+
+        esmini steps an action in the step its trigger held (the speed after that step is the transition's
+        value one step in) and then moves the entity by that speed * dt, so its position is the sum of the
+        speeds at the ends of the steps: the integral of the same transition begun half a step earlier (exactly
+        for a linear one). The recorded profile, the speed drivesim's engine shows, so leads esmini's speed by
+        half a step during the transition; `Motion.value` reads the runner's speeds back by that lead (the
+        change's `lead`, t - start). A step change starts at t. Never before 0 s or an earlier change of the
+        entity's speed (the new one governs)."""
+        if duration <= SMALL:
+            return t
+        return max(round(t - self.dt / 2, 9), 0.0, *(c.at for c in self.motions[entity].changes["speed"]))
 
     def _lane_change(self, run: Run, a: LaneChangeAct, m: Motion, t: float) -> None:
         speed, current = m.value("speed", t), m.value("lateral", t)
