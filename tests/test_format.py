@@ -62,3 +62,26 @@ def test_atomic_write_gives_readable_file(tmp_path):
     os.umask(umask)
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
     assert [p.name for p in path.parent.iterdir()] == ["labels.jsonl"]  # no temp file left
+
+
+AT_LANE = {"road": "1", "lane": -1, "s": 10}
+
+
+def test_reference_behind_m_is_on_the_box_and_dumped_only_when_set():
+    truck = {"id": "a", "type": "truck", "position": AT_LANE, "reference_behind_m": 9.0}
+    s = Scenario.model_validate({**MINIMAL, "ego": {"position": AT_LANE, "reference_behind_m": 1.4}, "agents": [truck]})
+    assert (s.ego.reference_behind_m, s.agents[0].reference_behind_m) == (1.4, 9.0)  # up to the length
+    assert s.model_dump()["ego"]["reference_behind_m"] == 1.4
+    plain = Scenario.model_validate({**MINIMAL, "ego": {"position": AT_LANE, "reference_behind_m": 0},
+                                     "agents": [{"id": "a", "type": "car", "lane": 0, "distance_m": 10}]})
+    dumped = plain.model_dump()
+    assert "reference_behind_m" not in dumped["ego"] and "reference_behind_m" not in dumped["agents"][0]
+
+
+@pytest.mark.parametrize("where,value", [("ego", -0.1), ("ego", float("nan")), ("ego", float("inf")), ("ego", 4.6),
+                                         ("agent", -1.0), ("agent", float("nan")), ("agent", 4.6)])
+def test_reference_behind_m_rejects_negative_nan_and_longer_than_the_entity(where, value):
+    data = {**MINIMAL, "ego": {"position": AT_LANE}, "agents": [{"id": "a", "type": "car", "position": AT_LANE}]}
+    (data["ego"] if where == "ego" else data["agents"][0])["reference_behind_m"] = value
+    with pytest.raises(ValidationError, match="reference_behind_m"):
+        Scenario.model_validate(data)

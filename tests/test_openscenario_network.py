@@ -94,6 +94,39 @@ def test_left_turn_across_reaches_the_crossing_point_with_the_ego_within_one_fra
     assert ego_ref[k_ego] < 1.0 and npc_ref[k_npc] < 1.0
 
 
+def test_left_turn_across_turns_with_the_lane_at_the_reference_point_as_the_runner_does():
+    """The Npc turns left on road 105 (its reference line a 10 m radius): its heading is the lane's at its
+    reference point, 1.4 m (BoundingBox/Center x) behind the box centre: 1.4 / 10 rad less far round than the
+    lane at the centre. The runner's states (what conditions read) are the planned YAML's poses."""
+    from drivesim.standards.openscenario.network_runner import NetworkRunner
+    from drivesim.standards.openscenario.parse import parse_file
+
+    path = EXAMPLES / "left_turn_across.xosc"
+    imported = import_openscenario(path)
+    assert [imported.scenario.ego.reference_behind_m, imported.scenario.agents[0].reference_behind_m] == [1.4, 1.4]
+    world = scenario_world(imported.scenario)
+    runner = NetworkRunner(parse_file(path), 10.0, 60.0)
+    runner.run()
+    in_turn = 0
+    for t in np.arange(0.0, imported.scenario.duration_s, 0.5):
+        runner.t = float(t)
+        runner._states.clear()  # the runner's per-frame cache
+        for name, placement in (("Ego", world.ego), ("Npc", world.agents[0])):
+            planned, state = EntityMotion(placement).at(np.array([t])), runner.state(name)
+            assert [state.center_world.x, state.center_world.y] == pytest.approx(
+                [float(planned.lane.x[0]), float(planned.lane.y[0])], abs=1e-9)
+            assert math.remainder(state.heading - float(planned.heading[0]), 2 * math.pi) == pytest.approx(0, abs=1e-9)
+        npc = world.agents[0]
+        u = float(EntityMotion(npc).at(np.array([t])).u[0])
+        step, _, _ = npc.path.locate(u)
+        if step.road == "105" and npc.path.locate(u - 1.4)[0].road == "105":
+            at_centre = float(npc.path.poses(u, 0.0).heading)
+            assert math.remainder(runner.state("Npc").heading - (at_centre - 1.4 / 10), 2 * math.pi) == pytest.approx(
+                0, abs=1e-6)
+            in_turn += 1
+    assert in_turn >= 3
+
+
 def _crossing_file(tmp_path, init: str, stories: str = "", name: str = "t.xosc") -> Path:
     return xosc(tmp_path, car("Ego") + car("A"), init, stories, road=ROADS / "crossing.xodr", name=name)
 

@@ -17,7 +17,8 @@ from drivesim.scenario.engine import ScenarioEngine
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.lane_path import follow_lane
 from drivesim.scenario.loader import load_scenario, parse_scenario
-from drivesim.scenario.network import is_straight_road, scenario_network
+from drivesim.scenario.motion import EntityMotion
+from drivesim.scenario.network import is_straight_road, scenario_network, scenario_world
 
 BEND = [{"straight": 30}, {"clothoid": {"length": 30, "curvature_start": 0, "curvature_end": 0.01}},
         {"arc": {"length": 300, "radius": 100}}, {"straight": 300}]
@@ -173,3 +174,40 @@ def test_a_bend_tighter_than_its_lanes_is_located():
     issues = validate_scenario_text(text, "x.yaml")
     assert [(i.key_path, i.line) for i in issues] == [("road.segments[1].arc.radius", 7)]
     assert parse_scenario(text.replace("-8", "-30")).road.segments[1].arc.radius == -30
+
+
+def test_an_entity_turns_with_its_lane_at_the_point_reference_behind_m_behind_its_centre():
+    # An arc of radius 50 m turning left from (0, 0) along +x; lane -1's centre circles (0, 50) at 51.75 m,
+    # oncoming lane 1's at 48.25 m. d = 1.5 m: at t = 1 s the ego's box centre is at s = 20 + 10 = 30, its
+    # reference point at s = 28.5, angle 28.5 / 50 = 0.57 rad round the circle: heading 0.57 (the lane's at the
+    # box centre would be 0.6), reference point (51.75 sin 0.57, 50 - 51.75 cos 0.57) = (27.925959, 6.431625),
+    # box centre 1.5 m on along the tangent there: (29.188810, 7.241073), sqrt(51.75^2 + 1.5^2) from (0, 50).
+    scenario = Scenario.model_validate({
+        "name": "arc", "duration_s": 3, "road": {"lanes": 1, "oncoming_lanes": 1,
+                                                 "segments": [{"arc": {"length": 200, "radius": 50}}]},
+        "ego": {"position": {"road": "main", "lane": -1, "s": 20}, "speed_mps": 10, "reference_behind_m": 1.5},
+        "agents": [{"id": "oncoming", "type": "car", "position": {"road": "main", "lane": 1, "s": 100},
+                    "speed_mps": 10, "reference_behind_m": 1.5},
+                   {"id": "changer", "type": "car", "position": {"road": "main", "lane": -1, "s": 40},
+                    "speed_mps": 10, "reference_behind_m": 1.5,
+                    "actions": [{"at_s": 0.5, "duration_s": 1.0, "lateral_m": 2.5}]}]})
+    world = scenario_world(scenario)
+    ego = EntityMotion(world.ego).at(np.array([1.0]))
+    assert [float(ego.lane.x[0]), float(ego.lane.y[0])] == pytest.approx([29.188810, 7.241073], abs=1e-6)
+    assert float(ego.heading[0]) == pytest.approx(0.57, abs=1e-9)
+    assert math.hypot(float(ego.lane.x[0]), float(ego.lane.y[0]) - 50) == pytest.approx(math.hypot(51.75, 1.5))
+    assert float(ego.u[0]) == pytest.approx(world.ego.path.u_start + 10)  # u is still the box centre's
+    # Oncoming, towards -s: box centre at s = 90, reference point at s = 91.5 (1.83 rad), heading 1.83 - pi;
+    # (48.25 sin 1.83, 50 - 48.25 cos 1.83) less 1.5 (cos 1.83, sin 1.83) = (47.022646, 60.917110). The labels'
+    # world pose is the same.
+    oncoming = next(a for a in ScenarioEngine(scenario).agent_states(1.0) if a.track_id == "oncoming").world
+    assert [oncoming.x, oncoming.y] == pytest.approx([47.022646, 60.917110], abs=1e-6)
+    assert math.remainder(oncoming.heading - (1.83 - math.pi), 2 * math.pi) == pytest.approx(0.0, abs=1e-9)
+    # During a lane change: the lane's heading at (u - d, r) turned by the change's yaw, the centre d on along it
+    changer = world.agents[1]
+    state = EntityMotion(changer).at(np.array([1.0]))
+    reference = changer.path.poses(state.u - 1.5, state.r)
+    heading = reference.heading - np.arctan2(state.lateral_rate, state.speed_mps)
+    assert abs(float(state.lateral_rate[0])) > 1.0 and float(state.heading[0]) == pytest.approx(float(heading[0]))
+    assert [float(state.lane.x[0]), float(state.lane.y[0])] == pytest.approx(
+        [float(reference.x[0] + 1.5 * np.cos(heading[0])), float(reference.y[0] + 1.5 * np.sin(heading[0]))])

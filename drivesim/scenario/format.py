@@ -33,6 +33,7 @@ DEFAULT_SIZE_M: dict[str, tuple[float, float, float]] = {
     "cyclist": (1.8, 0.6, 1.7),
     "motorcycle": (2.2, 0.8, 1.5),
 }
+EGO_LENGTH_M = DEFAULT_SIZE_M["car"][0]  # the ego is a car (engine.EGO_SIZE_M)
 
 
 class _Strict(BaseModel):
@@ -194,7 +195,8 @@ class Action(_Grown):
 
 
 class Ego(_Grown):
-    _ADDED: ClassVar[dict[str, Any]] = {"lateral_m": None, "actions": [], "position": None, "route": None}
+    _ADDED: ClassVar[dict[str, Any]] = {"lateral_m": None, "actions": [], "position": None, "route": None,
+                                        "reference_behind_m": 0.0}
 
     lane: int = Field(0, ge=0)
     speed_mps: float = Field(10.0, ge=0.0, le=100.0)
@@ -206,6 +208,9 @@ class Ego(_Grown):
     # the roads it drives through; without a route it follows its lane (the first successor at a junction).
     position: Optional[Position] = None
     route: Route = Field(None, min_length=1)
+    # The ego's box centre is this far ahead of the point that follows its lane (which also gives its heading):
+    # OpenSCENARIO's reference point, usually the rear axle. 0: the box centre follows the lane.
+    reference_behind_m: float = Field(0.0, ge=0.0, le=EGO_LENGTH_M, allow_inf_nan=False)
 
     _route_as_text = field_validator("route", mode="before")(lambda cls, v: _route_ids(v))
 
@@ -217,7 +222,7 @@ class Ego(_Grown):
 
 
 class Agent(_Grown):
-    _ADDED: ClassVar[dict[str, Any]] = {"position": None, "route": None}
+    _ADDED: ClassVar[dict[str, Any]] = {"position": None, "route": None, "reference_behind_m": 0.0}
 
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     type: AgentType
@@ -230,11 +235,16 @@ class Agent(_Grown):
     actions: list[Action] = Field(default_factory=list)
     position: Optional[Position] = None  # lane coordinates instead of lane / lateral_m + distance_m
     route: Route = Field(None, min_length=1)  # the roads to drive through (default: follow the lane)
+    # Like the ego's: the box centre is this far ahead of the point that follows the lane; at most the length.
+    reference_behind_m: float = Field(0.0, ge=0.0, allow_inf_nan=False)
 
     _route_as_text = field_validator("route", mode="before")(lambda cls, v: _route_ids(v))
 
     @model_validator(mode="after")
     def _placement(self) -> "Agent":
+        if self.reference_behind_m > self.size[0]:
+            raise ValueError(f"reference_behind_m {self.reference_behind_m:g} is more than the agent's length "
+                             f"({self.size[0]:g} m): the point that follows the lane must be on its box")
         if self.position is not None:
             if self.lane is not None or self.lateral_m is not None or self.distance_m is not None:
                 raise ValueError("give either position or lane / lateral_m with distance_m, not both")

@@ -5,7 +5,9 @@ world pose over time on its `LanePath`.
 "Action semantics"); the OpenSCENARIO runner uses it too. An entity's position along its path is
 u(t) = u_start + the integral of its speed (closed form, exact for any frame rate); its offset r from its
 lane's centre (metres to the right) is a profile of its lateral actions; its heading is the lane's heading
-turned right by atan2(dr/dt, speed).
+turned right by atan2(dr/dt, speed). With `reference_behind_m` d > 0 the point that follows the lane is d
+behind the box centre (OpenSCENARIO's reference point): it is at (u - d, r), the heading is the lane's there
+(turned as above), and the box centre is d ahead of it along that heading; u stays the box centre's.
 
     from drivesim.scenario.motion import BlendedProfile
     BlendedProfile(10.0, [(1.0, 2.0, 4.0)]).value([0.0, 2.0, 5.0])  # 10, 7, 4: braking to 4 m/s over 2 s
@@ -89,6 +91,7 @@ class Placement:
     speed_mps: float
     speed_changes: tuple[tuple, ...] = ()  # BlendedProfile changes of the speed
     lateral_changes: tuple[tuple, ...] = ()  # BlendedProfile changes of r
+    reference_behind_m: float = 0.0  # the box centre is this far ahead of the point that follows the lane
 
 
 class EntityState(NamedTuple):
@@ -99,7 +102,7 @@ class EntityState(NamedTuple):
     lateral_m: np.ndarray  # metres right of the left edge of the lanes of its direction
     speed_mps: np.ndarray
     lateral_rate: np.ndarray  # dr/dt, + to the right
-    lane: Poses  # its lane's pose at (u, r): the heading without the yaw of a lane change
+    lane: Poses  # its box centre, and its lane's heading and pitch where it turns: without the yaw of a lane change
     heading: np.ndarray  # world heading: the lane's, turned right by atan2(lateral_rate, speed)
 
 
@@ -119,5 +122,17 @@ class EntityMotion:
         u = self.path.u_start + self.travel(t)
         r, speed, rate = self.lateral.value(t), self.speed.value(t), self.lateral.rate(t)
         lane, centre = self.path.poses_and_lateral(u, r)
-        lateral = centre + r
-        return EntityState(u, r, lateral, speed, rate, lane, lane.heading - np.arctan2(rate, speed))
+        yaw = np.arctan2(rate, speed)
+        behind = self.placement.reference_behind_m
+        if behind:
+            lane = ahead_of_reference(self.path.poses(u - behind, r), yaw, behind)
+        return EntityState(u, r, centre + r, speed, rate, lane, lane.heading - yaw)
+
+
+def ahead_of_reference(reference: Poses, yaw: np.ndarray | float, d: float) -> Poses:
+    """The box centre d metres ahead of its reference point along the entity's heading (the reference's lane
+    heading turned right by `yaw`), up the reference's pitch; heading and pitch stay the reference's lane's."""
+    heading = reference.heading - yaw
+    flat = d * np.cos(reference.pitch)
+    return Poses(reference.x + flat * np.cos(heading), reference.y + flat * np.sin(heading),
+                 reference.z + d * np.sin(reference.pitch), reference.heading, reference.pitch)

@@ -187,7 +187,7 @@ class _Builder:
             lane_id = run_lanes(network.roads[INLINE_ROAD_ID], 0, 1)[ego.lane]
             path = self._follow(network, ("ego",), INLINE_ROAD_ID, lane_id, s, ego.route, ahead)
             r0 = 0.0 if ego.lateral_m is None else ego.lateral_m - float(path.lane_lateral(path.u_start))
-        placement = self._placement(("ego",), path, r0, ego.speed_mps, ego.actions)
+        placement = self._placement(("ego",), path, r0, ego.speed_mps, ego.actions, ego.reference_behind_m)
         step, section, _ = path.locate(path.u_start)
         lanes = run_lanes(network.roads[step.road], section, step.direction)
         return placement, lanes.index(step.lane) if step.lane in lanes else 0
@@ -197,7 +197,7 @@ class _Builder:
         ahead = self._reach(agent.speed_mps, agent.actions) + AHEAD_MARGIN_M
         if agent.position is not None:
             path, r0 = self._on_lane(network, at, agent.position, agent.route, ahead)
-            return self._placement(at, path, r0, agent.speed_mps, agent.actions)
+            return self._placement(at, path, r0, agent.speed_mps, agent.actions, agent.reference_behind_m)
         u = ego.path.u_start + agent.distance_m
         if not ego.path.on_road(u):
             where = "before the start" if u < 0 else "past the end"
@@ -215,7 +215,7 @@ class _Builder:
             lane_id = ego.path.run_lane_at(u, agent.lateral_m)
         path = self._follow(network, at, step.road, lane_id, s, agent.route, ahead)
         r0 = 0.0 if agent.lateral_m is None else agent.lateral_m - float(path.lane_lateral(path.u_start))
-        return self._placement(at, path, r0, agent.speed_mps, agent.actions)
+        return self._placement(at, path, r0, agent.speed_mps, agent.actions, agent.reference_behind_m)
 
     def _on_lane(self, network: RoadNetwork, at: KeyPath, position, roads, ahead: float) -> tuple[LanePath, float]:
         """The path from a `position`, and its offset as metres right of the lane's centre."""
@@ -242,8 +242,8 @@ class _Builder:
             key = at + ("route",) if roads else at
             raise _Problem(key, str(err).split(". Fix: ")[0], _fix(err)) from None
 
-    def _placement(self, at: KeyPath, path: LanePath, r0: float, speed: float,
-                   actions: Sequence[Action]) -> Placement:
+    def _placement(self, at: KeyPath, path: LanePath, r0: float, speed: float, actions: Sequence[Action],
+                   reference_behind_m: float) -> Placement:
         """Actions as BlendedProfile changes; lateral targets as offsets from the lane where each starts."""
         speed_changes = tuple((a.at_s, a.duration_s, a.speed_mps, a.shape) for a in actions if a.speed_mps is not None)
         travel = BlendedProfile(speed, speed_changes)
@@ -261,7 +261,7 @@ class _Builder:
                                    f"where the action starts (road '{step.road}' at s={s:g})",
                                    "change to a lane of the road there")
             lateral.append((a.at_s, a.duration_s, target - float(path.lane_lateral(u)), a.shape))
-        return Placement(path, r0, speed, speed_changes, tuple(lateral))
+        return Placement(path, r0, speed, speed_changes, tuple(lateral), reference_behind_m)
 
     # -- background traffic's lanes --------------------------------------------------------------
 

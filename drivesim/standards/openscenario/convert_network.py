@@ -1,6 +1,7 @@
 """A run on a road network (`network_runner.py`) -> the drivesim scenario that replays it: `road: {opendrive}`,
 every entity placed by `position` (its bounding-box centre in lane coordinates) with the `route` of roads
-it drives through in the clip, and its speed and lateral changes as timed actions.
+it drives through in the clip, its speed and lateral changes as timed actions, and `reference_behind_m`
+(its `BoundingBox/Center` x: it turns with the lane at its reference point, as in esmini).
 
 The runner's coordinates are drivesim's (drivesim/scenario/lane_path.py): u along the entity's lane path,
 r metres right of the path lane's centre. A lateral change to lane k's centre is `lane_change_to: k`; any
@@ -28,6 +29,7 @@ from drivesim.scenario.lane_path import LanePath
 from drivesim.standards.openscenario.convert import actions_of, parse_converted
 from drivesim.standards.openscenario.model import ScenarioDef
 from drivesim.standards.openscenario.motion import Change, Motion
+from drivesim.standards.openscenario.network_runner import reference_behind
 from drivesim.standards.openscenario.runner import RunResult
 from drivesim.standards.openscenario.xmltree import Element
 
@@ -63,14 +65,16 @@ def _data(definition: ScenarioDef, result: RunResult, output: Optional[Path]) ->
             origins[f"environment.events[{i}]"] = node
     ego = result.motions[result.ego]
     origins["ego"] = ego.entity.node
-    ego_data = _entity(ego, result.paths[result.ego], result.duration_s, "ego", origins)
+    behind = reference_behind(ego.entity, ego=True)
+    ego_data = _entity(ego, result.paths[result.ego], result.duration_s, "ego", origins, behind)
     agents = []
     for name, m in result.motions.items():
         if name != result.ego:
             at = f"agents[{len(agents)}]"
             origins[at] = m.entity.node
+            behind = reference_behind(m.entity, ego=False)
             agent = {"id": name, "type": m.entity.type,
-                     **_entity(m, result.paths[name], result.duration_s, at, origins)}
+                     **_entity(m, result.paths[name], result.duration_s, at, origins, behind)}
             agent["size_m"] = [float(v) for v in m.entity.size]
             agent["actions"] = agent.pop("actions")
             if not agent["actions"]:
@@ -84,8 +88,10 @@ def _data(definition: ScenarioDef, result: RunResult, output: Optional[Path]) ->
     return data, origins
 
 
-def _entity(m: Motion, path: LanePath, duration: float, at: str, origins: dict[str, Element]) -> dict[str, Any]:
-    """position (box centre at t = 0), route (the roads driven in the clip, and the next), speed, actions."""
+def _entity(m: Motion, path: LanePath, duration: float, at: str, origins: dict[str, Element],
+            behind: float) -> dict[str, Any]:
+    """position (box centre at t = 0), route (the roads driven in the clip, and the next), speed,
+    reference_behind_m (`behind`, when not 0), actions."""
     step, _, s = path.locate(m.u0)
     road = path.network.roads[step.road]
     offset = -m.initial["lateral"] * road.direction(step.lane)
@@ -100,6 +106,8 @@ def _entity(m: Motion, path: LanePath, duration: float, at: str, origins: dict[s
     if len(roads) > 1:
         out["route"] = roads
     out["speed_mps"] = float(m.initial["speed"])
+    if behind:
+        out["reference_behind_m"] = float(behind)
 
     def lateral_m(change: Change) -> float:
         u = m.u0 + float(m.profile("speed").integral(np.array(change.at)))

@@ -10,6 +10,9 @@ and action timing, in the coordinates drivesim's engine uses on any road (drives
 - its bounding-box centre is at u metres along that path (u = u0 + the integral of its speed) and r metres
   right of the path lane's centre (its lateral profile: lane changes and offsets move r), so the converted
   YAML (`convert_network.py`: `position`, `route`, the same actions) replays the very same motion;
+- it turns as esmini's do, with its lane at its reference point: `BoundingBox/Center` x (`reference_behind`)
+  behind the box centre, the converted YAML's `reference_behind_m`; the point at (u - x, r) follows the lane,
+  the box centre is x ahead of it along the heading there (drivesim/scenario/motion.py's rule);
 - conditions measure along and across the triggering entity's path (coordinateSystem road / lane) or in
   its heading's frame (entity), from world poses (conditions.py);
 - SynchronizeAction: when it starts, the master's time T to its position (less targetToleranceMaster) is
@@ -31,10 +34,12 @@ from typing import Any, Optional
 import numpy as np
 
 from drivesim.errors import DrivesimError
+from drivesim.scenario.format import EGO_LENGTH_M
 from drivesim.scenario.lane_path import LanePath, follow_lane, run_lanes
+from drivesim.scenario.motion import ahead_of_reference
 from drivesim.standards.opendrive.network import read_opendrive
 from drivesim.standards.openscenario.conditions import SMALL, EntityState, WorldPoint
-from drivesim.standards.openscenario.model import LaneChangeAct, LaneOffsetAct, RouteAct, SyncAct
+from drivesim.standards.openscenario.model import EntityDef, LaneChangeAct, LaneOffsetAct, RouteAct, SyncAct
 from drivesim.standards.openscenario.motion import SHAPES, Change, Motion, rate
 from drivesim.standards.openscenario.network_places import LaneSpot, PathFrame, Places, Where
 from drivesim.standards.openscenario.runner import Run, Runner, RunResult, step_lanes, transition
@@ -44,6 +49,12 @@ MAX_SPEED_MPS = 100.0  # drivesim's fastest entity: how far ahead a path must re
 PATH_MARGIN_M = 500.0
 SYNC_HORIZON_S = 600.0  # how far ahead a master's arrival is looked for
 SYNC_STEP_S = 1e-3
+
+
+def reference_behind(entity: EntityDef, ego: bool) -> float:
+    """How far the box centre is ahead of the point that follows the lane (drivesim's `reference_behind_m`):
+    `BoundingBox/Center` x, kept on the box (0 .. its length; the ego's box is drivesim's car)."""
+    return min(max(entity.center[0], 0.0), EGO_LENGTH_M if ego else entity.size[0])
 
 
 class NetworkRunner(Runner):
@@ -118,6 +129,9 @@ class NetworkRunner(Runner):
         v, lat_rate = m.value("speed", self.t), rate(lateral, float(t))  # speed as esmini has it at t
         path = self.paths[name]
         pose, centre_lateral = path.poses_and_lateral(u_c, r_c)
+        behind = reference_behind(m.entity, name == self.d.ego)
+        if behind:  # the lane's heading where the entity turns, and its box centre ahead of there (as drivesim)
+            pose = ahead_of_reference(path.poses(u_c - behind, r_c), math.atan2(lat_rate, v), behind)
         yaw = float(pose.heading) - math.atan2(lat_rate, v)  # drivesim's heading: the lane's, turned by the lane change
         x, y, c, s = float(pose.x), float(pose.y), math.cos(yaw), math.sin(yaw)
         h = 1e-4
