@@ -493,3 +493,27 @@ def test_box_filters_ship_only_the_boxes_asked_for_in_every_format(tmp_path, sce
     assert main([*base, "-o", str(kept), "--min-box-px", "10"]) == 1  # another filter: not a resume
     for bad in (["--min-box-px", "-1"], ["--max-occlusion", "1.5"], ["--types", "car,tank"]):
         assert main([*base, "-o", str(tmp_path / "bad"), *bad]) == 1
+
+
+def test_the_card_states_measured_fidelity_not_a_blanket_claim(monkeypatch):
+    """Per class and size band for the shipped default's bundle, a pointer to `drivesim eval` for another
+    bundle, what the renderer and schematic frames mean, and the box filter in force."""
+    from drivesim.export import card
+
+    monkeypatch.setattr(card, "_default_bundle_sha", lambda: "abc")
+    full = {"min_box_px": 0.0, "max_occlusion": 1.0, "types": list(card.AGENT_TYPES)}
+    default = "\n".join(card.fidelity_lines("bundle:abc", full))
+    assert "| pedestrian | 646 | 0.69 | 0.43 | 0.94 | 0.90 |" in default
+    assert "| small (< 14 px tall) | 1840 | 0.69 | 0.78 |" in default and "Boxes shipped: every labelled box" in default
+    other = "\n".join(card.fidelity_lines("bundle:def", {"min_box_px": 14.0, "max_occlusion": 0.3,
+                                                         "types": ["car", "truck"]}))
+    assert "Not measured for this bundle" in other and "| car |" not in other
+    assert "at least 14 px tall, occlusion at most 0.3, types car, truck" in other
+    assert "every box is drawn" in "\n".join(card.fidelity_lines("schematic", None))
+    assert "ceiling" in "\n".join(card.fidelity_lines("render", None))
+    text = card.card_markdown({"drivesim_version": "0", "source": "schematic", "formats": ["coco"],
+                               "export_seed": 0, "variations": 0, "boxes": full, "missing_clips": [],
+                               "counts": {"clips": 0, "frames": 0, "boxes": {t: 0 for t in card.AGENT_TYPES},
+                                          "tracks": {t: 0 for t in card.AGENT_TYPES},
+                                          "time_of_day_frames": {"day": 0, "night": 0}}, "clips": []}, False)
+    assert "ground truth of the frames" not in text and "## Label fidelity" in text
