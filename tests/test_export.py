@@ -322,6 +322,8 @@ def test_the_diffusion_source_carries_its_arithmetic(tmp_path):
     arithmetic = default_frame_source(tmp_path / "bundle", "cpu").arithmetic
     assert arithmetic["precision"] == {torch.float32: "fp32", torch.bfloat16: "bf16"}[compute_dtype("cpu")]
     assert arithmetic["device"] == "cpu" and arithmetic["threads"] >= 1
+    pinned = default_frame_source(tmp_path / "bundle", "cpu", "fp32").arithmetic  # export --precision fp32
+    assert (pinned["precision"], pinned["precision_option"]) == ("fp32", "fp32")
 
 
 def test_a_different_command_on_the_same_folder_is_refused(tmp_path, clips, scen_dir):

@@ -347,3 +347,14 @@ def test_open_session_with_the_diffusion_backend(tmp_path):
         for frame, image in zip(remote_frames, local_frames, strict=True):
             assert frame.image.shape == (64, 128, 3)
             assert np.array_equal(frame.image, image)
+
+
+def test_serve_precision_reaches_the_backend_and_get_info(tmp_path):
+    """`drivesim serve --precision fp32`: the diffusion backend computes in fp32 and says so."""
+    from drivesim.models.bundle import save_bundle
+    from drivesim.serve.generator import make_generator
+
+    save_bundle(micro_bundle(), tmp_path / "bundle")
+    generator = make_generator("diffusion", tmp_path / "bundle", "cpu", "fp32")
+    assert generator.info["arithmetic"]["precision"] == "fp32"
+    assert generator.load().options.precision == "fp32"

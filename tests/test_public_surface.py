@@ -108,3 +108,12 @@ def test_imports_shown_in_docs_resolve():
     broken = [f"{where}: from {module} import {name}" for where, module, name in shown
               if not hasattr(importlib.import_module(module), name)]
     assert not broken, broken
+
+
+def test_every_command_that_runs_the_networks_takes_precision():
+    """--precision in the help of every command whose pixels come from the networks (its value is recorded
+    in manifests and GetInfo: the same seed gives the same frames only at the same precision)."""
+    now = _surface()
+    for command in ("generate", "eval", "export", "serve", "bench"):
+        assert "--precision" in now[command], command
+        assert now[command]["--precision"]["default"] == "'auto'"

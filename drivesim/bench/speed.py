@@ -94,7 +94,8 @@ def _options(spec: dict[str, Any], bundle):
     if spec.get("reference"):
         reference = {**REFERENCE, "interpolation_steps": spec["steps"] or bundle.config.diffusion.num_inference_steps}
     return GenerateOptions(device=spec["device"], steps=spec["steps"], sr_steps=spec.get("sr_steps"),
-                           sampler=spec["sampler"], progress=False, **reference)
+                           sampler=spec["sampler"], progress=False,
+                           **{"precision": spec.get("precision", "auto"), **reference})  # the reference: fp32
 
 
 def _child_video(spec: dict[str, Any]) -> dict[str, Any]:
@@ -240,7 +241,8 @@ def _measure(*specs: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run_bench(checkpoint: str | None = None, random_config: str | None = None, device: str = "cpu",
               quick: bool = False, steps: int | None = None, sr_steps: int | None = None,
-              sampler: str | None = None, threads: int | None = None, log=print) -> dict[str, Any]:
+              sampler: str | None = None, threads: int | None = None, log=print,
+              precision: str = "auto") -> dict[str, Any]:
     """Run every measurement (1x video, 4x video; guidance, gRPC, sessions) in child processes; the figures."""
     from drivesim.pipeline.options import cpu_has_native_bf16, cpu_model
 
@@ -252,7 +254,7 @@ def run_bench(checkpoint: str | None = None, random_config: str | None = None, d
         load_checkpoint(checkpoint, device)  # clear error before the children start
     base = QUICK_S if quick else FULL_S
     spec = dict(checkpoint=checkpoint, random_config=random_config, device=device,
-                steps=steps, sr_steps=sr_steps, sampler=sampler, threads=threads)
+                steps=steps, sr_steps=sr_steps, sampler=sampler, threads=threads, precision=precision)
     log(f"bench: {base:g} s and {4 * base:g} s of 256x512 video at 10 fps, then guidance, gRPC and sessions ...")
     # Each video run gets a process of its own: its peak memory is its own. The other measurements
     # report no memory and share one process (every import of the pipeline costs seconds).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from drivesim.cli.args import CHECKPOINT_HELP, Subparsers, add_command
+from drivesim.cli.args import CHECKPOINT_HELP, PRECISION_HELP, Subparsers, add_command
 
 
 def register(sub: Subparsers) -> None:
@@ -23,6 +23,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--sr-steps", type=int, default=None, help="upsampler sampling steps (default: --steps)")
     p.add_argument("--sampler", choices=("ddim", "dpmpp"), default=None, help="default: the bundle's")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads in the measured runs")
+    p.add_argument("--precision", default="auto", help=PRECISION_HELP + "; the measured runs (the reference is fp32)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write every figure as JSON")
     p.add_argument("--mfu", nargs="?", const="all", default=None, choices=("all", "generate", "train"),
                    help="the GPU path instead (docs/performance.md): output frames/s per stage, peak GPU memory, "
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = run_bench(checkpoint=args.checkpoint, random_config=args.random_config, device=args.device,
                        quick=args.quick, steps=args.steps, sr_steps=args.sr_steps, sampler=args.sampler,
-                       threads=args.threads)
+                       threads=args.threads, precision=args.precision)
     print(format_report(result))
     if args.json:
         from drivesim.output.files import atomic_write_text

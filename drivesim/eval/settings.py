@@ -67,6 +67,7 @@ class EvalSettings:
     drift_upsampler: str = "both"  # the drift rollout with the upsampler "off", "on" or "both" (one each)
     interpolation_steps: int | None = None  # None: the bundle's diffusion.interpolation_steps, else `steps`
     session_steps: int | None = None  # controllability videos through closed-loop session steps of N frames
+    precision: str = "auto"  # the networks' arithmetic (GenerateOptions.precision)
     split: str = "validation"  # controllability scenarios: "validation" (choices are made here) or "test"
     repeats: int = 1  # controllability: each scenario run with this many seeds (run-to-run spread)
 

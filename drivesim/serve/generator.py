@@ -195,12 +195,13 @@ class _CancellableSession:
 BACKENDS = ("diffusion", "schematic")
 
 
-def make_generator(backend: str, checkpoint: str | Path | None = None, device: str = "cpu") -> FrameGenerator:
+def make_generator(backend: str, checkpoint: str | Path | None = None, device: str = "cpu",
+                   precision: str = "auto") -> FrameGenerator:
     """The named backend, ready to serve (the diffusion bundle is loaded now, so errors show at start-up)."""
     if backend == "schematic":
         return SchematicGenerator()
     if backend == "diffusion":
-        generator = PipelineGenerator(checkpoint, device)
+        generator = PipelineGenerator(checkpoint, device, options={"precision": precision})
         generator.load()
         return generator
     raise DrivesimError(f"unknown backend '{backend}'; use one of {', '.join(BACKENDS)}")
