@@ -211,3 +211,24 @@ def test_an_entity_turns_with_its_lane_at_the_point_reference_behind_m_behind_it
     assert abs(float(state.lateral_rate[0])) > 1.0 and float(state.heading[0]) == pytest.approx(float(heading[0]))
     assert [float(state.lane.x[0]), float(state.lane.y[0])] == pytest.approx(
         [float(reference.x[0] + 1.5 * np.cos(heading[0])), float(reference.y[0] + 1.5 * np.sin(heading[0]))])
+
+
+def test_a_car_that_stops_after_a_lane_change_keeps_its_lane_heading():
+    """A finished blend can leave a lateral rate of float noise; at speed 0 atan2 would turn the car 90
+    degrees (seen on esmini's cut-in, where the OverTaker brakes to a stop after cutting in)."""
+    import math
+
+    from drivesim.scenario.motion import lateral_yaw
+
+    assert lateral_yaw(1e-15, 0.0) == 0.0
+    assert lateral_yaw(1.2, 0.0) == pytest.approx(math.pi / 2)  # a pedestrian walking across the road
+    assert lateral_yaw(0.5, 10.0) == pytest.approx(math.atan2(0.5, 10.0))
+    scenario = Scenario.model_validate(dict(
+        name="stop_after_cut_in", duration_s=8.0, road=dict(lanes=2),
+        ego=dict(lane=0, speed_mps=0.0),
+        agents=[dict(id="car", type="car", lane=1, distance_m=20.0, speed_mps=10.0,
+                     actions=[dict(at_s=0.5, lane_change_to=0, duration_s=2.0, shape="linear"),
+                              dict(at_s=3.0, speed_mps=0.0, duration_s=2.0)])]))
+    engine = ScenarioEngine(scenario)
+    car = next(s for s in engine.agent_states(7.0) if s.track_id == "car")
+    assert car.speed_mps == 0.0 and abs(car.heading_rad) < 1e-6

@@ -48,7 +48,7 @@ from drivesim.scenario.ego_view import EgoView
 from drivesim.scenario.format import Action, Scenario
 from drivesim.scenario.issues import ScenarioIssue, format_key_path
 from drivesim.scenario.labels import AgentState, FrameConditions, RoadState
-from drivesim.scenario.motion import BlendedProfile, EntityMotion, EntityState
+from drivesim.scenario.motion import BlendedProfile, EntityMotion, EntityState, lateral_yaw
 from drivesim.scenario.network import scenario_world
 from drivesim.scenario.traffic import BackgroundTraffic, Obstacles, grid_times
 
@@ -199,7 +199,7 @@ class ScenarioEngine:
             s = motion.at(t)
             length, width, _ = agent.size
             states.append(s)
-            yaw = np.arctan2(s.lateral_rate, s.speed_mps)
+            yaw = lateral_yaw(s.lateral_rate, s.speed_mps)
             # A yawed agent sweeps wider: the lateral half extent of its rotated footprint.
             half_w.append(np.abs(np.cos(yaw)) * width / 2 + np.abs(np.sin(yaw)) * length / 2)
             half_l.append(length / 2)

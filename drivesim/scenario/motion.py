@@ -54,7 +54,9 @@ class BlendedProfile:
         out = np.zeros(t.shape)
         for t0, dur, v0, v1, shape in self.segments:
             u = np.clip((t - t0) / dur, 0.0, 1.0)
-            out = np.where(t >= t0, (v1 - v0) * _SHAPES[shape][1](u) / dur, out)
+            # once a blend is over the value holds: its rate is 0 (a linear blend's slope does not go on)
+            rate = np.where(t < t0 + dur, (v1 - v0) * _SHAPES[shape][1](u) / dur, 0.0)
+            out = np.where(t >= t0, rate, out)
         return out
 
     def integral(self, t: np.ndarray) -> np.ndarray:
@@ -122,11 +124,22 @@ class EntityMotion:
         u = self.path.u_start + self.travel(t)
         r, speed, rate = self.lateral.value(t), self.speed.value(t), self.lateral.rate(t)
         lane, centre = self.path.poses_and_lateral(u, r)
-        yaw = np.arctan2(rate, speed)
+        yaw = lateral_yaw(rate, speed)
         behind = self.placement.reference_behind_m
         if behind:
             lane = ahead_of_reference(self.path.poses(u - behind, r), yaw, behind)
         return EntityState(u, r, centre + r, speed, rate, lane, lane.heading - yaw)
+
+
+def lateral_yaw(rate: np.ndarray | float, speed: np.ndarray | float) -> np.ndarray:
+    """How far an entity is turned right of its lane: atan2(lateral rate, speed). A rate within float noise
+    of 0 is 0, so a stopped car keeps its lane's heading (atan2(1e-15, 0) would turn it 90 degrees) while a
+    pedestrian walking across the road at speed 0 along it still faces across."""
+    rate = np.asarray(rate, float)
+    return np.arctan2(np.where(np.abs(rate) < RATE_NOISE, 0.0, rate), speed)
+
+
+RATE_NOISE = 1e-9  # m/s: below this a lateral rate is rounding left by a finished blend
 
 
 def ahead_of_reference(reference: Poses, yaw: np.ndarray | float, d: float) -> Poses:
