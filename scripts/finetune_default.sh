@@ -12,6 +12,8 @@ set -euo pipefail
 BASE=${1:?base bundle (a trained tiny bundle)}
 OUT=${2:?output bundle folder}
 DATA=${3:-data/synth}
+CONFIG=${CONFIG:-tiny}  # scripts/finetune_world.sh: tiny_world
+MIX=${MIX:-v1}  # synth-data's road mix (scripts/finetune_world.sh: world)
 THREADS=${THREADS:-1}
 IMG_STEPS=${IMG_STEPS:-6000}
 VID_STEPS=${VID_STEPS:-300}
@@ -21,7 +23,7 @@ UPT_STEPS=${UPT_STEPS:-200}
 FG=${FG_WEIGHT:-2}
 # SR_STEPS (2) and GUIDANCE (2.0): the sampling defaults written into OUT/config.yaml at the end
 
-drivesim synth-data -o "$DATA" --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0 --workers 1 -q
+drivesim synth-data -o "$DATA" --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0 --workers 1 --mix "$MIX" -q
 
 step() {  # step RUN COMMAND...: run once; a marker in OUT/.train says it finished (reruns skip it)
   local run=$1; shift
@@ -33,7 +35,7 @@ step() {  # step RUN COMMAND...: run once; a marker in OUT/.train says it finish
   "$@" $resume && touch "$marker"
 }
 
-step image drivesim train image --data "$DATA" --config tiny --init-from "$BASE" --out "$OUT" --steps "$IMG_STEPS" \
+step image drivesim train image --data "$DATA" --config "$CONFIG" --init-from "$BASE" --out "$OUT" --steps "$IMG_STEPS" \
     --batch 16 --lr 2e-4 --set fg_weight="$FG" --set p_null=0.1 --threads "$THREADS" --save-every 250 \
     --preview-every 1000 -q
 # the video and interpolation stages side by side (each writes only its own part file)
@@ -45,7 +47,7 @@ step interpolation drivesim train interpolation --data "$DATA" --out "$OUT" --st
 wait $VID
 # the pixel upsampler (independent of the latent stages) in OUT.upsampler, grown from BASE's with the
 # layout maps as extra input, then its part and config section copied into OUT
-step upsampler drivesim train upsampler --phase spatial --data "$DATA" --config tiny --init-from "$BASE" \
+step upsampler drivesim train upsampler --phase spatial --data "$DATA" --config "$CONFIG" --init-from "$BASE" \
     --out "$OUT.upsampler" --steps "$UPS_STEPS" --batch 8 --threads "$THREADS" --save-every 250 --preview-every 500 -q
 step upsampler-temporal drivesim train upsampler --phase temporal --data "$DATA" --out "$OUT.upsampler" \
     --steps "$UPT_STEPS" --batch 8 --threads "$THREADS" --save-every 50 --preview-every 100 -q

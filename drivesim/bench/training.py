@@ -35,6 +35,7 @@ def _random_batch(bundle: Bundle, batch: int, frames: int) -> tuple[dict[str, An
     """(batch, latents): `batch` clips of `frames` frames of the benchmark drive's conditions (keyframe
     spacing for clips), and random unit-variance latents for them under one clip id."""
     from drivesim.bench.speed import bench_scenario
+    from drivesim.conditions.box_maps import NUM_LAYOUT_CHANNELS
     from drivesim.conditions.encode import build_conditions
     from drivesim.scenario.engine import ScenarioEngine
 
@@ -49,7 +50,7 @@ def _random_batch(bundle: Bundle, batch: int, frames: int) -> tuple[dict[str, An
                           generator=torch.Generator().manual_seed(0))
     out = {"clip_id": ["random"] * batch, "indices": indices,
            "cond": build_conditions(clips, config.layout_size, camera=engine.camera,
-                                    channels=config.unet.num_layout_channels or 6)}
+                                    channels=config.unet.num_layout_channels or NUM_LAYOUT_CHANNELS)}
     return out, {"random": latents}
 
 
