@@ -73,3 +73,45 @@ def test_cli_strip_writes_the_picture_and_refuses_bad_frames(tmp_path, capsys):
     assert main(["strip", str(tmp_path / "missing"), "-o", str(tmp_path / "u.jpg")]) == 1
     err = capsys.readouterr().err
     assert "drivesim generate" in err and "Traceback" not in err
+
+
+CURVE = """version: 1
+name: strip_curve
+seed: 3
+duration_s: 0.3
+fps: 10
+camera: {width: 256, height: 128}
+environment: {time_of_day: day, crowdedness: 0.0}
+road:
+  lanes: 2
+  oncoming_lanes: 1
+  lane_width_m: 3.5
+  segments: [{straight: 20}, {arc: {length: 200, radius: 120}}]
+ego: {position: {road: main, lane: -1, s: 10}, speed_mps: 10}
+agents: []
+"""
+
+
+def test_cli_strip_lanes_draws_the_lane_lines_of_the_scenario_that_made_the_frames(tmp_path, capsys):
+    from drivesim.cli import main
+    from drivesim.draw.overlay import LANE_COLORS
+
+    scenario = tmp_path / "curve.yaml"
+    scenario.write_text(CURVE)
+    out = tmp_path / "curve"
+    assert main(["generate", str(scenario), "-o", str(out), "--source", "render", "-q"]) == 0
+    plain, drawn = tmp_path / "plain.png", tmp_path / "lanes.png"
+    assert main(["strip", str(out), "-o", str(plain), "--count", "1", "--width", "256"]) == 0
+    assert main(["strip", str(out), "-o", str(drawn), "--count", "1", "--width", "256", "--lanes"]) == 0
+    a = cv2.cvtColor(cv2.imread(str(plain)), cv2.COLOR_BGR2RGB).astype(int)
+    b = cv2.cvtColor(cv2.imread(str(drawn)), cv2.COLOR_BGR2RGB).astype(int)
+    for kind in ("edge", "solid"):  # the road's edges and the centre line between the directions
+        near = lambda img: (np.abs(img - np.array(LANE_COLORS[kind])).max(axis=2) < 40).sum()
+        assert near(b) > near(a) + 50, kind
+    scenario.write_text(CURVE.replace("seed: 3", "seed: 4"))  # the file changed since it made the frames
+    assert main(["strip", str(out), "-o", str(drawn), "--lanes"]) == 1
+    err = capsys.readouterr().err
+    assert "has changed" in err and "Traceback" not in err
+    scenario.unlink()
+    assert main(["strip", str(out), "-o", str(drawn), "--lanes"]) == 1
+    assert "not found" in capsys.readouterr().err

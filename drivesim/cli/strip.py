@@ -18,13 +18,20 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--frames", type=index_list, default=None, metavar="I,J,...",
                    help="these frame indices instead of --count")
     p.add_argument("--width", type=positive_int, default=1600, help="picture width in pixels (default 1600)")
+    p.add_argument("--lanes", action="store_true",
+                   help="also draw the lane lines (painted green, dashed ones dashed, road edges red) of the scenario "
+                        "each folder's manifest.json names, read again from that file (its sha256 is checked)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from drivesim.draw.strip import write_strip
+    from drivesim.output.folder import generated_scenario
+    from drivesim.scenario.lane_frames import ScenarioLanes
 
-    image = write_strip([Path(f) for f in args.folders], Path(args.output), count=args.count, frames=args.frames,
-                        width=args.width)
+    folders = [Path(f) for f in args.folders]
+    lanes = [ScenarioLanes(*generated_scenario(f)) for f in folders] if args.lanes else None
+    image = write_strip(folders, Path(args.output), count=args.count, frames=args.frames, width=args.width,
+                        lanes=lanes)
     print(f"wrote {args.output} ({image.shape[1]}x{image.shape[0]}, {len(args.folders)} row(s))")
     return 0

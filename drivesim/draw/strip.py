@@ -1,7 +1,8 @@
 """A picture of generated clips: frames of `drivesim generate` OUT folders with their label boxes drawn.
 
 One row per OUT folder, `count` frames per row spread evenly over the clip (or the frames you
-name), each with its boxes in their class colours, a caption with the folder's name and the
+name), each with its boxes in their class colours (and, given each folder's `ScenarioLanes`, its lane
+lines: painted lines green, dashed ones dashed, road edges red), a caption with the folder's name and the
 frame's time. The README's strip is made this way (README.md says the exact commands).
 
     drivesim generate scenarios/night_merge.yaml -o out/night_merge
@@ -18,7 +19,8 @@ import cv2
 import numpy as np
 
 from drivesim.errors import DrivesimError
-from drivesim.draw.overlay import draw_boxes
+from drivesim.draw.overlay import draw_boxes, draw_lane_lines
+from drivesim.scenario.lane_frames import ScenarioLanes
 from drivesim.scenario.labels import FrameConditions
 from drivesim.output.files import atomic_write_bytes
 
@@ -57,15 +59,19 @@ def _frame(out: Path, index: int) -> np.ndarray:
 
 
 def strip_image(folders: Sequence[Path], count: int = 4, frames: Sequence[int] | None = None,
-                width: int = 1600) -> np.ndarray:
-    """(H, width, 3) uint8 RGB: one row per folder, `count` evenly spaced frames (or `frames`) each."""
+                width: int = 1600, lanes: Sequence[ScenarioLanes | None] | None = None) -> np.ndarray:
+    """(H, width, 3) uint8 RGB: one row per folder, `count` evenly spaced frames (or `frames`) each; `lanes`:
+    one per folder (None: no lane lines), the lanes of the scenario and seed that made it."""
     if not folders:
         raise DrivesimError("strip: name at least one OUT folder")
+    if lanes is not None and len(lanes) != len(folders):
+        raise DrivesimError(f"strip: {len(lanes)} lane sources for {len(folders)} folders")
     if count < 1:
         raise DrivesimError(f"strip: --count must be >= 1, got {count}")
     rows = []
-    for out in folders:
+    for k, out in enumerate(folders):
         labels = read_generated(out)
+        road = lanes[k] if lanes is not None else None
         picks = list(frames) if frames else \
             [round(i) for i in np.linspace(0, len(labels) - 1, count + 2)[1:-1]] if count < len(labels) \
             else list(range(len(labels)))
@@ -78,6 +84,8 @@ def strip_image(folders: Sequence[Path], count: int = 4, frames: Sequence[int] |
             image = _frame(out, i)
             fc = labels[i]
             # generate writes frames at the camera size, the labels' pixel frame: no scaling
+            if road is not None:
+                image = draw_lane_lines(image, road.labels(fc)[0])
             shown = draw_boxes(image, fc.boxes, caption_min_height_px=image.shape[0] / 12)
             tile_h = round(tile_w * image.shape[0] / image.shape[1])
             tile = cv2.resize(shown, (tile_w, tile_h), interpolation=cv2.INTER_AREA)
@@ -96,13 +104,14 @@ def strip_image(folders: Sequence[Path], count: int = 4, frames: Sequence[int] |
 
 
 def write_strip(folders: Sequence[Path], path: Path, count: int = 4, frames: Sequence[int] | None = None,
-                width: int = 1600, quality: int = 85) -> np.ndarray:
+                width: int = 1600, quality: int = 85,
+                lanes: Sequence[ScenarioLanes | None] | None = None) -> np.ndarray:
     """strip_image(...) written to `path` (JPEG or PNG by its suffix), atomically."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".jpg", ".jpeg", ".png"):
         raise DrivesimError(f"strip: {path} must end in .jpg, .jpeg or .png")
-    image = strip_image(folders, count, frames, width)
+    image = strip_image(folders, count, frames, width, lanes)
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if suffix != ".png" else []
     ok, data = cv2.imencode(suffix, cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params)
     if not ok:

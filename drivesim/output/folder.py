@@ -38,7 +38,8 @@ import numpy as np
 from drivesim.errors import DrivesimError
 from drivesim.draw.overlay import draw_boxes, draw_lane_lines
 
-__all__ = ["OutputFolder", "VideoWriter", "check_output_folder", "file_sha256", "generate_folder", "MANIFEST"]
+__all__ = ["OutputFolder", "VideoWriter", "check_output_folder", "file_sha256", "generate_folder", "generated_scenario",
+           "MANIFEST"]
 
 MANIFEST = "manifest.json"
 
@@ -284,6 +285,31 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, opt
                         "timings_s": {**pipeline.run.timings.as_dict(), **total}}
         folder.commit(manifest)
     return manifest
+
+
+def generated_scenario(out: Path) -> tuple[Any, int | None]:
+    """The scenario and seed that made a `drivesim generate` OUT folder, read back from the file its manifest names
+    (as given to generate: relative to the folder generate ran in, tried from here, or beside OUT) and checked
+    against the recorded sha256, so the lane lines drawn over the frames are those of the run."""
+    from drivesim.sources import read_scenario
+
+    manifest_path = Path(out) / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        record, seed = manifest["scenario"], manifest.get("seed")
+        recorded = Path(record["path"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DrivesimError(f"{manifest_path}: no readable manifest with the scenario's path ({err}); generate "
+                            f"{out} again with `drivesim generate`") from None
+    candidates = [recorded] if recorded.is_absolute() else [recorded, Path(out).resolve().parent / recorded]
+    path = next((c for c in candidates if c.is_file()), None)
+    if path is None:
+        raise DrivesimError(f"{out}: the scenario {recorded} its manifest names is not found (looked at "
+                            f"{', '.join(str(c) for c in candidates)}); run from the folder generate ran in")
+    if file_sha256(path) != record.get("sha256"):
+        raise DrivesimError(f"{out}: {path} has changed since it generated these frames (sha256 differs); "
+                            f"generate {out} again")
+    return read_scenario(path), seed
 
 
 def model_manifest(pipeline: Any, bundle: Any, checkpoint: Path, scenario: Any) -> dict[str, Any]:
