@@ -8,6 +8,9 @@ as esmini, a bare word is a string and + joins strings: `${Brake_ + $Gap}` is Br
 
     params = Params.declare(root.child("ParameterDeclarations"))
     params.number(node, "value")      # a located error when missing or not a number
+
+Every number is finite: an expression whose value overflows (`${pow(10, 400)}`) or that nests more than
+MAX_EXPRESSION_DEPTH parentheses, unary minus or `not` deep is a located error, never a Python exception.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any, Callable, Sequence
 from drivesim.standards.openscenario.xmltree import Element, located
 
 _REQUIRED = object()
+MAX_EXPRESSION_DEPTH = 100  # parentheses, function calls, unary - and `not` inside one another in one ${...}
+_SHOWN_CHARS = 80  # an expression quoted in an error message is cut to this many characters
 _NUMERIC_TYPES = ("double", "integer", "int", "unsignedInt", "unsignedShort")
 
 
@@ -44,6 +49,8 @@ class Params:
             value = (assignments or {}).get(name)
             if value is None:
                 value = inner.text(decl, "value")
+            if kind in _NUMERIC_TYPES:
+                _check_number(decl, name, kind, value)
             inner.values[name], inner.types[name] = value, kind
             for group in decl.all("ConstraintGroup"):
                 _check_constraints(inner, decl, group, value, kind)
@@ -63,9 +70,13 @@ class Params:
         kind = self._type_of(name)
         if kind in _NUMERIC_TYPES:
             try:
-                return float(text)
+                value = float(text)
             except ValueError:
                 raise located(node, f"{attr}: parameter ${name} ({kind}) has the value {text!r}") from None
+            if not math.isfinite(value):
+                raise located(node, f"{attr}: parameter ${name} ({kind}) has the value {text!r}, not a finite "
+                              "number", "give the parameter a finite value")
+            return value
         if kind == "boolean":
             return text == "true"
         return text
@@ -140,13 +151,28 @@ class Params:
         return text
 
 
+def _check_number(decl: Element, name: str, kind: str, value: str) -> None:
+    """A numeric parameter's value (declared or assigned) is a finite number."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is None or not math.isfinite(number):
+        raise located(decl, f"parameter {name} ({kind}) has the value {value!r}, not a finite number",
+                      "give a numeric parameter a finite number")
+
+
 def _check_constraints(params: Params, decl: Element, group: Element, value: str, kind: str) -> None:
     """ConstraintGroup (OpenSCENARIO 1.1): every ValueConstraint of the group must hold."""
     for c in group.all("ValueConstraint"):
         rule = params.choice(c, "rule", tuple(RULES))
         bound = params.text(c, "value")
         if kind in _NUMERIC_TYPES:
-            ok = RULES[rule](float(value), float(bound))
+            try:
+                ok = RULES[rule](float(value), float(bound))
+            except ValueError:
+                raise located(c, f"parameter {decl.attrib.get('name')} ({kind}): cannot compare {value!r} "
+                              f"with {bound!r}", "give numbers to a numeric parameter and its constraint") from None
         else:
             ok = RULES[rule](value, bound) if rule in ("equalTo", "notEqualTo") else False
         if not ok:
@@ -196,10 +222,26 @@ class _Expression:
             self.tokens.append((kind, m.group(m.lastindex)))
             pos = m.end()
         self.i = 0
+        self.depth = 0
 
-    def _error(self, what: str) -> Exception:
-        return located(self.node, f"{self.attr}: cannot evaluate ${{{self.text}}}: {what}",
-                       "write numbers, $parameters, + - * / %, parentheses and functions like sqrt(...)")
+    def _error(self, what: str, hint: str = "") -> Exception:
+        shown = self.text if len(self.text) <= _SHOWN_CHARS else self.text[:_SHOWN_CHARS] + "..."
+        where = f"parameter {self.node.attrib.get('name')}: " if self.node.tag == "ParameterDeclaration" else ""
+        return located(self.node, f"{where}{self.attr}: cannot evaluate ${{{shown}}}: {what}",
+                       hint or "write numbers, $parameters, + - * / %, parentheses and functions like sqrt(...)")
+
+    def _deeper(self) -> None:
+        """One more level of nesting (parentheses, a call, unary - or not): at most MAX_EXPRESSION_DEPTH."""
+        self.depth += 1
+        if self.depth > MAX_EXPRESSION_DEPTH:
+            raise self._error(f"nested more than {MAX_EXPRESSION_DEPTH} levels deep",
+                              "split the expression into parameters that use one another")
+
+    def _finite(self, value: float) -> float:
+        if not math.isfinite(value):
+            raise self._error(f"the value is {value} (the numbers overflow)",
+                              "keep every number and result within +-1.7e308, e.g. smaller exponents")
+        return value
 
     def _peek(self) -> tuple[str, str] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -212,9 +254,15 @@ class _Expression:
         return tok
 
     def evaluate(self) -> Any:
-        value = self._or()
+        try:
+            value = self._or()
+        except RecursionError:  # MAX_EXPRESSION_DEPTH keeps far below Python's limit; this is the last guard
+            raise self._error("nested too deep", "split the expression into parameters that use one another") \
+                from None
         if self._peek() is not None:
             raise self._error(f"unexpected {self._peek()[1]!r}")
+        if isinstance(value, float):
+            self._finite(value)
         return value
 
     def _or(self) -> Any:
@@ -222,7 +270,7 @@ class _Expression:
         while self._peek() == ("word", "or"):
             self._take()
             rhs = self._and()
-            value = bool(value) or bool(rhs)
+            value = self._truth(value) or self._truth(rhs)
         return value
 
     def _and(self) -> Any:
@@ -230,13 +278,16 @@ class _Expression:
         while self._peek() == ("word", "and"):
             self._take()
             rhs = self._not()
-            value = bool(value) and bool(rhs)
+            value = self._truth(value) and self._truth(rhs)
         return value
 
     def _not(self) -> Any:
         if self._peek() == ("word", "not"):
             self._take()
-            return not bool(self._not())
+            self._deeper()
+            value = not self._truth(self._not())
+            self.depth -= 1
+            return value
         return self._compare()
 
     def _compare(self) -> Any:
@@ -273,35 +324,45 @@ class _Expression:
     def _unary(self) -> Any:
         if self._peek() == ("op", "-"):
             self._take()
-            return -self._num(self._unary())
+            self._deeper()
+            value = -self._num(self._unary())
+            self.depth -= 1
+            return value
         return self._primary()
 
     def _primary(self) -> Any:
         kind, value = self._take()
         if kind == "num":
-            return float(value)
+            return self._finite(float(value))
         if kind == "param":
             return self.lookup(value[1:])
         if value == "(":
+            self._deeper()
             inner = self._or()
             self._take(")")
+            self.depth -= 1
             return inner
         if kind == "word" and value in ("true", "false"):
             return value == "true"
         if kind == "word" and value in _FUNCTIONS:
             arity, fn = _FUNCTIONS[value]
             self._take("(")
+            self._deeper()
             args = [self._num(self._or())]
             while self._peek() == ("op", ","):
                 self._take()
                 args.append(self._num(self._or()))
             self._take(")")
+            self.depth -= 1
             if len(args) != arity:
                 raise self._error(f"{value}() takes {arity} argument(s)")
             try:
-                return float(fn(*args))
+                return self._finite(float(fn(*args)))
             except ValueError:
                 raise self._error(f"{value}() of {args} is undefined") from None
+            except OverflowError:
+                raise self._error(f"{value}() of {args} overflows (it is too large for a number)",
+                                  "keep every result within +-1.7e308, e.g. smaller exponents") from None
         if kind == "word" and value not in ("and", "or", "not"):
             return value  # a bare word is a string (esmini: `${Brake_ + $Gap}` names a condition Brake_0.7)
         raise self._error(f"unexpected {value!r}")
@@ -310,8 +371,13 @@ class _Expression:
         if isinstance(value, bool):
             return float(value)
         if isinstance(value, (int, float)):
-            return float(value)
+            return self._finite(float(value))
         raise self._error(f"{value!r} is not a number")
+
+    def _truth(self, value: Any) -> bool:
+        if isinstance(value, float):
+            self._finite(value)
+        return bool(value)
 
 
 def _as_text(value: Any) -> str:
