@@ -105,3 +105,127 @@ def test_expression_nesting_is_capped(tmp_path, nest):
 def test_validate_prints_an_overflow_without_a_traceback(tmp_path, capsys):
     err = _validate(_cut_in(tmp_path, _param("${pow(10, 400)}")), capsys)
     assert "pow(10, 400)" in err and "bad.xosc:" in err
+
+
+# --- 3: encodings ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("encoding", ["x-nope", "rot13", "Shift_JIS"])
+def test_an_encoding_that_cannot_be_read_names_the_file_and_the_encodings_that_work(tmp_path, encoding):
+    path = _cut_in(tmp_path, ('encoding="UTF-8"', f'encoding="{encoding}"'))
+    _refused(path, f"{path}:1:", repr(encoding), "UTF-8", "ISO-8859-1")
+
+
+def test_a_single_byte_encoding_is_read(tmp_path):
+    read_scenario(_cut_in(tmp_path, ('encoding="UTF-8"', 'encoding="windows-1252"')))
+
+
+# --- 4: paths the system cannot open -------------------------------------------------------------
+
+LONG = "a" * 5000
+
+
+def _short_message(err: ScenarioError, *words: str) -> None:
+    text = str(err)
+    assert len(text) < 700, text  # the path is cut for display
+    assert "characters)..." in text, text
+    for word in words:
+        assert word in text, text
+
+
+@pytest.mark.parametrize("suffix", [".xosc", ".yaml"])
+def test_a_scenario_file_name_too_long_for_the_file_system(tmp_path, suffix):
+    for source in (tmp_path / (LONG + suffix), str(tmp_path / (LONG + suffix))):
+        with pytest.raises(ScenarioError) as caught:
+            read_scenario(source)
+        _short_message(caught.value, "too long")
+
+
+def test_a_directory_named_like_a_scenario_file(tmp_path):
+    folder = tmp_path / "folder.xosc"
+    folder.mkdir()
+    with pytest.raises(ScenarioError, match="is a directory"):
+        read_scenario(folder)
+
+
+def test_a_logic_file_name_too_long(tmp_path):
+    path = _cut_in(tmp_path, ('filepath="straight_highway.xodr"', f'filepath="{LONG}.xodr"'))
+    _short_message(_refused(path, "OpenDRIVE file", "too long", line_of="<LogicFile"))
+
+
+def test_a_catalog_directory_name_too_long(tmp_path):
+    path = _cut_in(tmp_path, ('Directory path="catalogs"', f'Directory path="{LONG}"'))
+    _short_message(_refused(path, "catalog directory", "too long", line_of="<Directory"))
+
+
+def test_a_trajectory_file_name_too_long(tmp_path, capsys):
+    from drivesim.scenario.trajectory import read_trajectory
+
+    with pytest.raises(ScenarioError) as caught:
+        read_trajectory(tmp_path / (LONG + ".jsonl"))
+    _short_message(caught.value, "too long")
+    header = ROOT / "scenarios" / "minimal.yaml"
+    assert main(["plan", str(header), "--trajectory", str(tmp_path / (LONG + ".jsonl")),
+                 "-o", str(tmp_path / "labels.jsonl")]) == 1
+    out = capsys.readouterr()
+    assert "too long" in out.err and "Traceback" not in out.out + out.err
+
+
+def test_validate_a_file_name_too_long_in_a_new_process(tmp_path):
+    """The command itself, as a user runs it: exit status 1, one message, no traceback."""
+    done = subprocess.run([sys.executable, "-m", "drivesim.cli", "validate", str(tmp_path / (LONG + ".xosc"))],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert "too long" in done.stderr and "Traceback" not in done.stderr + done.stdout
+
+
+# --- 8: catalogs, on demand and capped ------------------------------------------------------------
+
+def _catalog_file(path: Path, name: str, entries: int = 1) -> Path:
+    vehicle = ('<Vehicle name="v{i}" vehicleCategory="car"><BoundingBox><Center x="1" y="0" z="0.7"/>'
+               '<Dimensions width="1.9" length="4.6" height="1.5"/></BoundingBox></Vehicle>\n')
+    body = "".join(vehicle.format(i=i) for i in range(entries))
+    path.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<OpenSCENARIO><FileHeader revMajor="1" revMinor="1" '
+                    f'date="2026-11-01T10:00:00" description="c" author="t"/><Catalog name="{name}">\n{body}'
+                    f'</Catalog></OpenSCENARIO>\n')
+    return path
+
+
+def test_catalog_files_are_read_only_as_far_as_a_reference_needs(tmp_path):
+    import tracemalloc
+
+    catalogs = _examples(tmp_path) / "catalogs"
+    big = _catalog_file(catalogs / "aaa_other.xosc", "OtherCatalog", entries=100_000)  # looked at first
+    assert big.stat().st_size > 14 * 1024 * 1024
+    (catalogs / "zzz_broken.xosc").write_text("<OpenSCENARIO><Catalog")  # after the one needed: never read
+    path = _cut_in(tmp_path)
+    tracemalloc.start()
+    try:
+        read_scenario(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024 * 1024, peak  # the other catalog's 15 MiB are not parsed into a tree
+
+
+def test_a_catalog_directory_with_too_many_files(tmp_path, monkeypatch):
+    from drivesim.standards.openscenario import catalogs as module
+
+    monkeypatch.setattr(module, "MAX_CATALOG_FILES", 2)  # the examples' folder holds routes and vehicles
+    _catalog_file(_examples(tmp_path) / "catalogs" / "more.xosc", "More")
+    _refused(_cut_in(tmp_path), "catalog directory", "more than 2 .xosc files", line_of="<Directory")
+
+
+def test_a_catalog_file_over_the_file_size_cap(tmp_path, monkeypatch):
+    from drivesim.standards.openscenario import xmltree
+
+    monkeypatch.setattr(xmltree, "MAX_XML_BYTES", 20_000)  # the scenario and its road are smaller
+    big = _catalog_file(_examples(tmp_path) / "catalogs" / "aaa.xosc", "VehicleCatalog", entries=200)
+    _refused(_cut_in(tmp_path), "aaa.xosc", "larger than 20000 bytes")
+    assert big.stat().st_size > 20_000
+
+
+def test_catalogs_read_in_all_are_capped(tmp_path, monkeypatch):
+    from drivesim.standards.openscenario import catalogs as module
+
+    monkeypatch.setattr(module, "MAX_CATALOG_BYTES", 3000)  # routes.xosc (~1 kB) then vehicles.xosc (~2.6 kB)
+    _refused(_cut_in(tmp_path), "exceed 3000 bytes", "vehicles.xosc", line_of="<CatalogReference")

@@ -22,7 +22,6 @@ import math
 import os
 import types
 import typing
-from pathlib import Path
 from typing import Any, Union
 
 import yaml
@@ -36,6 +35,7 @@ from drivesim.scenario.network import resolve_road_file, world_findings
 # ScenarioIssue and its helpers live in issues.py (the engine and the trajectory reader need them without the
 # loader); MAX_ISSUES and cap_issues are also importable here, the address callers and tests have used.
 from drivesim.scenario.issues import MAX_ISSUES, KeyPath, ScenarioIssue, cap_issues, format_key_path  # noqa: F401
+from drivesim.scenario.user_files import file_issue, read_user_file
 
 # Scenario files are small; the limits keep a hostile input (alias bombs, huge files) cheap.
 MAX_SCENARIO_BYTES = 2 * 1024 * 1024
@@ -82,31 +82,13 @@ def load_scenario(path: Union[str, "os.PathLike[str]"]) -> Scenario:
 
 def read_scenario_text(path: Union[str, "os.PathLike[str]"]) -> str:
     """The file's text, or a `ScenarioError` saying why it cannot be read."""
-    name = os.fspath(path)
-    p = Path(path)
-
-    def fail(message: str, hint: str = "") -> ScenarioError:
-        return ScenarioError([ScenarioIssue(name, None, None, "", message, hint)])
-
-    if p.is_dir():
-        raise fail("is a directory, not a scenario file", "pass a .yaml file, e.g. scenarios/lead_brake.yaml")
-    try:
-        # Read at most one byte past the cap rather than trust `stat`: /dev/zero, a pipe or a file
-        # still growing has no size that limits what read_bytes() would pull into memory.
-        with open(p, "rb") as f:
-            raw = f.read(MAX_SCENARIO_BYTES + 1)
-        if len(raw) > MAX_SCENARIO_BYTES:
-            raise fail(f"file is larger than {MAX_SCENARIO_BYTES} bytes, the limit of a scenario file",
-                       "pass a scenario YAML file")
-    except FileNotFoundError:
-        raise fail("file not found", "check the path") from None
-    except OSError as err:
-        raise fail(f"cannot read file: {err.strerror or err}") from None
+    raw = read_user_file(path, MAX_SCENARIO_BYTES, "a scenario file",
+                         "pass a scenario .yaml file, e.g. scenarios/lead_brake.yaml")
     try:
         return raw.decode("utf-8-sig")  # tolerate a byte-order mark from Windows editors
     except UnicodeDecodeError as err:
-        raise fail(f"not UTF-8 text (undecodable byte at offset {err.start})",
-                   "save the file as UTF-8") from None
+        raise file_issue(path, f"not UTF-8 text (undecodable byte at offset {err.start})",
+                         "save the file as UTF-8") from None
 
 
 # --- the three passes ----------------------------------------------------------------------

@@ -40,6 +40,7 @@ from drivesim.scenario.inline_road import INLINE_ROAD_ID, inline_road
 from drivesim.scenario.issues import KeyPath, ScenarioIssue, format_key_path
 from drivesim.scenario.lane_path import LanePath, follow_lane, left_edge, run_lanes
 from drivesim.scenario.motion import BlendedProfile, Placement
+from drivesim.scenario.user_files import os_problem, shown_path
 
 DEFAULT_LEAD_IN_M = 700.0  # version 1's road behind the ego: agents start up to 500 m behind, traffic 60 m
 AHEAD_MARGIN_M = 1500.0  # paths reach this far past an entity's farthest travel (agents start <= 1000 m ahead)
@@ -142,8 +143,8 @@ class _Builder:
                 info = os.stat(path)
                 return _read_network(path, (info.st_mtime_ns, info.st_size))
             except OSError as err:
-                raise _Problem(("road", "opendrive"), f"cannot read the road file '{road.opendrive}': "
-                               f"{err.strerror or err}", "give an OpenDRIVE file relative to the scenario's folder")
+                raise _Problem(("road", "opendrive"), f"cannot read the road file '{shown_path(road.opendrive)}': "
+                               f"{os_problem(err)}", "give an OpenDRIVE file relative to the scenario's folder")
             except DrivesimError as err:
                 raise _Problem(("road", "opendrive"), f"the road file '{road.opendrive}' is not usable: {err}",
                                "fix the road file") from None

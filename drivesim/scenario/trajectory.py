@@ -30,6 +30,7 @@ from drivesim.road import WorldPose
 from drivesim.scenario.format import AGENT_TYPES, Road, Scenario
 from drivesim.scenario.issues import ScenarioIssue, cap_issues
 from drivesim.scenario.labels import FrameConditions
+from drivesim.scenario.user_files import open_user_file
 from drivesim.scenario.world_state import (MAX_AGENT_ID_CHARS, MAX_MAGNITUDE, POSE_KEYS, TIMES_OF_DAY, ClosedLoop, Step,
                                            StepAgent, StepError, frame_time_problem)
 
@@ -124,18 +125,9 @@ class _open:
         self.name, self.path = os.fspath(path), Path(path)
 
     def __enter__(self) -> Iterator[str]:
-        def fail(message: str, hint: str) -> ScenarioError:
-            return ScenarioError([ScenarioIssue(self.name, None, None, "", message, hint)])
-
-        if self.path.is_dir():
-            raise fail("is a directory, not a trajectory file", "pass a .jsonl file, one JSON object per frame")
-        try:
-            # utf-8-sig: tolerate a byte-order mark; newline="": lines end only at \n or \r\n.
-            self.file = open(self.path, encoding="utf-8-sig", newline="")
-        except FileNotFoundError:
-            raise fail("file not found", "check the path") from None
-        except OSError as err:
-            raise fail(f"cannot read file: {err.strerror or err}", "check the file's permissions") from None
+        # utf-8-sig: tolerate a byte-order mark; newline="": lines end only at \n or \r\n.
+        self.file = open_user_file(self.path, "a trajectory file", "pass a .jsonl file, one JSON object per frame",
+                                   text=True)
         return self._lines()
 
     def _lines(self) -> Iterator[str]:

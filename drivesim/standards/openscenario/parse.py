@@ -17,7 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
+from drivesim.scenario.user_files import os_problem, shown_path
 from drivesim.standards.openscenario import conditions as cond
+from drivesim.standards.openscenario.catalogs import Catalogs
 from drivesim.standards.openscenario.conditions import Condition, Trigger
 from drivesim.standards.openscenario.model import (ActDef, ActionDef, Dynamics, EntityDef, EnvironmentAct, EventDef,
                                                   InitAction, LaneChangeAct, LaneOffsetAct, LanePos, ManeuverDef,
@@ -53,8 +55,8 @@ class _Reader:
         self.path = path
         self.dir = path.parent
         self.warnings: list[str] = []
-        self.catalog_dirs: list[Path] = []
-        self._catalogs: dict[str, tuple[Element, Path]] | None = None
+        self.catalog_dirs: list[tuple[Path, Element]] = []  # each CatalogLocations directory, its <Directory>
+        self._catalogs: Catalogs | None = None
         self.entities: dict[str, EntityDef] = {}
 
     def warn(self, node: Element, message: str) -> None:
@@ -122,7 +124,7 @@ class _Reader:
     def _catalog_locations(self, node: Optional[Element], params: Params) -> None:
         for kind in node.children if node is not None else ():
             directory = kind.require("Directory")
-            self.catalog_dirs.append(self.dir / params.text(directory, "path"))
+            self.catalog_dirs.append((self.dir / params.text(directory, "path"), directory))
 
     def _road_network(self, node: Element, params: Params) -> tuple[Path, Element]:
         self.check_children(node, {"LogicFile"})
@@ -130,8 +132,14 @@ class _Reader:
         if logic is None:
             raise located(node, "no <LogicFile>", "reference the OpenDRIVE road: <LogicFile filepath=\"road.xodr\"/>")
         path = self.dir / params.text(logic, "filepath")
-        if not path.is_file():
-            raise located(logic, f"OpenDRIVE file {path} not found", "filepath is relative to the .xosc file")
+        try:
+            found = path.is_file()
+        except OSError as err:  # a name too long for the file system, ...
+            raise located(logic, f"OpenDRIVE file {shown_path(path)}: {os_problem(err)}",
+                          "filepath is relative to the .xosc file") from None
+        if not found:
+            raise located(logic, f"OpenDRIVE file {shown_path(path)} not found",
+                          "filepath is relative to the .xosc file")
         return path, logic
 
     # --- catalogs ----------------------------------------------------------------------------
@@ -139,18 +147,13 @@ class _Reader:
     def _catalog_entry(self, ref: Element, params: Params, kinds: tuple[str, ...]) -> tuple[Element, Params]:
         """The entry a CatalogReference names, with its parameter scope (assignments applied)."""
         if self._catalogs is None:
-            self._catalogs = {}
-            for directory in self.catalog_dirs:
-                for file in sorted(directory.glob("*.xosc")) if directory.is_dir() else ():
-                    catalog = read_xml(file, "OpenSCENARIO").child("Catalog")
-                    if catalog is not None:
-                        self._catalogs.setdefault(catalog.attrib.get("name", ""), (catalog, file))
+            self._catalogs = Catalogs(self.catalog_dirs)
         name, entry = params.text(ref, "catalogName"), params.text(ref, "entryName")
-        if name not in self._catalogs:
-            where = ", ".join(str(d) for d in self.catalog_dirs) or "no CatalogLocations"
-            raise located(ref, f"catalog {name!r} not found (looked in {where})",
+        found_catalog = self._catalogs.find(name, ref)
+        if found_catalog is None:
+            raise located(ref, f"catalog {name!r} not found (looked in {self._catalogs.where()})",
                           "add its directory to <CatalogLocations>, relative to the .xosc file")
-        catalog, file = self._catalogs[name]
+        catalog, file = found_catalog
         found = next((e for e in catalog.children if e.attrib.get("name") == entry), None)
         if found is None:
             raise located(ref, f"catalog {name!r} ({file.name}) has no entry {entry!r}")

@@ -10,6 +10,7 @@ entities, no DTDs), element by element, so every error can name `file:line:colum
 from __future__ import annotations
 
 import os
+import re
 import xml.parsers.expat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +18,13 @@ from typing import Iterator
 
 from drivesim.errors import ScenarioError
 from drivesim.scenario.issues import ScenarioIssue
+from drivesim.scenario.user_files import file_issue, read_user_file
 
 MAX_XML_BYTES = 16 * 1024 * 1024  # OpenDRIVE maps run large; scenarios are small
 MAX_XML_DEPTH = 64
+_DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']{0,40})""")
+ENCODINGS_HINT = ("save the file as UTF-8 and declare encoding=\"UTF-8\" (UTF-8, UTF-16, ISO-8859-1, US-ASCII and "
+                  "single-byte encodings such as windows-1252 are read; multi-byte ones such as Shift_JIS are not)")
 
 
 @dataclass
@@ -67,21 +72,13 @@ def located(node: Element, message: str, hint: str = "") -> ScenarioError:
 
 
 def file_error(path: str | os.PathLike[str], message: str, hint: str = "") -> ScenarioError:
-    return ScenarioError([ScenarioIssue(os.fspath(path), None, None, "", message, hint)])
+    return file_issue(path, message, hint)
 
 
 def read_xml(path: Path, expect_root: str) -> Element:
     """The element tree of an XML file whose root must be `expect_root`; errors are located."""
     name = os.fspath(path)
-    if not path.is_file():
-        raise file_error(name, "file not found" if not path.exists() else "not a file", "check the path")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_XML_BYTES + 1)
-    except OSError as err:
-        raise file_error(name, f"cannot read file: {err.strerror or err}") from None
-    if len(raw) > MAX_XML_BYTES:
-        raise file_error(name, f"file is larger than {MAX_XML_BYTES} bytes")
+    raw = read_user_file(path, MAX_XML_BYTES, f"an {expect_root} file", "check the path")
     root = parse_xml(raw, name)
     if root.tag != expect_root:
         raise located(root, f"the root element is <{root.tag}>, expected <{expect_root}>",
@@ -118,6 +115,11 @@ def parse_xml(raw: bytes, name: str) -> Element:
                               f"XML syntax error: {xml.parsers.expat.errors.messages[err.code]}",
                               "check the tags around this line")
         raise ScenarioError([issue]) from None
+    except (LookupError, ValueError) as err:  # the declaration's encoding: unknown, multi-byte, not for text
+        declared = _DECLARED_ENCODING.search(raw[:200])
+        named = repr(declared.group(1).decode("ascii", "replace")) if declared else "of the file"
+        raise ScenarioError([ScenarioIssue(name, 1, None, "", f"the XML encoding {named} cannot be read ({err})",
+                                           ENCODINGS_HINT)]) from None
     if not roots:
         raise file_error(name, "no XML element in the file")
     return roots[0]
