@@ -229,3 +229,13 @@ def test_catalogs_read_in_all_are_capped(tmp_path, monkeypatch):
 
     monkeypatch.setattr(module, "MAX_CATALOG_BYTES", 3000)  # routes.xosc (~1 kB) then vehicles.xosc (~2.6 kB)
     _refused(_cut_in(tmp_path), "exceed 3000 bytes", "vehicles.xosc", line_of="<CatalogReference")
+
+
+def test_a_file_of_millions_of_tiny_elements_is_refused_at_the_element_cap(tmp_path, monkeypatch):
+    from drivesim.standards.openscenario import xmltree
+
+    monkeypatch.setattr(xmltree, "MAX_XML_ELEMENTS", 5000)  # the example has ~90 elements
+    header = CUT_IN[CUT_IN.index("<FileHeader"):CUT_IN.index("/>", CUT_IN.index("<FileHeader")) + 2]
+    path = _cut_in(tmp_path, (header, header[:-2] + ">" + "<a/>" * 6000 + "</FileHeader>"))
+    _refused(path, "more than 5000 elements", line_of="<FileHeader")
+    assert xmltree.Element.__slots__  # no __dict__ per element: a tree of a large map stays small

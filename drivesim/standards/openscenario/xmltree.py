@@ -22,12 +22,15 @@ from drivesim.scenario.user_files import file_issue, read_user_file
 
 MAX_XML_BYTES = 16 * 1024 * 1024  # OpenDRIVE maps run large; scenarios are small
 MAX_XML_DEPTH = 64
+# Real files hold one element per 50-100 bytes (a 16 MiB map: ~250,000); a tree costs ~250 bytes an element,
+# so 16 MiB of `<a/>` (4 million elements) would take 1 GB: refused at this count instead.
+MAX_XML_ELEMENTS = 1_000_000
 _DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']{0,40})""")
 ENCODINGS_HINT = ("save the file as UTF-8 and declare encoding=\"UTF-8\" (UTF-8, UTF-16, ISO-8859-1, US-ASCII and "
                   "single-byte encodings such as windows-1252 are read; multi-byte ones such as Shift_JIS are not)")
 
 
-@dataclass
+@dataclass(slots=True)
 class Element:
     """One XML element: tag, attributes, child elements (text is not kept), and where it starts."""
 
@@ -90,11 +93,17 @@ def parse_xml(raw: bytes, name: str) -> Element:
     parser = xml.parsers.expat.ParserCreate()
     stack: list[Element] = []
     roots: list[Element] = []
+    count = [0]
 
     def start(tag: str, attrs: dict[str, str]) -> None:
-        node = Element(tag, dict(attrs), name, parser.CurrentLineNumber, parser.CurrentColumnNumber + 1)
+        # expat gives each element a dict of its own: kept as it is, not copied
+        node = Element(tag, attrs, name, parser.CurrentLineNumber, parser.CurrentColumnNumber + 1)
         if len(stack) >= MAX_XML_DEPTH:
             raise located(node, f"nested more than {MAX_XML_DEPTH} elements deep")
+        count[0] += 1
+        if count[0] > MAX_XML_ELEMENTS:
+            raise located(node, f"more than {MAX_XML_ELEMENTS} elements in the file",
+                          "split the file, or remove elements drivesim does not need")
         (stack[-1].children if stack else roots).append(node)
         stack.append(node)
 
