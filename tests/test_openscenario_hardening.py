@@ -6,6 +6,7 @@ result: each case mutates a shipped example (scenarios/openscenario, scenarios/r
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 import sys
@@ -99,7 +100,7 @@ def test_expression_nesting_is_capped(tmp_path, nest):
     _refused(_cut_in(tmp_path, _param("${" + nest(50_000) + "}")), "parameter HeadwayCutIn",
              f"nested more than {MAX_EXPRESSION_DEPTH} levels deep", line_of='name="HeadwayCutIn"')
     # as deep as the cap allows still reads
-    read_scenario(_cut_in(tmp_path, _param("${0.5 * (" + nest(MAX_EXPRESSION_DEPTH - 1) + ")}")))
+    read_scenario(_cut_in(tmp_path, _param("${0.5 + 0 * (" + nest(MAX_EXPRESSION_DEPTH - 1) + ")}")))
 
 
 def test_validate_prints_an_overflow_without_a_traceback(tmp_path, capsys):
@@ -239,3 +240,80 @@ def test_a_file_of_millions_of_tiny_elements_is_refused_at_the_element_cap(tmp_p
     path = _cut_in(tmp_path, (header, header[:-2] + ">" + "<a/>" * 6000 + "</FileHeader>"))
     _refused(path, "more than 5000 elements", line_of="<FileHeader")
     assert xmltree.Element.__slots__  # no __dict__ per element: a tree of a large map stays small
+
+
+# --- 5, 6: numbers out of range ------------------------------------------------------------------
+
+SLOW_DOWN = 'dynamicsShape="cubic" dynamicsDimension="time" value="2"'  # the Overtaker's SpeedAction
+
+
+def test_an_absurd_transition_time_is_refused(tmp_path):
+    path = _cut_in(tmp_path, (SLOW_DOWN, 'dynamicsShape="linear" dynamicsDimension="time" value="1e308"'))
+    _refused(path, "value: 1e+308 is beyond", line_of=SLOW_DOWN.replace("cubic", "linear")[:40])
+
+
+def test_a_motion_that_overflows_is_refused_naming_the_actor(tmp_path, monkeypatch):
+    """The last guard, with the attributes' bound lifted: NaN never reaches the converted world."""
+    from drivesim.standards.openscenario import params
+
+    monkeypatch.setattr(params, "MAX_NUMBER", math.inf)
+    path = _cut_in(tmp_path, (SLOW_DOWN, 'dynamicsShape="linear" dynamicsDimension="time" value="1e308"'))
+    _refused(path, "Overtaker's", "not a finite number", line_of='<ScenarioObject name="Overtaker">')
+
+
+@pytest.mark.parametrize("count", ["0", "-1", "1.5"])
+def test_maximum_execution_count_is_at_least_one(tmp_path, count):
+    path = _cut_in(tmp_path, ('maximumExecutionCount="1"', f'maximumExecutionCount="{count}"'))
+    words = "expected a whole number" if count == "1.5" else "must be >= 1"
+    _refused(path, "maximumExecutionCount", words, line_of="<ManeuverGroup")
+
+
+def test_an_event_s_maximum_execution_count_is_at_least_one(tmp_path):
+    path = _cut_in(tmp_path, ('<Event name="CutIn" priority="override">',
+                              '<Event name="CutIn" priority="override" maximumExecutionCount="0">'))
+    _refused(path, "maximumExecutionCount", "must be >= 1", line_of='<Event name="CutIn"')
+
+
+@pytest.mark.parametrize("dimension", ["time", "distance"])
+def test_negative_transition_times_and_distances_are_refused(tmp_path, dimension):
+    path = _cut_in(tmp_path, (SLOW_DOWN, f'dynamicsShape="linear" dynamicsDimension="{dimension}" value="-2"'))
+    _refused(path, f"must be >= 0 for dynamicsDimension {dimension}", line_of="<SpeedActionDynamics")
+
+
+def test_a_negative_rate_is_read_as_its_size_with_a_warning(tmp_path):
+    """Not silently: OpenSCENARIO's rate is >= 0, but esmini's own cut-in.xosc brakes at rate -4 (esmini reads
+    its size), so the file is read as esmini reads it and the warning says what to write."""
+    from drivesim.standards.openscenario import import_openscenario
+
+    negative = import_openscenario(_cut_in(tmp_path, (SLOW_DOWN, SLOW_DOWN.replace('"time" value="2"',
+                                                                                    '"rate" value="-2"'))))
+    positive = import_openscenario(_cut_in(tmp_path, (SLOW_DOWN, SLOW_DOWN.replace('"time" value="2"',
+                                                                                    '"rate" value="2"'))))
+    assert negative.scenario == positive.scenario
+    warned = [w for w in negative.warnings if "rate is >= 0" in w]
+    assert len(warned) == 1 and 'write value="2"' in warned[0] and "bad.xosc:" in warned[0]
+
+
+@pytest.mark.parametrize("old, new, line", [
+    ('delay="1"', 'delay="-1"', 'name="AfterCutIn"'),
+    ('<TimeHeadwayCondition entityRef="Overtaker" value="$HeadwayCutIn"',
+     '<TimeHeadwayCondition entityRef="Overtaker" value="-0.5"', "<TimeHeadwayCondition"),
+])
+def test_negative_durations_and_distances_are_refused(tmp_path, old, new, line):
+    _refused(_cut_in(tmp_path, (old, new)), "must be >= 0", line_of=line)
+
+
+def test_negative_performance_and_box_sizes_are_refused(tmp_path):
+    catalog = _examples(tmp_path) / "catalogs" / "vehicles.xosc"
+    text = catalog.read_text()
+    catalog.write_text(text.replace('maxSpeed="${250 / 3.6}"', 'maxSpeed="${-250 / 3.6}"', 1))
+    _refused(_cut_in(tmp_path), "maxSpeed: must be >= 0", line_of="<Performance")
+    catalog.write_text(text.replace('length="4.6"', 'length="-5"', 1))
+    _refused(_cut_in(tmp_path), "dimensions must be > 0")
+
+
+def test_validate_says_ok_for_none_of_these(tmp_path, capsys):
+    path = _cut_in(tmp_path, (SLOW_DOWN, 'dynamicsShape="linear" dynamicsDimension="distance" value="-2"'))
+    assert "must be >= 0" in _validate(path, capsys)
+    path = _cut_in(tmp_path, ('maximumExecutionCount="1"', 'maximumExecutionCount="0"'))
+    assert "maximumExecutionCount: must be >= 1" in _validate(path, capsys)

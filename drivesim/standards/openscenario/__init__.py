@@ -68,6 +68,7 @@ def import_openscenario(path: str | os.PathLike[str], options: ImportOptions = I
         result = Runner(definition, options.fps, options.max_duration_s).run()
     except NeedsNetwork:  # curved roads, several roads, both directions, routes: the whole road network
         result = NetworkRunner(definition, options.fps, options.max_duration_s).run()
+    _check_finite(result)
     if result.paths is None:
         text, scenario = scenario_yaml(definition, result)
     else:
@@ -77,3 +78,24 @@ def import_openscenario(path: str | os.PathLike[str], options: ImportOptions = I
 
 def load_openscenario(path: str | os.PathLike[str], options: ImportOptions = ImportOptions()) -> Scenario:
     return import_openscenario(path, options).scenario
+
+
+def _check_finite(result) -> None:  # a runner.RunResult
+    """The last guard: every entity's speed, lateral position and travel at every frame is a finite number
+    (the attributes are finite and bounded, params.MAX_NUMBER; this catches arithmetic that still overflows)."""
+    import math
+
+    import numpy as np
+
+    from drivesim.standards.openscenario.xmltree import located
+
+    times = np.arange(max(1, math.ceil(result.duration_s * result.fps - 1e-6))) / result.fps
+    for name, motion in result.motions.items():
+        speed, lateral = motion.profile("speed"), motion.profile("lateral")
+        for what, values in (("speed", speed.value(times)), ("lateral position", lateral.value(times)),
+                             ("travel", speed.integral(times))):
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                raise located(motion.entity.node, f"{name}'s {what} is not a finite number from {times[bad[0]]:g} s on "
+                              "(its actions' numbers overflow)",
+                              "check the durations, rates, distances and targets of its actions")

@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 from drivesim.standards.openscenario.xmltree import Element, located
 
 _REQUIRED = object()
+MAX_NUMBER = 1e12  # no attribute's number is larger (in metres, seconds, m/s, counts): a mistake, not a scene
 MAX_EXPRESSION_DEPTH = 100  # parentheses, function calls, unary - and `not` inside one another in one ${...}
 _SHOWN_CHARS = 80  # an expression quoted in an error message is cut to this many characters
 _NUMERIC_TYPES = ("double", "integer", "int", "unsignedInt", "unsignedShort")
@@ -112,7 +113,9 @@ class Params:
             return self.lookup(raw[1:], node, attr)
         return raw
 
-    def number(self, node: Element, attr: str, default: Any = _REQUIRED) -> float:
+    def number(self, node: Element, attr: str, default: Any = _REQUIRED, minimum: float | None = None) -> float:
+        """The attribute as a finite number of magnitude <= MAX_NUMBER (and >= `minimum`, where the standard
+        bounds it); `default` when it is absent."""
         text = self.text(node, attr, None)
         if text is None:
             if default is _REQUIRED:
@@ -124,12 +127,18 @@ class Params:
             raise located(node, f"{attr}: expected a number, got {text!r}") from None
         if not math.isfinite(value):
             raise located(node, f"{attr}: expected a finite number, got {text!r}")
+        if abs(value) > MAX_NUMBER:
+            raise located(node, f"{attr}: {value:g} is beyond +-{MAX_NUMBER:g}",
+                          "write metres, seconds and m/s: no scenario needs a number this large")
+        if minimum is not None and value < minimum:
+            raise located(node, f"{attr}: must be >= {minimum:g}, got {value:g}",
+                          f"OpenSCENARIO requires {attr} >= {minimum:g} in <{node.tag}>")
         return value
 
-    def integer(self, node: Element, attr: str, default: Any = _REQUIRED) -> int:
+    def integer(self, node: Element, attr: str, default: Any = _REQUIRED, minimum: int | None = None) -> int:
         if attr not in node.attrib and default is not _REQUIRED:
             return default
-        value = self.number(node, attr)
+        value = self.number(node, attr, minimum=minimum)
         if not value.is_integer():
             raise located(node, f"{attr}: expected a whole number, got {value:g}")
         return int(value)

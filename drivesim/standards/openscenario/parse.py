@@ -12,6 +12,7 @@ CatalogLocations directories, relative to the file.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from datetime import datetime
 from pathlib import Path
@@ -197,8 +198,8 @@ class _Reader:
             kind = VEHICLE_TYPES[category]
             perf_el = definition.child("Performance")
             performance = None if perf_el is None else Performance(
-                scope.number(perf_el, "maxSpeed"), scope.number(perf_el, "maxAcceleration"),
-                scope.number(perf_el, "maxDeceleration"))
+                scope.number(perf_el, "maxSpeed", minimum=0.0), scope.number(perf_el, "maxAcceleration", minimum=0.0),
+                scope.number(perf_el, "maxDeceleration", minimum=0.0))
         else:
             self.check_children(definition, {"BoundingBox"})
             category = scope.text(definition, "pedestrianCategory", "pedestrian")
@@ -260,8 +261,19 @@ class _Reader:
     # --- actions -----------------------------------------------------------------------------
 
     def dynamics(self, node: Element, params: Params) -> Dynamics:
-        return Dynamics(params.choice(node, "dynamicsShape", SHAPES), params.choice(node, "dynamicsDimension", DIMENSIONS),
-                        params.number(node, "value"))
+        """TransitionDynamics: a time, rate or distance, never negative. A negative rate is read as its size
+        with a warning (the target says which way the value changes; esmini's own cut-in.xosc brakes at -4)."""
+        shape = params.choice(node, "dynamicsShape", SHAPES)
+        dimension = params.choice(node, "dynamicsDimension", DIMENSIONS)
+        value = params.number(node, "value")
+        if value < 0 and dimension == "rate":
+            self.warn(node, f"value {value:g}: OpenSCENARIO's rate is >= 0; read as {-value:g}, as esmini does (the "
+                      f"target sets the direction): write value=\"{-value:g}\"")
+            value = -value
+        elif value < 0:
+            raise located(node, f"value: must be >= 0 for dynamicsDimension {dimension}, got {value:g}",
+                          f"give {'a duration' if dimension == 'time' else 'a distance'} >= 0")
+        return Dynamics(shape, dimension, value)
 
     def private_action(self, node: Element, params: Params):  # -> PrivateAct | None (an ignored controller)
         act = node.one_of()
@@ -307,7 +319,7 @@ class _Reader:
 
     def _lane_offset(self, node: Element, params: Params) -> LaneOffsetAct:
         dyn = node.require("LaneOffsetActionDynamics")
-        max_acc = params.number(dyn, "maxLateralAcc", 0.5)  # esmini's default when it is left out
+        max_acc = params.number(dyn, "maxLateralAcc", 0.5, minimum=0.0)  # esmini's default when it is left out
         shape = params.choice(dyn, "dynamicsShape", SHAPES)
         target = node.require("LaneOffsetTarget").one_of(("AbsoluteTargetLaneOffset", "RelativeTargetLaneOffset"))
         if target.tag == "AbsoluteTargetLaneOffset":
@@ -383,8 +395,8 @@ class _Reader:
             elif child.tag == "CatalogReference":
                 entry, scope = self._catalog_entry(child, params, ("Maneuver",))
                 maneuvers.append(self._maneuver(entry, scope, actors))
-        return ManeuverGroupDef(params.text(node, "name"), params.integer(node, "maximumExecutionCount"), actors,
-                                maneuvers, node)
+        return ManeuverGroupDef(params.text(node, "name"), params.integer(node, "maximumExecutionCount", minimum=1),
+                                actors, maneuvers, node)
 
     def _maneuver(self, node: Element, params: Params, actors: list[str]) -> ManeuverDef:
         self.check_children(node, {"Event"})
@@ -414,7 +426,7 @@ class _Reader:
         start = node.child("StartTrigger")
         trigger = self._trigger(start, params, default=True) if start is not None else Trigger([], True)
         return EventDef(params.text(node, "name"), "override" if priority == "overwrite" else priority,
-                        params.integer(node, "maximumExecutionCount", 1), actions, trigger, node)
+                        params.integer(node, "maximumExecutionCount", 1, minimum=1), actions, trigger, node)
 
     # --- triggers ----------------------------------------------------------------------------
 
@@ -433,9 +445,7 @@ class _Reader:
         else:
             spec = self._entity_condition(body, params)
         edge = params.choice(node, "conditionEdge", ("none", "rising", "falling", "risingOrFalling"))
-        delay = params.number(node, "delay", 0.0)
-        if delay < 0:
-            raise located(node, f"delay: must be >= 0, got {delay:g}")
+        delay = params.number(node, "delay", 0.0, minimum=0.0)
         return Condition(params.text(node, "name", ""), delay, edge, spec, node)
 
     def _value_condition(self, node: Element, params: Params) -> Any:
@@ -454,7 +464,11 @@ class _Reader:
             value, want, rule = params.lookup(name, node, "parameterRef"), params.text(node, "value"), \
                 params.choice(node, "rule", rules)
             try:
-                return cond.StaticValue(RULES[rule](float(value), float(want)))
+                numbers = float(value), float(want)
+                if not all(map(math.isfinite, numbers)):
+                    raise located(node, f"rule {rule} compares {value!r} with {want!r}: not finite numbers",
+                                  "compare finite numbers")
+                return cond.StaticValue(RULES[rule](*numbers))
             except ValueError:
                 if rule not in ("equalTo", "notEqualTo"):
                     raise located(node, f"rule {rule} needs numbers, got {value!r} and {want!r}") from None
@@ -485,30 +499,30 @@ class _Reader:
         if c.tag == "RelativeDistanceCondition":
             ref = self.entity_ref(c, params)
             test = cond.relative_distance(ref, self._distance_spec(c, params), params.choice(c, "rule", rules),
-                                          params.number(c, "value"))
+                                          params.number(c, "value", minimum=0.0))
             return cond.EntityCondition(trig, test, (ref,))
         if c.tag == "TimeHeadwayCondition":
             ref = self.entity_ref(c, params)
             return cond.EntityCondition(trig, cond.time_headway(ref, self._distance_spec(c, params),
                                                                  params.choice(c, "rule", rules),
-                                                                 params.number(c, "value")), (ref,))
+                                                                 params.number(c, "value", minimum=0.0)), (ref,))
         if c.tag == "TimeToCollisionCondition":
             target = c.require("TimeToCollisionConditionTarget").one_of(("EntityRef", "Position"))
             ref = self.entity_ref(target, params) if target.tag == "EntityRef" else None
             position = self.position(target, params) if target.tag == "Position" else None
             return cond.EntityCondition(trig, cond.time_to_collision(ref, position, self._distance_spec(c, params),
                                                                       params.choice(c, "rule", rules),
-                                                                      params.number(c, "value")))
+                                                                      params.number(c, "value", minimum=0.0)))
         if c.tag == "ReachPositionCondition":
             position = self.position(c.require("Position"), params)
             if c.require("Position").children[0].child("Orientation") is not None:
                 raise self.refuse(c, "ReachPositionCondition with an <Orientation>")
-            return cond.EntityCondition(trig, cond.reach_position(position, params.number(c, "tolerance")))
+            return cond.EntityCondition(trig, cond.reach_position(position, params.number(c, "tolerance", minimum=0.0)))
         if c.tag == "DistanceCondition":
             position = self.position(c.require("Position"), params)
             return cond.EntityCondition(trig, cond.distance_to(position, self._distance_spec(c, params),
                                                                 params.choice(c, "rule", rules),
-                                                                params.number(c, "value")))
+                                                                params.number(c, "value", minimum=0.0)))
         if c.tag == "SpeedCondition":
             return cond.EntityCondition(trig, cond.speed(params.choice(c, "rule", rules), params.number(c, "value"),
                                                          direction))
@@ -520,7 +534,7 @@ class _Reader:
             return cond.EntityCondition(trig, cond.acceleration(params.choice(c, "rule", rules),
                                                                 params.number(c, "value"), direction))
         if c.tag == "StandStillCondition":
-            return cond.EntityCondition(trig, cond.stand_still(params.number(c, "duration")))
+            return cond.EntityCondition(trig, cond.stand_still(params.number(c, "duration", minimum=0.0)))
         if c.tag == "TraveledDistanceCondition":
-            return cond.EntityCondition(trig, cond.traveled_distance(params.number(c, "value")))
+            return cond.EntityCondition(trig, cond.traveled_distance(params.number(c, "value", minimum=0.0)))
         raise self.refuse(c, f"<{c.tag}>")
