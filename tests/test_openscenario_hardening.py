@@ -7,6 +7,7 @@ result: each case mutates a shipped example (scenarios/openscenario, scenarios/r
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -317,3 +318,45 @@ def test_validate_says_ok_for_none_of_these(tmp_path, capsys):
     assert "must be >= 0" in _validate(path, capsys)
     path = _cut_in(tmp_path, ('maximumExecutionCount="1"', 'maximumExecutionCount="0"'))
     assert "maximumExecutionCount: must be >= 1" in _validate(path, capsys)
+
+
+# --- 7: OpenDRIVE lane widths and numbers --------------------------------------------------------
+
+ROADS = ROOT / "scenarios" / "roads"
+FIRST_WIDTH = re.compile(r'<width sOffset="[^"]*" a="[^"]*"')
+
+
+def _road_with_first_width(tmp_path: Path, road: Path, replace_a: str) -> Path:
+    text = road.read_text()
+    found = FIRST_WIDTH.search(text)
+    assert found, road
+    record = re.sub(r'a="[^"]*"', replace_a, found.group(0))
+    path = tmp_path / road.name
+    path.write_text(text[:found.start()] + record + text[found.end():])
+    return path
+
+
+@pytest.mark.parametrize("road", sorted(ROADS.glob("*.xodr")) + [EXAMPLES / "straight_highway.xodr"],
+                         ids=lambda p: p.name)
+def test_a_negative_lane_width_is_refused(tmp_path, road):
+    from drivesim.standards.opendrive import read_network
+
+    path = _road_with_first_width(tmp_path, road, 'a="-3.5"')
+    with pytest.raises(ScenarioError, match=r"width goes negative \(-3.5 m at road s="):
+        read_network(path)
+
+
+def test_a_negative_lane_width_under_an_openscenario_file_is_refused(tmp_path):
+    _road_with_first_width(_examples(tmp_path), EXAMPLES / "straight_highway.xodr", 'a="-3.5"')
+    _refused(_cut_in(tmp_path), "straight_highway.xodr:", "width goes negative")
+
+
+@pytest.mark.parametrize("coefficients", ['a="3.5" b="1e308" c="1e308" d="1e308"', 'a="1e308" b="0" c="0" d="0"'])
+def test_opendrive_numbers_too_large_for_the_road_s_arithmetic_are_refused(tmp_path, coefficients):
+    """A width of 1e308 made NaN of the road (accepted), b = c = d = 1e308 a raw LinAlgError."""
+    from drivesim.standards.opendrive.attributes import MAX_NUMBER
+
+    folder = _examples(tmp_path)
+    road = folder / "straight_highway.xodr"
+    road.write_text(road.read_text().replace('a="3.5" b="0.0" c="0.0" d="0.0"', coefficients))
+    _refused(_cut_in(tmp_path), "straight_highway.xodr:", f"beyond +-{MAX_NUMBER:g}", line_of="<width")

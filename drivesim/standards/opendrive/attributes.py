@@ -3,7 +3,8 @@ element, what is wrong, how to fix it).
 
 OpenDRIVE numbers are XML Schema doubles ("12", "-0.5", "1.2e-3"). NaN and infinities are valid XML
 doubles but never a valid road, so they are refused wherever they appear in a file -- in records drivesim
-reads and in the ones it only names as unsupported.
+reads and in the ones it only names as unsupported. A number drivesim reads is at most MAX_NUMBER in size:
+larger ones (a lane 1e308 m wide) overflow the road's arithmetic into NaN.
 
     from drivesim.standards.openscenario.xmltree import parse_xml
     from drivesim.standards.opendrive.attributes import number
@@ -21,6 +22,7 @@ from typing import Any
 from drivesim.standards.openscenario.xmltree import Element, located
 
 REQUIRED: Any = object()  # no default: the attribute must be there
+MAX_NUMBER = 1e12  # metres, radians, 1/m: far beyond any map (and its georeferenced coordinates)
 _DOUBLE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _INTEGER = re.compile(r"[+-]?\d+")
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
@@ -56,6 +58,9 @@ def number(node: Element, attr: str, default: Any = REQUIRED) -> float:
     value = float(raw)
     if not math.isfinite(value):  # e.g. 1e999 overflows
         raise located(node, f"{attr} is {raw!r}, which overflows a double", f"give {attr} a finite number")
+    if abs(value) > MAX_NUMBER:
+        raise located(node, f"{attr} is {raw!r}, beyond +-{MAX_NUMBER:g}",
+                      f"give {attr} in metres, radians or 1/m: no road needs a number this large")
     return value
 
 
