@@ -360,3 +360,26 @@ def test_opendrive_numbers_too_large_for_the_road_s_arithmetic_are_refused(tmp_p
     road = folder / "straight_highway.xodr"
     road.write_text(road.read_text().replace('a="3.5" b="0.0" c="0.0" d="0.0"', coefficients))
     _refused(_cut_in(tmp_path), "straight_highway.xodr:", f"beyond +-{MAX_NUMBER:g}", line_of="<width")
+
+
+# --- the docs state the limits as the code defines them -------------------------------------------
+
+def test_the_docs_state_the_limits():
+    from drivesim.scenario.user_files import MAX_SHOWN_PATH_CHARS
+    from drivesim.standards.opendrive import attributes
+    from drivesim.standards.openscenario import catalogs, params, xmltree
+
+    def stated(number: float) -> str:
+        return f"{number:.0e}".replace("e+", "e") if isinstance(number, float) else str(number)  # 1e12
+
+    scenario = (ROOT / "docs" / "openscenario.md").read_text()
+    for value in (xmltree.MAX_XML_BYTES, xmltree.MAX_XML_ELEMENTS, xmltree.MAX_XML_DEPTH, params.MAX_NUMBER,
+                  params.MAX_EXPRESSION_DEPTH, catalogs.MAX_CATALOG_FILES, catalogs.MAX_CATALOG_BYTES,
+                  MAX_SHOWN_PATH_CHARS):
+        assert stated(value) in scenario, value
+    for size in (xmltree.MAX_XML_BYTES, catalogs.MAX_CATALOG_BYTES):
+        assert f"{size // 2**20} MiB ({size} bytes)" in scenario, size
+    road = (ROOT / "docs" / "opendrive.md").read_text()
+    for value in (xmltree.MAX_XML_BYTES, xmltree.MAX_XML_ELEMENTS, xmltree.MAX_XML_DEPTH, attributes.MAX_NUMBER,
+                  MAX_SHOWN_PATH_CHARS):
+        assert stated(value) in road, value
