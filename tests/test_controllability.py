@@ -21,7 +21,8 @@ from drivesim.eval.controllability import (PANACEA_SEED_OFFSET, REPEAT_SEED_STEP
 from drivesim.eval.crops import background_boxes, is_visible, square_crop
 from drivesim.eval.detector import (DETECTOR_DATA_SEED, VALIDATION_DATA_SEED, crop_accuracy, render_crops,
                                     synth_scenarios, train_crop_classifier)
-from drivesim.eval.scenarios import CONTROLLABILITY, CONTROLLABILITY_TEST, HELD_OUT, controllability_scenarios
+from drivesim.eval.scenarios import (CONTROLLABILITY, CONTROLLABILITY_TEST, HELD_OUT, controllability_scenarios,
+                                     split_by_road)
 from drivesim.eval.settings import FULL, QUICK, EvalSettings
 from drivesim.scenario.labels import Box, FrameConditions
 
@@ -224,12 +225,13 @@ def test_detector_and_eval_seeds_never_meet_the_default_training_seeds():
 
 
 def test_controllability_scenarios_cover_every_case_day_and_night():
-    scenarios = controllability_scenarios(len(CONTROLLABILITY), duration_s=2.0)
+    straight = split_by_road(CONTROLLABILITY)[0]
+    scenarios = controllability_scenarios(len(straight), duration_s=2.0)
     assert 6 <= len(scenarios) <= 8 and all(s.environment.time_of_day == "day" for s in scenarios)
     quick = {a.type for s in scenarios[:4] for a in s.agents}
     assert quick >= {"car", "truck", "bus", "pedestrian", "cyclist", "motorcycle"}
     with pytest.raises(DrivesimError, match="controllability"):
-        controllability_scenarios(len(CONTROLLABILITY) + 1)
+        controllability_scenarios(len(straight) + 1)
     with pytest.raises(DrivesimError, match="--only"):
         EvalSettings(only="everything").resolved()
 
@@ -245,7 +247,8 @@ def test_cli_only_controllability_runs_that_section_and_writes_the_table(tmp_pat
     synth_data(SynthConfig(output=str(tmp_path / "data"), clips=1, frames=4, height=64, width=128), progress=False)
     # --quick, shrunk further so the micro bundle's run takes seconds
     for key, value in dict(control_scenarios=1, control_duration_s=0.4, control_frame_step=2, detector_clips=2,
-                           detector_steps=4, panacea_steps=3).items():
+                           detector_steps=4, panacea_steps=3, control_world_scenarios=0, segmenter_clips=1,
+                           segmenter_steps=2).items():
         monkeypatch.setitem(QUICK, key, value)
     out = tmp_path / "report"
     session = ["--session-steps", str(session_steps)] if session_steps else []
@@ -276,7 +279,8 @@ def test_the_test_split_with_repeats_reports_its_spread(tmp_path, monkeypatch):
     save_bundle(micro_bundle(), tmp_path / "bundle")
     synth_data(SynthConfig(output=str(tmp_path / "data"), clips=1, frames=4, height=64, width=128), progress=False)
     for key, value in dict(control_scenarios=1, control_duration_s=0.6, control_frame_step=2, detector_clips=2,
-                           detector_steps=4, panacea_steps=3).items():
+                           detector_steps=4, panacea_steps=3, control_world_scenarios=0, segmenter_clips=1,
+                           segmenter_steps=2).items():
         monkeypatch.setitem(QUICK, key, value)
     out = tmp_path / "report"
     assert main(["eval", str(tmp_path / "bundle"), "--data", str(tmp_path / "data"), "-o", str(out),

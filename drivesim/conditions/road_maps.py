@@ -28,6 +28,10 @@ its road state cannot say where the road goes.
     network = StraightWorld(lanes=3, lane_width_m=3.5, reach_m=200.0).network_at(0.0)
     camera = PinholeCamera.from_fov(1024, 512, fov_deg=90)
     maps = render_network_road(road_geometry(network), camera, EgoPose(x=10.0, y=-5.25), (32, 64))  # (6, 32, 64)
+
+`road_masks` gives the same projection at a frame's own resolution as per-pixel masks (lane lines, road
+edges, drivable area): what the renderer's frames show where (`RenderPipeline(masks=True)`, the eval's
+road adherence).
 """
 
 from __future__ import annotations
@@ -94,6 +98,26 @@ def render_network_road(geometry: RoadGeometry, camera: PinholeCamera, pose: Ego
     dashes = geometry.dashes
     _draw(out[ROAD], view.segments(dashes.points[dashes.near(view.centre, REACH_M)])[0], thickness)
     return out
+
+
+MASKS: tuple[str, ...] = ("lane_lines", "road_edges", "drivable")  # road_masks' keys
+
+
+def road_masks(frame: FrameConditions, camera: PinholeCamera, size: tuple[int, int],
+               network: RoadNetwork | None = None) -> dict[str, np.ndarray]:
+    """Per-pixel masks (h, w) bool of a frame's road seen by `camera` at `size` (h, w), e.g. the frame's own
+    resolution: `lane_lines` the solid and dashed lane borders (whole lines, as the lane labels' polylines:
+    a dashed line's gaps too), `road_edges` the carriageway edges, `drivable` the driving lanes. The road
+    channels of `render_network_road` (lines max(1, round(h / 128)) px thick), so masks and layout maps show
+    one road; all False where the frame has no road (`frame_road`)."""
+    h, w = size
+    road = frame_road(frame, network)
+    if road is None:
+        return {name: np.zeros((h, w), bool) for name in MASKS}
+    geometry, pose = road
+    maps = render_network_road(geometry, camera, pose, size)
+    return {"lane_lines": (maps[LANE_SOLID] > 0) | (maps[LANE_DASHED] > 0), "road_edges": maps[ROAD_EDGE] > 0,
+            "drivable": maps[DRIVABLE] > 0}
 
 
 def frame_road(frame: FrameConditions, network: RoadNetwork | None = None) -> tuple[RoadGeometry, EgoPose] | None:

@@ -14,6 +14,13 @@ with the procedural renderer as the "real" footage.
 2. The Panacea direction: one detector trained on the generated frames (boxes = the conditioning
    labels) and one on the rendered frames of the same runs (same crops, steps and seed), both tested
    on rendered frames of the same scenarios with other seeds (other background traffic and scenery).
+3. By road type: the scenarios are tagged straight / curve / junction / oncoming (scenarios.py,
+   ROAD_TYPES_RULE; a scenario can be several). The rows, targets, Panacea direction and spread of 1.
+   and 2. are of the straight-road runs, as before the world had other roads; per road type the same
+   recall, ratio, mean and worst run and phantom rate, with the three targets on every other type.
+4. Road adherence (road_adherence.py): a lane-line segmenter (lane_segmenter.py) trained on rendered
+   world frames marks lane lines and road edges in every run's generated and rendered frames, scored
+   against the labels' road masks within a few pixels; generated / rendered F1 by road type.
 
     drivesim eval checkpoints/default --data data/synth --only controllability --quick
 """
@@ -38,7 +45,11 @@ from drivesim.eval.detector import (DETECTOR_DATA_SEED, VALIDATION_DATA_SEED, Cr
 from drivesim.eval.frechet import data_fingerprint
 from drivesim.eval.pictures import TILE_WIDTH, strip, tile
 from drivesim.output.files import write_png
-from drivesim.eval.scenarios import controllability_scenarios, generate_video, with_time_of_day
+from drivesim.eval.lane_segmenter import SegmenterPlan, trained_segmenter
+from drivesim.eval.road_adherence import (TOLERANCE_PX, RoadRun, format_road_adherence, road_summary,
+                                          validation_scores, write_road_samples)
+from drivesim.eval.scenarios import (ROAD_TYPES, ROAD_TYPES_RULE, SPLITS, controllability_scenarios, generate_video,
+                                     road_types, with_time_of_day)
 from drivesim.eval.tables import format_number, markdown_table, verdict
 from drivesim.scenario.labels import FrameConditions
 
@@ -335,59 +346,119 @@ def panacea(runs: Sequence[ControlRun], test_scenarios: Sequence[Any], steps: in
 def controllability_section(bundle, options, settings, out_dir: Path, log: Callable[[str], None],
                             excluded_seeds: set[int], untrained_note: str | None) -> dict[str, Any]:
     """Run the whole section for `bundle` with GenerateOptions `options`; `settings` is the resolved
-    EvalSettings (control_* and detector_* fields). Returns the report.json entry."""
+    EvalSettings (control_*, detector_* and segmenter_* fields). Returns the report.json entry. The rows and
+    targets of before, the Panacea direction and the repeats' spread are of the straight-road runs (so they
+    stay comparable); every run is in the per-run rows, the road-type rows and the road adherence."""
     s = settings
     start = time.perf_counter()
     width, height = s.control_camera
-    written = controllability_scenarios(s.control_scenarios, s.control_duration_s, width, height, s.fps, s.split)
+    written = controllability_scenarios(s.control_scenarios, s.control_duration_s, width, height, s.fps, s.split,
+                                        world=s.control_world_scenarios)
+    tags_of = {d["name"]: road_types(d) for d in SPLITS[s.split]}
     # repeat k: the same scenarios with other seeds (other background traffic and scenery)
-    scenarios = [sc if k == 0 else _reseeded(sc, k * REPEAT_SEED_STEP, f"_r{k}")
+    scenarios = [(sc if k == 0 else _reseeded(sc, k * REPEAT_SEED_STEP, f"_r{k}"), tags_of[sc.name])
                  for k in range(s.repeats) for sc in written]
-    excluded = set(excluded_seeds) | {int(sc.seed) + offset for sc in scenarios for offset in (0, PANACEA_SEED_OFFSET)}
+    excluded = set(excluded_seeds) | {int(sc.seed) + offset for sc, _ in scenarios
+                                      for offset in (0, PANACEA_SEED_OFFSET)}
     plan = DetectorPlan(clips=s.detector_clips, steps=s.detector_steps, camera=(width, height), seed=s.seed,
                         validation_clips=max(1, s.detector_clips // 4))
     net, detector = trained_detector(plan, out_dir, log, excluded)
     score = net_scorer(net)
+    segmenter_plan = SegmenterPlan(clips=s.segmenter_clips, steps=s.segmenter_steps, camera=(width, height),
+                                   seed=s.seed, validation_clips=max(1, s.segmenter_clips // 4))
+    segmenter, segmenter_info = trained_segmenter(segmenter_plan, out_dir, log, validation_scores, excluded)
 
     runs: list[ControlRun] = []
-    pairs = []
-    for k, scenario in enumerate(scenarios):
+    pairs, run_tags, road_runs = [], [], []
+    for k, (scenario, tags) in enumerate(scenarios):
         for tod in ("day", "night"):
             variant = with_time_of_day(scenario, tod)
             video = generate_video(bundle, variant, options, s.session_steps)
-            rendered, labels = render_video(variant)
+            rendered, labels, masks = render_video_masks(variant)
             run = ControlRun(scenario.name, tod, video.frames, rendered, labels, seed=s.seed + 2 * k + (tod == "night"),
                              seconds=video.seconds)
             gen = detect_video(score, run.generated, labels, s.control_frame_step, seed=run.seed)
             ren = detect_video(score, run.rendered, labels, s.control_frame_step, seed=run.seed)
+            road_runs.append(RoadRun.scored(segmenter, run.name, tags, run.generated, rendered, labels, masks,
+                                            s.control_frame_step))
             runs.append(run)
             pairs.append((run.name, tod, gen, ren))
-            log(f"controllability {len(runs)}/{2 * len(scenarios)} {run.name}: {len(gen.found)} visible road users, "
-                f"recall generated {format_number(gen.recall)} rendered {format_number(ren.recall)} "
+            run_tags.append(tags)
+            lines = {kind: getattr(road_runs[-1], kind)["lane_lines"].f1 for kind in ("generated", "rendered")}
+            log(f"controllability {len(runs)}/{2 * len(scenarios)} {run.name} ({'+'.join(tags)}): {len(gen.found)} "
+                f"visible road users, recall generated {format_number(gen.recall)} rendered {format_number(ren.recall)}; "
+                f"lane-line F1 generated {format_number(lines['generated'])} rendered {format_number(lines['rendered'])} "
                 f"(generated in {video.seconds:.1f} s)")
-    result = summarise(pairs)
+    straight = [i for i, tags in enumerate(run_tags) if tags == ("straight",)]
+    result = summarise([pairs[i] for i in straight])
     result["targets"] = verdicts(result["summary"], untrained_note)
+    result["rows"]["run"] = summarise(pairs)["rows"]["run"]  # every run, of every road type
+    result["road_types"] = by_road_type(pairs, run_tags, untrained_note)
+    per_repeat_runs = 2 * len(written)
     if s.repeats > 1:  # the spread of each number over the repeats: how much one run can move it
-        per_repeat = [summarise(pairs[k * 2 * len(written):(k + 1) * 2 * len(written)])["summary"]
-                      for k in range(s.repeats)]
+        per_repeat = [summarise([pairs[i] for i in straight if k * per_repeat_runs <= i < (k + 1) * per_repeat_runs]
+                                )["summary"] for k in range(s.repeats)]
         result["spread"] = {key: {"per_repeat": [r[key] for r in per_repeat],
                                   "std": float(np.std([r[key] for r in per_repeat if r[key] is not None]))}
                             for key in ("mean_ratio", "worst_ratio", "phantom_rate")}
     result["samples"] = write_samples(out_dir, runs)
+    road = road_summary(road_runs, untrained_note)
+    pictured = [r for r in road_runs[:2] if r.road_types == ("straight",)]  # the first straight scenario's runs
+    pictured += [r for r in road_runs if r.road_types != ("straight",)]  # and every other road's
+    road.update(segmenter=segmenter_info, tolerance_px=TOLERANCE_PX, frame_step=s.control_frame_step,
+                samples=write_road_samples(out_dir, pictured))
+    result["road"] = road
 
-    log(f"controllability: Panacea direction, two detectors of {s.panacea_steps} steps")
-    test = [with_time_of_day(_reseeded(sc, PANACEA_SEED_OFFSET), tod) for sc in written for tod in ("day", "night")]
-    result["panacea"] = {**panacea(runs, test, s.panacea_steps, s.control_frame_step, s.seed),
+    log(f"controllability: Panacea direction (straight roads), two detectors of {s.panacea_steps} steps")
+    flat = [sc for sc in written if tags_of[sc.name] == ("straight",)]
+    test = [with_time_of_day(_reseeded(sc, PANACEA_SEED_OFFSET), tod) for sc in flat for tod in ("day", "night")]
+    result["panacea"] = {**panacea([runs[i] for i in straight], test, s.panacea_steps, s.control_frame_step, s.seed),
                          "test_seed_offset": PANACEA_SEED_OFFSET}
     result["detector"] = detector
     result["settings"] = {"split": s.split, "repeats": s.repeats,
-                          "scenarios": [sc.name for sc in scenarios], "duration_s": s.control_duration_s,
+                          "scenarios": [sc.name for sc, _ in scenarios],
+                          "road_types": {sc.name: list(tags) for sc, tags in scenarios},
+                          "road_types_rule": ROAD_TYPES_RULE, "duration_s": s.control_duration_s,
                           "camera": [width, height], "fps": s.fps, "frame_step": s.control_frame_step,
                           "negatives_per_frame": NEGATIVES_PER_FRAME, "steps": options.steps,
                           "sr_steps": options.sr_steps, "interpolation_steps": options.interpolation_steps,
                           "session_steps": s.session_steps,
                           "seconds": round(time.perf_counter() - start, 1)}
     return result
+
+
+def render_video_masks(scenario) -> tuple[np.ndarray, list[FrameConditions], list[dict[str, np.ndarray]]]:
+    """render_video's frames and labels, and the road masks of each frame (RenderPipeline(masks=True))."""
+    from drivesim.pipeline.generate import RenderPipeline
+
+    frames, labels, masks = [], [], []
+    for frame in RenderPipeline(masks=True).frames(scenario):
+        frames.append(frame.image)
+        labels.append(frame.labels)
+        masks.append(frame.masks)
+    return np.stack(frames), labels, masks
+
+
+def by_road_type(pairs: Sequence[tuple[str, str, Detections, Detections]], run_tags: Sequence[tuple[str, ...]],
+                 untrained_note: str | None) -> dict[str, Any]:
+    """Per road type (ROAD_TYPES; a run counts for each of its scenario's types): the visible road users'
+    recall, generated | rendered | ratio, the mean and worst run's ratio, the phantom rates; and the three
+    targets on each non-straight type."""
+    rows, targets = [], []
+    for tag in ROAD_TYPES:
+        chosen = [p for p, tags in zip(pairs, run_tags) if tag in tags]
+        if not chosen:
+            continue
+        part = summarise(chosen)
+        overall, sm, ph = part["rows"]["overall"][0], part["summary"], part["phantom"]
+        rows.append({"group": tag, "runs": len(chosen), "visible": overall["visible"], "generated": overall["generated"],
+                     "rendered": overall["rendered"], "ratio": overall["ratio"], "mean_ratio": sm["mean_ratio"],
+                     "worst_ratio": sm["worst_ratio"], "worst_run": sm["worst_run"],
+                     "phantom_generated": ph["generated"], "phantom_rendered": ph["rendered"]})
+        if tag != "straight":
+            targets += [{**t, "metric": f"{tag}: {t['metric']}", "road_type": tag}
+                        for t in verdicts(sm, untrained_note)]
+    return {"rows": rows, "targets": targets}
 
 
 def write_samples(out_dir: Path, runs: Sequence[ControlRun]) -> str:
@@ -428,7 +499,8 @@ def format_controllability(result: dict[str, Any]) -> str:
     ph = result["phantom"]
     body.append([f"phantom rate ({ph['background_boxes']} background boxes)", "", format_number(ph["generated"]),
                  format_number(ph["rendered"]), ""])
-    lines = [markdown_table(["recall of visible road users", "visible", "generated", "rendered", "ratio"], body), ""]
+    lines = [markdown_table(["recall of visible road users (straight roads; the runs: every road)", "visible",
+                             "generated", "rendered", "ratio"], body), ""]
     typed = [r for r in result["rows"]["overall"] + result["rows"]["type"] if "generated_right_type" in r]
     if typed:
         lines += [markdown_table(["found as its own type (vehicle / two-wheeler / pedestrian)", "visible",
@@ -461,6 +533,21 @@ def format_controllability(result: dict[str, Any]) -> str:
     lines.append(markdown_table(["target", "value", "target", "result"],
                                 [[t["metric"], format_number(t["value"]), t["target"], t["result"]]
                                  for t in result["targets"]]))
+    kinds = result.get("road_types")
+    if kinds and kinds["rows"]:
+        lines += ["", markdown_table(
+            ["by road type (a run counts for each of its types)", "runs", "visible", "generated", "rendered", "ratio",
+             "mean ratio", "worst run", "phantom generated / rendered"],
+            [[r["group"], r["runs"], r["visible"], format_number(r["generated"]), format_number(r["rendered"]),
+              format_number(r["ratio"], 2), format_number(r["mean_ratio"]),
+              f"{format_number(r['worst_ratio'])} ({r['worst_run'] or '—'})",
+              f"{format_number(r['phantom_generated'])} / {format_number(r['phantom_rendered'])}"] for r in kinds["rows"]])]
+        if kinds["targets"]:
+            lines += ["", markdown_table(["target on other roads than straight", "value", "target", "result"],
+                                         [[t["metric"], format_number(t["value"]), t["target"], t["result"]]
+                                          for t in kinds["targets"]])]
+    if result.get("road"):
+        lines += ["", format_road_adherence(result["road"])]
     p = result.get("panacea")
     if p:
         lines += ["", markdown_table(["Panacea direction: detector trained on", "recall on rendered test frames",

@@ -78,14 +78,16 @@ class CropClassifier(nn.Module):
 # --- training data -------------------------------------------------------------------------------
 
 def synth_scenarios(data_seed: int, clips: int, camera: tuple[int, int] = (512, 256), duration_s: float = 4.0,
-                    fps: float = 10.0) -> list:
-    """The scenarios of clips 0..clips-1 of `drivesim synth-data --seed data_seed` (scenario.yaml of each)."""
+                    fps: float = 10.0, mix: str = "v1") -> list:
+    """The scenarios of clips 0..clips-1 of `drivesim synth-data --seed data_seed --mix mix` (scenario.yaml
+    of each)."""
     from drivesim.data.synth import SynthConfig, clip_scenario_yaml
     from drivesim.scenario.loader import parse_scenario
 
     width, height = camera
     frames = max(1, int(round(duration_s * fps)))
-    cfg = SynthConfig(output="", clips=clips, frames=frames, height=height, width=width, fps=fps, seed=data_seed)
+    cfg = SynthConfig(output="", clips=clips, frames=frames, height=height, width=width, fps=fps, seed=data_seed,
+                      mix=mix)
     return [parse_scenario(clip_scenario_yaml(cfg, i), f"synth-data seed {data_seed} clip {i}") for i in range(clips)]
 
 

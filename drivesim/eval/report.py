@@ -222,11 +222,28 @@ def _format_control(c: dict[str, Any]) -> list[str]:
         f"on held-out rendered frames (seed {det['validation_seed']}): road-user recall "
         f"{val['road_user_recall']:.3f}, background false positives {val['background_false_positive_rate']:.3f}, "
         f"class accuracy {val['class_accuracy']:.3f}", "",
+        *_format_segmenter(c.get("road")),
         format_controllability(c), "",
         f"Panacea direction: {pan['steps']} steps each, tested on {pan['test_road_users']} road users and "
         f"{pan['test_background']} background boxes of rendered frames of the same scenarios with seeds + "
         f"{pan['test_seed_offset']}; recall ratio generated / rendered "
         f"{format_number(pan['recall_ratio'], 2)}.", "",
         f"![controllability: generated and rendered frames with the visible road users' boxes]({c['samples']})", "",
+        *([f"![road adherence: frame, lines found, label lines; generated then rendered]({c['road']['samples']})", ""]
+          if c.get("road") else []),
     ]
+
+
+def _format_segmenter(road: dict[str, Any] | None) -> list[str]:
+    """The road-adherence segmenter's line of the controllability section (nothing without one)."""
+    if not road:
+        return []
+    seg = road["segmenter"]
+    val = seg["validation"]["lane_lines"]
+    return [f"- road adherence: lane-line segmenter ({seg['source']}: {seg['path']}), {seg['steps']} training steps on "
+            f"{seg['clips']} rendered world scenarios x {seg['instants']} frames (synth-data seed {seg['data_seed']}, "
+            f"mix {seg['mix']}); on held-out rendered frames (seed {seg['validation_seed']}): lane-line recall "
+            f"{format_number(val['recall'])}, precision {format_number(val['precision'])}, F1 "
+            f"{format_number(val['f1'])} within {road['tolerance_px']:g} px; every {road['frame_step']} frame(s) scored",
+            ""]
 

@@ -22,10 +22,12 @@ DEFAULT_SECTIONS = ("main", "controllability")  # without --only (drift is a lon
 # Settings that --quick changes (None in EvalSettings = take them from here).
 QUICK = dict(scenarios=1, feature_steps=200, max_real_clips=24, decoder_windows=6, upsampler_windows=2,
              control_scenarios=4, control_duration_s=2.0, control_frame_step=2, detector_clips=64,
-             detector_steps=1000, panacea_steps=500, drift_minutes=2.0)
+             detector_steps=1000, panacea_steps=500, drift_minutes=2.0, control_world_scenarios=1,
+             segmenter_clips=32, segmenter_steps=400)
 FULL = dict(scenarios=2, feature_steps=400, max_real_clips=96, decoder_windows=16, upsampler_windows=3,
             control_scenarios=8, control_duration_s=4.0, control_frame_step=1, detector_clips=128,
-            detector_steps=2000, panacea_steps=1000, drift_minutes=10.0)
+            detector_steps=2000, panacea_steps=1000, drift_minutes=10.0, control_world_scenarios=6,
+            segmenter_clips=64, segmenter_steps=800)
 # Sampling steps default to the bundle's own (what users get, and what the speed target is about),
 # capped to keep the eval's run time bounded for bundles with many-step defaults (e.g. DDIM 50).
 STEP_CAPS = {"quick": (4, 2), "full": (20, 4)}  # (keyframe model / interpolator, upsampler)
@@ -55,13 +57,16 @@ class EvalSettings:
     seed: int = 0  # feature-network and detector training seed (generation uses each scenario's own seed)
     progress: bool = True  # one line per step on stderr
     only: str | None = None  # None: main and controllability; "main", "controllability" or "drift": that one alone
-    control_scenarios: int | None = None  # controllability scenarios (1..8), each run day and night
+    control_scenarios: int | None = None  # controllability scenarios on straight roads (1..8), each run day and night
+    control_world_scenarios: int | None = None  # then this many of the split's curve / junction / oncoming ones (0..6)
     control_duration_s: float | None = None  # of each controllability scenario
     control_frame_step: int | None = None  # score every k-th frame
     control_camera: tuple[int, int] = (512, 256)  # width, height: the visibility thresholds are for 512 wide
     detector_clips: int | None = None  # rendered scenarios the detector is trained on (4 instants each)
     detector_steps: int | None = None
     panacea_steps: int | None = None  # steps of each of the two Panacea-direction detectors
+    segmenter_clips: int | None = None  # rendered world scenarios the road-adherence segmenter is trained on (4 instants each)
+    segmenter_steps: int | None = None
     drift_minutes: float | None = None  # length of the long rollout of the drift section
     drift_frame_step: int = 10  # the drift section scores every k-th frame for recall
     drift_upsampler: str = "both"  # the drift rollout with the upsampler "off", "on" or "both" (one each)
@@ -77,12 +82,15 @@ class EvalSettings:
         out = dataclasses.replace(self, **filled)
         for name in ("steps", "sr_steps", "scenarios", "feature_steps", "max_real_clips", "decoder_windows",
                      "upsampler_windows", "control_scenarios", "control_frame_step", "detector_clips",
-                     "detector_steps", "panacea_steps", "session_steps", "interpolation_steps"):
+                     "detector_steps", "panacea_steps", "session_steps", "interpolation_steps", "segmenter_clips",
+                     "segmenter_steps"):
             if getattr(out, name) is not None and getattr(out, name) < 1:
                 raise DrivesimError(f"eval: {name.replace('_', '-')} must be >= 1, got {getattr(out, name)}")
         if not 0 < out.drift_minutes <= 60 or out.drift_frame_step < 1:
             raise DrivesimError(f"eval: --drift-minutes must be in (0, 60] (got {out.drift_minutes}) and the drift "
                                 f"frame step >= 1 (got {out.drift_frame_step})")
+        if out.control_world_scenarios < 0:
+            raise DrivesimError(f"eval: control-world-scenarios must be >= 0, got {out.control_world_scenarios}")
         if out.split not in ("validation", "test"):
             raise DrivesimError(f"eval: --split takes validation or test, got {out.split!r}")
         if not 1 <= out.repeats <= 10:

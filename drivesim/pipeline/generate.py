@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from drivesim.conditions.road_maps import road_masks
 from drivesim.errors import BundleError, DrivesimError
 from drivesim.pipeline.context import Cancelled, RunContext
 from drivesim.pipeline.decode import decode
@@ -52,6 +53,9 @@ class GeneratedFrame:
     timestamp_s: float  # index / fps, exactly as in `drivesim plan`
     image: np.ndarray  # (height, width, 3) uint8 RGB at the scenario camera's size
     labels: FrameConditions  # the engine's ground truth for this frame (labels.jsonl line)
+    # RenderPipeline(masks=True) only: per-pixel (height, width) bool masks of the road the frame shows,
+    # conditions/road_maps.road_masks' "lane_lines", "road_edges", "drivable" (the eval's road adherence)
+    masks: dict[str, np.ndarray] | None = None
 
 
 def _through(items: Iterable[tuple[int, torch.Tensor]], last: int) -> Iterator[tuple[int, torch.Tensor]]:
@@ -170,23 +174,34 @@ class RenderPipeline:
     engine's seed, so the frames are deterministic.
 
         drivesim generate scenarios/night_merge.yaml -o out/night_merge_render --source render
+
+    `masks=True`: each frame also carries per-pixel masks of its road (lane lines, road edges, drivable
+    area) at the image's size, projected as the road channels of the layout maps are
+    (`conditions/road_maps.road_masks`): the labels of the eval's lane-line segmenter.
     """
 
-    def __init__(self, options: GenerateOptions | None = None):
+    def __init__(self, options: GenerateOptions | None = None, masks: bool = False):
         self.options = options or GenerateOptions()
+        self.masks = masks
         self.run: RunContext | None = None  # no model stages to count; VideoPipeline has them here
 
     def frames(self, scenario: Scenario, engine: ScenarioEngine | None = None,
                cancelled: Callable[[], bool] | None = None) -> Iterator[GeneratedFrame]:
-        from drivesim.render.frames import render_frame
-
         engine = engine or ScenarioEngine(scenario, seed=self.options.seed)
-        cam = engine.scenario.camera
         for conditions in engine.frames():
             if cancelled is not None and cancelled():
                 return
-            image = render_frame(engine, conditions.timestamp_s, cam.width, cam.height)
-            yield GeneratedFrame(conditions.index, engine.scenario.timestamp(conditions.index), image, conditions)
+            yield self.frame(engine, conditions)
+
+    def frame(self, engine: ScenarioEngine, conditions: FrameConditions) -> GeneratedFrame:
+        """One frame of `engine` (its `conditions`, e.g. `engine.frame(i)`), with its masks if asked for."""
+        from drivesim.render.frames import render_frame
+
+        cam = engine.scenario.camera
+        image = render_frame(engine, conditions.timestamp_s, cam.width, cam.height)
+        masks = (road_masks(conditions, engine.camera, (cam.height, cam.width), engine.world.network)
+                 if self.masks else None)
+        return GeneratedFrame(conditions.index, engine.scenario.timestamp(conditions.index), image, conditions, masks)
 
 
 def pipeline_source(pipeline: "VideoPipeline | RenderPipeline"
