@@ -1,8 +1,9 @@
 """The variance-preserving noise schedule (1000 discrete steps) and the diffusers schedulers on it.
 
 x_t = alpha_t * x_0 + sigma_t * eps with alpha_t^2 = alphas_cumprod[t], sigma_t^2 = 1 - alpha_t^2.
-Training noises with `DDPMScheduler`; sampling uses DDIM (the paper) or DPM-Solver++,
-all built from one `DiffusionConfig` so every scheduler sees the same betas.
+Training noises with `DDPMScheduler`; sampling uses DDIM (the paper) or DPM-Solver++, and a
+distilled few-step student `LCMScheduler`, all built from one `DiffusionConfig` so every scheduler
+sees the same betas.
 
     python -c "from drivesim.diffusion.schedule import *; s = make_scheduler('ddim', DiffusionConfig()); s.set_timesteps(20); print(s.timesteps)"
 """
@@ -12,14 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, LCMScheduler
 from torch import Tensor
 
 from drivesim.errors import DrivesimError
 
 __all__ = [
     "DiffusionConfig", "PREDICTION_TYPES", "SAMPLERS", "make_training_scheduler", "make_scheduler",
-    "alphas_cumprod", "alpha_sigma",
+    "make_student_scheduler", "alphas_cumprod", "alpha_sigma",
 ]
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")  # sample = x0
@@ -88,6 +89,16 @@ def make_scheduler(kind: str, config: DiffusionConfig,
                                            algorithm_type="dpmsolver++", solver_order=2,
                                            timestep_spacing=config.timestep_spacing)
     raise DrivesimError(f"unknown sampler {kind!r}; choose one of {SAMPLERS}")
+
+
+def make_student_scheduler(config: DiffusionConfig, solver_steps: int = 50,
+                           timestep_scaling: float = 10.0) -> LCMScheduler:
+    """The LCMScheduler of a student distilled on `solver_steps` timesteps of this schedule (Luo et al. 2023,
+    arXiv:2310.04378): its timesteps, and the boundary scalings c_skip, c_out of the consistency function
+    (`get_scalings_for_boundary_condition_discrete`), which distillation uses too. x0 is not clipped."""
+    return LCMScheduler(**config.schedule_kwargs(), prediction_type=config.prediction_type,
+                        original_inference_steps=solver_steps, clip_sample=False, set_alpha_to_one=True,
+                        timestep_scaling=timestep_scaling)
 
 
 def alphas_cumprod(scheduler) -> Tensor:

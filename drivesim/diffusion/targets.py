@@ -12,10 +12,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from drivesim.diffusion.schedule import PREDICTION_TYPES
+from drivesim.diffusion.schedule import PREDICTION_TYPES, alpha_sigma
 from drivesim.errors import DrivesimError
 
-__all__ = ["sample_timesteps", "add_noise", "training_target", "diffusion_loss"]
+__all__ = ["sample_timesteps", "add_noise", "training_target", "diffusion_loss", "predicted_original"]
 
 
 def _check(prediction_type: str) -> None:
@@ -52,6 +52,19 @@ def training_target(x0: Tensor, noise: Tensor, t: Tensor, scheduler, prediction_
     if prediction_type == "sample":
         return x0
     return _per_step(scheduler.get_velocity, x0, noise, t.to(x0.device))
+
+
+def predicted_original(model_out: Tensor, x_t: Tensor, t: Tensor, scheduler,
+                       prediction_type: str) -> tuple[Tensor, Tensor]:
+    """(x0, eps) that a network output (eps, v or x0) at x_t means, per clip (t (B,)) or per frame (t (B, T))."""
+    _check(prediction_type)
+    alpha, sigma = alpha_sigma(scheduler, t, x_t)
+    out = model_out.to(x_t.dtype)
+    if prediction_type == "epsilon":
+        return (x_t - sigma * out) / alpha, out
+    if prediction_type == "v_prediction":
+        return alpha * x_t - sigma * out, sigma * x_t + alpha * out
+    return out, (x_t - alpha * out) / sigma
 
 
 def diffusion_loss(model_out: Tensor, target: Tensor, weights: Tensor | None = None,

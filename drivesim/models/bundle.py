@@ -8,6 +8,9 @@ Parts and what is in them (spatial = image-model weights, temporal = the video l
     unet_temporal.safetensors     the keyframe / prediction model's temporal layers
     interpolator.safetensors      the interpolator's temporal layers
     upsampler.safetensors         the whole video upsampler (spatial + temporal)
+    students/NAME.safetensors     optional: a few-step student of model NAME (keyframe, interpolator, upsampler),
+                                  the whole network, distilled from that model (`drivesim train distill`); the
+                                  config's `students` section lists them with their steps
 
 Temporal weights live in their own files so they can be moved onto a fine-tuned copy of the
 backbone (docs/method.md, "Temporal layers"): `load_bundle(finetuned, temporal_from=original)`.
@@ -21,11 +24,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -37,14 +41,15 @@ from torch import Tensor, nn
 from drivesim.errors import BundleError, DrivesimError
 from drivesim.models.autoencoder import Autoencoder
 from drivesim.models.config_schema import validate_config_dict
-from drivesim.models.configs import BundleConfig, config_from_dict, config_to_dict
+from drivesim.models.configs import STUDENT_MODELS, BundleConfig, config_from_dict, config_to_dict
 from drivesim.models.temporal_decoder import TemporalDecoder
 from drivesim.models.upsampler import VideoUpsampler
 from drivesim.models.video_unet import VideoUNet
 from drivesim.scenario.loader import read_scenario_text, read_yaml_data
 
-__all__ = ["Bundle", "PARTS", "TEMPORAL_PARTS", "CONFIG_FILE", "build_bundle", "grow_bundle", "save_bundle", "load_bundle",
-           "read_bundle_config", "bundle_sha256", "part_file", "construct_models", "check_part_files"]
+__all__ = ["Bundle", "PARTS", "TEMPORAL_PARTS", "CONFIG_FILE", "STUDENT_PARTS", "TEACHER_PARTS", "build_bundle", "grow_bundle",
+           "save_bundle", "load_bundle", "read_bundle_config", "bundle_sha256", "part_file", "construct_models",
+           "construct_student", "check_part_files", "teacher_sha256"]
 
 CONFIG_FILE = "config.yaml"
 
@@ -68,6 +73,10 @@ PART_SPECS = (
 )
 PARTS = tuple(p.name for p in PART_SPECS)
 TEMPORAL_PARTS = ("decoder_temporal", "unet_temporal", "interpolator")  # swapped by temporal_from
+STUDENT_PARTS = {name: f"students/{name}" for name in STUDENT_MODELS}  # part name (= file stem) of each student
+TEACHER_MODELS = {"keyframe": "unet", "interpolator": "interpolator", "upsampler": "upsampler"}  # Bundle attributes
+TEACHER_PARTS = {"keyframe": ("unet_spatial", "unet_temporal"), "interpolator": ("unet_spatial", "interpolator"),
+                 "upsampler": ("upsampler",)}  # the part files a student is distilled from
 
 
 def part_file(folder: Path, part: str) -> Path:
@@ -86,11 +95,15 @@ class Bundle:
     upsampler: VideoUpsampler
     path: Path | None = None
     temporal_from: Path | None = None  # where the temporal parts were loaded from, if not `path`
+    students: dict[str, nn.Module] = field(default_factory=dict)  # few-step students by model (STUDENT_MODELS)
+    student_notes: dict[str, str] = field(default_factory=dict)  # why a student the config lists was not loaded
 
     @property
     def models(self) -> dict[str, nn.Module]:
+        """Every network, the students as `NAME_student` (what moves to a device together)."""
         return {"autoencoder": self.autoencoder, "decoder": self.decoder, "unet": self.unet,
-                "interpolator": self.interpolator, "upsampler": self.upsampler}
+                "interpolator": self.interpolator, "upsampler": self.upsampler,
+                **{f"{name}_student": model for name, model in self.students.items()}}
 
     def eval(self) -> "Bundle":
         for m in self.models.values():
@@ -105,6 +118,15 @@ def construct_models(config: BundleConfig) -> dict[str, nn.Module]:
     return {"autoencoder": Autoencoder(config.autoencoder), "decoder": TemporalDecoder(config.autoencoder),
             "unet": VideoUNet(config.unet), "interpolator": VideoUNet(config.interpolator),
             "upsampler": VideoUpsampler(config.upsampler)}
+
+
+def construct_student(config: BundleConfig, name: str) -> nn.Module:
+    """A freshly initialised network of the architecture of the model student `name` stands in for."""
+    if name not in TEACHER_MODELS:
+        raise DrivesimError(f"unknown student {name!r}; students are {', '.join(STUDENT_MODELS)}")
+    if name == "upsampler":
+        return VideoUpsampler(config.upsampler)
+    return VideoUNet(config.unet if name == "keyframe" else config.interpolator)
 
 
 def _is_temporal(model: nn.Module, name: str) -> bool:
@@ -189,7 +211,7 @@ def grow_bundle(source: Path | str, config: BundleConfig, seed: int = 0) -> tupl
 # --- saving --------------------------------------------------------------------------------
 
 def _part_tensors(bundle: Bundle, spec: PartSpec, dtype: torch.dtype) -> dict[str, Tensor]:
-    model = getattr(bundle, spec.model)
+    model = bundle.students[spec.model] if spec.name in STUDENT_PARTS.values() else getattr(bundle, spec.model)
     out = {}
     for key, value in _select(model, model.state_dict(), spec.select).items():
         value = value.detach()
@@ -204,14 +226,16 @@ def save_bundle(bundle: Bundle, folder: Path | str, dtype: torch.dtype = torch.f
     """Write config.yaml + one .safetensors per part. Files are staged in a temp folder beside
     `folder` and moved in with os.replace (config.yaml last), so no reader sees a half-written file.
 
-    `parts` (names from PARTS) replaces only those files of an existing bundle, and config.yaml only
-    with `write_config`: a training stage writes what it trained, so two stages trained side by side
-    on one bundle do not overwrite each other's parts with the stale copies they loaded."""
+    `parts` (names from PARTS, or STUDENT_PARTS of the bundle's students) replaces only those files of an
+    existing bundle, and config.yaml only with `write_config`: a training stage writes what it trained, so
+    two stages trained side by side on one bundle do not overwrite each other's parts with the stale copies
+    they loaded. The students (`bundle.students`) are written as students/NAME.safetensors."""
     if dtype not in (torch.float16, torch.float32, torch.bfloat16):
         raise DrivesimError(f"save_bundle: dtype must be float16, bfloat16 or float32, got {dtype}")
-    unknown = sorted(set(parts or ()) - set(PARTS))
+    specs = [*PART_SPECS, *(PartSpec(STUDENT_PARTS[name], name, "all") for name in bundle.students)]
+    unknown = sorted(set(parts or ()) - {spec.name for spec in specs})
     if unknown:
-        raise DrivesimError(f"save_bundle: unknown part(s) {unknown}; parts are {', '.join(PARTS)}")
+        raise DrivesimError(f"save_bundle: unknown part(s) {unknown}; parts are {', '.join(s.name for s in specs)}")
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise BundleError(f"cannot save a bundle to {folder}: it exists and is not a folder")
@@ -219,12 +243,16 @@ def save_bundle(bundle: Bundle, folder: Path | str, dtype: torch.dtype = torch.f
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
         try:
-            for spec in PART_SPECS:
+            for spec in specs:
+                part_file(staging, spec.name).parent.mkdir(exist_ok=True)
                 save_file(_part_tensors(bundle, spec, dtype), str(part_file(staging, spec.name)),
                           metadata={"format": "pt", "drivesim_part": spec.name, "drivesim_config": bundle.config.name})
             (staging / CONFIG_FILE).write_text(yaml.safe_dump(config_to_dict(bundle.config), sort_keys=False))
             umask = _umask()
-            for path in staging.iterdir():
+            for path in staging.rglob("*"):
+                if path.is_dir():
+                    path.chmod(0o777 & ~umask)
+                    continue
                 path.chmod(0o666 & ~umask)  # mkstemp/mkdtemp make private files; a bundle is shared
                 with open(path, "rb") as f:
                     os.fsync(f.fileno())
@@ -232,8 +260,9 @@ def save_bundle(bundle: Bundle, folder: Path | str, dtype: torch.dtype = torch.f
             if not folder.exists():
                 os.replace(staging, folder)  # the whole bundle appears at once
             else:
-                for spec in PART_SPECS:
+                for spec in specs:
                     if parts is None or spec.name in parts:
+                        part_file(folder, spec.name).parent.mkdir(exist_ok=True)
                         os.replace(part_file(staging, spec.name), part_file(folder, spec.name))
                 if write_config:
                     os.replace(staging / CONFIG_FILE, folder / CONFIG_FILE)
@@ -370,7 +399,38 @@ def load_bundle(folder: Path | str, device: str | torch.device = "cpu", dtype: t
     for name, model in models.items():
         model.load_state_dict(full[name], strict=True, assign=True)
         _no_meta_left(name, model)
-    return Bundle(config=config, **models, path=folder, temporal_from=temporal_from)
+    students, notes = _load_students(config, folder, sources, device, dtype)
+    return Bundle(config=config, **models, path=folder, temporal_from=temporal_from, students=students,
+                  student_notes=notes)
+
+
+def teacher_sha256(sources: Mapping[str, Path | str], name: str) -> str:
+    """sha256 over the part files student `name` is distilled from (`sources[part]` holds each part):
+    recorded when it is distilled, compared when it is loaded."""
+    digest = hashlib.sha256()
+    for part in TEACHER_PARTS[name]:
+        digest.update(f"{part}\0{_file_sha256(part_file(Path(sources[part]), part))}\n".encode())
+    return digest.hexdigest()
+
+
+def _load_students(config: BundleConfig, folder: Path, sources: Mapping[str, Path], device: str | torch.device,
+                   dtype: torch.dtype) -> tuple[dict[str, nn.Module], dict[str, str]]:
+    """The students the config lists; one distilled from other teacher weights than those loaded (its
+    teacher retrained or merged since) is left out, with a note saying so."""
+    students, notes = {}, {}
+    for name, student in config.students.present().items():
+        if student.teacher_sha256 and teacher_sha256(sources, name) != student.teacher_sha256:
+            notes[name] = (f"the {name} student was distilled from other {name} weights than this bundle's (its "
+                           f"teacher changed since): distil it again (`drivesim train distill {name}`)")
+            continue
+        with torch.device("meta"):
+            model = construct_student(config, name)
+        tensors = _read_part(folder, STUDENT_PARTS[name], device, dtype)
+        _check_part(STUDENT_PARTS[name], folder, tensors, model.state_dict())
+        model.load_state_dict(tensors, strict=True, assign=True)
+        _no_meta_left(f"{name} student", model)
+        students[name] = model
+    return students, notes
 
 
 def check_part_files(config: BundleConfig, sources: Mapping[str, Path | str]) -> None:
@@ -402,18 +462,23 @@ def _no_meta_left(name: str, model: nn.Module) -> None:
 
 # --- hashing -------------------------------------------------------------------------------
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def bundle_sha256(folder: Path | str) -> str:
-    """One sha256 over config.yaml and every part file (names and bytes), for manifests."""
+    """One sha256 over config.yaml, every part file and the students' files (names and bytes), for manifests."""
     folder = Path(folder)
     _require_bundle_folder(folder)
     digest = hashlib.sha256()
-    for name in [CONFIG_FILE, *(part_file(folder, p).name for p in PARTS)]:
+    students = sorted(p.relative_to(folder).as_posix() for p in (folder / "students").glob("*.safetensors"))
+    for name in itertools.chain([CONFIG_FILE], (part_file(folder, p).name for p in PARTS), students):
         path = folder / name
         if not path.is_file():
             raise BundleError(f"bundle {folder} is missing {name}")
-        file_digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                file_digest.update(block)
-        digest.update(f"{name}\0{file_digest.hexdigest()}\n".encode())
+        digest.update(f"{name}\0{_file_sha256(path)}\n".encode())
     return digest.hexdigest()

@@ -22,13 +22,46 @@ from drivesim.models.autoencoder import AutoencoderConfig
 from drivesim.models.upsampler import UpsamplerConfig
 from drivesim.models.video_unet import VideoUNetConfig
 
-__all__ = ["AutoencoderConfig", "BundleConfig", "CONFIGS", "DiffusionConfig", "UpsamplerConfig",
-           "VideoUNetConfig", "config_from_dict", "config_to_dict", "get_config"]
+__all__ = ["AutoencoderConfig", "BundleConfig", "CONFIGS", "DiffusionConfig", "STUDENT_MODELS", "StudentConfig",
+           "StudentsConfig", "UpsamplerConfig", "VideoUNetConfig", "config_from_dict", "config_to_dict", "get_config"]
+
+STUDENT_MODELS = ("keyframe", "interpolator", "upsampler")  # the networks a few-step student can stand in for
 
 
 def _pixel_diffusion() -> DiffusionConfig:
     # Pixel-space upsampler: the SD x4-upscaler schedule (more noise at t = T-1 than the latent one).
     return DiffusionConfig(beta_schedule="linear", beta_start=0.0001, beta_end=0.02, clip_sample=True)
+
+
+@dataclass
+class StudentConfig:
+    """A few-step student distilled from one of the bundle's diffusion models (`drivesim train distill`,
+    docs/training.md): latent consistency distillation, sampled with diffusers' LCMScheduler."""
+
+    steps: int = 0  # its sampling steps; 0 = this model has no student
+    guidance_scale: float = 1.0  # the label/box guidance folded into it: it samples without a guidance pass
+    solver_steps: int = 50  # the teacher schedule's timesteps it was distilled on (LCMScheduler original_inference_steps)
+    timestep_scaling: float = 10.0  # of the boundary scalings c_skip, c_out (LCMScheduler timestep_scaling)
+    teacher_sha256: str = ""  # sha256 of the teacher's part files it was distilled from (stale once they change)
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.solver_steps < 1 or (self.steps and self.steps > self.solver_steps):
+            raise DrivesimError(f"a student's steps must be in 0..solver_steps ({self.solver_steps}), got {self.steps}")
+        if self.guidance_scale < 0 or self.timestep_scaling <= 0:
+            raise DrivesimError("a student's guidance_scale must be >= 0 and its timestep_scaling > 0")
+
+
+@dataclass
+class StudentsConfig:
+    """Which models have a student beside them in the bundle's students/ folder (steps > 0)."""
+
+    keyframe: StudentConfig = field(default_factory=StudentConfig)  # the prediction model (video UNet)
+    interpolator: StudentConfig = field(default_factory=StudentConfig)
+    upsampler: StudentConfig = field(default_factory=StudentConfig)
+
+    def present(self) -> dict[str, StudentConfig]:
+        """The models that have a student, by name (STUDENT_MODELS order)."""
+        return {name: getattr(self, name) for name in STUDENT_MODELS if getattr(self, name).steps > 0}
 
 
 @dataclass
@@ -55,6 +88,7 @@ class BundleConfig:
     super_resolution: bool = True
     upsampler_chunk_frames: int = 8  # frames the upsampler processes at once
     upsampler_patch_size: tuple[int, int] = (32, 32)  # low-res (h, w) training crop of the upsampler
+    students: StudentsConfig = field(default_factory=StudentsConfig)  # few-step students (students/*.safetensors)
 
     def __post_init__(self) -> None:
         self.frame_size = tuple(int(s) for s in self.frame_size)
@@ -98,8 +132,13 @@ class BundleConfig:
 # --- YAML round trip -----------------------------------------------------------------------
 
 def config_to_dict(config: BundleConfig) -> dict[str, Any]:
-    """Plain nested dict (tuples stay tuples; yaml.safe_dump writes them as lists)."""
-    return dataclasses.asdict(config)
+    """Plain nested dict (tuples stay tuples; yaml.safe_dump writes them as lists). `students` lists only
+    the models that have one (none: no section), so a bundle without students writes what it always did."""
+    data = dataclasses.asdict(config)
+    data["students"] = {name: data["students"][name] for name in config.students.present()}
+    if not data["students"]:
+        del data["students"]
+    return data
 
 
 def _build(cls: type, data: Any, where: str) -> Any:

@@ -17,7 +17,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from drivesim.errors import BundleError
-from drivesim.models.bundle import PART_SPECS, bundle_sha256, construct_models, part_file, read_bundle_config
+from drivesim.models.bundle import (PART_SPECS, STUDENT_PARTS, TEACHER_MODELS, PartSpec, bundle_sha256, construct_models,
+                                    part_file, read_bundle_config)
 from drivesim.models.configs import BundleConfig, config_to_dict
 
 __all__ = ["PartInfo", "bundle_info", "format_bundle_info", "missing_parts"]
@@ -43,14 +44,15 @@ def _temporal_predicates(config: BundleConfig) -> dict[str, object]:
 
 
 def bundle_info(folder: Path | str) -> tuple[BundleConfig, list[PartInfo]]:
-    """The config and one PartInfo per part (missing parts have present=False)."""
+    """The config and one PartInfo per part, then per student the config lists (missing ones have present=False)."""
     folder = Path(folder)
     config = read_bundle_config(folder)
     is_temporal = _temporal_predicates(config)
     infos = []
-    for spec in PART_SPECS:
+    students = [PartSpec(STUDENT_PARTS[name], TEACHER_MODELS[name], "all") for name in config.students.present()]
+    for spec in [*PART_SPECS, *students]:
         path = part_file(folder, spec.name)
-        info = PartInfo(part=spec.name, file=path.name, present=path.is_file())
+        info = PartInfo(part=spec.name, file=path.relative_to(folder).as_posix(), present=path.is_file())
         if info.present:
             info.size_bytes = path.stat().st_size
             dtypes = set()

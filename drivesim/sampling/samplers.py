@@ -18,10 +18,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from drivesim.diffusion.schedule import SAMPLERS, DiffusionConfig, make_scheduler
+from drivesim.diffusion.schedule import SAMPLERS, DiffusionConfig, make_scheduler, make_student_scheduler
 from drivesim.errors import DrivesimError
 
-__all__ = ["Denoiser", "SAMPLERS", "sample", "sample_ddim", "sample_dpmpp"]
+__all__ = ["Denoiser", "SAMPLERS", "sample", "sample_ddim", "sample_dpmpp", "sample_lcm"]
 
 # model(x_t (B,T,C,H,W), t (B,) long, cond UNetConditions) -> eps or v, same shape as x_t
 Denoiser = Callable[[Tensor, Tensor, Any], Tensor]
@@ -62,6 +62,34 @@ def sample_dpmpp(model: Denoiser, noise: Tensor, cond: Any, diffusion: Diffusion
         # 3. report
         if callback is not None:
             callback({"i": i, "t": int(t), "x": x})
+    return x
+
+
+def sample_lcm(model: Denoiser, noise: Tensor, cond: Any, diffusion: DiffusionConfig, steps: int, *,
+               solver_steps: int = 50, timestep_scaling: float = 10.0,
+               noise_sampler: Callable[[int], Tensor] | None = None, generator: torch.Generator | None = None,
+               callback: Callback | None = None, disable: bool = True) -> Tensor:
+    """Multistep latent consistency sampling (Luo et al. 2023, arXiv:2310.04378, Algorithm 3) of a distilled
+    student, via diffusers' LCMScheduler: each step maps x_t to the consistency function's clean estimate
+    c_skip x_t + c_out x0 and, but for the last, noises that estimate to the next timestep. The fresh noise
+    of step i is `noise_sampler(i)` (default: drawn from `generator`, on the CPU)."""
+    scheduler = make_student_scheduler(diffusion, solver_steps, timestep_scaling)
+    scheduler.set_timesteps(steps, device=noise.device)
+    if noise_sampler is None:
+        def noise_sampler(i: int) -> Tensor:
+            return torch.randn(noise.shape, generator=generator).to(noise.device)
+    spare = torch.Generator(device=noise.device)  # the scheduler draws its own noise; ours replaces it
+    x = noise * scheduler.init_noise_sigma
+    timesteps = scheduler.timesteps
+    for i, t in enumerate(tqdm(timesteps, desc="lcm", leave=False, disable=disable)):
+        # 1. the student's output at x_t -> its consistency estimate of x_0 (boundary scalings)
+        out = model(x, t.expand(x.shape[0]), cond).float()
+        denoised = scheduler.step(out, t, x, generator=spare).denoised
+        # 2. to the next timestep with fresh noise (none after the last)
+        x = denoised if i + 1 == len(timesteps) else scheduler.add_noise(
+            denoised, noise_sampler(i).to(denoised), timesteps[i + 1:i + 2])
+        if callback is not None:
+            callback({"i": i, "t": int(t), "x": x, "denoised": denoised})
     return x
 
 

@@ -15,6 +15,7 @@ behind the box centre (OpenSCENARIO's reference point): it is at (u - d, r), the
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
@@ -30,48 +31,97 @@ class BlendedProfile:
     `changes` are (at_s, duration_s, target) or (at_s, duration_s, target, shape), shape one of
     format.ActionShape; a change starts from the value at its at_s, so overlapping changes hand over
     smoothly (a later change governs from its at_s on). `value`, `rate` and `integral` take arrays of times.
+
+    Piecewise: each time is governed by one segment (the last change with at_s <= t; ties: the later one in
+    the list), found by bisection, and the integral up to each segment's start is kept, so building a profile
+    of n changes, or `append`ing a change that starts no earlier than the last one, costs O(1) a change
+    (amortised) and an evaluation O(log n) a time: the OpenSCENARIO runner evaluates its profiles every frame
+    while it records changes.
     """
 
     def __init__(self, initial: float, changes: Sequence[tuple] = ()):
         self.initial = float(initial)
         self.segments: list[tuple[float, float, float, float, str]] = []  # (t0, duration, v0, v1, shape)
+        self._starts: list[float] = []  # t0 of each segment, for bisection
+        # columns t0, duration, v0, v1, the integral from 0 to t0, the shape's index in _SHAPE_NAMES;
+        # rows beyond len(segments) are spare room (doubled when full)
+        self._table = np.zeros((6, 8))
         for change in sorted(changes, key=lambda c: c[0]):
-            at, dur, target = change[:3]
-            shape = change[3] if len(change) > 3 else "smoothstep"
-            v0 = float(self.value(np.array([at]))[0])
-            self.segments.append((float(at), float(dur), v0, float(target), shape))
+            self.append(change)
+
+    def append(self, change: tuple) -> None:
+        """Add a change that starts no earlier than every change so far: the profile built anew with the
+        change last in the list."""
+        at, dur, target = (float(v) for v in change[:3])
+        shape = change[3] if len(change) > 3 else "smoothstep"
+        n = len(self.segments)
+        if n and at < self._starts[-1]:
+            raise ValueError(f"a change at {at:g} s appended after one at {self._starts[-1]:g} s")
+        v0 = float(self.value(np.array(at)))
+        if n:  # the last segment now ends at `at`: all it governs joins the integral before the new one
+            t0, d, p0, p1, p_shape = self.segments[-1]
+            before = float(_integral(self._table[4, n - 1], p0, p1, d, p_shape, np.array(at - t0)))
+        else:
+            before = self.initial * at
+        if n == self._table.shape[1]:
+            self._table = np.concatenate([self._table, np.zeros_like(self._table)], axis=1)
+        self._table[:, n] = (at, dur, v0, target, before, _SHAPE_NAMES.index(shape))
+        self.segments.append((at, dur, v0, target, shape))
+        self._starts.append(at)
 
     def value(self, t: np.ndarray) -> np.ndarray:
-        t = np.asarray(t, float)
-        out = np.full(t.shape, self.initial)
-        for t0, dur, v0, v1, shape in self.segments:
+        def blend(t, t0, dur, v0, v1, before, shape):
             u = np.clip((t - t0) / dur, 0.0, 1.0)
-            out = np.where(t >= t0, v0 + (v1 - v0) * _SHAPES[shape][0](u), out)
-        return out
+            return v0 + (v1 - v0) * _SHAPES[shape][0](u)
+        t = np.asarray(t, float)
+        return self._piecewise(t, np.full(t.shape, self.initial), blend)
 
     def rate(self, t: np.ndarray) -> np.ndarray:
-        t = np.asarray(t, float)
-        out = np.zeros(t.shape)
-        for t0, dur, v0, v1, shape in self.segments:
+        def slope(t, t0, dur, v0, v1, before, shape):
             u = np.clip((t - t0) / dur, 0.0, 1.0)
             # once a blend is over the value holds: its rate is 0 (a linear blend's slope does not go on)
-            rate = np.where(t < t0 + dur, (v1 - v0) * _SHAPES[shape][1](u) / dur, 0.0)
-            out = np.where(t >= t0, rate, out)
-        return out
+            return np.where(t < t0 + dur, (v1 - v0) * _SHAPES[shape][1](u) / dur, 0.0)
+        t = np.asarray(t, float)
+        return self._piecewise(t, np.zeros(t.shape), slope)
 
     def integral(self, t: np.ndarray) -> np.ndarray:
         """Integral of the value from 0 to t (t >= 0)."""
+        def area(t, t0, dur, v0, v1, before, shape):
+            return _integral(before, v0, v1, dur, shape, t - t0)
         t = np.asarray(t, float)
-        starts = [s[0] for s in self.segments] + [math.inf]
-        out = self.initial * np.minimum(t, starts[0])
-        for (t0, dur, v0, v1, shape), t_next in zip(self.segments, starts[1:]):
-            s = np.clip(t, t0, t_next) - t0  # time this segment governs, up to t
-            u = s / dur
-            # integral of the shape over [0, u] in units of dur (smoothstep: u^3 - u^4/2), then 1 per unit.
-            area = _SHAPES[shape][2]
-            shape_area = np.where(u <= 1.0, area(u), area(1.0) + (u - 1.0))
-            out = out + v0 * s + (v1 - v0) * dur * shape_area
+        first = self._starts[0] if self._starts else math.inf
+        return self._piecewise(t, self.initial * np.minimum(t, first), area)
+
+    def _piecewise(self, t: np.ndarray, before_first: np.ndarray, fn) -> np.ndarray:
+        """fn(t, t0, duration, v0, v1, integral before t0, shape) of the segment governing each time;
+        `before_first` where none does yet."""
+        n = len(self.segments)
+        if not n:
+            return before_first
+        if t.ndim == 0:  # one time (the runner's frames): bisection on the list
+            i = bisect.bisect_right(self._starts, float(t)) - 1
+            if i < 0:
+                return before_first
+            *row, shape = self._table[:, i]
+            return np.asarray(fn(t, *row, _SHAPE_NAMES[int(shape)]), float)
+        table = self._table[:, :n]
+        idx = np.searchsorted(table[0], t, side="right") - 1
+        out = before_first.copy()
+        rows = table[:, np.maximum(idx, 0)]
+        for code in np.unique(rows[5][idx >= 0]):
+            mask = (idx >= 0) & (rows[5] == code)
+            out[mask] = fn(t[mask], *(column[mask] for column in rows[:5]), _SHAPE_NAMES[int(code)])
         return out
+
+
+def _integral(before, v0, v1, dur, shape: str, s):
+    """`before` plus the integral of a segment's value over the first s seconds it governs (s may run past
+    the end of its blend: then the value holds)."""
+    u = s / dur
+    # integral of the shape over [0, u] in units of dur (smoothstep: u^3 - u^4/2), then 1 per unit.
+    area = _SHAPES[shape][2]
+    shape_area = np.where(u <= 1.0, area(u), area(1.0) + (u - 1.0))
+    return before + v0 * s + (v1 - v0) * dur * shape_area
 
 
 # Each shape of an action: (f(u), f'(u), integral of f from 0 to u) for u in [0, 1] (see format.ActionShape).
@@ -82,6 +132,7 @@ _SHAPES = {
                    lambda u: u / 2 - np.sin(np.pi * u) / (2 * np.pi)),
     "step": (lambda u: np.ones_like(u), lambda u: np.zeros_like(u), lambda u: u),
 }
+_SHAPE_NAMES = list(_SHAPES)
 
 
 @dataclass(frozen=True)

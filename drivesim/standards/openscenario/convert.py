@@ -113,8 +113,12 @@ def actions_of(m: Motion, at: str, origins: dict[str, Element],
 
 def _without_superseded(changes: list[Change]) -> list[Change]:
     """Drop a hold-the-value step that another change replaces at the same time (it changes nothing)."""
-    return [c for i, c in enumerate(changes)
-            if not (c.shape == "step" and c.takes_over and any(d.at == c.at for d in changes[i + 1:]))]
+    kept, later = [], set()  # from the last change back: the start times of the changes after each
+    for c in reversed(changes):
+        if not (c.shape == "step" and c.takes_over and c.at in later):
+            kept.append(c)
+        later.add(c.at)
+    return kept[::-1]
 
 
 def _header(definition: ScenarioDef, result: RunResult) -> str:

@@ -42,17 +42,24 @@ class Motion:
         self.initial = {"speed": speed0, "lateral": lateral0}
         self.changes: dict[str, list[Change]] = {"speed": [], "lateral": []}
         self._profiles: dict[str, BlendedProfile] = {}
+        self._blends = {"speed": (-math.inf, -math.inf), "lateral": (-math.inf, -math.inf)}  # latest start, end
 
     def profile(self, prop: str) -> BlendedProfile:
         if prop not in self._profiles:
-            self._profiles[prop] = BlendedProfile(self.initial[prop], [(c.at, max(c.duration, 1e-9), c.target, c.shape)
-                                                                       for c in self.changes[prop]])
+            self._profiles[prop] = BlendedProfile(self.initial[prop], [_segment(c) for c in self.changes[prop]])
         return self._profiles[prop]
 
     def add(self, prop: str, change: Change) -> None:
         change.takes_over = self.busy(prop, change.at)
         self.changes[prop].append(change)
-        self._profiles.pop(prop, None)
+        if change.shape != "step":
+            last_at, last_end = self._blends[prop]
+            self._blends[prop] = (max(last_at, change.at), max(last_end, change.at + change.duration - 1e-9))
+        profile = self._profiles.get(prop)
+        if profile is not None and (not profile.segments or change.at >= profile.segments[-1][0]):
+            profile.append(_segment(change))  # no earlier than every change so far: the same as built anew
+        else:
+            self._profiles.pop(prop, None)
 
     def set_initial(self, prop: str, value: float) -> None:
         """The value before any change (an <Init> action that steps to it)."""
@@ -61,6 +68,9 @@ class Motion:
 
     def busy(self, prop: str, t: float) -> bool:
         """Whether an earlier change of `prop` is still blending at t."""
+        last_at, last_end = self._blends[prop]
+        if t >= last_at:  # every blend has begun (the runner asks at the time it records): is one still going?
+            return t < last_end
         return any(c.shape != "step" and c.at <= t < c.at + c.duration - 1e-9 for c in self.changes[prop])
 
     def value(self, prop: str, t: float) -> float:
@@ -74,14 +84,17 @@ class Motion:
 
     def lead(self, prop: str, t: float) -> float:
         """The lead of the change governing `prop` at frame time t: the last one whose step has begun."""
-        begun = [c for c in self.changes[prop] if c.at + c.lead <= t + 1e-9]
-        return begun[-1].lead if begun else 0.0
+        for c in reversed(self.changes[prop]):  # the latest first: at the frame's time it has begun
+            if c.at + c.lead <= t + 1e-9:
+                return c.lead
+        return 0.0
 
 
 def rate(profile: BlendedProfile, t: float) -> float:
-    """The profile's rate at t, 0 once the change governing t is over (BlendedProfile.rate keeps a linear
-    change's slope after its end)."""
-    current = [seg for seg in profile.segments if seg[0] <= t]
-    if current and t >= current[-1][0] + current[-1][1]:
-        return 0.0
+    """The profile's rate at t, 0 once the change governing t is over."""
     return float(profile.rate(np.array(t)))
+
+
+def _segment(change: Change) -> tuple:
+    """A recorded change as a BlendedProfile change (a step lasts 1 ns)."""
+    return change.at, max(change.duration, 1e-9), change.target, change.shape

@@ -29,7 +29,7 @@ and action timing, in the coordinates drivesim's engine uses on any road (drives
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -144,7 +144,7 @@ class NetworkRunner(Runner):
             length=m.entity.size[0], width=m.entity.size[1], center_u=u_c,
             center_lateral=float(centre_lateral) + r_c, standstill_s=0.0 if still is None else self.t - still,
             odometer=u_c - m.u0, world=WorldPoint(x - cx * c + cy * s, y - cx * s - cy * c),
-            center_world=WorldPoint(x, y), heading=yaw, along=lambda px, py: frame.along(px, py, u_c))
+            center_world=WorldPoint(x, y), heading=yaw, along=_memo(lambda px, py: frame.along(px, py, u_c)))
         return self._states[name]
 
     def _where(self, name: str, node: Element) -> Where:
@@ -292,6 +292,19 @@ class NetworkRunner(Runner):
             return 0.0
         frac = (distance - travelled[k - 1]) / max(travelled[k] - travelled[k - 1], 1e-12)
         return float(times[k - 1] + frac * SYNC_STEP_S - t)
+
+
+def _memo(along: Callable[[float, float], tuple[float, float]]) -> Callable[[float, float], tuple[float, float]]:
+    """`along` remembering its answers: a state lives one frame, in which every condition that measures the
+    same point from the entity (copies of an event, several conditions on one pair) gets it measured once."""
+    seen: dict[tuple[float, float], tuple[float, float]] = {}
+
+    def remembered(px: float, py: float) -> tuple[float, float]:
+        key = (px, py)
+        if key not in seen:
+            seen[key] = along(px, py)
+        return seen[key]
+    return remembered
 
 
 def _apex(s: float, t: float, v0: float, v1: float) -> tuple[float, float]:

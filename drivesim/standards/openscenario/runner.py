@@ -352,7 +352,8 @@ class Runner:
         entity's speed (the new one governs)."""
         if duration <= SMALL:
             return t
-        return max(round(t - self.dt / 2, 9), 0.0, *(c.at for c in self.motions[entity].changes["speed"]))
+        latest = self.motions[entity].profile("speed").segments[-1:]  # sorted by start: the latest change's
+        return max(round(t - self.dt / 2, 9), 0.0, *(seg[0] for seg in latest))
 
     def _lane_change(self, run: Run, a: LaneChangeAct, m: Motion, t: float) -> None:
         speed, current = m.value("speed", t), m.value("lateral", t)

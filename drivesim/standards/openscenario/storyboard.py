@@ -47,6 +47,27 @@ class Node:
     state: str = INIT
     watchers: list[Condition] = field(default_factory=list)
     run: Any = None  # an action's: what the runner runs for it (runner.Run)
+    # kept by __setattr__ as children change state, so that a parent never scans its children (a maneuver
+    # may hold 1,000 events): how many are complete, and the running ones (by their index among the children)
+    complete_children: int = 0
+    running_children: dict[int, "Node"] = field(default_factory=dict)
+    index: int = 0  # its place among its parent's children
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        parent = self.parent if key == "state" else None
+        if parent is not None:
+            old = self.__dict__.get("state")
+            if (old == COMPLETE) != (value == COMPLETE):
+                parent.complete_children += 1 if value == COMPLETE else -1
+            if value == RUNNING:
+                parent.running_children[self.index] = self
+            elif old == RUNNING:
+                parent.running_children.pop(self.index, None)
+        object.__setattr__(self, key, value)
+
+    def running(self) -> list["Node"]:
+        """Its running children, in storyboard order."""
+        return [self.running_children[i] for i in sorted(self.running_children)]
 
     @property
     def path(self) -> str:
@@ -136,10 +157,14 @@ class Storyboard:
                                 for actor in act_def.actors or [None]:
                                     e.children.append(Node("action", act_def.name, e, act_def, actor=actor))
         nodes = list(_walk(board))
+        for n in nodes:
+            for k, child in enumerate(n.children):
+                child.index = k
+        index = _index(nodes)
         for trigger in [board.stop_trigger] + [n.start_trigger for n in nodes] + [n.stop_trigger for n in nodes]:
             for c in trigger.conditions() if trigger is not None else ():
                 if isinstance(c.spec, cond.StoryboardState):
-                    _resolve(nodes, c).watchers.append(c)
+                    _resolve(index, c).watchers.append(c)
         return board
 
     def _set(self, node: Node, state: str, transition: str) -> None:
@@ -163,10 +188,10 @@ class Storyboard:
         if priority in ("override", "parallel") and ev.state == RUNNING:
             return
         if priority == "override":
-            for other in maneuver.children:
+            for other in maneuver.running():
                 if other is not ev and other.state == RUNNING:
                     self.end(other, t)
-        elif priority == "skip" and any(c.state == RUNNING for c in maneuver.children):
+        elif priority == "skip" and maneuver.running_children:
             for c in ev.watchers:  # standby -> standby: a StoryboardElementStateCondition sees skipTransition
                 c.changes.append((ev.state, "skip"))
             return
@@ -192,7 +217,7 @@ class Storyboard:
                 self._propagate(node.parent, t)
 
     def _propagate(self, node: Node, t: float) -> None:
-        if node.kind != "storyboard" and node.state != COMPLETE and all(c.state == COMPLETE for c in node.children):
+        if node.kind != "storyboard" and node.state != COMPLETE and node.complete_children == len(node.children):
             self.end(node, t)
 
     def _eval(self, node: Node, t: float) -> None:
@@ -242,11 +267,26 @@ def _reset(node: Node) -> None:
             trigger.reset()
 
 
-def _resolve(nodes: list[Node], c: Condition) -> Node:
+def _index(nodes: list[Node]) -> dict[tuple[str, str], list[Node]]:
+    """(kind, reference) -> the nodes, in storyboard order, that a reference names: its name, its path, or
+    the end of its path after a '::' (each node's path is read once: one lookup per condition, not a scan)."""
+    index: dict[tuple[str, str], list[Node]] = {}
+    for n in nodes:
+        path = n.path
+        refs = {n.name, path}
+        at = path.find("::")
+        while at >= 0:
+            refs.add(path[at + 2:])
+            at = path.find("::", at + 1)
+        for ref in refs:
+            index.setdefault((n.kind, ref), []).append(n)
+    return index
+
+
+def _resolve(index: dict[tuple[str, str], list[Node]], c: Condition) -> Node:
     spec = c.spec
     ref = spec.ref.replace("/", "::")
-    found = [n for n in nodes if n.kind == spec.element_type and (n.name == ref or n.path.endswith("::" + ref)
-                                                                   or n.path == ref)]
+    found = index.get((spec.element_type, ref), [])
     if spec.element_type == "action":  # one action per actor: any of them stands for the action
         found = found[:1]
     if len(found) != 1:
