@@ -75,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
         config = json.loads(args.config) if args.config else None
     except json.JSONDecodeError as err:
         raise DrivesimError(f"--config is not JSON: {err}") from None
+    if args.config and not isinstance(config, dict):
+        raise DrivesimError('--config must be a JSON object of env config keys, e.g. \'{"vehicles_count": 20}\', '
+                            f"got {args.config}")
     check_output_folder(Path(args.output))  # before the model loads
     options = {"steps": args.sampling_steps} if args.sampling_steps else None
     header = Path(args.header) if args.header else None

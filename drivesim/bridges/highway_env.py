@@ -51,6 +51,7 @@ except ImportError as _err:  # the optional extra is missing
                             'pip install "drivesim[sim]"') from _err
 
 import drivesim.road as road_model  # the network model (its Road; format.Road is the scenario file's road)
+from drivesim.bridges.highway_config import check_env_config, check_finite_state
 from drivesim.bridges.highway_road import env_network, mirrored, road_id
 from drivesim.bridges.opendrive_out import write_opendrive
 from drivesim.scenario.engine import EGO_CAMERA_BEHIND_FRONT_M
@@ -128,6 +129,38 @@ def env_road(network: Any, env_name: str) -> RoadFrame:
     road = road_model.Road(id=env_name, length=end - start, planView=reference,
                            laneSections=(road_model.LaneSection(0.0, right=ours),))
     return RoadFrame(road, 1, tuple(lane.id for lane in ours), width, 0.0)
+
+
+def default_config(env_id: str) -> dict[str, Any] | None:
+    """The default config of a registered env id (None: not a highway-env env, its keys are not known); a
+    DrivesimError naming highway-env's ids for an id that is not registered."""
+    try:
+        spec = gymnasium.spec(env_id)
+    except gymnasium.error.Error as err:
+        ours = sorted(k for k, v in gymnasium.registry.items() if str(v.entry_point).startswith("highway_env"))
+        raise DrivesimError(f"{env_id!r} is not a registered env ({err}); highway-env's: {', '.join(ours)}") from None
+    try:
+        from gymnasium.envs.registration import load_env_creator
+
+        creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+        return dict(creator.default_config())
+    except Exception:  # noqa: BLE001 - not highway-env's AbstractEnv: no known keys
+        return None
+
+
+def _made(env_id: str, config: dict[str, Any] | None) -> Any:
+    """gymnasium.make(env_id) with the config override; the env's own failure named with its config."""
+    try:
+        return gymnasium.make(env_id, config=config) if config else gymnasium.make(env_id)
+    except DrivesimError:
+        raise
+    except Exception as err:
+        raise DrivesimError(f"highway-env could not make {env_id} {_with_config(config)}: "
+                            f"{type(err).__name__}: {err}") from err
+
+
+def _with_config(config: dict[str, Any] | None) -> str:
+    return f"with env config {config}" if config else "with its default config"
 
 
 def _on_road(road: RoadFrame, position: tuple[float, float], heading: float) -> tuple[float, float, float]:
@@ -232,9 +265,13 @@ class DrivesimCamera(gymnasium.Wrapper):
                  checkpoint: str | None = None, device: str = "cpu", options: dict[str, Any] | None = None,
                  seed: int | None = None, env_config: dict[str, Any] | None = None):
         if isinstance(env, str):
-            env = gymnasium.make(env, config=env_config) if env_config else gymnasium.make(env)
+            defaults = default_config(env)  # an id that is not registered: named here
+            if env_config is not None:
+                check_env_config(env_config, defaults, env)
+            env = _made(env, env_config)
         elif env_config:
             raise DrivesimError("env_config applies to an env made from its id; configure your env yourself")
+        self._env_config = env_config
         super().__init__(env)
         self.header = read_scenario(DEFAULT_HEADER, "DEFAULT_HEADER") if header is None else \
             read_scenario(header, "<header>")
@@ -260,7 +297,13 @@ class DrivesimCamera(gymnasium.Wrapper):
         return spec.id if spec is not None else type(self.env.unwrapped).__name__
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
-        obs, info = self.env.reset(seed=seed, options=options)
+        try:
+            obs, info = self.env.reset(seed=seed, options=options)
+        except DrivesimError:
+            raise
+        except Exception as err:  # the env's own failure: name the env and the config that made it
+            raise DrivesimError(f"{self.env_name} failed to reset {_with_config(self._env_config)}: "
+                                f"{type(err).__name__}: {err}") from err
         base = self.env.unwrapped
         self._close_road()
         try:
@@ -288,6 +331,12 @@ class DrivesimCamera(gymnasium.Wrapper):
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         if self.camera is None:
             raise DrivesimError("call reset() before step()")
+        try:
+            numbers = np.asarray(action, dtype=float)
+        except (TypeError, ValueError):  # not numbers: the env's to judge
+            numbers = np.zeros(0)
+        if not np.isfinite(numbers).all():
+            raise DrivesimError(f"{self.env_name}: the action {action!r} is not finite; give finite numbers")
         self._subs = self._subs[-1:]  # the world at the end of the previous step
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._steps += 1
@@ -351,7 +400,11 @@ class DrivesimCamera(gymnasium.Wrapper):
         base = self.env.unwrapped
         ego = base.vehicle
         vehicles = tuple(vehicle_state(v, self._track_id(v)) for v in base.road.vehicles if v is not ego)
-        return Snapshot(self._time, vehicle_state(ego, "ego"), vehicles)
+        snapshot = Snapshot(self._time, vehicle_state(ego, "ego"), vehicles)
+        for v in (snapshot.ego, *vehicles):  # a NaN would make a world of NaNs: refused where it appears
+            check_finite_state({"x": v.position[0], "y": v.position[1], "heading": v.heading, "speed": v.speed,
+                                "length": v.length, "width": v.width}, v.id, self._time, self.env_name)
+        return snapshot
 
     def _track_id(self, vehicle: Any) -> str:
         entry = self._ids.get(id(vehicle))
