@@ -1,4 +1,5 @@
-"""`drivesim synth-data` (procedural training clips) and `drivesim train` (one stage of a bundle)."""
+"""`drivesim synth-data` (procedural training clips) and `drivesim train` (one stage of a bundle, or
+`drivesim train distill MODEL`: a few-step student of one of its models)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 
 from drivesim.cli.args import Subparsers, add_command, positive_int
 from drivesim.errors import DrivesimError
+
+STUDENTS = ("keyframe", "interpolator", "upsampler")  # drivesim.models.configs.STUDENT_MODELS (no torch import here)
 
 
 def register(sub: Subparsers) -> None:
@@ -29,11 +32,18 @@ def register(sub: Subparsers) -> None:
 
     p = add_command(sub, "train", "train one stage of a bundle (docs/training.md); `accelerate launch` for GPUs",
                     "drivesim train autoencoder --data data/synth --config tiny --out my_bundle --threads 1\n"
-                    "  drivesim train image --data data/synth --out my_bundle --resume")
+                    "  drivesim train image --data data/synth --out my_bundle --resume\n"
+                    "  drivesim train distill keyframe --bundle my_bundle --data data/synth --steps 1000 --threads 1")
     p.add_argument("stage", metavar="STAGE",
-                   help="autoencoder | image | decoder | video | interpolation | upsampler (in this order)")
+                   help="autoencoder | image | decoder | video | interpolation | upsampler (in this order), or "
+                        "distill (then MODEL)")
+    p.add_argument("student", metavar="MODEL", nargs="?", default=None,
+                   help="distill only: keyframe | interpolator | upsampler, the model whose few-step student "
+                        "is distilled into BUNDLE/students/ (docs/training.md, 'Few-step students')")
     p.add_argument("--data", required=True, metavar="DIR", help="clips folder (synth-data or docs/data-format.md)")
-    p.add_argument("--out", required=True, metavar="BUNDLE", help="bundle folder: read, trained part written back")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", metavar="BUNDLE", help="bundle folder: read, trained part written back")
+    where.add_argument("--bundle", dest="out", metavar="BUNDLE", help="the same as --out (read as `distill`'s)")
     p.add_argument("--config", default=None, metavar="NAME", help="preset used to create BUNDLE if absent (tiny, paper)")
     p.add_argument("--init-from", default=None, metavar="TRAINED_BUNDLE",
                    help="with --config, create BUNDLE from TRAINED_BUNDLE's weights wherever names and shapes match "
@@ -71,6 +81,24 @@ def run_synth_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stage(args: argparse.Namespace) -> str:
+    """The stage to run: STAGE, or `distill-MODEL`, which needs a trained bundle."""
+    if args.stage != "distill":
+        if args.student is not None:
+            raise DrivesimError(f"drivesim train {args.stage} takes no MODEL ({args.student!r}); only "
+                                "`drivesim train distill MODEL` does")
+        return args.stage
+    if args.student not in STUDENTS:
+        raise DrivesimError(f"drivesim train distill needs the model to distil: one of {', '.join(STUDENTS)}"
+                            + (f", not {args.student!r}" if args.student else ""))
+    if not (Path(args.out) / "config.yaml").is_file():
+        raise DrivesimError(f"{args.out} is not a trained bundle (no config.yaml): a student is distilled from "
+                            "the models of an existing bundle")
+    if args.config or args.init_from or args.phase:
+        raise DrivesimError("drivesim train distill reads its bundle as it is: drop --config, --init-from and --phase")
+    return f"distill-{args.student}"
+
+
 def run_train(args: argparse.Namespace) -> int:
     from drivesim.train.loop import TrainOptions, train
 
@@ -81,7 +109,7 @@ def run_train(args: argparse.Namespace) -> int:
             raise DrivesimError(f"--set expects NAME=VALUE, got {item!r}")
         overrides[key.strip()] = value.strip()
     result = train(TrainOptions(
-        stage=args.stage, data=Path(args.data), out=Path(args.out), config=args.config,
+        stage=_stage(args), data=Path(args.data), out=Path(args.out), config=args.config,
         init_from=Path(args.init_from) if args.init_from else None, resume=args.resume,
         steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, phase=args.phase, overrides=overrides,
         preview_every=args.preview_every, log_every=args.log_every, save_every=args.save_every,

@@ -36,6 +36,7 @@ from torch import nn
 
 from drivesim.errors import DrivesimError
 from drivesim.output.files import atomic_write_text, write_png
+from drivesim.train.distill import DISTILL_STAGES
 from drivesim.train.provenance import run_record
 from drivesim.train import state as S
 from drivesim.train.latent_cache import LatentCache
@@ -202,7 +203,7 @@ def prepare_run(options: TrainOptions) -> "Run":
     from drivesim.data.clips import scan_clips
     from drivesim.models.bundle import load_bundle
 
-    stage = get_stage(options.stage)
+    stage = DISTILL_STAGES.get(options.stage) or get_stage(options.stage)
     if options.save_dtype not in SAVE_DTYPES:
         raise DrivesimError(f"--save-dtype must be one of {', '.join(SAVE_DTYPES)}, got {options.save_dtype!r}")
     phase = options.phase
@@ -314,7 +315,7 @@ class Run:
         else:
             t.model, self.optimizer, self.loader, t.disc, self.disc_optimizer = acc.prepare(
                 model, self.optimizer, loader, t.disc, self.disc_optimizer)
-        self.ema = EMA([(n, named[n]) for n in t.trainable], cfg.ema_decay)
+        self.ema = t.ema = EMA([(n, named[n]) for n in t.trainable], cfg.ema_decay)
         if saved_meta is not None:
             self.ema.load_state_dict(saved_tensors["ema"], saved_meta["ema_updates"])
         self.step = self.start_step
@@ -503,14 +504,15 @@ class Run:
                 factor = latent_scaling_factor(self.t.module, self.t.dataset)
                 bundle.config.autoencoder.scaling_factor = factor
                 notes.append(f"latent scaling_factor set to {factor:.4f} (1 / std of the latents)")
-            # Only what this stage trained (and config.yaml for the autoencoder's scaling factor): a
-            # stage run beside this one on the same bundle keeps its own parts.
+            notes += self.stage.finish(self.t) if self.stage.finish is not None else []
+            # Only what this stage trained (and config.yaml for the autoencoder's scaling factor, a student's
+            # entry): a stage run beside this one on the same bundle keeps its own parts.
             save_bundle(bundle, self.options.out, dtype=SAVE_DTYPES[self.options.save_dtype],
-                        parts=self.stage.parts, write_config=self.stage.name == "autoencoder")
+                        parts=self.stage.parts, write_config=self.stage.writes_config)
             phase = getattr(self.cfg, "phase", None)
             run = run_record(self.stage.name, dataclasses.asdict(self.cfg), self.options, Path(self.options.out),
                              self.step, self.start_step, self.elapsed_s, acc.num_processes,
-                             str(acc.mixed_precision))
+                             str(acc.mixed_precision)) | self.t.record
             info: dict[str, Any] = {"steps": self.step, "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                     "data": run["data"]["path"], "run": run}
             if phase is not None:

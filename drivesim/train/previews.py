@@ -3,7 +3,9 @@
 Autoencoder / decoder: input frames over their reconstructions. Diffusion stages: a short DDIM
 sample (few steps, cheap on a CPU) from the preview batch's conditions over the real frames
 (video: frame 0 given as context; interpolation: both ends given; upsampler: bicubic low-res,
-sample, real patch). One PNG per preview in BUNDLE/.train/RUN/previews/step-NNNNNNNN.png.
+sample, real patch). A student being distilled (`drivesim train distill`) previews as its teacher's stage,
+sampled in its own few steps with the LCM sampler. One PNG per preview in
+BUNDLE/.train/RUN/previews/step-NNNNNNNN.png.
 
     python -c "from drivesim.train.previews import PREVIEWS; print(sorted(PREVIEWS))"
 """
@@ -18,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from drivesim.sampling.samplers import sample_ddim
+from drivesim.sampling.samplers import sample_ddim, sample_lcm
+from drivesim.train.distill import Distillation
 from drivesim.train.stages import Trainee, encode_frames, interpolation_mask, upsampler_inputs
 
 __all__ = ["PREVIEWS", "grid"]
@@ -43,9 +46,15 @@ def grid(rows: list[Tensor], gap: int = 2) -> np.ndarray:
 
 def _sample(t: Trainee, shape: tuple[int, ...], cond, generator: torch.Generator, steps: int,
             image_only: bool = False, given: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
-    """DDIM sample with the plain module; frames where mask = 1 are the given context."""
+    """DDIM sample with the plain module (a student: its own LCM steps); frames where mask = 1 are the given context."""
     noise = torch.randn(shape, generator=generator).to(t.device)
-    out = sample_ddim(lambda x, s, c: t.module(x, s, c, image_only=image_only), noise, cond, t.diffusion, steps)
+    model = lambda x, s, c: t.module(x, s, c, image_only=image_only)  # noqa: E731
+    cfg = t.config
+    if isinstance(cfg, Distillation):
+        out = sample_lcm(model, noise, cond, t.diffusion, cfg.student_steps, solver_steps=cfg.solver_steps,
+                         timestep_scaling=cfg.timestep_scaling, generator=generator)
+    else:
+        out = sample_ddim(model, noise, cond, t.diffusion, steps)
     if given is not None:
         keep = mask[:, :, None, None, None].bool()
         out = torch.where(keep, given, out)
@@ -116,4 +125,6 @@ def upsampler_preview(t: Trainee, batch: dict[str, Any], generator: torch.Genera
 PREVIEWS: dict[str, Callable[[Trainee, dict[str, Any], torch.Generator], np.ndarray]] = {
     "autoencoder": autoencoder_preview, "image": image_preview, "decoder": decoder_preview,
     "video": video_preview, "interpolation": interpolation_preview, "upsampler": upsampler_preview,
+    "distill-keyframe": video_preview, "distill-interpolator": interpolation_preview,
+    "distill-upsampler": upsampler_preview,
 }

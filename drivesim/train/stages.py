@@ -10,7 +10,9 @@
 A loss function gets the Trainee (models on the device), a batch from the stage's collate
 function and a generator seeded from (seed, step, process), and returns named scalar
 tensors: "loss" is optimised for the model, "loss_d" (GAN stages) for the discriminator;
-everything is logged. The loop (`drivesim.train.loop`) does the rest.
+everything is logged. The loop (`drivesim.train.loop`) does the rest. The diffusion stages' `inputs`
+turn a batch into what their network learns from (clean x0, conditions with dropout, context masks):
+their loss and the distillation of a student (`drivesim.train.distill`) both start there.
 
     python -c "from drivesim.train.stages import STAGES; print({n: s.summary for n, s in STAGES.items()})"
 """
@@ -42,7 +44,7 @@ from drivesim.models.upsampler import noise_augment, resize_low_res
 from drivesim.train import datasets as D
 from drivesim.train.latent_cache import LatentCache
 
-__all__ = ["StageConfig", "Stage", "Trainee", "STAGES", "get_stage",
+__all__ = ["StageConfig", "Stage", "Trainee", "DiffusionInputs", "STAGES", "get_stage",
            "AutoencoderStageConfig", "LatentStageConfig", "ImageStageConfig", "DecoderStageConfig", "VideoStageConfig",
            "InterpolationStageConfig", "UpsamplerStageConfig"]
 
@@ -166,6 +168,8 @@ class Trainee:
     device: torch.device = torch.device("cpu")
     module: nn.Module | None = None
     disc_module: nn.Module | None = None
+    ema: Any = None  # the run's EMA of the trained parameters (set by the loop; distillation's target network)
+    record: dict[str, Any] = field(default_factory=dict)  # more for the run's stages.json record (e.g. init_from)
 
     def __post_init__(self) -> None:
         self.module = self.model
@@ -183,6 +187,9 @@ class Stage:
     invalidates: tuple[str, ...] = ()  # stages trained on this one's old weights (retrain them after)
     phases: tuple[str, ...] = ("main",)
     parts: tuple[str, ...] = ()  # bundle part files it trains (the only ones its run writes back)
+    inputs: Callable[[Trainee, dict[str, Any], torch.Generator], "DiffusionInputs"] | None = None  # diffusion stages
+    writes_config: bool = False  # its run writes config.yaml too (after `finish`)
+    finish: Callable[[Trainee], list[str]] | None = None  # after the EMA weights are in place, before saving: notes
 
     def run_name(self, phase: str | None = None) -> str:
         """Folder name under BUNDLE/.train/ (one per stage, one per later phase where there are several)."""
@@ -257,6 +264,25 @@ def foreground_weights(cond: UNetConditions, size: tuple[int, int], fg_weight: f
     return 1.0 + fg_weight * fg
 
 
+@dataclass
+class DiffusionInputs:
+    """What a diffusion stage's network learns from one batch: clean x0 (B, T, C, H, W) and its conditions
+    (dropout, context frames and masks applied), `loss_mask` (B, T) 1 where the loss counts (None: all),
+    whether the network runs image-only, and figures to log."""
+
+    x0: Tensor
+    cond: UNetConditions
+    loss_mask: Tensor | None = None
+    image_only: bool = False
+    logged: dict[str, Tensor] = field(default_factory=dict)
+
+
+def _inputs_loss(t: Trainee, inputs: DiffusionInputs, generator: torch.Generator) -> dict[str, Tensor]:
+    loss = _diffusion_step(t, inputs.x0, inputs.cond, generator, image_only=inputs.image_only,
+                           loss_mask=inputs.loss_mask)
+    return {"loss": loss, **inputs.logged}
+
+
 def _diffusion_step(t: Trainee, x0: Tensor, cond: UNetConditions, generator: torch.Generator,
                     image_only: bool = False, loss_mask: Tensor | None = None) -> Tensor:
     """Noise x0 (B, T, C, H, W) at one uniform step per clip, predict eps or v, masked MSE (weighted
@@ -318,11 +344,15 @@ def setup_image(bundle: Bundle, cfg: ImageStageConfig, root: str, clips: list[Cl
                                              channels=c.unet.num_layout_channels), c.diffusion)
 
 
-def image_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
+def image_inputs(t: Trainee, batch: dict[str, Any], generator: torch.Generator) -> DiffusionInputs:
     cfg: ImageStageConfig = t.config
     z = batch_latents(t, batch)  # (B, 1, C, h, w)
     cond = drop_conditions(batch["cond"], cfg.p_label, cfg.p_layout, generator, p_null=cfg.p_null).to(t.device)
-    return {"loss": _diffusion_step(t, z, cond, generator, image_only=True)}
+    return DiffusionInputs(z, cond, image_only=True)
+
+
+def image_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
+    return _inputs_loss(t, image_inputs(t, batch, generator), generator)
 
 
 # --- temporal decoder ----------------------------------------------------------------------------
@@ -368,7 +398,7 @@ def context_counts(batch: int, frames: int, max_context: int, p_none: float, gen
     return torch.where(none | (max_context == 0), torch.zeros_like(some), some)
 
 
-def video_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
+def video_inputs(t: Trainee, batch: dict[str, Any], generator: torch.Generator) -> DiffusionInputs:
     cfg: VideoStageConfig = t.config
     c = t.bundle.config
     z = batch_latents(t, batch)  # (B, T, C, h, w)
@@ -377,8 +407,11 @@ def video_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, st
     mask = (torch.arange(frames)[None] < counts[:, None]).to(z)  # (B, T): the first S frames are given
     cond = drop_conditions(batch["cond"], cfg.p_label, cfg.p_layout, generator, p_null=cfg.p_null).to(t.device)
     cond = cond.replace(context=z * mask[:, :, None, None, None], context_mask=mask)
-    loss = _diffusion_step(t, z, cond, generator, loss_mask=1.0 - mask)
-    return {"loss": loss, "context": counts.float().mean()}
+    return DiffusionInputs(z, cond, loss_mask=1.0 - mask, logged={"context": counts.float().mean()})
+
+
+def video_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
+    return _inputs_loss(t, video_inputs(t, batch, generator), generator)
 
 
 # --- interpolation -------------------------------------------------------------------------------
@@ -405,15 +438,19 @@ def interpolation_mask(batch: int, frames: int) -> Tensor:
     return mask
 
 
-def interpolation_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator,
-                       step: int) -> dict[str, Tensor]:
+def interpolation_inputs(t: Trainee, batch: dict[str, Any], generator: torch.Generator) -> DiffusionInputs:
     cfg: InterpolationStageConfig = t.config
     z = batch_latents(t, batch)
     mask = interpolation_mask(*z.shape[:2]).to(z)
     cond = drop_conditions(batch["cond"], cfg.p_label, cfg.p_layout, generator, p_null=cfg.p_null).to(t.device)
     cond = cond.replace(context=z * mask[:, :, None, None, None], context_mask=mask,
                         rate=batch["rate"].to(t.device).long())
-    return {"loss": _diffusion_step(t, z, cond, generator, loss_mask=1.0 - mask)}
+    return DiffusionInputs(z, cond, loss_mask=1.0 - mask)
+
+
+def interpolation_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator,
+                       step: int) -> dict[str, Tensor]:
+    return _inputs_loss(t, interpolation_inputs(t, batch, generator), generator)
 
 
 # --- upsampler -----------------------------------------------------------------------------------
@@ -494,36 +531,47 @@ def upsampler_inputs(t: Trainee, low: Tensor, generator: torch.Generator, level:
     return cond, up
 
 
-def upsampler_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
+def upsampler_batch_inputs(t: Trainee, batch: dict[str, Any], generator: torch.Generator) -> DiffusionInputs:
+    """The upsampler's x0 is its target (the frames, or their residual over the bicubic resize)."""
     cfg: UpsamplerStageConfig = t.config
     high, low = batch["high"].to(t.device), batch["low"].to(t.device)
     low = degrade_low_res(t, low, batch.get("layout"), generator)
     cond, bicubic = upsampler_inputs(t, low, generator, layout=batch.get("layout"))
-    target = t.module.to_target(high, bicubic)
-    return {"loss": _diffusion_step(t, target, cond, generator, image_only=cfg.phase == "spatial")}
+    return DiffusionInputs(t.module.to_target(high, bicubic), cond, image_only=cfg.phase == "spatial")
+
+
+def upsampler_loss(t: Trainee, batch: dict[str, Any], generator: torch.Generator, step: int) -> dict[str, Tensor]:
+    return _inputs_loss(t, upsampler_batch_inputs(t, batch, generator), generator)
 
 
 # --- registry ------------------------------------------------------------------------------------
 
+# the students distilled from the keyframe model, the interpolator and the upsampler (drivesim.train.distill):
+# retraining a teacher drops its student's record from stages.json (and loading skips the student: the
+# teacher's files no longer have the sha256 it was distilled from)
+DISTILLED = ("distill-keyframe", "distill-interpolator", "distill-upsampler")
+
 STAGES: dict[str, Stage] = {
     "autoencoder": Stage("autoencoder", "encoder + image decoder (reconstruction, perceptual, KL, 2D patch-GAN)",
                          AutoencoderStageConfig, setup_autoencoder, autoencoder_loss,
-                         invalidates=("image", "decoder", "video", "interpolation"), parts=("autoencoder",)),
+                         invalidates=("image", "decoder", "video", "interpolation", *DISTILLED[:2]),
+                         parts=("autoencoder",), writes_config=True),
     "image": Stage("image", "UNet spatial layers on single-frame latents (the image LDM)",
                    ImageStageConfig, setup_image, image_loss, requires=("autoencoder",),
-                   invalidates=("video", "interpolation"), parts=("unet_spatial",)),
+                   invalidates=("video", "interpolation", *DISTILLED[:2]), parts=("unet_spatial",), inputs=image_inputs),
     "decoder": Stage("decoder", "temporal decoder's temporal layers on clips (encoder and image decoder frozen)",
                      DecoderStageConfig, setup_decoder, decoder_loss, requires=("autoencoder",),
                      parts=("decoder_temporal",)),
     "video": Stage("video", "prediction model's temporal layers (S = 0, 1, 2 context frames; spatial frozen)",
                    VideoStageConfig, setup_video, video_loss, requires=("autoencoder", "image"),
-                   parts=("unet_temporal",)),
+                   invalidates=DISTILLED[:1], parts=("unet_temporal",), inputs=video_inputs),
     "interpolation": Stage("interpolation", "interpolator's temporal layers (5-frame windows, rate flag)",
                            InterpolationStageConfig, setup_interpolation, interpolation_loss,
-                           requires=("autoencoder", "image"), parts=("interpolator",)),
+                           requires=("autoencoder", "image"), invalidates=DISTILLED[1:2], parts=("interpolator",),
+                           inputs=interpolation_inputs),
     "upsampler": Stage("upsampler", "x4 pixel upsampler on patches: --phase spatial, then --phase temporal",
                        UpsamplerStageConfig, setup_upsampler, upsampler_loss, phases=UPSAMPLER_PHASES,
-                       parts=("upsampler",)),
+                       invalidates=DISTILLED[2:], parts=("upsampler",), inputs=upsampler_batch_inputs),
 }
 
 

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Distils few-step students of a trained bundle's diffusion models (docs/training.md, "Few-step students")
+# into a copy of it: the keyframe model, the interpolator, the upsampler. BASE is never written: its
+# parts, config, stages.json and latent cache are copied into OUT first. One CPU thread; rerun after an
+# interruption: finished students are skipped (OUT/stages.json records them), an interrupted one resumes
+# from its last saved step. Then `drivesim bench --checkpoint OUT --quick --student` and `drivesim eval OUT
+# --data DATA --only controllability --student` measure them against their teachers (docs/performance.md).
+#
+#   bash scripts/distill.sh BASE_BUNDLE OUT_BUNDLE [DATA_DIR]
+#   MODELS=keyframe STEPS=300 bash scripts/distill.sh checkpoints/default /tmp/default_students data/synth
+#
+# Settings: MODELS (default "keyframe interpolator upsampler"), STEPS (per model; default the stage's:
+# 1000, 1000, 500), STUDENT_STEPS (the students' sampling steps, 4), BATCH (default the teacher stage's),
+# THREADS (1). DATA_DIR (default data/synth) must be clips the base was trained on: for the shipped
+# default, `drivesim synth-data -o data/synth --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0
+# --workers 1 --mix v1`.
+set -euo pipefail
+BASE=${1:?base bundle (a trained bundle: its stages.json records the stages the students are distilled from)}
+OUT=${2:?output bundle folder (a copy of BASE with the students beside its models)}
+DATA=${3:-data/synth}
+MODELS=${MODELS:-keyframe interpolator upsampler}
+STUDENT_STEPS=${STUDENT_STEPS:-4}
+THREADS=${THREADS:-1}
+source "$(dirname "$0")/stage_done.sh"
+
+if [ ! -f "$OUT/config.yaml" ]; then
+  mkdir -p "$OUT"
+  cp "$BASE"/*.safetensors "$BASE"/config.yaml "$OUT"/
+  [ -f "$BASE/stages.json" ] && cp "$BASE/stages.json" "$OUT"/
+  [ -d "$BASE/students" ] && cp -r "$BASE/students" "$OUT"/
+  if [ -d "$BASE/.train/latents" ]; then mkdir -p "$OUT/.train" && cp -r "$BASE/.train/latents" "$OUT/.train/"; fi
+fi
+
+for model in $MODELS; do
+  if stage_done "$OUT" "distill-$model"; then echo "== $model student: done, skipped"; continue; fi
+  echo "== $model student $(date +%T)"
+  resume=""
+  [ -d "$OUT/.train/distill-$model" ] && resume="--resume"
+  drivesim train distill "$model" --bundle "$OUT" --data "$DATA" ${STEPS:+--steps "$STEPS"} ${BATCH:+--batch "$BATCH"} \
+      --set student_steps="$STUDENT_STEPS" --threads "$THREADS" --save-every 100 --preview-every 250 -q $resume
+done
+drivesim info "$OUT"
