@@ -4,7 +4,9 @@ The scenarios are written here by hand (layouts `random_scenarios.py` does not p
 convoy, a cut-in right in front of the camera, a bus pulling out) with fixed seeds outside the
 training data's draws, so `drivesim eval` measures generalisation to scenarios it was not trained on.
 Each has named agents close enough to the camera that their boxes cover a fair share of the frame
-(box adherence) and a time of day that `with_time_of_day` flips (luminance ratio).
+(box adherence) and a time of day that `with_time_of_day` flips (luminance ratio). The controllability
+splits also hold scenarios on the world's roads (bends with clothoids, junction turns on the example
+crossing, two-way roads with oncoming traffic), each tagged with its road types (ROAD_TYPES_RULE).
 
     python -c "from drivesim.eval.scenarios import held_out_scenarios; \
 [print(s.name, s.duration_s, len(s.agents)) for s in held_out_scenarios(3)]"
