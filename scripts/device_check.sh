@@ -7,6 +7,8 @@
 #   generate_eager     bf16 autocast: output frames/s per stage, peak GPU memory, counted FLOPs, MFU
 #   train              the image and video training stages: steps/s, peak GPU memory, MFU
 #   generate_compiled  the same generation with torch.compile (compiling takes minutes, so last)
+#   generate_student   with CHECKPOINT set to a bundle that has few-step students (`drivesim train distill`):
+#                      the eager generation again with --student (runs before generate_compiled)
 # and merges them into $OUT/device_check.json and device_check.md (log: device_check.log).
 #
 #   bash scripts/fetch_device_wheels.sh         # here, once: .whl/ (about 27 MiB)
@@ -14,7 +16,8 @@
 #   DRY_RUN=1 bash scripts/device_check.sh      # anywhere: tiny config on the CPU, tiny sizes, no install
 #
 # Settings: OUT, PYTHON (python3), BUDGET_S (seconds for everything, 340), PARTS (NAME:SECONDS ...,
-# e.g. PARTS="generate_compiled:480" to give the compiled run a whole budget of its own). Exits 1 when
+# e.g. PARTS="generate_compiled:480" to give the compiled run a whole budget of its own), CHECKPOINT (a
+# trained bundle instead of the random config; carry it beside the tree). Exits 1 when
 # a part failed or ran out of time (what it had measured is still in its JSON and the merged report).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +36,8 @@ if [ "${DRY_RUN:-0}" = 1 ]; then
   # The same parts on the CPU: tiny config, 3 output frames, one sampling step, one timed training step.
   COMMON=(--device cpu --random-config tiny --threads 1 --frames 3 --steps 1 --sr-steps 1)
   TRAIN=(--train-steps 1 --train-seconds 30)
-  PARTS=${PARTS:-"generate_eager:90 train:90"}
+  DEFAULT_PARTS="generate_eager:90 train:90"
+  STUDENT_PART="generate_student:90"
   export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 else
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >>"$LOG" 2>&1
@@ -47,8 +51,19 @@ else
   # The issue's fast setting (8 latent steps, 4 upsampler steps); 236 output frames (one keyframe clip).
   COMMON=(--device cuda --random-config paper --sampler ddim --steps 8 --sr-steps 4)
   TRAIN=(--train-steps 300 --train-seconds 40)
-  PARTS=${PARTS:-"generate_eager:110 train:110 generate_compiled:600"}
+  DEFAULT_PARTS="generate_eager:110 train:110 generate_compiled:600"
+  STUDENT_PART="generate_student:90"
 fi
+if [ -n "${CHECKPOINT:-}" ]; then  # a trained bundle instead of the random weights of the config
+  COMMON=("${COMMON[@]/--random-config/--checkpoint}")
+  for i in "${!COMMON[@]}"; do [ "${COMMON[$i]}" = --checkpoint ] && COMMON[$((i + 1))]=$CHECKPOINT; done
+  students=$($PYTHON -c "import sys; from drivesim.models.bundle import read_bundle_config as r
+print(' '.join(r(sys.argv[1]).students.present()))" "$CHECKPOINT" 2>>"$LOG")
+  say "bundle $CHECKPOINT; students: ${students:-none}"
+  # its students are timed too, before the compiled run
+  [ -n "$students" ] && DEFAULT_PARTS="${DEFAULT_PARTS/train:/$STUDENT_PART train:}"
+fi
+PARTS=${PARTS:-$DEFAULT_PARTS}
 
 failed=0
 for part in $PARTS; do
@@ -61,8 +76,9 @@ for part in $PARTS; do
   case $name in
     generate_eager) args=(--mfu generate "${COMMON[@]}") ;;
     generate_compiled) args=(--mfu generate --compile "${COMMON[@]}") ;;
+    generate_student) args=(--mfu generate --student "${COMMON[@]}") ;;
     train) args=(--mfu train "${COMMON[@]}" "${TRAIN[@]}") ;;
-    *) say "== $name: no such part (generate_eager, train, generate_compiled)"; failed=1; continue ;;
+    *) say "== $name: no such part (generate_eager, train, generate_compiled, generate_student)"; failed=1; continue ;;
   esac
   say "== $name (at most ${limit} s): drivesim bench ${args[*]}"
   rm -f "$OUT/$name.json"  # figures of an earlier run never pass for this one's

@@ -42,6 +42,7 @@ __all__ = ["DeviceBenchOptions", "PARTS", "bench_generation", "default_frames", 
            "run_device_bench", "warmup_frames"]
 
 PARTS = ("all", "generate", "train")
+STUDENT_OF = {"unet": "keyframe", "interpolator": "interpolator", "upsampler": "upsampler"}  # network -> its student
 REFERENCE_STEPS = 50  # the paper's DDIM steps for every model: the per-frame cost the issue quotes
 
 
@@ -62,6 +63,7 @@ class DeviceBenchOptions:
     train_seconds: float = 60.0  # per training stage: stop earlier than train_steps after this long
     peak_tflops: float | None = None  # override the device table
     threads: int | None = None
+    student: bool = False  # generation with the bundle's few-step students (GenerateOptions.student)
 
     def __post_init__(self) -> None:
         if self.part not in PARTS:
@@ -150,6 +152,7 @@ def bench_generation(bundle: Bundle, options: DeviceBenchOptions, peak: float | 
                      partial=lambda figures: None) -> dict[str, Any]:
     """Warm-up run, then the timed run: per-stage seconds, frames/s, counted FLOPs and MFU; peak memory."""
     from drivesim.pipeline import GenerateOptions, VideoPipeline
+    from drivesim.pipeline.context import resolve_students
 
     config, cuda = bundle.config, options.device.startswith("cuda")
     frames = options.frames or default_frames(config)
@@ -157,9 +160,15 @@ def bench_generation(bundle: Bundle, options: DeviceBenchOptions, peak: float | 
     pipeline = VideoPipeline(bundle, GenerateOptions(device=options.device, steps=options.steps,
                                                      sr_steps=options.sr_steps, sampler=options.sampler,
                                                      compile=options.compile, super_resolution=True,
-                                                     progress=False))
-    calls = {name: NetworkCalls(getattr(pipeline.bundle, name)) for name in NETWORKS}
-    pipeline.bundle = dataclasses.replace(pipeline.bundle, **calls)
+                                                     progress=False, student=options.student))
+    # every network's forwards recorded, a student's where it samples in its teacher's place
+    used = resolve_students(pipeline.bundle, pipeline.options)[0]
+    students = {network: name for network, name in STUDENT_OF.items() if name in used}
+    calls = {name: NetworkCalls(pipeline.bundle.students[students[name]] if name in students
+                                else getattr(pipeline.bundle, name)) for name in NETWORKS}
+    pipeline.bundle = dataclasses.replace(
+        pipeline.bundle, **{n: c for n, c in calls.items() if n not in students},
+        students={**pipeline.bundle.students, **{students[n]: calls[n] for n in students}})
     figures: dict[str, Any] = {"compile": options.compile, "frames": frames, "warmup_frames": warm,
                                "output_size": list(config.output_size), "output_fps": config.output_fps,
                                "complete": False}
@@ -181,6 +190,7 @@ def bench_generation(bundle: Bundle, options: DeviceBenchOptions, peak: float | 
     seconds = time.perf_counter() - start
     run = pipeline.run
     figures.update(steps=run.steps, sr_steps=run.sr_steps, sampler=run.sampler, guidance=run.guidance,
+                   students=run.student_record(),
                    seconds=seconds, fps=count / seconds,
                    peak_gpu_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else None)
     # 3. FLOPs of the forwards each stage ran

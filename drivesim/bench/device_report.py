@@ -3,7 +3,7 @@
 No torch here: the merge runs after the measurements, also where they failed.
 
     drivesim bench --mfu ... --json out/gpu.json          # prints format_device_report of what it measured
-    python -m drivesim.bench.device_report merge out/device_check  # generate_eager / generate_compiled / train .json
+    python -m drivesim.bench.device_report merge out/device_check  # generate_eager / _compiled / _student, train .json
                                                             # -> device_check.json + device_check.md
 """
 
@@ -39,13 +39,19 @@ def _generation_rows(label: str, g: dict[str, Any] | None) -> list[str]:
 
 
 def format_device_report(result: dict[str, Any]) -> str:
-    """The figures as markdown: a generation table (its `generate` run, and `generate_compiled` where the
-    result has that key) and a training table."""
+    """The figures as markdown: a generation table (its `generate` run, and `generate_compiled` and
+    `generate_student` where the result has those keys) and a training table."""
     d = result["device"]
     lines = [f"device: {d['name']} ({d['type']}, {d.get('compute_dtype', '?')}, torch {d['torch']}, Python {d['python']}); peak "
              f"{_fmt(d['peak_tflops'], '.0f')} TFLOP/s ({d['peak_source']}); bundle {result['bundle']}"]
-    gens = [("compiled" if key == "generate_compiled" or (result[key] or {}).get("compile") else "eager", result[key])
-            for key in ("generate", "generate_compiled") if key in result]
+    def label(key: str) -> str:
+        g = result[key] or {}
+        if key == "generate_student" or g.get("students"):
+            return "student"
+        return "compiled" if key == "generate_compiled" or g.get("compile") else "eager"
+
+    gens = [(label(key), result[key]) for key in ("generate", "generate_compiled", "generate_student")
+            if key in result and (key != "generate_student" or result[key] is not None)]
     if gens:
         done = [g for _, g in gens if g and g.get("complete")]
         if done:
@@ -77,18 +83,20 @@ def format_device_report(result: dict[str, Any]) -> str:
 
 
 def merge_reports(folder: Path) -> tuple[dict[str, Any], str]:
-    """device_check.sh's parts (generate_eager.json, generate_compiled.json, train.json) -> one JSON and one
-    markdown report; parts that are missing or stopped early say so."""
+    """device_check.sh's parts (generate_eager.json, generate_compiled.json, train.json; generate_student.json for
+    a bundle with students) -> one JSON and one markdown report; parts that are missing or stopped early say so."""
     parts = {}
-    for name in ("generate_eager", "generate_compiled", "train"):
+    for name in ("generate_eager", "generate_compiled", "train", "generate_student"):
         path = folder / f"{name}.json"
         parts[name] = json.loads(path.read_text()) if path.is_file() else None
     base = next((p for p in parts.values() if p), None)
     if base is None:
         return {"parts": parts}, "no part of the device check finished: see device_check.log"
-    eager, compiled, train = (parts[n] or {} for n in ("generate_eager", "generate_compiled", "train"))
+    eager, compiled, train, student = (parts[n] or {} for n in ("generate_eager", "generate_compiled", "train",
+                                                                "generate_student"))
     merged = {"device": base["device"], "config": base["config"], "bundle": base["bundle"],
               "generate": eager.get("generate"), "generate_compiled": compiled.get("generate"),
+              "generate_student": student.get("generate"),
               "estimate": eager.get("estimate") or compiled.get("estimate"), "train": train.get("train")}
     return merged, format_device_report(merged)
 

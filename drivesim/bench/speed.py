@@ -11,10 +11,13 @@ that run's alone; the other measurements share a third child. One bench run meas
     (`VideoPipeline.session`, what a simulator calling `OpenSession` waits for);
   - the speed-ups over the reference, the pipeline as it ran before its CPU work (fp32 arithmetic):
     the 10 s clip (goal >= 2x) and 1-frame session steps (goal >= 3x), both measured in this run,
-    so the ratios hold on whatever machine runs it.
+    so the ratios hold on whatever machine runs it;
+  - with `student`, the bundle's few-step students (`drivesim train distill`) against the teachers: the
+    1x clip and 1-frame session steps again with `GenerateOptions(student=True)`, in the same run.
 
     drivesim bench                                             # the default bundle: 10 s and 40 s clips, 256x512 at 10 fps
     drivesim bench --random-config tiny --quick --steps 4       # random weights, 2.5 s and 10 s clips
+    drivesim bench --checkpoint BUNDLE --quick --student        # + teacher vs student rows
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ def _options(spec: dict[str, Any], bundle):
     if spec.get("reference"):
         reference = {**REFERENCE, "interpolation_steps": spec["steps"] or bundle.config.diffusion.num_inference_steps}
     return GenerateOptions(device=spec["device"], steps=spec["steps"], sr_steps=spec.get("sr_steps"),
-                           sampler=spec["sampler"], progress=False,
+                           sampler=spec["sampler"], progress=False, student=bool(spec.get("student")),
                            **{"precision": spec.get("precision", "auto"), **reference})  # the reference: fp32
 
 
@@ -114,7 +117,8 @@ def _child_video(spec: dict[str, Any]) -> dict[str, Any]:
            "peak_rss_mb": _peak_rss_mb(), "rss_after_load_mb": rss_loaded,
            "steps": pipeline.run.steps, "sr_steps": pipeline.run.sr_steps, "sampler": pipeline.run.sampler,
            "interpolation_steps": pipeline.run.interpolation_steps,
-           "threads": torch.get_num_threads(), "precision": str(pipeline.run.compute_dtype)}
+           "threads": torch.get_num_threads(), "precision": str(pipeline.run.compute_dtype),
+           "students": pipeline.run.student_record()}
     if spec["device"].startswith("cuda"):
         out["cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return out
@@ -160,7 +164,7 @@ def _child_session(spec: dict[str, Any]) -> dict[str, Any]:
     scenario = bench_scenario(spec["duration_s"])
     plan = list(ScenarioEngine(scenario).frames())
     out = {}
-    for size in SESSION_STEPS:
+    for size in spec.get("sizes", SESSION_STEPS):
         session = pipeline.session(scenario)
         latencies = []
         for k in range(0, len(plan) - len(plan) % size, size):  # whole steps only: equal work per step
@@ -242,16 +246,21 @@ def _measure(*specs: dict[str, Any]) -> list[dict[str, Any]]:
 def run_bench(checkpoint: str | None = None, random_config: str | None = None, device: str = "cpu",
               quick: bool = False, steps: int | None = None, sr_steps: int | None = None,
               sampler: str | None = None, threads: int | None = None, log=print,
-              precision: str = "auto") -> dict[str, Any]:
-    """Run every measurement (1x video, 4x video; guidance, gRPC, sessions) in child processes; the figures."""
-    from drivesim.pipeline.options import cpu_has_native_bf16, cpu_model
+              precision: str = "auto", student: bool = False) -> dict[str, Any]:
+    """Run every measurement (1x video, 4x video; guidance, gRPC, sessions; with `student` the students' 1x video
+    and 1-frame sessions) in child processes; the figures."""
+    from drivesim.pipeline.options import GenerateOptions, cpu_has_native_bf16, cpu_model
 
+    if random_config and student:
+        raise DrivesimError("--student measures a bundle's distilled students; a --random-config bundle has none")
     if not random_config:
         from drivesim.models.checkpoint import resolve_checkpoint
+        from drivesim.pipeline.context import resolve_students
         from drivesim.pipeline.generate import load_checkpoint
 
         checkpoint = str(resolve_checkpoint(checkpoint))
-        load_checkpoint(checkpoint, device)  # clear error before the children start
+        bundle = load_checkpoint(checkpoint, device)  # clear error before the children start
+        resolve_students(bundle, GenerateOptions(student=student))  # and for --student without a student
     base = QUICK_S if quick else FULL_S
     spec = dict(checkpoint=checkpoint, random_config=random_config, device=device,
                 steps=steps, sr_steps=sr_steps, sampler=sampler, threads=threads, precision=precision)
@@ -274,6 +283,15 @@ def run_bench(checkpoint: str | None = None, random_config: str | None = None, d
                                      {**reference, "kind": "session", "duration_s": QUICK_S})
     log(f"  reference: 10 s clip in {ref_clip['seconds']:.1f} s, "
         + ", ".join(f"{k}: {v['fps']:.2f} frames/s" for k, v in ref_session.items()))
+    students = None
+    if student:  # the same 1x clip and 1-frame session steps, sampled by the students
+        log("  the students (--student): the 1x clip and 1-frame session steps ...")
+        clip, steps = _measure({**spec, "student": True, "kind": "video", "duration_s": base},
+                               {**spec, "student": True, "kind": "session", "duration_s": QUICK_S, "sizes": [1]})
+        students = {"record": clip["students"], "clip": clip, "session": steps,
+                    "clip_speedup": one["seconds"] / clip["seconds"],
+                    "session_speedup": steps["step_1"]["fps"] / session["step_1"]["fps"]}
+        log(f"  students: {base:g} s clip in {clip['seconds']:.1f} s, 1-frame steps {steps['step_1']['fps']:.2f} frames/s")
     return {
         "device": device, "bundle": random_config and f"random {random_config}" or spec["checkpoint"],
         "steps": one["steps"], "sr_steps": one["sr_steps"], "sampler": one["sampler"], "threads": one["threads"],
@@ -291,6 +309,7 @@ def run_bench(checkpoint: str | None = None, random_config: str | None = None, d
                       "session": ref_session},
         "offline_speedup": ref_clip["seconds"] / ten_s["seconds"],
         "session_speedup": session["step_1"]["fps"] / ref_session["step_1"]["fps"],
+        "students": students,
     }
 
 
@@ -336,7 +355,26 @@ def format_report(r: dict[str, Any]) -> str:
         f"frames/s: {r['session_speedup']:.2f}x (goal >= {GOALS['session_speedup']:g}x) "
         f"{ok(r['session_speedup'] >= GOALS['session_speedup'])}",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + _student_lines(r))
+
+
+def _student_lines(r: dict[str, Any]) -> list[str]:
+    """Teacher vs student rows of a --student run (none otherwise)."""
+    s = r.get("students")
+    if not s:
+        return []
+    one, clip = r["one"], s["clip"]
+    which = ", ".join(f"{name} {v['steps']} steps (guidance {v['guidance_folded']:g} folded)" if isinstance(v, dict)
+                      else f"{name} {v}" for name, v in s["record"].items())
+    stages = ", ".join(f"{stage} {one['stages'].get(stage, 0):.1f} -> {clip['stages'].get(stage, 0):.1f} s"
+                       for stage in STAGES[:4])
+    teacher, student = r["session"]["step_1"], s["session"]["step_1"]
+    return [f"students      {which}",
+            f"  {one['frames']}-frame clip teacher {one['seconds']:.1f} s -> student {clip['seconds']:.1f} s: "
+            f"{s['clip_speedup']:.2f}x ({stages})",
+            f"  1-frame     session steps teacher {teacher['fps']:.2f} -> student {student['fps']:.2f} frames/s: "
+            f"{s['session_speedup']:.2f}x (step latency mean {student['mean_step_s']:.2f} s, max "
+            f"{student['max_step_s']:.2f} s)"]
 
 
 if __name__ == "__main__":  # child process: python -m drivesim.bench.speed '{"kind": ...}'

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from drivesim.errors import DrivesimError
 
-__all__ = ["CHECKPOINT_HELP", "PRECISION_HELP", "TRAJECTORY_HELP", "Subparsers", "add_command", "index_list",
-           "number_above", "positive_int", "seed", "whole_in"]
+__all__ = ["CHECKPOINT_HELP", "PRECISION_HELP", "STUDENT_HELP", "TRAJECTORY_HELP", "Subparsers", "add_command",
+           "add_student_flag", "index_list", "number_above", "positive_int", "seed", "whole_in"]
 
 Subparsers = argparse._SubParsersAction  # what `add_subparsers` returns; argparse has no public name for it
 
@@ -25,6 +25,16 @@ CHECKPOINT_HELP = ("checkpoint bundle folder (default: $DRIVESIM_CHECKPOINT, els
 PRECISION_HELP = ("the networks' arithmetic: auto (default) = bf16 where the device computes it natively (CUDA, "
                   "CPUs with AVX512-BF16 or AMX: ~1.6x faster, frames within ~0.3/255 on average), else fp32; "
                   "fp32 = exact")
+
+
+STUDENT_HELP = ("sample with the bundle's few-step students (`drivesim train distill`: LCM steps, the guidance "
+                "folded in, no guidance pass) where it has one, with the teacher elsewhere (the manifest says which); "
+                "an error for a bundle without students")
+
+
+def add_student_flag(parser: argparse.ArgumentParser, where: str = "") -> None:
+    """--student, the same on every command whose pixels come from the networks (`where`: to whom it applies)."""
+    parser.add_argument("--student", action="store_true", help=STUDENT_HELP + where)
 
 
 def add_command(sub: Subparsers, name: str, help: str, examples: str) -> argparse.ArgumentParser:

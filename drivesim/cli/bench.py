@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from drivesim.cli.args import CHECKPOINT_HELP, PRECISION_HELP, Subparsers, add_command
+from drivesim.cli.args import CHECKPOINT_HELP, PRECISION_HELP, Subparsers, add_command, add_student_flag
 
 
 def register(sub: Subparsers) -> None:
@@ -24,6 +24,8 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--sampler", choices=("ddim", "dpmpp"), default=None, help="default: the bundle's")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads in the measured runs")
     p.add_argument("--precision", default="auto", help=PRECISION_HELP + "; the measured runs (the reference is fp32)")
+    add_student_flag(p, "; here: the students measured too, beside the teachers, in the same run (a 1x clip and "
+                        "1-frame session steps each; docs/performance.md)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write every figure as JSON")
     p.add_argument("--mfu", nargs="?", const="all", default=None, choices=("all", "generate", "train"),
                    help="the GPU path instead (docs/performance.md): output frames/s per stage, peak GPU memory, "
@@ -51,14 +53,14 @@ def run(args: argparse.Namespace) -> int:
                                      part=args.mfu, frames=args.frames, steps=args.steps, sr_steps=args.sr_steps,
                                      sampler=args.sampler, compile=args.compile, train_steps=args.train_steps,
                                      train_seconds=args.train_seconds, peak_tflops=args.peak_tflops,
-                                     threads=args.threads)
+                                     threads=args.threads, student=args.student)
         print(format_device_report(run_device_bench(options, json_path=args.json)))
         return 0
     from drivesim.bench.speed import format_report, run_bench
 
     result = run_bench(checkpoint=args.checkpoint, random_config=args.random_config, device=args.device,
                        quick=args.quick, steps=args.steps, sr_steps=args.sr_steps, sampler=args.sampler,
-                       threads=args.threads, precision=args.precision)
+                       threads=args.threads, precision=args.precision, student=args.student)
     print(format_report(result))
     if args.json:
         from drivesim.output.files import atomic_write_text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from drivesim.cli.args import PRECISION_HELP, Subparsers, add_command, positive_int
+from drivesim.cli.args import PRECISION_HELP, Subparsers, add_command, add_student_flag, positive_int
 
 
 def register(sub: Subparsers) -> None:
@@ -40,6 +40,7 @@ def register(sub: Subparsers) -> None:
                    help="generate the controllability videos through a closed-loop session, N frames per step "
                         "(what a simulator driving OpenSession gets; default: offline generation)")
     p.add_argument("--precision", default="auto", help=PRECISION_HELP)
+    add_student_flag(p, "; every generated video of the report")
     p.add_argument("--split", choices=("validation", "test"), default="validation",
                    help="controllability scenarios: validation (where settings are chosen; default) or test (the "
                         "untouched split the verdict is reported on)")
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
                             features_weights=Path(args.features_weights) if args.features_weights else None,
                             progress=not args.quiet, only=args.only, drift_minutes=args.drift_minutes,
                             drift_upsampler=args.drift_upsampler, split=args.split, repeats=args.repeats,
-                            precision=args.precision,
+                            precision=args.precision, student=args.student,
                             session_steps=args.session_steps, interpolation_steps=args.interpolation_steps)
     report = run_eval(Path(args.bundle), Path(args.data), Path(args.output) if args.output else None, settings)
     if report.main:

@@ -7,7 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from drivesim.cli.args import CHECKPOINT_HELP, PRECISION_HELP, TRAJECTORY_HELP, Subparsers, add_command
+from drivesim.cli.args import (CHECKPOINT_HELP, PRECISION_HELP, TRAJECTORY_HELP, Subparsers, add_command,
+                               add_student_flag)
 from drivesim.errors import DrivesimError
 
 
@@ -32,6 +33,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--checkpoint", metavar="BUNDLE", help=CHECKPOINT_HELP + "; --source diffusion")
     p.add_argument("--device", help="torch device for --source diffusion (default: cuda:LOCAL_RANK or cpu)")
     p.add_argument("--precision", default="auto", help=PRECISION_HELP + "; --source diffusion")
+    add_student_flag(p, "; --source diffusion")
     p.add_argument("--min-box-px", type=float, default=0.0, metavar="PX",
                    help="ship only boxes at least PX pixels tall (default 0: every labelled box; docs/export.md "
                         "says what generated frames show below 14 px)")
@@ -72,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
             source, source_id = trajectory_source(args.source, args.trajectory, args.checkpoint, args.device)
         else:
             clips = plan_clips(args.scenarios, variations=args.variations, export_seed=args.seed)
-            source, source_id = resolve_source(args.source, args.checkpoint, args.device, args.precision)
+            source, source_id = resolve_source(args.source, args.checkpoint, args.device, args.precision,
+                                               args.student)
         types = tuple(t.strip() for t in args.types.split(",") if t.strip()) if args.types is not None else None
         boxes = BoxFilter(args.min_box_px, args.max_occlusion, *([types] if types is not None else []))
         options = ExportOptions(formats=parse_formats(args.formats), shard=shard, source_id=source_id,

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from drivesim.cli.args import (CHECKPOINT_HELP, PRECISION_HELP, TRAJECTORY_HELP, Subparsers, add_command,
-                               positive_int, seed)
+                               add_student_flag, positive_int, seed)
 from drivesim.errors import DrivesimError
 
 
@@ -33,6 +33,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--image-only", action="store_true", help="image model only: every frame sampled on its own")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--precision", default="auto", help=PRECISION_HELP)  # checked by GenerateOptions
+    add_student_flag(p)
     p.add_argument("--osi", action="store_true", help="also write OUT/ground_truth.osi: every frame's world as an "
                    "ASAM OSI GroundTruth trace (docs/export.md; needs osi-python)")
     sr = p.add_mutually_exclusive_group()
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
                               context_guidance=args.context_guidance, image_only=args.image_only,
                               super_resolution=False if args.no_sr else (True if args.sr else None),
                               device=args.device, compile=args.compile, progress=not args.quiet,
-                              precision=args.precision)
+                              precision=args.precision, student=args.student)
     if args.osi and args.trajectory:
         raise DrivesimError("--osi writes a scenario file's ground truth; it does not apply to --trajectory")
     checkpoint = None if args.source == "render" else resolve_checkpoint(args.checkpoint)  # render reads no bundle

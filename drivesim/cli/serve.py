@@ -8,8 +8,8 @@ import argparse
 import os
 from pathlib import Path
 
-from drivesim.cli.args import (CHECKPOINT_HELP, PRECISION_HELP, Subparsers, add_command, number_above, positive_int,
-                               seed, whole_in)
+from drivesim.cli.args import (CHECKPOINT_HELP, PRECISION_HELP, Subparsers, add_command, add_student_flag,
+                               number_above, positive_int, seed, whole_in)
 
 port = whole_in("--port", 0, 65535)
 max_duration_s = number_above("--max-duration-s", 0.0, inclusive=False)
@@ -27,6 +27,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--checkpoint", default=None, metavar="BUNDLE", help=CHECKPOINT_HELP + "; diffusion backend")
     p.add_argument("--device", default="cpu", help="cpu or cuda (diffusion backend)")
     p.add_argument("--precision", default="auto", help=PRECISION_HELP + "; diffusion backend (GetInfo reports it)")
+    add_student_flag(p, "; diffusion backend (GetInfo reports it)")
     p.add_argument("--token", default=None, help="require 'authorization: Bearer TOKEN' (prefer env DRIVESIM_TOKEN: "
                                                  "arguments are visible to other users in ps)")
     p.add_argument("--tls-cert", type=Path, default=None, metavar="PEM", help="certificate chain; serve TLS only")
@@ -67,7 +68,8 @@ def run_serve(args: argparse.Namespace) -> int:
                     max_agents_per_step=args.max_agents_per_step)
     config = ServeConfig(host=args.host, port=args.port, token=args.token or os.environ.get("DRIVESIM_TOKEN") or None,
                          tls_cert=args.tls_cert, tls_key=args.tls_key, grace_s=args.grace_s, limits=limits)
-    generator = make_generator(args.backend, args.checkpoint, args.device, args.precision)  # loads now: fail fast
+    generator = make_generator(args.backend, args.checkpoint, args.device, args.precision,  # loads now: fail fast
+                               student=args.student)
     serve_forever(generator, config, on_ready=lambda server: print(
         f"drivesim serve: {args.backend} backend listening on {server.address}"
         f"{' (token required)' if config.token else ''}; Ctrl-C or SIGTERM stops it", flush=True))

@@ -89,7 +89,8 @@ def run_eval(bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Path |
         torch.set_num_threads(s.threads)
     s = s.with_steps(bundle.config)
     options = GenerateOptions(steps=s.steps, sr_steps=s.sr_steps, interpolation_steps=s.interpolation_steps,
-                              sampler=s.sampler, device=s.device, progress=False, precision=s.precision)
+                              sampler=s.sampler, device=s.device, progress=False, precision=s.precision,
+                              student=s.student)
     VideoPipeline(bundle, options)  # checks the device, moves the models there, eval mode
     record = read_record(bundle_dir)
     cfg = bundle.config

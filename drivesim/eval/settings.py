@@ -73,6 +73,7 @@ class EvalSettings:
     interpolation_steps: int | None = None  # None: the bundle's diffusion.interpolation_steps, else `steps`
     session_steps: int | None = None  # controllability videos through closed-loop session steps of N frames
     precision: str = "auto"  # the networks' arithmetic (GenerateOptions.precision)
+    student: bool = False  # the bundle's few-step students sample every generated video (GenerateOptions.student)
     split: str = "validation"  # controllability scenarios: "validation" (choices are made here) or "test"
     repeats: int = 1  # controllability: each scenario run with this many seeds (run-to-run spread)
 

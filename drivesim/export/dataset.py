@@ -64,9 +64,11 @@ MAX_CLIP_ID_CHARS = 100
 
 # --- frame sources --------------------------------------------------------------------------
 
-def default_frame_source(checkpoint: Path | str | None, device: str | None, precision: str = "auto") -> FrameSource:
+def default_frame_source(checkpoint: Path | str | None, device: str | None, precision: str = "auto",
+                         student: bool = False) -> FrameSource:
     """The diffusion pipeline as a FrameSource (the CLI's default `--source diffusion`); checkpoint None ->
-    the bundle `drivesim generate` uses (drivesim.models.checkpoint.resolve_checkpoint)."""
+    the bundle `drivesim generate` uses (drivesim.models.checkpoint.resolve_checkpoint); `student`: its
+    few-step students sample (GenerateOptions.student)."""
     try:
         from drivesim.pipeline.generate import frame_source
     except ImportError as err:
@@ -78,13 +80,15 @@ def default_frame_source(checkpoint: Path | str | None, device: str | None, prec
         device = f"cuda:{int(os.environ['LOCAL_RANK'])}" if torch.cuda.is_available() else "cpu"
     from drivesim.pipeline.options import GenerateOptions, arithmetic_record
 
-    source = frame_source(resolve_checkpoint(checkpoint), device, GenerateOptions(progress=False, precision=precision))
-    source.arithmetic = arithmetic_record(device or "cpu", precision)  # each clip's record says how its pixels were made
+    source = frame_source(resolve_checkpoint(checkpoint), device,
+                          GenerateOptions(progress=False, precision=precision, student=student))
+    # each clip's record says how its pixels were made
+    source.arithmetic = arithmetic_record(device or "cpu", precision, student)
     return source
 
 
 def resolve_source(kind: str, checkpoint: Path | str | None = None, device: str | None = None,
-                   precision: str = "auto") -> tuple[FrameSource, str]:
+                   precision: str = "auto", student: bool = False) -> tuple[FrameSource, str]:
     """(frame source, its id for the plan and manifest): 'schematic', 'render' or 'bundle:<sha256>'."""
     if kind == "schematic":
         return schematic_source, SCHEMATIC_SOURCE_ID
@@ -96,7 +100,7 @@ def resolve_source(kind: str, checkpoint: Path | str | None = None, device: str 
         from drivesim.models.bundle import bundle_sha256
 
         bundle = resolve_checkpoint(checkpoint)
-        source = default_frame_source(bundle, device, precision)  # first: says so when the pipeline is missing
+        source = default_frame_source(bundle, device, precision, student)  # first: says so when the pipeline is missing
         return source, f"bundle:{bundle_sha256(bundle)}"
     raise DrivesimError(f"unknown frame source '{kind}'; use --source diffusion, render or schematic")
 

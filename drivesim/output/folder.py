@@ -327,7 +327,8 @@ def model_manifest(pipeline: Any, bundle: Any, checkpoint: Path, scenario: Any) 
         "sampler": run.sampler, "guidance": run.guidance, "context_guidance": options.context_guidance,
         "image_only": options.image_only, "super_resolution": options.super_resolution,
         "device": options.device, "compile": options.compile, "model_frame_size": list(cfg.frame_size),
-        "keyframe_stride": stride, "arithmetic": arithmetic_record(options.device, options.precision),
+        "keyframe_stride": stride, "arithmetic": arithmetic_record(options.device, options.precision, options.student),
+        "students": run.student_record(),  # --student: which models' students sampled (None: the teachers)
     }
 
 

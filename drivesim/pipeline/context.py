@@ -18,13 +18,33 @@ from torch import Tensor
 from drivesim.conditions.box_maps import NUM_LAYOUT_CHANNELS
 from drivesim.conditions.encode import build_conditions
 from drivesim.conditions.tensors import UNetConditions
+from drivesim.errors import DrivesimError
+from drivesim.models.configs import STUDENT_MODELS, StudentConfig
 from drivesim.pipeline.options import GenerateOptions, StageTimings, clip_generator, compute_dtype
-from drivesim.sampling.samplers import Denoiser
+from drivesim.sampling.samplers import Denoiser, sample, sample_lcm
 from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.engine import ScenarioEngine
 from drivesim.scenario.labels import FrameConditions
 
-__all__ = ["Cancelled", "ConditionSource", "EngineConditions", "RunContext", "RunStats"]
+__all__ = ["Cancelled", "ConditionSource", "EngineConditions", "RunContext", "RunStats", "resolve_students"]
+
+
+def resolve_students(bundle: Any, options: GenerateOptions) -> tuple[dict[str, StudentConfig], dict[str, str]]:
+    """With `options.student`: the bundle's students (model -> config) and, for each model without one, why its
+    teacher samples instead (the run falls back per model, and says so in the manifest). A bundle with no student
+    at all is an error: --student would change nothing."""
+    if not options.student:
+        return {}, {}
+    listed = bundle.config.students.present()
+    students = {name: listed[name] for name in STUDENT_MODELS if name in listed and name in bundle.students}
+    notes = {name: bundle.student_notes.get(name, f"the bundle has no {name} student")
+             for name in STUDENT_MODELS if name not in students}
+    if not students:
+        where = f" {bundle.path}" if getattr(bundle, "path", None) else ""
+        raise DrivesimError(f"--student: bundle{where} has no few-step student ({'; '.join(notes.values())}); "
+                            "distil one with `drivesim train distill keyframe --bundle BUNDLE --data DIR` "
+                            "(docs/training.md), or drop --student")
+    return students, notes
 
 
 class Cancelled(Exception):
@@ -106,6 +126,28 @@ class RunContext:
         self.timings = StageTimings(options.device)
         self.stats = RunStats()
         self.cancelled = cancelled
+        # --student: the students sampled with (model -> its config), and why the others' teachers sample
+        self.students, self.student_notes = resolve_students(bundle, options)
+
+    # --- students --------------------------------------------------------------------------
+
+    def student_record(self) -> dict[str, Any] | None:
+        """What the manifest says of --student: per model its student (steps, guidance folded in), or why the
+        teacher sampled; None without --student."""
+        if not self.options.student:
+            return None
+        record: dict[str, Any] = {name: {"steps": s.steps, "guidance_folded": s.guidance_scale, "sampler": "lcm",
+                                         "solver_steps": s.solver_steps} for name, s in self.students.items()}
+        return record | {name: f"teacher: {note}" for name, note in self.student_notes.items()}
+
+    def draw(self, student: StudentConfig | None, model: Denoiser, noise: Tensor, cond: UNetConditions,
+             diffusion: Any, sampler: str, steps: int, fresh: Callable[[int], Tensor]) -> Tensor:
+        """One sampling: the teacher's `sampler` at `steps`, or a student's LCM steps, whose step i adds the
+        noise `fresh(i)` (seeded as the stage seeds its starting noise, so a clip is reproducible on its own)."""
+        if student is None:
+            return sample(sampler, model, noise, cond, diffusion, steps)
+        return sample_lcm(model, noise, cond, diffusion, steps, solver_steps=student.solver_steps,
+                          timestep_scaling=student.timestep_scaling, noise_sampler=fresh)
 
     # --- conditions ------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ import torch
 
 from drivesim.conditions.road_maps import road_masks
 from drivesim.errors import BundleError, DrivesimError
-from drivesim.pipeline.context import Cancelled, RunContext
+from drivesim.pipeline.context import Cancelled, RunContext, resolve_students
 from drivesim.pipeline.decode import decode
 from drivesim.pipeline.interpolate import interpolate
 from drivesim.pipeline.options import GenerateOptions
@@ -80,6 +80,7 @@ class VideoPipeline:
         if self.options.super_resolution is None:  # the bundle's default
             self.options = dataclasses.replace(self.options, super_resolution=bool(bundle.config.super_resolution))
         device = check_device(self.options.device)
+        resolve_students(bundle, self.options)  # --student on a bundle without students: an error now
         self.bundle = _prepare(bundle, device, self.options.compile)
         self.run: RunContext | None = None
 

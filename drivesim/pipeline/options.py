@@ -52,6 +52,9 @@ class GenerateOptions:
     # the networks' arithmetic: "auto" = bf16 autocast where the device computes it natively (CUDA; CPUs
     # with AVX512-BF16 or AMX: ~1.6x faster, frames within ~0.3/255 on average), else fp32; "fp32": exact
     precision: str = "auto"
+    # sample with the bundle's few-step students (`drivesim train distill`: LCM steps, their guidance folded in,
+    # no guidance pass) where it has them, with the teachers elsewhere (the manifest says which)
+    student: bool = False
     # Closed-loop sessions (pipeline/session.py); the reference of `drivesim bench` pins the plain behaviour,
     # and docs/performance.md measures each against `drivesim eval --session-steps 1`.
     # New keyframes per real keyframe clip: at least the ones a step commits and at least this many (a full
@@ -81,6 +84,9 @@ class GenerateOptions:
             raise DrivesimError(f"session_window_context must be >= 0, got {self.session_window_context}")
         if (self.guidance is not None and self.guidance < 0) or self.context_guidance < 0:
             raise DrivesimError("--guidance and --context-guidance must be >= 0 (1 = no guidance)")
+        if self.student and self.image_only:
+            raise DrivesimError("--student samples the distilled video models; --image-only is the teacher's image "
+                                "model: drop one of them")
         if self.precision not in PRECISIONS:
             raise DrivesimError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -114,7 +120,7 @@ MAX_SEED = 2**31 - 1
 # the type each option must have (None allowed for the _OPTIONAL ones: "the bundle's / scenario's")
 _KINDS = {"seed": int, "steps": int, "sampler": str, "guidance": float, "context_guidance": float,
           "image_only": bool, "super_resolution": bool, "device": str, "compile": bool, "batched_guidance": bool,
-          "progress": bool, "sr_steps": int, "interpolation_steps": int, "precision": str,
+          "progress": bool, "sr_steps": int, "interpolation_steps": int, "precision": str, "student": bool,
           "session_clip_keyframes": int, "session_fast_provisional": bool, "session_reuse_segments": bool,
           "session_window_context": int}
 _OPTIONAL = {"seed", "steps", "sampler", "guidance", "super_resolution", "sr_steps", "interpolation_steps",
@@ -165,9 +171,10 @@ def cpu_model() -> str:
     return found.group(1).strip() if found else (platform.processor() or "unknown")
 
 
-def arithmetic_record(device: str | torch.device, precision: str = "auto") -> dict[str, Any]:
+def arithmetic_record(device: str | torch.device, precision: str = "auto", student: bool = False) -> dict[str, Any]:
     """How the networks' pixels are computed here, for manifests and server info: the same seed gives the
-    same frames only at the same precision (bf16 and fp32 frames differ), and "auto" picks by CPU."""
+    same frames only at the same precision (bf16 and fp32 frames differ), and "auto" picks by CPU; with
+    `student`, "student": True (the bundle's few-step students sampled: other frames again)."""
     device = torch.device(device)
     dtype = compute_dtype(device, precision)
     record: dict[str, Any] = {
@@ -178,6 +185,8 @@ def arithmetic_record(device: str | torch.device, precision: str = "auto") -> di
     }
     if device.type == "cuda":
         record["gpu"] = torch.cuda.get_device_name(device)
+    if student:
+        record["student"] = True
     return record
 
 

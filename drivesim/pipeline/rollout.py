@@ -5,7 +5,9 @@ S = 2 generated keyframes as context (the paper starts from one image-model fram
 then 2; our first clip is a whole clip, so two frames exist at once) and generates the clip's
 other T - S frames. Only those <= 2 latents survive a clip, so memory does not
 grow with the video's length. Keyframe k is output frame k * stride; every clip is conditioned on
-the scenario's labels and boxes at its keyframes' timestamps (layout maps at latent size).
+the scenario's labels and boxes at its keyframes' timestamps (layout maps at latent size). With
+`--student` (and a keyframe student in the bundle) the student samples each clip in its own LCM
+steps, without guidance passes.
 `choose_keyframe_stride` picks the stride for a frame rate; the offline pipeline (generate.py) and
 closed-loop sessions (session.py) both take it from here.
 
@@ -24,7 +26,6 @@ from torch import Tensor
 from drivesim.models.configs import BundleConfig
 from drivesim.pipeline.context import RunContext
 from drivesim.sampling.guidance import context_guidance, label_guidance
-from drivesim.sampling.samplers import sample
 
 __all__ = ["KeyframeRollout", "choose_keyframe_stride", "interpolation_passes"]
 
@@ -58,21 +59,24 @@ class KeyframeRollout:
         use_context = cfg.unet.use_context and not opts.image_only  # the image model has no context path
         self.max_context = min(cfg.context_frames, 2, cfg.clip_frames - 1) if use_context else 0
         self.context: list[Tensor] = []  # the last <= max_context generated keyframe latents
+        self.student = run.students.get("keyframe")  # --student: guidance folded in, no guidance pass
+        net = run.bundle.students["keyframe"] if self.student else run.bundle.unet
+        self.steps = self.student.steps if self.student else run.steps  # a clip's steps
 
         def unet(x: Tensor, t: Tensor, cond) -> Tensor:
-            return run.bundle.unet(x, t, cond, image_only=opts.image_only)
+            return net(x, t, cond, image_only=opts.image_only)
 
         model = run.counted(unet)
-        if self.max_context:
+        if self.max_context and not self.student:
             model = context_guidance(model, opts.context_guidance, batched=opts.batched_guidance)
-        self.denoiser = label_guidance(model, run.guidance, batched=opts.batched_guidance)
+        self.denoiser = model if self.student else label_guidance(model, run.guidance, batched=opts.batched_guidance)
 
     def sample_clip(self, first: int, new: int | None = None, steps: int | None = None) -> tuple[list[int], Tensor]:
         """One clip: the held context keyframes as its first S frames, then keyframes first, first + 1, ...
         Returns the clip's output frame indices and its latents (T, C, h, w), context frames put back
         exactly. The noise is seeded by `first`, so the same context and first keyframe give the same
         noise (a closed-loop session resamples a provisional keyframe that way). `new`: sample only
-        that many new keyframes, a shorter clip (default: fill the clip); `steps`: default the run's."""
+        that many new keyframes, a shorter clip (default: fill the clip); `steps`: default `self.steps`."""
         run, cfg = self.run, self.run.bundle.config
         frames = self.clip_frames if new is None else min(len(self.context) + new, self.clip_frames)
         channels, (h, w) = cfg.autoencoder.latent_channels, cfg.latent_size
@@ -90,7 +94,8 @@ class KeyframeRollout:
         # 2. sample it from its own seeded noise
         noise = run.noise((1, frames, channels, h, w), "keyframes", first)
         with run.compute("keyframes"):
-            z = sample(run.sampler, self.denoiser, noise, cond, cfg.diffusion, steps or run.steps)
+            z = run.draw(self.student, self.denoiser, noise, cond, cfg.diffusion, run.sampler, steps or self.steps,
+                         lambda i: run.noise(noise.shape, f"keyframes-lcm{i}", first))
             z[:, :given] = context[:, :given]  # context frames are given, not regenerated
         run.stats.keyframe_clips += 1
         return indices, z[0]

@@ -227,7 +227,7 @@ class PipelineSession:
                 given = len(self.rollout.context)
                 fast = opts.session_fast_provisional
                 indices, z = self.rollout.sample_clip(self.committed, 1 if fast else None,
-                                                      max(1, self.run.steps // 2) if fast else None)
+                                                      max(1, self.rollout.steps // 2) if fast else None)
                 self.provisional = (indices[given], z[given].clone())
             out.append(self.provisional)
         return out

@@ -5,7 +5,8 @@ Each chunk of `upsampler_chunk_frames` decoded frames is resized x4 (bicubic), n
 `UpsamplerConfig.inference_noise_level` and given to the upsampler as cond.low_res together with
 that level (Video LDM §3.2). Chunks overlap by `overlap` frames, cross-faded like the decoder's
 windows; noise is drawn per output frame (seeded by its index), so an overlapped frame starts
-from the same noise in both chunks and the two results agree closely.
+from the same noise in both chunks and the two results agree closely. With `--student` (and an upsampler
+student in the bundle) the student samples each chunk in its own LCM steps.
 
     python -c "from drivesim.pipeline.upsample import upsample, resize_frame; help(upsample)"
 """
@@ -25,7 +26,6 @@ from drivesim.models.upsampler import noise_augment, resize_low_res
 from drivesim.pipeline.context import RunContext
 from drivesim.pipeline.options import clip_generator
 from drivesim.pipeline.windows import blended_windows
-from drivesim.sampling.samplers import sample
 
 __all__ = ["upsample", "upsampler_chunk_fn", "resize_frame", "to_uint8", "UPSAMPLE_OVERLAP"]
 
@@ -38,9 +38,11 @@ def upsampler_chunk_fn(run: RunContext) -> Callable[[list[tuple[int, Tensor]]], 
     ucfg, diffusion = cfg.upsampler, cfg.upsampler_diffusion
     alphas_cumprod = make_scheduler("ddim", diffusion).alphas_cumprod
     level = ucfg.inference_noise_level
+    student = run.students.get("upsampler")
+    net = run.bundle.students["upsampler"] if student else run.bundle.upsampler
 
     def upsampler(x: Tensor, t: Tensor, cond) -> Tensor:
-        return run.bundle.upsampler(x, t, cond, image_only=run.options.image_only)
+        return net(x, t, cond, image_only=run.options.image_only)
 
     denoiser = run.counted(upsampler)
 
@@ -59,8 +61,11 @@ def upsampler_chunk_fn(run: RunContext) -> Callable[[list[tuple[int, Tensor]]], 
                 cond = cond.replace(layout=boxes.layout, layout_null=boxes.layout_null)
             # 2. sample the high-res frames from per-frame noise
             noise = torch.stack([run.noise(tuple(low.shape[2:]), "sr", i) for i in indices])[None]
+            fresh = lambda k: torch.stack([run.noise(tuple(low.shape[2:]), f"sr-lcm{k}", i)  # noqa: E731
+                                           for i in indices])[None]
             out = run.bundle.upsampler.from_target(
-                sample(run.sr_sampler, denoiser, noise, cond, diffusion, run.sr_steps), bicubic)
+                run.draw(student, denoiser, noise, cond, diffusion, run.sr_sampler,
+                         student.steps if student else run.sr_steps, fresh), bicubic)
         run.stats.upsample_chunks += 1
         return out[0]
 

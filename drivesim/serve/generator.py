@@ -150,7 +150,7 @@ class PipelineGenerator:
                 cfg = bundle.config
                 h, w = cfg.output_size if options.super_resolution else cfg.frame_size
                 self.info.update(bundle=cfg.name, bundle_hash=digest, native_width=w, native_height=h,
-                                 arithmetic=arithmetic_record(options.device, options.precision))
+                                 arithmetic=arithmetic_record(options.device, options.precision, options.student))
         return self._pipeline
 
     def generate(self, scenario: Scenario, seed: int,
@@ -196,12 +196,13 @@ BACKENDS = ("diffusion", "schematic")
 
 
 def make_generator(backend: str, checkpoint: str | Path | None = None, device: str = "cpu",
-                   precision: str = "auto") -> FrameGenerator:
-    """The named backend, ready to serve (the diffusion bundle is loaded now, so errors show at start-up)."""
+                   precision: str = "auto", student: bool = False) -> FrameGenerator:
+    """The named backend, ready to serve (the diffusion bundle is loaded now, so errors show at start-up);
+    `student`: the bundle's few-step students sample (GenerateOptions.student)."""
     if backend == "schematic":
         return SchematicGenerator()
     if backend == "diffusion":
-        generator = PipelineGenerator(checkpoint, device, options={"precision": precision})
+        generator = PipelineGenerator(checkpoint, device, options={"precision": precision, "student": student})
         generator.load()
         return generator
     raise DrivesimError(f"unknown backend '{backend}'; use one of {', '.join(BACKENDS)}")
