@@ -21,36 +21,41 @@ INT_STEPS=${INT_STEPS:-300}
 UPS_STEPS=${UPS_STEPS:-2000}
 UPT_STEPS=${UPT_STEPS:-200}
 FG=${FG_WEIGHT:-2}
+# upsampler settings: none for the record's step 1 (checkpoints/default/README.md); scripts/finetune_world.sh
+# keeps the degraded-input training of the base's fine-tuned upsampler (scripts/finetune_upsampler.sh, round 2)
+read -r -a UPS_SET <<< "${UPS_SETTINGS:-}"
 # SR_STEPS (2) and GUIDANCE (2.0): the sampling defaults written into OUT/config.yaml at the end
 
 drivesim synth-data -o "$DATA" --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0 --workers 1 --mix "$MIX" -q
 
-step() {  # step RUN COMMAND...: run once; a marker in OUT/.train says it finished (reruns skip it)
-  local run=$1; shift
+step() {  # step RUN BUNDLE COMMAND...: run once; a marker in OUT/.train says it finished (reruns skip it);
+  # BUNDLE is where the run keeps its state (BUNDLE/.train/RUN), so an interrupted run resumes
+  local run=$1 bundle=$2; shift 2
   local marker="$OUT/.train/finetune-$run.done"
   if [ -f "$marker" ]; then echo "== $run: done, skipped"; return; fi
   local resume=""
-  [ -d "$OUT/.train/$run" ] && resume="--resume"
+  [ -d "$bundle/.train/$run" ] && resume="--resume"
   echo "== $run $(date +%T)"
   "$@" $resume && touch "$marker"
 }
 
-step image drivesim train image --data "$DATA" --config "$CONFIG" --init-from "$BASE" --out "$OUT" --steps "$IMG_STEPS" \
+step image "$OUT" drivesim train image --data "$DATA" --config "$CONFIG" --init-from "$BASE" --out "$OUT" --steps "$IMG_STEPS" \
     --batch 16 --lr 2e-4 --set fg_weight="$FG" --set p_null=0.1 --threads "$THREADS" --save-every 250 \
     --preview-every 1000 -q
 # the video and interpolation stages side by side (each writes only its own part file)
-step video drivesim train video --data "$DATA" --out "$OUT" --steps "$VID_STEPS" --batch 4 --set fg_weight="$FG" \
+step video "$OUT" drivesim train video --data "$DATA" --out "$OUT" --steps "$VID_STEPS" --batch 4 --set fg_weight="$FG" \
     --set p_null=0.1 --threads "$THREADS" --save-every 50 --preview-every 0 -q &
 VID=$!
-step interpolation drivesim train interpolation --data "$DATA" --out "$OUT" --steps "$INT_STEPS" --batch 8 \
+step interpolation "$OUT" drivesim train interpolation --data "$DATA" --out "$OUT" --steps "$INT_STEPS" --batch 8 \
     --set fg_weight="$FG" --set p_null=0.1 --threads "$THREADS" --save-every 50 --preview-every 0 -q
 wait $VID
 # the pixel upsampler (independent of the latent stages) in OUT.upsampler, grown from BASE's with the
 # layout maps as extra input, then its part and config section copied into OUT
-step upsampler drivesim train upsampler --phase spatial --data "$DATA" --config "$CONFIG" --init-from "$BASE" \
-    --out "$OUT.upsampler" --steps "$UPS_STEPS" --batch 8 --threads "$THREADS" --save-every 250 --preview-every 500 -q
-step upsampler-temporal drivesim train upsampler --phase temporal --data "$DATA" --out "$OUT.upsampler" \
-    --steps "$UPT_STEPS" --batch 8 --threads "$THREADS" --save-every 50 --preview-every 100 -q
+step upsampler "$OUT.upsampler" drivesim train upsampler --phase spatial --data "$DATA" --config "$CONFIG" --init-from "$BASE" \
+    --out "$OUT.upsampler" --steps "$UPS_STEPS" --batch 8 --threads "$THREADS" --save-every 250 --preview-every 500 -q \
+    "${UPS_SET[@]}"
+step upsampler-temporal "$OUT.upsampler" drivesim train upsampler --phase temporal --data "$DATA" --out "$OUT.upsampler" \
+    --steps "$UPT_STEPS" --batch 8 --threads "$THREADS" --save-every 50 --preview-every 100 -q "${UPS_SET[@]}"
 drivesim bundle merge "$OUT" --from "$OUT.upsampler" --part upsampler
 # Sampling defaults chosen from `drivesim eval` (checkpoints/default/README.md).
 drivesim bundle set "$OUT" upsampler_diffusion.num_inference_steps="${SR_STEPS:-2}" \
