@@ -85,3 +85,42 @@ def test_reference_behind_m_rejects_negative_nan_and_longer_than_the_entity(wher
     (data["ego"] if where == "ego" else data["agents"][0])["reference_behind_m"] = value
     with pytest.raises(ValidationError, match="reference_behind_m"):
         Scenario.model_validate(data)
+
+
+AGENT = "name: m\nduration_s: 5\nagents:\n  - {id: a, type: car, lane: 1, distance_m: 20, speed_mps: 10, "
+
+
+@pytest.mark.parametrize("text,where,message", [
+    # found by tests/test_fuzz_doors.py: a blend over 1e308 s overflowed the agent's travel to NaN at every frame
+    (AGENT + "actions: [{at_s: 1, speed_mps: 20, duration_s: 1e308}]}\n", "agents[0].actions[0].duration_s",
+     "must be <= 86400, got 1e+308"),
+    (AGENT + "actions: [{at_s: 1e308, speed_mps: 20}]}\n", "agents[0].actions[0].at_s", "must be <= 3600"),
+    (AGENT + "actions: [{at_s: 1, lateral_m: -1e308}]}\n", "agents[0].actions[0].lateral_m", "must be >= -1000"),
+    (AGENT + "size_m: [1e300, 2, 2]}\n", "agents[0].size_m[0]", "must be <= 100"),
+    ("name: m\nduration_s: 5\nego: {lateral_m: 1e6}\n", "ego.lateral_m", "must be <= 1000"),
+    ("name: m\nduration_s: 5\nenvironment: {events: [{at_s: 1e308, crowdedness: 1}]}\n", "environment.events[0].at_s",
+     "must be <= 3600"),
+    ("name: m\nduration_s: 5\nroad: {segments: [{straight: 50}]}\nego: {position: {road: main, lane: -1, s: 1e12}}\n",
+     "ego.position.s", "must be <= 1000000"),
+    # a clothoid of 5e-324 m: an infinite curvature rate, a ZeroDivisionError when the road was built
+    ("name: m\nduration_s: 5\nroad: {segments: [{clothoid: {length: 5e-324, curvature_end: 0.1}}]}\n",
+     "road.segments[0].clothoid.length", "must be >= 0.01"),
+    ("name: m\nduration_s: 5\nroad: {segments: [{arc: {length: 10, radius: 1e308}}]}\n", "road.segments[0].arc.radius",
+     "|radius| must be 5 .. 1e+06 m"),
+])
+def test_every_number_is_bounded_so_no_finite_input_makes_a_nan_world(text, where, message):
+    from drivesim.errors import ScenarioError
+    from drivesim.scenario.loader import parse_scenario
+
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(text)
+    assert any(issue.key_path == where and message in str(issue) for issue in caught.value.issues), caught.value
+
+
+@pytest.mark.parametrize("field,value", [("lateral_m", float("nan")), ("duration_s", float("inf")),
+                                         ("at_s", float("nan"))])
+def test_a_scenario_built_in_code_takes_no_nan_or_inf(field, value):
+    action = {"at_s": 1.0, "speed_mps": 5.0, **({"lateral_m": 1.0} if field == "lateral_m" else {}), field: value}
+    with pytest.raises(ValidationError, match=field):
+        Scenario.model_validate({**MINIMAL, "agents": [{"id": "a", "type": "car", "lane": 0, "distance_m": 10,
+                                                        "actions": [action]}]})

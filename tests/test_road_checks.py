@@ -136,3 +136,12 @@ def test_non_finite_positions_are_refused():
             lambda: road.lane_to_world(-1, math.nan))
     _raises(r"cannot place the world point \(1.0, inf\) on a road",
             lambda: Projector(RoadNetwork.of([road])).project(1.0, math.inf))
+
+
+def test_a_spiral_too_short_for_its_change_of_curvature():
+    # found by tests/test_fuzz_doors.py: 5e-324 m for a change of 0.005 1/m makes an infinite curvature rate (an
+    # inline road's clothoid of that length was a ZeroDivisionError)
+    message = _raises(r"road 'r7', <geometry><spiral> at s=20: its curvature changes from 0 to 0.005 over 4\.9\d*e-324",
+                      lambda: _road([Line(0.0, 0.0, 0.0, 0.0, 20.0), Spiral(20.0, 20.0, 0.0, 0.0, 5e-324, 0.0, 0.005)],
+                                    length=20.0))
+    assert "give the spiral a length its change of curvature fits in" in message

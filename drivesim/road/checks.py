@@ -20,7 +20,7 @@ from typing import Any
 
 from drivesim.errors import DrivesimError
 from drivesim.road.cubic import CubicRecord, cubic_minimum
-from drivesim.road.geometry import Arc, Line
+from drivesim.road.geometry import Arc, Line, Spiral
 from drivesim.road.lanes import LANE_TYPES, ROAD_MARK_TYPES, LaneSection
 from drivesim.road.parametric import P_RANGES, ParamPoly3
 from drivesim.road.reference_line import GEOMETRY_TYPES, Geometry
@@ -64,6 +64,9 @@ def check_plan_view(road_id: str, length: float, geometries: Sequence[Geometry])
         if g.length < 0 or (g.length == 0 and not isinstance(g, (Line, Arc))):
             raise road_error(road_id, record, g.s, f"length is {g.length:g}",
                              f"give the {g.element} a positive length, or drop the record")
+        if isinstance(g, Spiral) and not math.isfinite(g.curvDot):  # 0.1 1/m over 5e-324 m: no float holds it
+            raise road_error(road_id, record, g.s, f"its curvature changes from {g.curvStart:g} to {g.curvEnd:g} "
+                             f"over {g.length:g} m", "give the spiral a length its change of curvature fits in")
         if abs(g.s - expected_s) > S_TOLERANCE_M:
             raise road_error(road_id, record, g.s, f"it starts at s={g.s:g}, but the pieces before it end at "
                              f"s={expected_s:g}", "make each piece's s the previous piece's s + length")

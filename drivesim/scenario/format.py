@@ -10,9 +10,9 @@ Plain data only: behaviour lives in `engine.py`, file reading and located errors
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal, Optional
+from typing import Annotated, Any, ClassVar, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 TimeOfDay = Literal["day", "night"]
 AgentType = Literal["car", "truck", "bus", "pedestrian", "cyclist", "motorcycle"]
@@ -23,6 +23,16 @@ AGENT_TYPES: tuple[str, ...] = ("car", "truck", "bus", "pedestrian", "cyclist", 
 ActionShape = Literal["smoothstep", "linear", "sinusoidal", "step"]
 TrafficSide = Literal["right", "left"]  # right-hand traffic (OpenDRIVE's RHT) or left-hand (LHT)
 MIN_RADIUS_M = 5.0  # tighter bends are no road a car drives at speed (and would fold the lanes)
+# Numbers beyond these are a mistake, not a scene, and far enough beyond them (1e308) overflow the motion to NaN:
+# every number of the format is finite and bounded (docs/scenario-format.md, "Keys").
+MAX_DURATION_S = 3600.0  # a scenario, and so every time in it
+MAX_ACTION_DURATION_S = 86_400.0  # a blend may outlast the scenario (the clip stops mid-blend), but not a day
+MAX_LATERAL_M = 1000.0  # across the road (lateral_m): far beyond any road's width
+MAX_S_M = 1_000_000.0  # along a road (position.s): 1000 km
+MAX_SIZE_M = 100.0  # an agent's length, width or height
+MAX_RADIUS_M = 1_000_000.0  # a bend's radius: larger is a straight
+# a piece of an inline road: a centimetre (a clothoid's curvature may not change faster than a float holds) to 100 km
+MIN_PIECE_M, MAX_PIECE_M = 0.01, 100_000.0
 
 # Default cuboid per type: (length, width, height) in metres; typical values of KITTI/nuScenes.
 DEFAULT_SIZE_M: dict[str, tuple[float, float, float]] = {
@@ -34,6 +44,8 @@ DEFAULT_SIZE_M: dict[str, tuple[float, float, float]] = {
     "motorcycle": (2.2, 0.8, 1.5),
 }
 EGO_LENGTH_M = DEFAULT_SIZE_M["car"][0]  # the ego is a car (engine.EGO_SIZE_M)
+# per-item bounds so an error names the item (size_m[1])
+SizeItem = Annotated[float, Field(gt=0.0, le=MAX_SIZE_M, allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -65,7 +77,7 @@ class Camera(_Strict):
 
 
 class EnvironmentEvent(_Strict):
-    at_s: float = Field(ge=0.0)
+    at_s: float = Field(ge=0.0, le=MAX_DURATION_S, allow_inf_nan=False)
     time_of_day: Optional[TimeOfDay] = None
     crowdedness: Optional[float] = Field(None, ge=0.0, le=1.0)
 
@@ -88,19 +100,20 @@ def _road_id(value: Any) -> Any:
 
 
 class ArcPiece(_Strict):
-    length: float = Field(gt=0.0, le=100_000.0)
-    radius: float = Field(description="metres; positive turns left, negative right")
+    length: float = Field(ge=MIN_PIECE_M, le=MAX_PIECE_M)
+    radius: float = Field(description="metres; positive turns left, negative right", allow_inf_nan=False)
 
     @field_validator("radius")
     @classmethod
     def _not_straight(cls, radius: float) -> float:
-        if abs(radius) < MIN_RADIUS_M:
-            raise ValueError(f"|radius| must be >= {MIN_RADIUS_M:g} m (positive turns left, negative right)")
+        if not MIN_RADIUS_M <= abs(radius) <= MAX_RADIUS_M:
+            raise ValueError(f"|radius| must be {MIN_RADIUS_M:g} .. {MAX_RADIUS_M:g} m (positive turns left, negative "
+                             "right; a larger radius is a straight)")
         return radius
 
 
 class ClothoidPiece(_Strict):
-    length: float = Field(gt=0.0, le=100_000.0)
+    length: float = Field(ge=MIN_PIECE_M, le=MAX_PIECE_M)
     curvature_start: float = Field(0.0, ge=-1.0 / MIN_RADIUS_M, le=1.0 / MIN_RADIUS_M, description="1/m, + turns left")
     curvature_end: float = Field(0.0, ge=-1.0 / MIN_RADIUS_M, le=1.0 / MIN_RADIUS_M)
 
@@ -108,7 +121,7 @@ class ClothoidPiece(_Strict):
 class Segment(_Strict):
     """One piece of an inline road: exactly one of `straight` (its length), `arc` or `clothoid`."""
 
-    straight: Optional[float] = Field(None, gt=0.0, le=100_000.0)
+    straight: Optional[float] = Field(None, ge=MIN_PIECE_M, le=MAX_PIECE_M)
     arc: Optional[ArcPiece] = None
     clothoid: Optional[ClothoidPiece] = None
 
@@ -150,7 +163,7 @@ class Position(_Strict):
 
     road: str = Field(min_length=1)
     lane: int
-    s: float = Field(ge=0.0)
+    s: float = Field(ge=0.0, le=MAX_S_M, allow_inf_nan=False)
     offset: float = Field(0.0, ge=-10.0, le=10.0)
 
     _road_as_text = field_validator("road", mode="before")(lambda cls, v: _road_id(v))
@@ -175,10 +188,10 @@ class Action(_Grown):
 
     _ADDED: ClassVar[dict[str, Any]] = {"shape": "smoothstep", "takes_over": False}
 
-    at_s: float = Field(ge=0.0)
-    duration_s: float = Field(1.0, gt=0.0)
+    at_s: float = Field(ge=0.0, le=MAX_DURATION_S, allow_inf_nan=False)
+    duration_s: float = Field(1.0, gt=0.0, le=MAX_ACTION_DURATION_S, allow_inf_nan=False)
     lane_change_to: Optional[int] = Field(None, ge=0)
-    lateral_m: Optional[float] = None
+    lateral_m: Optional[float] = Field(None, ge=-MAX_LATERAL_M, le=MAX_LATERAL_M, allow_inf_nan=False)
     speed_mps: Optional[float] = Field(None, ge=0.0, le=100.0)
     shape: ActionShape = "smoothstep"
     # May start while an earlier action of the same property is still blending: it takes over from
@@ -202,7 +215,7 @@ class Ego(_Grown):
     speed_mps: float = Field(10.0, ge=0.0, le=100.0)
     # Start here instead of the centre of `lane` (metres right of the road's left edge); `lane` still
     # names the ego's lane for background traffic.
-    lateral_m: Optional[float] = None
+    lateral_m: Optional[float] = Field(None, ge=-MAX_LATERAL_M, le=MAX_LATERAL_M, allow_inf_nan=False)
     actions: list[Action] = Field(default_factory=list)  # speed and lane changes of the camera car
     # Where the camera car starts in lane coordinates (instead of `lane`/`lateral_m` at the road's start) and
     # the roads it drives through; without a route it follows its lane (the first successor at a junction).
@@ -227,16 +240,16 @@ class Agent(_Grown):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     type: AgentType
     lane: Optional[int] = Field(None, ge=0)
-    lateral_m: Optional[float] = None  # metres right of the road's left edge
+    # metres right of the road's left edge
+    lateral_m: Optional[float] = Field(None, ge=-MAX_LATERAL_M, le=MAX_LATERAL_M, allow_inf_nan=False)
     distance_m: Optional[float] = Field(None, ge=-500.0, le=1000.0)  # camera to agent centre along the road at t=0
     speed_mps: float = Field(0.0, ge=0.0, le=100.0)
-    # length, width, height; per-item bounds so an error names the item (size_m[1])
-    size_m: Optional[tuple[PositiveFloat, PositiveFloat, PositiveFloat]] = None
+    size_m: Optional[tuple[SizeItem, SizeItem, SizeItem]] = None  # length, width, height
     actions: list[Action] = Field(default_factory=list)
     position: Optional[Position] = None  # lane coordinates instead of lane / lateral_m + distance_m
     route: Route = Field(None, min_length=1)  # the roads to drive through (default: follow the lane)
     # Like the ego's: the box centre is this far ahead of the point that follows the lane; at most the length.
-    reference_behind_m: float = Field(0.0, ge=0.0, allow_inf_nan=False)
+    reference_behind_m: float = Field(0.0, ge=0.0, le=MAX_SIZE_M, allow_inf_nan=False)
 
     _route_as_text = field_validator("route", mode="before")(lambda cls, v: _route_ids(v))
 
@@ -264,7 +277,7 @@ class Scenario(_Strict):
     version: Literal[1] = 1
     name: str = Field(min_length=1)
     seed: int = Field(0, ge=0, le=2**31 - 1)
-    duration_s: float = Field(gt=0.0, le=3600.0)
+    duration_s: float = Field(gt=0.0, le=MAX_DURATION_S)
     fps: float = Field(10.0, gt=0.0, le=120.0)
     camera: Camera = Field(default_factory=Camera)
     environment: Environment = Field(default_factory=Environment)
