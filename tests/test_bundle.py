@@ -306,7 +306,8 @@ def test_grow_bundle_keeps_every_trained_tensor_and_starts_as_the_source(tmp_pat
 
 def test_hostile_and_contradictory_configs_are_refused_quickly(saved_a, tmp_path):
     """An alias bomb stops at the scenario loader's node budget; a config whose networks cannot be built
-    (num_heads: 0) or that holds a non-finite number (scaling_factor: .nan -> black frames) is named."""
+    (num_heads: 0, out of its range) or that holds a non-finite number (scaling_factor: .nan -> black frames)
+    is named."""
     import time
 
     folder = copy_bundle(saved_a, tmp_path / "c")
@@ -322,7 +323,7 @@ def test_hostile_and_contradictory_configs_are_refused_quickly(saved_a, tmp_path
     data = yaml.safe_load(good)
     data["unet"]["num_heads"] = 0
     (folder / CONFIG_FILE).write_text(yaml.safe_dump(data))
-    with pytest.raises(BundleError, match="networks cannot be built"):
+    with pytest.raises(BundleError, match=r"unet.num_heads: must be in 1\.\.8192, got 0"):
         load_bundle(folder)
     data = yaml.safe_load(good)
     data["autoencoder"]["scaling_factor"] = float("nan")

@@ -52,3 +52,37 @@ def test_wrong_types_are_named_by_key(tmp_path, change, message):
         read_bundle_config(folder)
     assert message in str(err.value) and str(folder / "config.yaml") in str(err.value)
     assert "must equal" not in str(err.value)  # no contradiction between two keys instead
+
+
+@pytest.mark.parametrize("change, message", [  # found by tests/test_fuzz_doors.py; each once loaded or crashed
+    # building 10^6 layers (on the meta device, to check the config) took hours
+    (lambda d: d["unet"].update(layers_per_block=10**6), "unet.layers_per_block: must be in 1..16, got 1000000"),
+    # 10^9 noise levels: an 8 GB schedule when sampling starts
+    (lambda d: d["diffusion"].update(num_train_timesteps=10**9), "diffusion.num_train_timesteps: must be in 2..100000"),
+    # a raw ValueError (math domain error) from the stride check
+    (lambda d: d.update(keyframe_stride=-3), "keyframe_stride: must be in 1..1024, got -3"),
+    # a RuntimeError when upsampling to 0x0 pixels
+    (lambda d: d["upsampler"].update(scale_factor=0), "upsampler.scale_factor: must be in 1..64, got 0"),
+    # ValueError (need 0 <= overlap < window) when decoding
+    (lambda d: d.update(decoder_window=-2), "decoder_window: must be in 1..1024, got -2"),
+    (lambda d: d["autoencoder"].update(block_channels=[32] * 20),
+     "autoencoder.block_channels: at most 16 items, got 20"),
+    # an IndexError past the upsampler's schedule when it noises its input
+    (lambda d: d["upsampler"].update(inference_noise_level=1000),
+     "upsampler.inference_noise_level: must be below upsampler_diffusion.num_train_timesteps (1000), got 1000"),
+    # an IndexError past the schedule when sampling
+    (lambda d: d["diffusion"].update(num_inference_steps=2000),
+     "diffusion.num_inference_steps: at most num_train_timesteps (1000), got 2000"),
+    # all-black frames: alpha_bar is 0 in float32 at the last step, DPM-Solver's log(alpha / sigma) -inf
+    (lambda d: d["upsampler_diffusion"].update(beta_schedule="linear", beta_start=0.0001, beta_end=0.2),
+     "upsampler_diffusion: its betas (linear from 0.0001 to 0.2 over 1000 steps) leave alpha_bar 0"),
+    (lambda d: d["diffusion"].update(beta_start=1.00255), "diffusion.beta_start: must be in 1e-09..0.999"),
+    (lambda d: d["diffusion"].update(beta_start=0.5, beta_end=0.1), "beta_start 0.5 is more than beta_end 0.1"),
+    (lambda d: d["diffusion"].update(beta_schedule="cosine"), "diffusion.beta_schedule: one of linear, scaled_linear"),
+    (lambda d: d["autoencoder"].update(scaling_factor=1e-300), "autoencoder.scaling_factor: must be in 0.0001..10000"),
+])
+def test_numbers_that_hang_crash_or_blacken_a_bundle_are_named_by_key(tmp_path, change, message):
+    folder = _config_with(tmp_path, change)
+    with pytest.raises(BundleError) as err:
+        read_bundle_config(folder)
+    assert message in str(err.value) and str(folder / "config.yaml") in str(err.value)
