@@ -75,7 +75,8 @@ class DriveSimPipeline:
             raise DrivesimError(f"from_pretrained: device must be 'cpu' or 'cuda', got {device!r}")
         path = resolve_checkpoint(path)
         options = _options(GenerateOptions(device=device), options)
-        return cls(VideoPipeline(load_checkpoint(path, device), options), path)
+        bundle = load_checkpoint(path, device)
+        return cls(VideoPipeline(bundle, _fits(options, bundle.config)), path)
 
     @property
     def config(self):
@@ -88,6 +89,8 @@ class DriveSimPipeline:
         if unknown:
             raise DrivesimError(f"set_progress_bar_config: unknown setting(s) {unknown}; drivesim's bars take "
                                 "only disable=True/False")
+        if "disable" in kwargs and not isinstance(kwargs["disable"], bool):
+            raise DrivesimError(f"set_progress_bar_config: disable must be True or False, got {kwargs['disable']!r}")
         if "disable" in kwargs:
             self.pipeline.options = dataclasses.replace(self.pipeline.options, progress=not kwargs["disable"])
 
@@ -99,6 +102,9 @@ class DriveSimPipeline:
                  return_dict: bool = True, **overrides: Any) -> DriveSimPipelineOutput | tuple:
         """All frames and labels of the scenario. `callback(pipe, index, frame)` runs after each frame
         (progress, early looks, writing as you go). return_dict=False: (frames, labels)."""
+        if callback is not None and not callable(callback):
+            raise DrivesimError(f"callback must be a function (pipe, index, frame) or None, got {callback!r} "
+                                f"({type(callback).__name__})")
         scenario = read_scenario(scenario)
         frames, labels = [], []
         for frame in self.stream(scenario, **overrides):
@@ -114,13 +120,16 @@ class DriveSimPipeline:
                 **overrides: Any) -> PipelineSession:
         """A closed loop: `session.step([FrameConditions, ...])` -> those frames, continuing one video.
         The header (a scenario; its agents are ignored) gives the camera, fps and default seed."""
-        return self._with(overrides).session(read_scenario(header), seed=seed)
+        # the session's seed is checked, and used, as the seed option (a session's seed is the options' one
+        # where not given)
+        return self._with({**overrides, "seed": seed} if seed is not None else overrides).session(read_scenario(header))
 
     def _with(self, overrides: dict[str, Any]) -> VideoPipeline:
         """The pipeline itself, or one sharing its (already prepared) bundle with the call's options."""
         if not overrides:
             return self.pipeline
-        return VideoPipeline(self.pipeline.bundle, _options(self.pipeline.options, overrides))
+        bundle = self.pipeline.bundle
+        return VideoPipeline(bundle, _fits(_options(self.pipeline.options, overrides), bundle.config))
 
 
 def _options(base: GenerateOptions, changes: dict[str, Any]) -> GenerateOptions:
@@ -129,3 +138,15 @@ def _options(base: GenerateOptions, changes: dict[str, Any]) -> GenerateOptions:
     if unknown:
         raise DrivesimError(f"unknown option(s) {unknown}; options are {', '.join(sorted(known))}")
     return dataclasses.replace(base, **changes)
+
+
+def _fits(options: GenerateOptions, config) -> GenerateOptions:
+    """The options, if their steps fit the bundle's noise schedules (more steps than noise levels fail half-way
+    through sampling, or turn the frames black)."""
+    levels, sr_levels = config.diffusion.num_train_timesteps, config.upsampler_diffusion.num_train_timesteps
+    for name, value, most in (("steps", options.steps, levels),
+                              ("interpolation_steps", options.interpolation_steps or options.steps, levels),
+                              ("sr_steps", options.sr_steps or options.steps, sr_levels)):  # None: --steps' count
+        if value is not None and value > most:
+            raise DrivesimError(f"{name} must be at most {most} (this bundle's noise levels), got {value}")
+    return options

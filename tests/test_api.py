@@ -134,3 +134,45 @@ def test_wrong_option_values_are_named_not_met_later(pipe, overrides, message):
 def test_from_pretrained_refuses_what_is_not_a_folder(path, message):
     with pytest.raises(DrivesimError, match=message):
         DriveSimPipeline.from_pretrained(path)
+
+
+@pytest.mark.parametrize("overrides,message", [  # found by tests/test_fuzz_doors.py
+    # 2000 steps ran for minutes, then an IndexError past the schedule; 10^30 a ValueError from numpy
+    (dict(steps=2000), "--steps must be at most 1000"),
+    (dict(steps=10**30), "--steps must be at most 1000"),
+    (dict(sr_steps=1001), "--sr-steps must be at most 1000"),  # all-black frames after two minutes
+    (dict(guidance=1e30), "--guidance must be in 0..100"),  # all-black frames: the latents overflowed
+    (dict(context_guidance=101.0), "--context-guidance must be in 0..100"),
+    (dict(callback=5), "callback must be a function (pipe, index, frame) or None, got 5"),  # TypeError after frame 0
+])
+def test_arguments_that_failed_late_or_blackened_frames_are_refused_first(pipe, overrides, message):
+    made = []
+    with pytest.raises(DrivesimError, match=re.escape(message)):
+        pipe(TEXT, **{"callback": lambda p, index, frame: made.append(index), **overrides})
+    assert made == []
+
+
+def test_steps_past_the_bundles_own_noise_levels_are_refused(pipe):
+    import dataclasses
+
+    bundle = pipe.pipeline.bundle
+    short = dataclasses.replace(bundle.config, diffusion=dataclasses.replace(bundle.config.diffusion,
+                                                                            num_train_timesteps=100))
+    few = DriveSimPipeline(VideoPipeline(dataclasses.replace(bundle, config=short), pipe.pipeline.options))
+    with pytest.raises(DrivesimError, match=r"steps must be at most 100 \(this bundle's noise levels\), got 200"):
+        few(TEXT, steps=200)
+
+
+@pytest.mark.parametrize("seed,message", [("x", "option seed must be a whole number"), ({}, "option seed must be"),
+                                          (-1, "--seed must be in 0..2147483647"), (1.5, "option seed must be"),
+                                          (float("nan"), "option seed must be")])
+def test_a_sessions_seed_is_checked_like_the_option(pipe, seed, message):
+    # "x" and nan were a ValueError, {} a TypeError; -1 and 1.5 were taken
+    with pytest.raises(DrivesimError, match=re.escape(message)):
+        pipe.session(HEADER, seed=seed)
+
+
+def test_progress_bar_config_takes_only_true_or_false(pipe):
+    with pytest.raises(DrivesimError, match="disable must be True or False, got 'x'"):
+        pipe.set_progress_bar_config(disable="x")
+    assert pipe.pipeline.options.progress is False

@@ -78,12 +78,18 @@ class GenerateOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise DrivesimError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+            if value is not None and value > MAX_STEPS:
+                raise DrivesimError(f"--{name.replace('_', '-')} must be at most {MAX_STEPS} (a bundle's noise "
+                                    f"levels), got {value}")
         if self.session_clip_keyframes is not None and self.session_clip_keyframes < 1:
             raise DrivesimError(f"session_clip_keyframes must be >= 1 (None: full clips), got {self.session_clip_keyframes}")
         if self.session_window_context < 0:
             raise DrivesimError(f"session_window_context must be >= 0, got {self.session_window_context}")
-        if (self.guidance is not None and self.guidance < 0) or self.context_guidance < 0:
-            raise DrivesimError("--guidance and --context-guidance must be >= 0 (1 = no guidance)")
+        for name in ("guidance", "context_guidance"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= MAX_GUIDANCE:
+                raise DrivesimError(f"--{name.replace('_', '-')} must be in 0..{MAX_GUIDANCE:g} (1 = no guidance; a "
+                                    f"larger scale overflows the latents into black frames), got {value}")
         if self.student and self.image_only:
             raise DrivesimError("--student samples the distilled video models; --image-only is the teacher's image "
                                 "model: drop one of them")
@@ -117,6 +123,8 @@ class GenerateOptions:
 
 
 MAX_SEED = 2**31 - 1
+MAX_STEPS = 1000  # sampling steps: no more than the noise levels a bundle is trained with (1000 in every config)
+MAX_GUIDANCE = 100.0  # guidance scales: typical ones are 1..10; 1e30 overflows the latents to NaN (black frames)
 # the type each option must have (None allowed for the _OPTIONAL ones: "the bundle's / scenario's")
 _KINDS = {"seed": int, "steps": int, "sampler": str, "guidance": float, "context_guidance": float,
           "image_only": bool, "super_resolution": bool, "device": str, "compile": bool, "batched_guidance": bool,
