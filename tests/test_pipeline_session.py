@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from functools import lru_cache
 
 import drivesim.serve  # noqa: F401,I001 - first: sets gRPC's fork option before grpc loads
@@ -216,6 +217,31 @@ def test_bad_step_input_is_a_clear_error():
     a, plan = _session()
     with pytest.raises(DrivesimError, match="FrameConditions"):
         a.step([plan[0].to_json()])
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"crowdedness": float("nan")}, "session frame 0: crowdedness must be a number in 0..1"),
+    ({"crowdedness": 5.0}, "crowdedness must be a number in 0..1 (the scenario format's environment.crowdedness), "
+                           "got 5.0"),
+    ({"time_of_day": "dusk"}, "time_of_day must be 'day' or 'night', got 'dusk'"),
+    ({"timestamp_s": float("inf")}, "timestamp_s must be finite numbers"),
+    ({"width": 0}, "width and height must be whole numbers > 0"),
+    ("box", "boxes[0]: bbox_xyxy must be finite numbers"),
+    ("road", "road.lane_width_m / ego_lateral_m / ego_speed_mps / ego_travel_m must be finite numbers"),
+], ids=["nan_crowdedness", "crowdedness_5", "time_of_day", "inf_timestamp", "width", "nan_box", "nan_road"])
+def test_conditions_out_of_the_formats_ranges_are_refused_naming_the_field(change, words):
+    """Before: NaN crowdedness gave a black frame, 5.0 a frame conditioned on a crowd the model never saw."""
+    a, plan = _session()
+    fc = next(fc for fc in plan if fc.boxes)
+    if change == "box":
+        change = {"boxes": (dataclasses.replace(fc.boxes[0], bbox_xyxy=(float("nan"), 0.0, 4.0, 4.0)),)}
+    elif change == "road":
+        change = {"road": dataclasses.replace(fc.road, ego_speed_mps=float("nan"))}
+    bad = dataclasses.replace(fc, index=0, timestamp_s=0.0, **change) if "timestamp_s" not in change else \
+        dataclasses.replace(fc, **change)
+    with pytest.raises(DrivesimError, match=re.escape(words)):
+        a.step([bad])
+    assert len(a.step(plan[:1])) == 1  # the refused step changed nothing
 
 
 def test_windows_after_keeps_only_new_outputs_led_by_history():

@@ -125,11 +125,13 @@ def _actors(*extra: dict) -> dict:
     ({"actors": []}, "timestamp_s", "missing"),
     ('{"timestamp_s": 0.1, "timestamp_s": 0.2}', "timestamp_s", "appears twice"),
     ('{"timestamp_s": NaN}', "timestamp_s", "finite"),
+    ('{"timestamp_s": 1' + "0" * 5000 + '}', "timestamp_s", "got a number of 5001 digits"),
+    ('{"timestamp_s": 0.1, "ego": {"lanes": -' + "9" * 5000 + '}}', "ego.lanes", "got a number of 5000 digits"),
     ('{"timestamp_s": 0.1,', "", "not valid JSON"),
     ("[0.1]", "", "expected a JSON object"),
 ], ids=["negative_speed", "unknown_type", "no_position", "duplicate_id", "quoted_number", "zero_size", "typo_key",
         "time_not_increasing", "agents_key", "lanes", "time_of_day", "no_timestamp", "duplicate_key", "nan",
-        "broken_json", "not_an_object"])
+        "5000_digits", "5000_digits_lanes", "broken_json", "not_an_object"])
 def test_bad_lines_are_located_errors_from_the_cli(tmp_path, capsys, line, where, words):
     header = tmp_path / "header.yaml"
     header.write_text(HEADER)
@@ -139,6 +141,97 @@ def test_bad_lines_are_located_errors_from_the_cli(tmp_path, capsys, line, where
     err = capsys.readouterr().err
     assert f"{bad}:3: {where}{': ' if where else ''}" in err and words in err and "Traceback" not in err
     assert not out.exists()
+
+
+NUMBER_PLACES = ["timestamp_s", "ego.speed_mps", "ego.lateral_m", "ego.lane_width_m", "ego.lanes", "ego.pose.x",
+                 "ego.pose.pitch", "environment.crowdedness", "actors[0].lateral_m", "actors[0].distance_m",
+                 "actors[0].speed_mps", "actors[0].heading_rad", "actors[0].size_m[1]", "actors[1].x_m",
+                 "actors[2].pose.y", "actors[2].pose.heading"]
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e999", "-1" + "0" * 400])
+def test_a_non_finite_number_anywhere_in_a_line_is_refused_at_its_line(tmp_path, token):
+    base = {"timestamp_s": 0.1, "ego": {"speed_mps": 10, "lateral_m": 5.0, "lane_width_m": 3.5, "lanes": 3},
+            "environment": {"crowdedness": 0.5},
+            "actors": [{"id": "a", "type": "car", "lateral_m": 5.0, "distance_m": 10.0, "speed_mps": 1,
+                        "heading_rad": 0.0, "size_m": [4, 2, 1.5]},
+                       {"id": "b", "type": "car", "x_m": 1.0, "distance_m": 12.0}]}
+    for place in NUMBER_PLACES:
+        line = json.loads(json.dumps(base))
+        if place.startswith("ego.pose"):
+            del line["ego"]["lateral_m"]
+            line["ego"]["pose"] = {"x": 1.0, "y": -5.0, "z": 0.0, "heading": 0.0, "pitch": 0.0}
+        if place.startswith("actors[2]"):
+            line["actors"].append({"id": "c", "type": "car", "pose": {"x": 9.0, "y": -5.0, "z": 0.0, "heading": 0.0}})
+            line["ego"] = {"pose": {"x": 1.0, "y": -5.0, "z": 0.0, "heading": 0.0}}
+        target, *path = place.replace("]", "").replace("[", ".").split(".")
+        holder = line
+        for key in [target, *path][:-1]:
+            holder = holder[int(key)] if key.isdigit() else holder[key]
+        last = ([target, *path])[-1]
+        holder[int(last) if last.isdigit() else last] = "__TOKEN__"
+        text = json.dumps(line).replace('"__TOKEN__"', token)
+        with pytest.raises(ScenarioError) as err:
+            read_trajectory(write(tmp_path / "t.jsonl", [GOOD, text]))
+        assert [(i.line, i.key_path) for i in err.value.issues] == [(2, place)], (place, str(err.value))
+
+
+def test_actors_per_line_are_capped_like_a_server_step(tmp_path, capsys):
+    """Default: the server's agents per session step (one constant). Before: nothing capped a line; 20,000
+    actors took 1 GB, 100,000 took 4.3 GB and then crashed."""
+    import tracemalloc
+
+    from drivesim.scenario.step_limits import MAX_AGENTS_PER_STEP
+    from drivesim.serve.limits import Limits
+
+    assert MAX_AGENTS_PER_STEP == Limits().max_agents_per_step == 500
+
+    def line(n: int, t: float = 0.0) -> dict:
+        return {"timestamp_s": t, "actors": [{"id": f"a{k}", "type": "car", "lateral_m": 5.25, "distance_m": 20.0}
+                                             for k in range(n)]}
+
+    path = write(tmp_path / "many.jsonl", [line(500), line(501, 0.1)])
+    with pytest.raises(ScenarioError) as err:
+        read_trajectory(path)
+    assert [(i.line, i.key_path) for i in err.value.issues] == [(2, "actors")]
+    assert "501 actors in one line; at most 500 per line" in str(err.value)
+    assert "--max-agents-per-line" in str(err.value) and "max_agents_per_line=" in str(err.value)
+    assert len(read_trajectory(path, max_agents_per_line=501)) == 2
+    assert len(parse_trajectory_lines([json.dumps(line(501))], max_agents_per_line=501)[0].step.agents) == 501
+    with pytest.raises(ScenarioError, match="at most 2 per line"):
+        parse_trajectory_lines([json.dumps(line(3))], max_agents_per_line=2)
+    with pytest.raises(DrivesimError, match="max_agents_per_line must be a whole number >= 1, got 0"):
+        read_trajectory(path, max_agents_per_line=0)
+
+    # A huge line is refused while it is parsed: its actors' objects are never all built.
+    huge = write(tmp_path / "huge.jsonl", [line(100_000)])
+    tracemalloc.start()
+    with pytest.raises(ScenarioError, match="more than 500 actors in one line"):
+        read_trajectory(huge)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 64 * 2**20  # the line's text and a thousand objects (parsing all of it: ~400 MB)
+
+    # the command line: the flag on every command that reads a trajectory, an error naming it
+    header = tmp_path / "header.yaml"
+    header.write_text(HEADER)
+    out = tmp_path / "labels.jsonl"
+    assert main(["plan", str(header), "--trajectory", str(path), "-o", str(out)]) == 1
+    err_text = capsys.readouterr().err
+    assert f"{path}:2: actors: 501 actors in one line" in err_text and "--max-agents-per-line" in err_text
+    assert not out.exists()
+    assert main(["plan", str(header), "--trajectory", str(path), "-o", str(out), "--max-agents-per-line", "501"]) == 0
+    assert len(out.read_text().splitlines()) == 2
+    assert main(["plan", str(header), "--trajectory", str(path), "-o", str(out), "--max-agents-per-line", "0"]) == 1
+    assert "--max-agents-per-line must be in 1..1000000000, got 0" in capsys.readouterr().err
+    for command in ("preview", "generate", "export"):
+        assert "--max-agents-per-line" in _help(command, capsys)
+
+
+def _help(command: str, capsys) -> str:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    return capsys.readouterr().out
 
 
 def test_every_problem_of_a_file_is_reported_at_once(tmp_path):

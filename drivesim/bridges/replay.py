@@ -6,7 +6,8 @@
     drivesim export   header.yaml --trajectory drive.jsonl -o out/dataset --source schematic
 
 The header (a scenario YAML without agents or events) gives the camera, fps, seed, road and start
-environment; the trajectory (docs/trajectory-format.md) gives every frame's world. Frames come
+environment; the trajectory (docs/trajectory-format.md) gives every frame's world, at most
+`max_agents_per_line` actors a line (`--max-agents-per-line`, default MAX_AGENTS_PER_STEP). Frames come
 from `WorldCamera`, the same path as the highway-env bridge; the sinks are the ones of scenarios
 (`OutputFolder`, the dataset exporter, the preview picture).
 """
@@ -25,6 +26,7 @@ import numpy as np
 from drivesim.errors import DrivesimError
 from drivesim.scenario.format import Agent, Ego, Scenario
 from drivesim.scenario.labels import FrameConditions
+from drivesim.scenario.step_limits import MAX_AGENTS_PER_STEP
 from drivesim.scenario.trajectory import (Trajectory, WorldState, check_frame_rate, check_header, read_trajectory,
                                           trajectory_conditions)
 
@@ -36,14 +38,14 @@ __all__ = ["load_replay", "replay_frames", "write_plan", "generate_trajectory_fo
 CHUNK_FRAMES = 16
 
 
-def load_replay(header_path: str | Path, trajectory_path: str | Path, seed: int | None = None
-                ) -> tuple[Scenario, Trajectory]:
+def load_replay(header_path: str | Path, trajectory_path: str | Path, seed: int | None = None,
+                max_agents_per_line: int = MAX_AGENTS_PER_STEP) -> tuple[Scenario, Trajectory]:
     """The checked header (seed overridden if given) and trajectory; every problem of both is reported."""
     from drivesim.sources import read_scenario
 
     header = read_scenario(Path(header_path))  # a path, never YAML text
     check_header(header, str(header_path))
-    trajectory = read_trajectory(trajectory_path)
+    trajectory = read_trajectory(trajectory_path, max_agents_per_line)
     check_frame_rate(header, trajectory, str(header_path))
     if seed is not None:
         header = header.model_copy(update={"seed": int(seed)})
@@ -63,11 +65,12 @@ def replay_frames(trajectory: Iterable[WorldState], camera: Any, chunk: int = CH
         yield from camera.render(batch)
 
 
-def write_plan(header_path: str | Path, trajectory_path: str | Path, out: str | Path, seed: int | None = None) -> int:
+def write_plan(header_path: str | Path, trajectory_path: str | Path, out: str | Path, seed: int | None = None,
+               max_agents_per_line: int = MAX_AGENTS_PER_STEP) -> int:
     """`drivesim plan --trajectory`: the labels.jsonl lines of the replay (no frames); returns the count."""
     from drivesim.output.files import atomic_write_text
 
-    header, trajectory = load_replay(header_path, trajectory_path, seed)
+    header, trajectory = load_replay(header_path, trajectory_path, seed, max_agents_per_line)
     lines = [json.dumps(fc.to_json()) for fc in trajectory_conditions(header, trajectory, trajectory.path)]
     atomic_write_text(Path(out), "\n".join(lines) + "\n")
     return len(lines)
@@ -76,7 +79,8 @@ def write_plan(header_path: str | Path, trajectory_path: str | Path, out: str | 
 # --- generate --------------------------------------------------------------------------------
 
 def generate_trajectory_folder(header_path: Path, trajectory_path: Path, out: Path, checkpoint: Path | None,
-                               options: Any, source: str = "diffusion") -> dict[str, Any]:
+                               options: Any, source: str = "diffusion",
+                               max_agents_per_line: int = MAX_AGENTS_PER_STEP) -> dict[str, Any]:
     """`drivesim generate --trajectory`: the replay's frames into OUT (the layout of `generate`)."""
     import cv2
     import torch
@@ -92,7 +96,7 @@ def generate_trajectory_folder(header_path: Path, trajectory_path: Path, out: Pa
     if source != "diffusion":
         raise DrivesimError(f"--source {source} draws scenarios; a trajectory's frames come from --source diffusion "
                             "(for a quick dry run: drivesim export HEADER --trajectory FILE --source schematic)")
-    header, trajectory = load_replay(header_path, trajectory_path, options.seed)
+    header, trajectory = load_replay(header_path, trajectory_path, options.seed, max_agents_per_line)
     check_output_folder(Path(out))  # fail before the slow part
     bundle = load_checkpoint(checkpoint, options.device)
     pipeline = VideoPipeline(bundle, options)
@@ -131,12 +135,13 @@ class _RunView:
 
 # --- export ----------------------------------------------------------------------------------
 
-def trajectory_clip(header_path: str | Path, trajectory_path: str | Path, seed: int | None = None) -> Any:
+def trajectory_clip(header_path: str | Path, trajectory_path: str | Path, seed: int | None = None,
+                    max_agents_per_line: int = MAX_AGENTS_PER_STEP) -> Any:
     """The one clip of `drivesim export --trajectory`: the header as its scenario, as long as the trajectory."""
     from drivesim.export.dataset import ClipSpec, safe_clip_id
     from drivesim.output.folder import file_sha256
 
-    header, trajectory = load_replay(header_path, trajectory_path, seed)
+    header, trajectory = load_replay(header_path, trajectory_path, seed, max_agents_per_line)
     # Exactly len(trajectory) frames at the header's fps (the exporter counts them); model_copy keeps
     # the header's checks, a long trajectory may outlast the 3600 s a scenario file allows.
     scenario = header.model_copy(update={"duration_s": len(trajectory) / header.fps})
@@ -147,7 +152,7 @@ def trajectory_clip(header_path: str | Path, trajectory_path: str | Path, seed: 
 
 
 def trajectory_source(kind: str, trajectory_path: str | Path, checkpoint: str | Path | None = None,
-                      device: str | None = None) -> tuple[Any, str]:
+                      device: str | None = None, max_agents_per_line: int = MAX_AGENTS_PER_STEP) -> tuple[Any, str]:
     """(FrameSource replaying the trajectory for the clip's scenario and seed, source id for the plan)."""
     from drivesim.export.dataset import SCHEMATIC_SOURCE_ID
     from drivesim.bridges.world_camera import WorldCamera
@@ -166,7 +171,7 @@ def trajectory_source(kind: str, trajectory_path: str | Path, checkpoint: str | 
     else:
         raise DrivesimError(f"--source {kind} draws scenarios; export a trajectory with --source diffusion or "
                             "--source schematic")
-    trajectory = read_trajectory(trajectory_path)
+    trajectory = read_trajectory(trajectory_path, max_agents_per_line)
 
     def source(scenario: Scenario, seed: int) -> Iterator[tuple[np.ndarray, FrameConditions]]:
         with WorldCamera(scenario, backend, seed, filename=trajectory.path) as camera:
@@ -179,12 +184,12 @@ def trajectory_source(kind: str, trajectory_path: str | Path, checkpoint: str | 
 # --- preview ---------------------------------------------------------------------------------
 
 def write_trajectory_preview(header_path: str | Path, trajectory_path: str | Path, out: str | Path,
-                             seed: int | None = None) -> np.ndarray:
+                             seed: int | None = None, max_agents_per_line: int = MAX_AGENTS_PER_STEP) -> np.ndarray:
     """`drivesim preview --trajectory`: the scenario preview's picture of the replay (bird's-eye tracks,
     four camera views with their boxes)."""
     from drivesim.draw.preview import NUM_VIEWS, render_preview, view_indices
 
-    header, trajectory = load_replay(header_path, trajectory_path, seed)
+    header, trajectory = load_replay(header_path, trajectory_path, seed, max_agents_per_line)
     view = TrajectoryView(header, trajectory, view_indices(len(trajectory), NUM_VIEWS))
     return render_preview(view.scenario, Path(out), engine=view)
 

@@ -12,9 +12,10 @@ import math
 from collections.abc import Callable
 
 from drivesim.errors import DrivesimError
+from drivesim.scenario.step_limits import MAX_AGENTS_PER_STEP
 
 __all__ = ["CHECKPOINT_HELP", "PRECISION_HELP", "STUDENT_HELP", "TRAJECTORY_HELP", "Subparsers", "add_command",
-           "add_student_flag", "index_list", "number_above", "positive_int", "seed", "whole_in"]
+           "add_student_flag", "add_trajectory_args", "index_list", "number_above", "positive_int", "seed", "whole_in"]
 
 Subparsers = argparse._SubParsersAction  # what `add_subparsers` returns; argparse has no public name for it
 
@@ -35,6 +36,14 @@ STUDENT_HELP = ("sample with the bundle's few-step students (`drivesim train dis
 def add_student_flag(parser: argparse.ArgumentParser, where: str = "") -> None:
     """--student, the same on every command whose pixels come from the networks (`where`: to whom it applies)."""
     parser.add_argument("--student", action="store_true", help=STUDENT_HELP + where)
+
+
+def add_trajectory_args(parser: argparse.ArgumentParser, help: str = TRAJECTORY_HELP) -> None:
+    """--trajectory FILE and --max-agents-per-line N, the same on every command that replays a trajectory."""
+    parser.add_argument("--trajectory", metavar="FILE.jsonl", help=help)
+    parser.add_argument("--max-agents-per-line", type=max_agents_per_line, default=MAX_AGENTS_PER_STEP, metavar="N",
+                        help=f"most actors one trajectory line may hold (default {MAX_AGENTS_PER_STEP}, as a server "
+                             "session step's --max-agents-per-step); a line with more is refused")
 
 
 def add_command(sub: Subparsers, name: str, help: str, examples: str) -> argparse.ArgumentParser:
@@ -95,3 +104,4 @@ def number_above(option: str, low: float, inclusive: bool) -> Callable[[str], fl
 
 
 seed = whole_in("--seed", 0, 2**31 - 1)  # the range of a scenario's `seed:`
+max_agents_per_line = whole_in("--max-agents-per-line", 1, 10**9)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from drivesim.cli.args import (CHECKPOINT_HELP, PRECISION_HELP, TRAJECTORY_HELP, Subparsers, add_command,
-                               add_student_flag)
+                               add_student_flag, add_trajectory_args)
 from drivesim.errors import DrivesimError
 
 
@@ -21,7 +21,7 @@ def register(sub: Subparsers) -> None:
                     "  drivesim export header.yaml --trajectory drive.jsonl -o out/drive_dataset --source schematic")
     p.add_argument("scenarios", nargs="*", metavar="SCENARIO_OR_DIR", help="scenario files or folders of *.yaml")
     p.add_argument("-o", "--output", metavar="DATASET", help="dataset folder; rerun the same command to resume")
-    p.add_argument("--trajectory", metavar="FILE.jsonl", help=TRAJECTORY_HELP + " (one clip)")
+    add_trajectory_args(p, TRAJECTORY_HELP + " (one clip)")
     p.add_argument("--formats", default="coco,kitti,mot,yolo",
                    help="comma-separated: coco, kitti, mot, yolo, osi, lanes (default: coco,kitti,mot,yolo)")
     p.add_argument("--variations", type=int, default=0, metavar="N", help="seeded variations per scenario")
@@ -70,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
             if "lanes" in parse_formats(args.formats):  # so are lane labels, from the engine's ego
                 raise DrivesimError("--formats lanes needs each frame's ego pose from a scenario file's engine; "
                                     "it does not apply to --trajectory yet")
-            clips = [trajectory_clip(args.scenarios[0], args.trajectory)]
-            source, source_id = trajectory_source(args.source, args.trajectory, args.checkpoint, args.device)
+            clips = [trajectory_clip(args.scenarios[0], args.trajectory, max_agents_per_line=args.max_agents_per_line)]
+            source, source_id = trajectory_source(args.source, args.trajectory, args.checkpoint, args.device,
+                                                  max_agents_per_line=args.max_agents_per_line)
         else:
             clips = plan_clips(args.scenarios, variations=args.variations, export_seed=args.seed)
             source, source_id = resolve_source(args.source, args.checkpoint, args.device, args.precision,

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from drivesim.cli.args import TRAJECTORY_HELP, Subparsers, add_command, number_above, seed
+from drivesim.cli.args import Subparsers, add_command, add_trajectory_args, number_above, seed
 from drivesim.errors import DrivesimError
 
 
@@ -23,7 +23,7 @@ def register(sub: Subparsers) -> None:
                     "  drivesim plan header.yaml --trajectory drive.jsonl -o out/labels.jsonl")
     p.add_argument("file", metavar="FILE", help="scenario YAML or OpenSCENARIO .xosc file")
     p.add_argument("-o", "--output", required=True, metavar="LABELS.jsonl", help="labels file: one JSON line per frame")
-    p.add_argument("--trajectory", metavar="FILE.jsonl", help=TRAJECTORY_HELP)
+    add_trajectory_args(p)
     p.add_argument("--seed", type=seed, default=None, help="override the scenario's seed")
     p.add_argument("--osi", metavar="TRACE.osi", default=None,
                    help="also write every frame's world as an ASAM OSI GroundTruth trace, without making frames "
@@ -34,7 +34,7 @@ def register(sub: Subparsers) -> None:
                     "drivesim preview scenarios/night_merge.yaml -o out/preview.png")
     p.add_argument("file", metavar="FILE", help="scenario YAML or OpenSCENARIO .xosc file")
     p.add_argument("-o", "--output", required=True, metavar="PREVIEW.png", help="picture to write (PNG)")
-    p.add_argument("--trajectory", metavar="FILE.jsonl", help=TRAJECTORY_HELP)
+    add_trajectory_args(p)
     p.add_argument("--seed", type=seed, default=None, help="override the scenario's seed")
     p.set_defaults(func=run_preview)
 
@@ -79,7 +79,8 @@ def run_plan(args: argparse.Namespace) -> int:
             raise DrivesimError("--osi writes a scenario file's ground truth; it does not apply to --trajectory")
         from drivesim.bridges.replay import write_plan
 
-        count = write_plan(args.file, args.trajectory, args.output, seed=args.seed)
+        count = write_plan(args.file, args.trajectory, args.output, seed=args.seed,
+                           max_agents_per_line=args.max_agents_per_line)
         print(f"wrote {count} frames of labels to {args.output}")
         return 0
     import json
@@ -115,7 +116,8 @@ def run_preview(args: argparse.Namespace) -> int:
     if args.trajectory:
         from drivesim.bridges.replay import write_trajectory_preview
 
-        write_trajectory_preview(args.file, args.trajectory, Path(args.output), seed=args.seed)
+        write_trajectory_preview(args.file, args.trajectory, Path(args.output), seed=args.seed,
+                                 max_agents_per_line=args.max_agents_per_line)
         print(f"wrote {args.output}")
         return 0
     from drivesim.draw.preview import render_preview

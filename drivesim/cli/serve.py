@@ -10,6 +10,7 @@ from pathlib import Path
 
 from drivesim.cli.args import (CHECKPOINT_HELP, PRECISION_HELP, Subparsers, add_command, add_student_flag,
                                number_above, positive_int, seed, whole_in)
+from drivesim.scenario.step_limits import MAX_AGENTS_PER_STEP
 
 port = whole_in("--port", 0, 65535)
 max_duration_s = number_above("--max-duration-s", 0.0, inclusive=False)
@@ -38,8 +39,8 @@ def register(sub: Subparsers) -> None:
                    help="longest scenario accepted (default 600)")
     p.add_argument("--max-pixels", type=positive_int, default=1024 * 512,
                    help="largest camera width*height accepted (default 1024*512)")
-    p.add_argument("--max-agents-per-step", type=positive_int, default=500,
-                   help="most agents one closed-loop session step may send (default 500)")
+    p.add_argument("--max-agents-per-step", type=positive_int, default=MAX_AGENTS_PER_STEP,
+                   help=f"most agents one closed-loop session step may send (default {MAX_AGENTS_PER_STEP})")
     p.add_argument("--grace-s", type=grace_s, default=5.0, help="on SIGTERM, running calls get this long to finish")
     p.set_defaults(func=run_serve)
 

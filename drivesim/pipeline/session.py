@@ -57,7 +57,7 @@ from drivesim.pipeline.windows import windows_after
 from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import FrameConditions
-from drivesim.scenario.world_state import frame_time_problem
+from drivesim.scenario.world_state import check_conditions, frame_time_problem
 
 __all__ = ["PipelineSession", "SessionConditions"]
 
@@ -138,9 +138,10 @@ class PipelineSession:
         """The frames of these conditions, continuing the session's video."""
         if not conditions:
             return []
-        for fc in conditions:
+        for k, fc in enumerate(conditions):
             if not isinstance(fc, FrameConditions):
                 raise DrivesimError(f"a session step takes FrameConditions, got {type(fc).__name__}")
+            check_conditions(fc, f"session frame {self.next_index + k}")  # NaN, crowdedness 5, ...: named
         a, b = self.next_index, self.next_index + len(conditions) - 1
         self._check_times(conditions, a)
         for k, fc in enumerate(conditions):

@@ -47,7 +47,9 @@ NEAR_PLANE_M = 0.1
 MAX_RANGE_M = 200.0
 MIN_BOX_SIDE_PX = 2.0
 MAX_OCCLUSION = 0.98
-CANCEL_POLL = 32  # boxes between two looks at a cancel flag (a few milliseconds of work)
+MERGE_HITS = 8  # a box meeting more cover pieces than this merges them with itself into one ...
+MERGE_MAX_CORNERS = 64  # ... unless the merged piece has more corners than this
+CANCEL_POLL = 32  # boxes (each with the cover boxes it meets) between two looks at a cancel flag: milliseconds
 
 
 class PlanningCancelled(Exception):
@@ -96,43 +98,107 @@ def project_extents(camera: PinholeCamera, corners_cam: np.ndarray) -> tuple[np.
 def occlusion_shares(boxes_xyxy: np.ndarray, cancelled: Callable[[], bool] | None = None) -> np.ndarray:
     """(N, 4) clipped boxes sorted nearest first -> (N,) share of each covered by the union of those before it.
 
-    The overlapping pairs come from one STRtree query (n log n plus the pairs) rather than a scan of
-    every nearer box per box (quadratic: 20,000 agents took minutes). The union and intersection per
-    box are the same shapely calls on the same boxes in the same order as that scan, so the shares
-    are the same numbers (tests/test_boxes.py checks them against the scan); a box inside a single
-    nearer one is 1.0 without the union. `cancelled` is polled every CANCEL_POLL boxes: raises
-    PlanningCancelled.
+    Box by box, nearest first, against the *cover*: the nearer boxes that can still hide something.
+    A box hidden entirely (inside one nearer box, or inside their union) adds nothing to the cover,
+    and a box that takes over every cover box inside it replaces them, so the work per box follows
+    the boxes it can see past, not the boxes behind one another: 20,000 agents piled on one spot cost
+    about what 20,000 scattered ones cost (before, every overlapping pair was listed and unioned, the
+    square of the pile: 12 GB and minutes for 20,000). The cover boxes overlapping a box come from an
+    STRtree (rebuilt as the cover grows) plus a short list of the newest, so scattered boxes stay
+    n log n. The union and intersection per box are the shapely calls of a scan of every nearer box
+    (tests/test_boxes.py keeps that scan as the reference): the same numbers, to rounding where a
+    hidden nearer box is left out of the union. `cancelled` is polled every CANCEL_POLL boxes' worth
+    of work: raises PlanningCancelled.
     """
     n = len(boxes_xyxy)
     out = np.zeros(n)
     if n < 2:
         return out
+    boxes_xyxy = np.asarray(boxes_xyxy, float)
     geoms = shapely.box(boxes_xyxy[:, 0], boxes_xyxy[:, 1], boxes_xyxy[:, 2], boxes_xyxy[:, 3])
     areas = shapely.area(geoms)
     x0, y0, x1, y1 = boxes_xyxy.T
-    # Pairs (i, j) whose envelopes meet (the envelope of a box is the box); keep nearer j < i that
-    # overlap i with positive area: touching edges hide nothing.
-    i_all, j_all = shapely.STRtree(geoms).query(geoms)
-    keep = (j_all < i_all) & (x0[j_all] < x1[i_all]) & (x1[j_all] > x0[i_all]) \
-        & (y0[j_all] < y1[i_all]) & (y1[j_all] > y0[i_all])
-    i_all, j_all = i_all[keep], j_all[keep]
-    order = np.lexsort((j_all, i_all))  # by box, nearer boxes in index order (as the scan found them)
-    i_all, j_all = i_all[order], j_all[order]
-    starts = np.searchsorted(i_all, np.arange(n + 1))
-    for i in range(1, n):
-        if cancelled is not None and i % CANCEL_POLL == 0 and cancelled():
-            raise PlanningCancelled
-        hit = j_all[starts[i]:starts[i + 1]]
-        if len(hit) == 0 or areas[i] <= 0:
-            continue
-        if np.any((x0[hit] <= x0[i]) & (y0[hit] <= y0[i]) & (x1[hit] >= x1[i]) & (y1[hit] >= y1[i])):
-            # Inside one nearer box: fully hidden. Skips the union, which in a pile of boxes costs
-            # the square of their number; the union's answer here is 1.0 as well.
-            out[i] = 1.0
-            continue
-        cover = shapely.union_all(geoms[hit]) if len(hit) > 1 else geoms[hit[0]]
-        out[i] = min(1.0, shapely.intersection(cover, geoms[i]).area / areas[i])
+    cover = _Cover(n)
+    work = 0
+    for i in range(n):
+        if areas[i] <= 0:
+            continue  # hides nothing, and nothing of it can be hidden
+        hit = cover.overlapping(boxes_xyxy[i], geoms[i])
+        work += 1 + len(hit)
+        if cancelled is not None and work >= CANCEL_POLL:
+            work = 0
+            if cancelled():
+                raise PlanningCancelled
+        if len(hit):
+            c = cover
+            if np.any(c.rect[hit] & (c.x0[hit] <= x0[i]) & (c.y0[hit] <= y0[i]) & (c.x1[hit] >= x1[i])
+                      & (c.y1[hit] >= y1[i])):
+                out[i] = 1.0  # inside one nearer box: the union's answer too, without the union
+                continue
+            union = shapely.union_all(c.geoms[hit]) if len(hit) > 1 else c.geoms[hit[0]]
+            out[i] = min(1.0, shapely.intersection(union, geoms[i]).area / areas[i])
+            if out[i] >= 1.0:
+                continue  # hidden by the cover: hides nothing the cover does not
+            if len(hit) > MERGE_HITS:  # one piece from here on, if a simple one: what they hide together and this box
+                piece = shapely.simplify(shapely.union(union, geoms[i]), 0.0)  # the collinear corners go
+                if shapely.get_num_coordinates(piece) <= MERGE_MAX_CORNERS:
+                    cover.drop(hit)
+                    cover.add(piece)
+                    continue
+            # cover pieces inside this box hide nothing it does not: it takes their place
+            cover.drop(hit[(c.x0[hit] >= x0[i]) & (c.y0[hit] >= y0[i]) & (c.x1[hit] <= x1[i]) & (c.y1[hit] <= y1[i])])
+        cover.add(geoms[i], boxes_xyxy[i])
     return out
+
+
+class _Cover:
+    """What may hide part of a farther box, for `occlusion_shares`: pieces (a box, or the union of boxes
+    merged into one), found through an STRtree over most of them and a list of the newest, scanned
+    directly. The tree is rebuilt when that list outgrows an eighth of it, so rebuilding costs O(n)
+    overall and a query O(log n + hits)."""
+
+    REBUILD_MIN = 64
+
+    def __init__(self, capacity: int):
+        self.geoms = np.empty(capacity, object)
+        self.x0, self.y0, self.x1, self.y1 = (np.empty(capacity) for _ in range(4))
+        self.rect = np.zeros(capacity, bool)  # the piece is its bounding box
+        self.alive = np.zeros(capacity, bool)
+        self.size = 0
+        self.tree: shapely.STRtree | None = None
+        self.tree_ids = np.empty(0, np.intp)
+        self.recent: list[int] = []
+
+    def overlapping(self, box: np.ndarray, geom: shapely.Geometry) -> np.ndarray:
+        """Live pieces whose bounds overlap the box with positive area (touching edges hide nothing),
+        in the order they were added."""
+        parts = []
+        if self.tree is not None:
+            parts.append(self.tree_ids[self.tree.query(geom)])
+        if self.recent:
+            parts.append(np.array(self.recent, np.intp))
+        if not parts:
+            return np.empty(0, np.intp)
+        c = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        c = c[self.alive[c]]
+        c = c[(self.x0[c] < box[2]) & (self.x1[c] > box[0]) & (self.y0[c] < box[3]) & (self.y1[c] > box[1])]
+        return np.sort(c)
+
+    def add(self, geom: shapely.Geometry, box: np.ndarray | None = None) -> None:
+        """A box (with its xyxy) or a merged piece (bounds taken from it)."""
+        k = self.size
+        self.size += 1
+        self.geoms[k], self.rect[k], self.alive[k] = geom, box is not None, True
+        self.x0[k], self.y0[k], self.x1[k], self.y1[k] = box if box is not None else shapely.bounds(geom)
+        self.recent.append(k)
+        if len(self.recent) >= max(self.REBUILD_MIN, len(self.tree_ids) // 8):
+            ids = np.concatenate([self.tree_ids, np.array(self.recent, np.intp)])
+            self.tree_ids = ids[self.alive[ids]]
+            self.tree = shapely.STRtree(self.geoms[self.tree_ids])
+            self.recent = []
+
+    def drop(self, ids: np.ndarray) -> None:
+        self.alive[ids] = False
 
 
 def label_boxes(camera: PinholeCamera, agents: Sequence["AgentState"],

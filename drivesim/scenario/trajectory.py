@@ -12,7 +12,10 @@ turns it into the frame's labelled conditions, so a trajectory replayed and the 
 to a server session give the same labels.
 
 The file is read twice, line by line (first to report every problem, then to replay it); only
-the frames' timestamps are kept in memory, never the frames.
+the frames' timestamps are kept in memory, never the frames. A line holds at most `max_agents_per_line`
+actors (default MAX_AGENTS_PER_STEP, a server session step's limit too; `--max-agents-per-line` on the
+command line): planning a frame costs about n log n in its actors, and the check runs while the line is
+parsed, before anything is built of its actors.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Union
 
-from drivesim.errors import ScenarioError
+from drivesim.errors import DrivesimError, ScenarioError
 from drivesim.road import WorldPose
 from drivesim.scenario.format import AGENT_TYPES, Road, Scenario
 from drivesim.scenario.issues import ScenarioIssue, cap_issues
 from drivesim.scenario.labels import FrameConditions
+from drivesim.scenario.step_limits import MAX_AGENTS_PER_STEP
 from drivesim.scenario.user_files import open_user_file
 from drivesim.scenario.world_state import (MAX_AGENT_ID_CHARS, MAX_MAGNITUDE, POSE_KEYS, TIMES_OF_DAY, ClosedLoop, Step,
                                            StepAgent, StepError, frame_time_problem)
@@ -38,6 +42,8 @@ __all__ = ["WorldState", "Trajectory", "read_trajectory", "parse_trajectory_line
            "check_frame_rate", "plan_state", "trajectory_conditions"]
 
 MAX_LINE_CHARS = 16 * 1024 * 1024  # one frame of thousands of actors fits; a runaway file is refused
+MAX_UNKNOWN_KEYS = 10  # more unknown keys in one object are reported as one issue
+MAX_INT_DIGITS = 40  # a whole number this long is far beyond MAX_MAGNITUDE (and Python parses at most 4300 digits)
 FRAME_RATE_TOLERANCE = 0.05  # the frames' mean spacing may differ this much from 1 / header fps
 
 # The keys of a line. An actor's keys are a session step agent's (StepAgent), nothing else.
@@ -70,9 +76,10 @@ class Trajectory:
     """A validated trajectory file: iterate it for its WorldStates (read again, line by line)."""
 
     def __init__(self, path: Union[str, "os.PathLike[str]"], frames: int, timestamps: list[float],
-                 lines: list[int] | None = None):
+                 lines: list[int] | None = None, max_agents_per_line: int = MAX_AGENTS_PER_STEP):
         self.path = os.fspath(path)
         self.frames = frames
+        self.max_agents_per_line = max_agents_per_line
         self.timestamps, self.lines = timestamps, lines or list(range(1, frames + 1))  # for the frame-time check
         self.first_s, self.last_s = timestamps[0], timestamps[-1]
         # the mean spacing: a log's jitter averages out (the frame-time check judges each frame)
@@ -84,7 +91,7 @@ class Trajectory:
     def __iter__(self) -> Iterator[WorldState]:
         issues: list[ScenarioIssue] = []
         with _open(self.path) as lines:
-            for state in _states(lines, self.path, issues):
+            for state in _states(lines, self.path, issues, self.max_agents_per_line):
                 if issues:
                     break
                 yield state
@@ -92,13 +99,16 @@ class Trajectory:
             raise ScenarioError(cap_issues(issues, self.path))
 
 
-def read_trajectory(path: Union[str, "os.PathLike[str]"]) -> Trajectory:
-    """Check every line of a trajectory file; raises ScenarioError with every problem, located."""
+def read_trajectory(path: Union[str, "os.PathLike[str]"], max_agents_per_line: int = MAX_AGENTS_PER_STEP
+                    ) -> Trajectory:
+    """Check every line of a trajectory file; raises ScenarioError with every problem, located. A line with
+    more than `max_agents_per_line` actors is one of them."""
+    max_agents_per_line = check_max_agents(max_agents_per_line)
     issues: list[ScenarioIssue] = []
     timestamps: list[float] = []
     numbers: list[int] = []
     with _open(path) as lines:
-        for state in _states(lines, os.fspath(path), issues):
+        for state in _states(lines, os.fspath(path), issues, max_agents_per_line):
             timestamps.append(state.timestamp_s)
             numbers.append(state.line)
     if not issues and not timestamps:
@@ -106,13 +116,15 @@ def read_trajectory(path: Union[str, "os.PathLike[str]"]) -> Trajectory:
                                     "write one JSON object per frame, e.g. {\"timestamp_s\": 0, \"actors\": []}"))
     if issues:
         raise ScenarioError(cap_issues(issues, os.fspath(path)))
-    return Trajectory(path, len(timestamps), timestamps, numbers)
+    return Trajectory(path, len(timestamps), timestamps, numbers, max_agents_per_line)
 
 
-def parse_trajectory_lines(lines: Iterable[str], filename: str = "<trajectory>") -> list[WorldState]:
+def parse_trajectory_lines(lines: Iterable[str], filename: str = "<trajectory>",
+                           max_agents_per_line: int = MAX_AGENTS_PER_STEP) -> list[WorldState]:
     """Every WorldState of trajectory text given as lines; raises ScenarioError with every problem."""
+    max_agents_per_line = check_max_agents(max_agents_per_line)
     issues: list[ScenarioIssue] = []
-    states = list(_states(lines, filename, issues))
+    states = list(_states(lines, filename, issues, max_agents_per_line))
     if issues:
         raise ScenarioError(cap_issues(issues, filename))
     return states
@@ -145,7 +157,15 @@ class _open:
         self.file.close()
 
 
-def _states(lines: Iterable[str], filename: str, issues: list[ScenarioIssue]) -> Iterator[WorldState]:
+def check_max_agents(value: Any) -> int:
+    """`max_agents_per_line` as given, or a DrivesimError: a whole number >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DrivesimError(f"max_agents_per_line must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _states(lines: Iterable[str], filename: str, issues: list[ScenarioIssue],
+            max_agents: int = MAX_AGENTS_PER_STEP) -> Iterator[WorldState]:
     """WorldStates of the valid lines; every problem is appended to `issues` (located)."""
     previous: tuple[float, int] | None = None  # (timestamp_s, line) of the last valid timestamp
     for number, text in enumerate(lines, 1):
@@ -156,7 +176,7 @@ def _states(lines: Iterable[str], filename: str, issues: list[ScenarioIssue]) ->
         if not text.strip():
             continue  # a blank line (e.g. at the end) holds no frame
         found: list[tuple[str, str, str]] = []  # (key path, message, hint)
-        t, state = _state(text, found)
+        t, state = _state(text, found, max_agents)
         if t is not None and previous is not None and t <= previous[0]:
             found.append(("timestamp_s", f"{_num(t)} s is not after the previous frame's {_num(previous[0])} s "
                           f"(line {previous[1]})", "timestamps must increase from line to line"))
@@ -167,12 +187,19 @@ def _states(lines: Iterable[str], filename: str, issues: list[ScenarioIssue]) ->
             yield WorldState(state.step, state.lanes, state.lane_width_m, number)
 
 
-def _state(text: str, found: list[tuple[str, str, str]]) -> tuple[float | None, WorldState | None]:
+def _state(text: str, found: list[tuple[str, str, str]], max_agents: int = MAX_AGENTS_PER_STEP
+           ) -> tuple[float | None, WorldState | None]:
     """(the line's timestamp if valid, its WorldState if the whole line is valid)."""
+    too_many = ("actors", f"more than {max_agents} actors in one line (the most a line may hold)",
+                "raise the limit with --max-agents-per-line N (max_agents_per_line= in Python), or leave out "
+                "actors far outside the camera's view")
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates)
+        data = json.loads(text, object_pairs_hook=_ObjectCounter(max_agents), parse_int=_parse_int)
     except _DuplicateKey as err:
         found.append((err.key, "this key appears twice in one object", "keep one of them"))
+        return None, None
+    except _TooManyObjects:  # stopped while parsing: the actors' objects are never all built
+        found.append(too_many)
         return None, None
     except json.JSONDecodeError as err:
         found.append(("", f"not valid JSON: {err.msg} (column {err.colno})",
@@ -201,7 +228,11 @@ def _state(text: str, found: list[tuple[str, str, str]]) -> tuple[float | None, 
     if tod is not None and tod not in TIMES_OF_DAY:
         found.append(("environment.time_of_day", f"expected one of {', '.join(TIMES_OF_DAY)}, got {_show(tod)}", ""))
     crowd = check.number(env, "crowdedness", "environment.", low=0.0, high=1.0)
-    actors = [check.actor(a, k) for k, a in enumerate(check.sequence(data, "actors"))]
+    listed = check.sequence(data, "actors")
+    if len(listed) > max_agents:
+        found.append((too_many[0], f"{len(listed)} actors in one line; at most {max_agents} per line", too_many[2]))
+        return t, None
+    actors = [check.actor(a, k) for k, a in enumerate(listed)]
     check.unique_ids(actors)
     if found:
         return t, None
@@ -215,13 +246,45 @@ class _DuplicateKey(Exception):
         self.key = key
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)  # json.loads would silently keep the last one
-        out[key] = value
-    return out
+class _TooManyObjects(Exception):
+    pass
+
+
+class _ObjectCounter:
+    """json.loads' object hook for one line: refuses duplicate keys (json.loads would silently keep the
+    last one) and stops the parse once the line holds more objects than `max_agents` actors need (an
+    actor is one object, two with a pose; the frame, ego, its pose and the environment four more)."""
+
+    def __init__(self, max_agents: int):
+        self.left = 2 * max_agents + 4
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        self.left -= 1
+        if self.left < 0:
+            raise _TooManyObjects
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise _DuplicateKey(key)
+            out[key] = value
+        return out
+
+
+class _LongNumber(float):
+    """A whole number of more than MAX_INT_DIGITS digits, read as the float it is near (infinite beyond
+    1e308) and shown by its length: no number check lets it through, and its message is short."""
+
+    digits: int
+
+    def __new__(cls, text: str) -> "_LongNumber":
+        number = super().__new__(cls, float(text))
+        number.digits = len(text.lstrip("-"))
+        return number
+
+
+def _parse_int(text: str) -> int | float:
+    # Python refuses to parse whole numbers of over 4300 digits (ValueError, not a JSON error).
+    return int(text) if len(text) <= MAX_INT_DIGITS else _LongNumber(text)
 
 
 class _Checker:
@@ -234,13 +297,17 @@ class _Checker:
         self.found.append((path, message, hint))
 
     def keys(self, data: dict[str, Any], prefix: str, allowed: tuple[str, ...]) -> None:
-        for key in data:
-            if key not in allowed:
-                near = difflib.get_close_matches(key, allowed, n=1)
-                hint = f"did you mean '{near[0]}'?" if near else f"use {', '.join(allowed)}"
-                if key == "agents" and "actors" in allowed:
-                    hint = "a trajectory line calls them 'actors'"
-                self.fail(prefix + key, "unknown key", hint)
+        unknown = [key for key in data if key not in allowed]
+        if len(unknown) > MAX_UNKNOWN_KEYS:  # a line of a million keys gets a dozen issues, not a million
+            self.fail(prefix.rstrip("."), f"{len(unknown)} unknown keys "
+                      f"({', '.join(_show(k) for k in unknown[:3])}, ...)", f"use {', '.join(allowed)}")
+            return
+        for key in unknown:
+            near = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"did you mean '{near[0]}'?" if near else f"use {', '.join(allowed)}"
+            if key == "agents" and "actors" in allowed:
+                hint = "a trajectory line calls them 'actors'"
+            self.fail(prefix + key, "unknown key", hint)
 
     def mapping(self, data: dict[str, Any], key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
         value = data.get(key)
@@ -439,6 +506,8 @@ def _kind(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, _LongNumber):
+        return f"a number of {value.digits} digits"
     text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
     return text if len(text) <= 40 else text[:37] + "..."
 

@@ -151,6 +151,7 @@ class ClosedLoop:
             ego_pose = _advance(self.ego_pose, ego_speed, since)
         self.road.check(where, "ego.pose", step.ego_pose)
         for i, a in enumerate(step.agents):
+            _poll(cancelled, i)
             self.road.check(f"{where}: agents[{i}] ('{a.id}')", "pose", a.pose)
         if ego_pose is not None:
             ego_lateral = self.road.lateral(ego_pose, ego_lateral)
@@ -166,7 +167,9 @@ class ClosedLoop:
             if camera is None and any(a.pose is not None for a in step.agents):
                 raise StepError(f"{where}: agents with a world pose need the ego's world pose: give ego.pose "
                                 f"({self.road.why_no_pose})")
-            states = [_state_at(a, dt, ego_speed, ego_lateral, camera) for a in step.agents]
+            to_world = None if camera is None else _EgoAxes(EgoPose(*camera))  # once per frame, not per agent
+            states = [_state_at(a, dt, ego_speed, ego_lateral, camera, to_world)
+                      for j, a in enumerate(step.agents) if _poll(cancelled, j)]
             pose = camera if world else None
             out.append(FrameConditions(
                 index=self.frame_index + k, timestamp_s=t, time_of_day=tod, crowdedness=crowd,
@@ -311,6 +314,16 @@ def header_network(header: Scenario) -> RoadNetwork:
     return scenario_network(header)
 
 
+AGENT_POLL = 256  # agents between two looks at a cancel flag in the per-agent loops of `plan`
+
+
+def _poll(cancelled: Callable[[], bool] | None, k: int) -> bool:
+    """Raises PlanningCancelled every AGENT_POLL agents once `cancelled()` is true; True otherwise."""
+    if cancelled is not None and k % AGENT_POLL == AGENT_POLL - 1 and cancelled():
+        raise PlanningCancelled
+    return True
+
+
 def _advance(pose: WorldPose, speed: float, dt: float) -> WorldPose:
     """The pose after dt seconds at constant speed along its heading (climbing as its pitch says)."""
     d = speed * dt
@@ -319,8 +332,16 @@ def _advance(pose: WorldPose, speed: float, dt: float) -> WorldPose:
                      pose.z + d * math.sin(p), h, p)
 
 
+class _EgoAxes:
+    """An EgoPose whose axes are worked out once (`EgoPose.axes` computes them at every call), for
+    `ego_to_world` over every agent of a frame."""
+
+    def __init__(self, pose: EgoPose):
+        self.axes, self.origin = pose.axes, pose.origin
+
+
 def _state_at(a: StepAgent, dt: float, ego_speed: float, ego_lateral: float,
-              camera: WorldPose | None) -> AgentState:
+              camera: WorldPose | None, to_world: "_EgoAxes | None" = None) -> AgentState:
     """The agent after dt seconds at constant speed and heading, seen from the camera at that time."""
     size = tuple(float(v) for v in (a.size_m if a.size_m is not None else DEFAULT_SIZE_M[a.type]))
     if a.pose is not None:  # world form: moved in the world, then seen from the camera
@@ -336,13 +357,20 @@ def _state_at(a: StepAgent, dt: float, ego_speed: float, ego_lateral: float,
     z = a.distance_m + (a.speed_mps * math.cos(a.heading_rad) - ego_speed) * dt
     world = None
     if camera is not None:
-        wx, wy, wz = (float(v) for v in ego_to_world(np.array([x, 0.0, z]), EgoPose(*camera)))
+        wx, wy, wz = (float(v) for v in ego_to_world(np.array([x, 0.0, z]), to_world or _EgoAxes(EgoPose(*camera))))
         world = WorldPose(wx, wy, wz, math.remainder(camera.heading - a.heading_rad, 2 * math.pi), camera.pitch)
     return AgentState(track_id=a.id, type=a.type, x_m=x, z_m=z, lateral_m=x + ego_lateral,
                       speed_mps=a.speed_mps, heading_rad=a.heading_rad, size_m=size, is_background=False, world=world)
 
 
 def _check_step(step: Step, where: str, max_frames: int) -> None:
+    if not isinstance(step, Step):
+        raise StepError(f"{where}: expected a Step, got {type(step).__name__}")
+    if not isinstance(step.timestamps_s, (tuple, list)) or not isinstance(step.agents, (tuple, list)):
+        raise StepError(f"{where}: timestamps_s and agents must be sequences, got {type(step.timestamps_s).__name__} "
+                        f"and {type(step.agents).__name__}")
+    if isinstance(step.num_frames, bool) or not isinstance(step.num_frames, int) or step.num_frames < 0:
+        raise StepError(f"{where}: num_frames must be a whole number >= 0 (0 means 1), got {step.num_frames!r}")
     n = len(step.timestamps_s) or (step.num_frames or 1)
     if n > max_frames:
         raise StepError(f"{where}: asks for {n} frames; this server renders at most {max_frames} per step "
@@ -350,8 +378,8 @@ def _check_step(step: Step, where: str, max_frames: int) -> None:
     _finite(where, "timestamps_s", *step.timestamps_s)
     if step.time_of_day is not None and step.time_of_day not in TIMES_OF_DAY:
         raise StepError(f"{where}: environment.time_of_day must be 'day' or 'night', got '{step.time_of_day}'")
-    if step.crowdedness is not None and not (0.0 <= step.crowdedness <= 1.0):
-        raise StepError(f"{where}: environment.crowdedness must be in 0..1, got {step.crowdedness}")
+    if step.crowdedness is not None and not (_is_finite(step.crowdedness) and 0.0 <= step.crowdedness <= 1.0):
+        raise StepError(f"{where}: environment.crowdedness must be a number in 0..1, got {step.crowdedness!r}")
     if step.ego_speed_mps is not None and not (_is_finite(step.ego_speed_mps) and step.ego_speed_mps >= 0):
         raise StepError(f"{where}: ego.speed_mps must be a finite number >= 0, got {step.ego_speed_mps}")
     _finite(where, "ego.lateral_m", *([step.ego_lateral_m] if step.ego_lateral_m is not None else []))
@@ -362,8 +390,10 @@ def _check_step(step: Step, where: str, max_frames: int) -> None:
     seen: set[str] = set()
     for i, a in enumerate(step.agents):
         at = f"{where}: agents[{i}]"
-        if not a.id:
-            raise StepError(f"{at}: id is empty; give every agent a stable id")
+        if not isinstance(a, StepAgent):
+            raise StepError(f"{at}: expected a StepAgent, got {type(a).__name__}")
+        if not isinstance(a.id, str) or not a.id:
+            raise StepError(f"{at}: id must be non-empty text, got {a.id!r:.40}; give every agent a stable id")
         if len(a.id) > MAX_AGENT_ID_CHARS or not a.id.isprintable():
             raise StepError(f"{at}: id must be printable text of at most {MAX_AGENT_ID_CHARS} characters, "
                             f"got {a.id[:40]!r}{'...' if len(a.id) > 40 else ''} ({len(a.id)} characters)")
@@ -386,8 +416,55 @@ def _check_step(step: Step, where: str, max_frames: int) -> None:
         _finite(at, "speed_mps / heading_rad", a.speed_mps, a.heading_rad)
         if a.speed_mps < 0:
             raise StepError(f"{at} ('{a.id}'): speed_mps must be >= 0 (turn its heading by pi to drive backwards)")
-        if a.size_m is not None and not (len(a.size_m) == 3 and all(_is_finite(v) and v > 0 for v in a.size_m)):
+        if a.size_m is not None and not (isinstance(a.size_m, (tuple, list)) and len(a.size_m) == 3
+                                         and all(_is_finite(v) and v > 0 for v in a.size_m)):
             raise StepError(f"{at} ('{a.id}'): size_m must be three numbers > 0 (length, width, height)")
+
+
+def check_conditions(fc: FrameConditions, where: str) -> None:
+    """A StepError naming the field when a frame's conditions, given directly rather than planned from a
+    step (`VideoPipeline.session(...).step([FrameConditions, ...])`), hold a value the scenario format does
+    not allow: a time of day other than day / night, crowdedness outside 0..1, any number that is not
+    finite (NaN would silently condition the networks on nothing), an unknown box type."""
+    if fc.time_of_day not in TIMES_OF_DAY:
+        raise StepError(f"{where}: time_of_day must be 'day' or 'night', got {fc.time_of_day!r}")
+    if not (_is_number(fc.crowdedness) and 0.0 <= fc.crowdedness <= 1.0):
+        raise StepError(f"{where}: crowdedness must be a number in 0..1 (the scenario format's "
+                        f"environment.crowdedness), got {fc.crowdedness!r}")
+    _numbers(where, "timestamp_s", fc.timestamp_s)
+    if not (isinstance(fc.width, int) and isinstance(fc.height, int) and fc.width > 0 and fc.height > 0):
+        raise StepError(f"{where}: width and height must be whole numbers > 0, got {fc.width!r} x {fc.height!r}")
+    for k, b in enumerate(fc.boxes):
+        at = f"{where}: boxes[{k}]"
+        if b.type not in AGENT_TYPES:
+            raise StepError(f"{at}: type must be one of {', '.join(AGENT_TYPES)}, got {b.type!r}")
+        for name in ("bbox_xyxy", "location_m", "size_m"):
+            _numbers(at, name, *getattr(b, name))
+        _numbers(at, "truncation / occlusion / rotation_y / distance_m", b.truncation, b.occlusion, b.rotation_y,
+                 b.distance_m)
+        if not (0.0 <= b.truncation <= 1.0 and 0.0 <= b.occlusion <= 1.0):
+            raise StepError(f"{at}: truncation and occlusion must be in 0..1, got {b.truncation}, {b.occlusion}")
+        if b.world_pose is not None:
+            _numbers(at, "world_pose", *b.world_pose)
+    if fc.ego_pose is not None:
+        _numbers(where, "ego_pose", *fc.ego_pose)
+    road = fc.road
+    if road is not None:
+        if isinstance(road.lanes, bool) or not isinstance(road.lanes, int) or road.lanes < 1:
+            raise StepError(f"{where}: road.lanes must be a whole number >= 1, got {road.lanes!r}")
+        _numbers(where, "road.lane_width_m / ego_lateral_m / ego_speed_mps / ego_travel_m", road.lane_width_m,
+                 road.ego_lateral_m, road.ego_speed_mps, road.ego_travel_m)
+        if road.ego_pose is not None:
+            _numbers(where, "road.ego_pose", *road.ego_pose)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _numbers(where: str, name: str, *values: Any) -> None:
+    if not all(_is_number(v) for v in values):
+        raise StepError(f"{where}: {name} must be finite numbers, got {list(values)}")
 
 
 def _check_pose(where: str, key: str, pose: Any) -> None:
@@ -402,7 +479,7 @@ MAX_MAGNITUDE = 1e6  # metres, seconds, m/s: anything larger is a unit mistake, 
 
 
 def _is_finite(v: float) -> bool:
-    return isinstance(v, (int, float)) and math.isfinite(v) and abs(v) <= MAX_MAGNITUDE
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= MAX_MAGNITUDE
 
 
 def _finite(where: str, name: str, *values: float) -> None:

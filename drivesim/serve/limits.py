@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from drivesim.scenario.format import Scenario
+from drivesim.scenario.step_limits import MAX_AGENTS_PER_STEP
 
 
 @dataclass(frozen=True)
@@ -20,10 +21,8 @@ class Limits:
     max_duration_s: float = 600.0  # a scenario's duration_s
     max_pixels: int = 1024 * 512  # camera width * height (the paper's top resolution)
     max_frames_per_step: int = 64  # frames one session step may ask for
-    # Agents one session step may send. Occlusion is n log n for scattered boxes but grows with the
-    # square of the boxes piled on one spot (500 on one spot: seconds per frame); a real scene has
-    # a few dozen in view.
-    max_agents_per_step: int = 500
+    # Agents one session step may send (the same default as a trajectory line's, step_limits.py).
+    max_agents_per_step: int = MAX_AGENTS_PER_STEP
     max_message_bytes: int = 64 * 1024 * 1024  # one frame at 1024x512 RAW is 1.5 MiB
     max_filename_chars: int = 1024  # a request's `filename`, copied into every issue it reports
 
