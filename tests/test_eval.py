@@ -21,7 +21,8 @@ from drivesim.eval.adherence import box_adherence, box_masks, luminance_ratio, m
 from drivesim.eval.frechet import (FeatureNetConfig, VideoFeatureNet, frechet_distance, load_feature_net,
                                    save_feature_net, sqrtm_psd, video_features, video_windows)
 from drivesim.eval.report import run_eval
-from drivesim.eval.scenarios import held_out_scenarios, with_time_of_day, without_named_agents
+from drivesim.eval.scenarios import held_out_scenarios, without_named_agents
+from drivesim.scenario.variants import with_time_of_day
 from drivesim.eval.settings import EvalSettings
 from drivesim.eval.temporal import warp_error
 from drivesim.scenario.engine import ScenarioEngine

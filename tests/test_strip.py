@@ -115,3 +115,23 @@ def test_cli_strip_lanes_draws_the_lane_lines_of_the_scenario_that_made_the_fram
     scenario.unlink()
     assert main(["strip", str(out), "-o", str(drawn), "--lanes"]) == 1
     assert "not found" in capsys.readouterr().err
+
+
+def test_generate_time_of_day_makes_the_night_of_a_scenario_and_records_it(tmp_path, capsys):
+    from drivesim.cli import main
+
+    scenario = tmp_path / "curve.yaml"
+    scenario.write_text(CURVE)
+    lum = {}
+    for tod in ("day", "night"):
+        out = tmp_path / tod
+        assert main(["generate", str(scenario), "-o", str(out), "--source", "render", "-q", "--time-of-day", tod]) == 0
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["scenario"]["time_of_day"] == tod
+        assert json.loads((out / "labels.jsonl").read_text().splitlines()[0])["environment"]["time_of_day"] == tod
+        lum[tod] = cv2.imread(str(out / "frames" / "000000.png")).mean()
+        assert main(["strip", str(out), "-o", str(tmp_path / f"{tod}.png"), "--lanes", "--count", "1"]) == 0
+    assert lum["night"] < 0.6 * lum["day"]
+    assert main(["generate", str(scenario), "-o", str(tmp_path / "x"), "--source", "render", "--time-of-day",
+                 "night", "--trajectory", str(scenario)]) == 1
+    assert "--time-of-day" in capsys.readouterr().err

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from drivesim.cli.args import (CHECKPOINT_HELP, PRECISION_HELP, TRAJECTORY_HELP, Subparsers, add_command,
-                               add_student_flag, positive_int, seed)
+from drivesim.cli.args import (CHECKPOINT_HELP, PRECISION_HELP, Subparsers, add_command, add_student_flag,
+                               add_trajectory_args, positive_int, seed)
 from drivesim.errors import DrivesimError
 
 
@@ -18,9 +18,12 @@ def register(sub: Subparsers) -> None:
                     "  drivesim generate header.yaml --trajectory drive.jsonl -o out/drive")
     p.add_argument("file", metavar="SCENARIO", help="scenario YAML or OpenSCENARIO .xosc file")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (written atomically)")
-    p.add_argument("--trajectory", metavar="FILE.jsonl", help=TRAJECTORY_HELP)
+    add_trajectory_args(p)
     p.add_argument("--checkpoint", default=None, metavar="BUNDLE", help=CHECKPOINT_HELP)
     p.add_argument("--seed", type=seed, default=None, help="override the scenario's seed (traffic and noise)")
+    p.add_argument("--time-of-day", choices=("day", "night"), default=None,
+                   help="the scenario at this time of day throughout (its time-of-day events dropped; the manifest "
+                        "records it); road, agents and seed unchanged")
     p.add_argument("--steps", type=int, default=None, help="sampling steps per clip (default: the bundle's)")
     p.add_argument("--sr-steps", type=int, default=None, help="upsampler sampling steps (default: --steps)")
     p.add_argument("--interpolation-steps", type=positive_int, default=None, metavar="N",
@@ -59,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
                               super_resolution=False if args.no_sr else (True if args.sr else None),
                               device=args.device, compile=args.compile, progress=not args.quiet,
                               precision=args.precision, student=args.student)
+    if args.time_of_day and args.trajectory:
+        raise DrivesimError("--time-of-day changes a scenario file; with --trajectory, set time_of_day in the header")
     if args.osi and args.trajectory:
         raise DrivesimError("--osi writes a scenario file's ground truth; it does not apply to --trajectory")
     checkpoint = None if args.source == "render" else resolve_checkpoint(args.checkpoint)  # render reads no bundle
@@ -66,9 +71,10 @@ def run(args: argparse.Namespace) -> int:
         from drivesim.bridges.replay import generate_trajectory_folder
 
         manifest = generate_trajectory_folder(Path(args.file), Path(args.trajectory), Path(args.output), checkpoint,
-                                              options, args.source)
+                                              options, args.source, max_agents_per_line=args.max_agents_per_line)
     else:
-        manifest = generate_folder(Path(args.file), Path(args.output), checkpoint, options, args.source, osi=args.osi)
+        manifest = generate_folder(Path(args.file), Path(args.output), checkpoint, options, args.source, osi=args.osi,
+                                   time_of_day=args.time_of_day)
     print(f"wrote {manifest['frames']} frames ({manifest['width']}x{manifest['height']} at {manifest['fps']:g} fps) "
           f"to {args.output} in {manifest['timings_s']['total']:.1f} s")
     return 0

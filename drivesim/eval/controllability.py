@@ -49,9 +49,10 @@ from drivesim.eval.lane_segmenter import SegmenterPlan, trained_segmenter
 from drivesim.eval.road_adherence import (TOLERANCE_PX, RoadRun, format_road_adherence, road_summary,
                                           validation_scores, write_road_samples)
 from drivesim.eval.scenarios import (ROAD_TYPES, ROAD_TYPES_RULE, SPLITS, controllability_scenarios, generate_video,
-                                     road_types, with_time_of_day)
+                                     road_types)
 from drivesim.eval.tables import format_number, markdown_table, verdict
 from drivesim.scenario.labels import FrameConditions
+from drivesim.scenario.variants import with_time_of_day
 
 __all__ = ["TARGETS", "Detections", "detect_video", "render_video", "ControlRun", "summarise",
            "controllability_section", "format_controllability", "DETECTOR_FILE", "PANACEA_SEED_OFFSET"]

@@ -25,8 +25,8 @@ from drivesim.eval.frechet import VideoFeatureNet, frechet_distance, video_featu
 from drivesim.eval.pictures import TILE_WIDTH, strip, tile
 from drivesim.output.files import write_png
 from drivesim.eval.real import RealClips, real_clips, real_windows, spread
-from drivesim.eval.scenarios import (GeneratedVideo, generate_video, held_out_scenarios, with_time_of_day,
-                                     without_named_agents)
+from drivesim.eval.scenarios import GeneratedVideo, generate_video, held_out_scenarios, without_named_agents
+from drivesim.scenario.variants import with_time_of_day
 from drivesim.eval.settings import EvalSettings
 from drivesim.eval.tables import markdown_table, verdict
 from drivesim.eval.temporal import warp_error

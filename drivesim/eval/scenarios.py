@@ -28,7 +28,7 @@ from drivesim.scenario.format import Scenario
 from drivesim.scenario.labels import FrameConditions
 
 __all__ = ["HELD_OUT", "CONTROLLABILITY", "CONTROLLABILITY_TEST", "SPLITS", "ROAD_TYPES", "ROAD_TYPES_RULE",
-           "JUNCTION_ROAD", "road_types", "split_by_road", "held_out_scenarios", "controllability_scenarios", "with_time_of_day",
+           "JUNCTION_ROAD", "road_types", "split_by_road", "held_out_scenarios", "controllability_scenarios",
            "without_named_agents", "GeneratedVideo", "generate_video"]
 
 # The road types the controllability section reports rows for. A scenario carries every tag that applies
@@ -343,18 +343,6 @@ def split_by_road(table: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]]
     """A split's scenarios on version 1's straight road, and the others (curves, junctions, oncoming)."""
     straight = [d for d in table if road_types(d) == ("straight",)]
     return straight, [d for d in table if road_types(d) != ("straight",)]
-
-
-def with_time_of_day(scenario: Scenario, time_of_day: str) -> Scenario:
-    """The same scenario at `time_of_day` throughout (time-of-day events dropped)."""
-    data = scenario.model_dump(mode="json")
-    env = data["environment"]
-    env["time_of_day"] = time_of_day
-    env["events"] = [e for e in env["events"] if e.get("crowdedness") is not None]
-    for event in env["events"]:
-        event["time_of_day"] = None
-    data["name"] = f"{scenario.name}_{time_of_day}"
-    return Scenario.model_validate(data)
 
 
 def without_named_agents(scenario: Scenario) -> Scenario:

@@ -37,6 +37,7 @@ import numpy as np
 
 from drivesim.errors import DrivesimError
 from drivesim.draw.overlay import draw_boxes, draw_lane_lines
+from drivesim.scenario.variants import with_time_of_day
 
 __all__ = ["OutputFolder", "VideoWriter", "check_output_folder", "file_sha256", "generate_folder", "generated_scenario",
            "MANIFEST"]
@@ -218,9 +219,10 @@ def road_record(scenario: Any, source: str) -> dict[str, Any]:
 
 
 def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, options: Any,
-                    source: str = "diffusion", osi: bool = False) -> dict[str, Any]:
+                    source: str = "diffusion", osi: bool = False, time_of_day: str | None = None) -> dict[str, Any]:
     """`drivesim generate`: stream the scenario's frames into OUT; returns the manifest.
     source "diffusion": the bundle's Video LDM; "render": the procedural renderer (no bundle read).
+    time_of_day: the scenario at this time of day throughout (`with_time_of_day`), recorded in the manifest.
     osi: also OUT/ground_truth.osi, every frame's world as an OSI GroundTruth trace (drivesim/standards/osi.py)."""
     import torch
     from tqdm.auto import tqdm
@@ -240,6 +242,8 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, opt
     from drivesim.scenario.lane_frames import ScenarioLanes
 
     scenario = read_scenario(Path(scenario_path))  # a path, never YAML text
+    if time_of_day is not None:
+        scenario = with_time_of_day(scenario, time_of_day)
     check_output_folder(Path(out))  # fail before the slow part
     road = road_record(scenario, source)
     if "warning" in road:
@@ -267,7 +271,8 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, opt
         if trace is not None:
             trace.close()
         common = {
-            "scenario": {"name": scenario.name, "path": str(scenario_path), "sha256": file_sha256(Path(scenario_path))},
+            "scenario": {"name": scenario.name, "path": str(scenario_path), "sha256": file_sha256(Path(scenario_path)),
+                         **({"time_of_day": time_of_day} if time_of_day is not None else {})},
             "source": source,
             "frames": folder.frames_written, "fps": scenario.fps, "width": cam.width, "height": cam.height,
             "video_codec": folder.video_codec, "road": road,
@@ -309,7 +314,10 @@ def generated_scenario(out: Path) -> tuple[Any, int | None]:
     if file_sha256(path) != record.get("sha256"):
         raise DrivesimError(f"{out}: {path} has changed since it generated these frames (sha256 differs); "
                             f"generate {out} again")
-    return read_scenario(path), seed
+    scenario = read_scenario(path)
+    if record.get("time_of_day") is not None:
+        scenario = with_time_of_day(scenario, record["time_of_day"])
+    return scenario, seed
 
 
 def model_manifest(pipeline: Any, bundle: Any, checkpoint: Path, scenario: Any) -> dict[str, Any]:
