@@ -6,6 +6,7 @@ pipeline underneath, every scenario form, streaming, callbacks, progress setting
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -170,6 +171,42 @@ def test_a_sessions_seed_is_checked_like_the_option(pipe, seed, message):
     # "x" and nan were a ValueError, {} a TypeError; -1 and 1.5 were taken
     with pytest.raises(DrivesimError, match=re.escape(message)):
         pipe.session(HEADER, seed=seed)
+
+
+def _box_step(change):
+    """A session step of the plan's first frame with a box, `change(frame, box)` applied to it."""
+    plan = list(ScenarioEngine(parse_scenario(TEXT)).frames())
+    fc = next(dataclasses.replace(fc, index=0, timestamp_s=0.0) for fc in plan if fc.boxes)
+    return dataclasses.replace(fc, **change(fc, fc.boxes[0]))
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda fc, b: {"boxes": ("car",)}, "boxes[0] must be a Box (drivesim.scenario.labels.Box), got str"),
+    (lambda fc, b: {"boxes": (None,)}, "boxes[0] must be a Box"),
+    (lambda fc, b: {"boxes": b.to_json()}, "boxes must be a tuple or list of Box, got dict"),
+    (lambda fc, b: {"boxes": None}, "boxes must be a tuple or list of Box, got NoneType"),
+    (lambda fc, b: {"boxes": (dataclasses.replace(b, bbox_xyxy=(1.0, 2.0)),)}, "bbox_xyxy must be 4 numbers"),
+    (lambda fc, b: {"boxes": (dataclasses.replace(b, size_m=None),)}, "size_m must be 3 numbers"),
+    (lambda fc, b: {"boxes": (dataclasses.replace(b, size_m=(-1.0, 1.0, 1.0)),)}, "size_m must be three numbers > 0"),
+    (lambda fc, b: {"boxes": (dataclasses.replace(b, track_id=5),)}, "track_id must be non-empty text"),
+    (lambda fc, b: {"boxes": (dataclasses.replace(b, world_pose=(1.0, 2.0, 3.0)),)},
+     "world_pose must be {x, y, z, heading[, pitch]} (or a WorldPose)"),
+    (lambda fc, b: {"boxes": (dataclasses.replace(b, location_m=(1e300, 0.0, 5.0)),)},
+     "location_m must be finite numbers of magnitude <= 1e+06"),
+    (lambda fc, b: {"ego_pose": (1.0, 2.0)}, "ego_pose must be {x, y, z, heading[, pitch]} (or a WorldPose)"),
+    (lambda fc, b: {"road": "x"}, "road must be a RoadState or None, got str"),
+    (lambda fc, b: {"road": dataclasses.replace(fc.road, lanes=10**9)}, "road.lanes must be a whole number in 1..8"),
+    (lambda fc, b: {"road": dataclasses.replace(fc.road, lane_width_m=50.0)}, "road.lane_width_m must be in (1, 10] m"),
+    (lambda fc, b: {"index": "a"}, "index must be a whole number"),
+], ids=["str_box", "none_box", "dict_boxes", "none_boxes", "bbox_2", "size_none", "size_negative", "track_id",
+        "world_pose", "location_1e300", "ego_pose", "road_str", "lanes_1e9", "lane_width_50", "index"])
+def test_a_sessions_frames_of_the_wrong_shape_are_refused_naming_the_field(pipe, change, message):
+    # a non-box in boxes, None for boxes or a 2-number bbox were raw AttributeError / TypeError / ValueError;
+    # road.lanes 1e9 filled gigabytes before an OpenCV error; a negative size or a tuple for a pose was taken
+    session = pipe.session(HEADER, seed=1)
+    with pytest.raises(DrivesimError, match=re.escape(message)):
+        session.step([_box_step(change)])
+    assert len(session.step([_box_step(lambda fc, b: {})])) == 1  # the refused step changed nothing
 
 
 def test_progress_bar_config_takes_only_true_or_false(pipe):

@@ -37,8 +37,8 @@ from drivesim.road import Projector, RoadNetwork, WorldPose
 from drivesim.scenario.boxes import PlanningCancelled, label_boxes
 from drivesim.scenario.camera import EgoPose, PinholeCamera, ego_to_world
 from drivesim.scenario.ego_frame import relative_yaw, world_to_ego_arrays
-from drivesim.scenario.format import AGENT_TYPES, DEFAULT_SIZE_M, Scenario
-from drivesim.scenario.labels import AgentState, FrameConditions, RoadState
+from drivesim.scenario.format import AGENT_TYPES, DEFAULT_SIZE_M, Road, Scenario
+from drivesim.scenario.labels import AgentState, Box, FrameConditions, RoadState
 
 TIMES_OF_DAY = ("day", "night")
 MAX_AGENT_ID_CHARS = 128  # ids become track ids in every label file: short, printable text
@@ -425,46 +425,98 @@ def check_conditions(fc: FrameConditions, where: str) -> None:
     """A StepError naming the field when a frame's conditions, given directly rather than planned from a
     step (`VideoPipeline.session(...).step([FrameConditions, ...])`), hold a value the scenario format does
     not allow: a time of day other than day / night, crowdedness outside 0..1, any number that is not
-    finite (NaN would silently condition the networks on nothing), an unknown box type."""
+    finite (NaN would silently condition the networks on nothing) or beyond MAX_MAGNITUDE, an unknown box
+    type, a field of the wrong type or length (a str among the boxes, a 2-number bbox), a road outside the
+    format's ranges (road.lanes 1e9 filled gigabytes drawing the lane lines)."""
     if fc.time_of_day not in TIMES_OF_DAY:
         raise StepError(f"{where}: time_of_day must be 'day' or 'night', got {fc.time_of_day!r}")
     if not (_is_number(fc.crowdedness) and 0.0 <= fc.crowdedness <= 1.0):
         raise StepError(f"{where}: crowdedness must be a number in 0..1 (the scenario format's "
                         f"environment.crowdedness), got {fc.crowdedness!r}")
-    _numbers(where, "timestamp_s", fc.timestamp_s)
-    if not (isinstance(fc.width, int) and isinstance(fc.height, int) and fc.width > 0 and fc.height > 0):
+    if not _is_whole(fc.index) or fc.index < 0:
+        raise StepError(f"{where}: index must be a whole number >= 0, got {fc.index!r:.40}")
+    _finite(where, "timestamp_s", fc.timestamp_s)
+    if not (_is_whole(fc.width) and _is_whole(fc.height) and fc.width > 0 and fc.height > 0):
         raise StepError(f"{where}: width and height must be whole numbers > 0, got {fc.width!r} x {fc.height!r}")
+    if not isinstance(fc.boxes, (tuple, list)):
+        raise StepError(f"{where}: boxes must be a tuple or list of Box, got {type(fc.boxes).__name__}")
     for k, b in enumerate(fc.boxes):
-        at = f"{where}: boxes[{k}]"
-        if b.type not in AGENT_TYPES:
-            raise StepError(f"{at}: type must be one of {', '.join(AGENT_TYPES)}, got {b.type!r}")
-        for name in ("bbox_xyxy", "location_m", "size_m"):
-            _numbers(at, name, *getattr(b, name))
-        _numbers(at, "truncation / occlusion / rotation_y / distance_m", b.truncation, b.occlusion, b.rotation_y,
-                 b.distance_m)
-        if not (0.0 <= b.truncation <= 1.0 and 0.0 <= b.occlusion <= 1.0):
-            raise StepError(f"{at}: truncation and occlusion must be in 0..1, got {b.truncation}, {b.occlusion}")
-        if b.world_pose is not None:
-            _numbers(at, "world_pose", *b.world_pose)
+        _check_box(f"{where}: boxes[{k}]", b)
     if fc.ego_pose is not None:
-        _numbers(where, "ego_pose", *fc.ego_pose)
-    road = fc.road
-    if road is not None:
-        if isinstance(road.lanes, bool) or not isinstance(road.lanes, int) or road.lanes < 1:
-            raise StepError(f"{where}: road.lanes must be a whole number >= 1, got {road.lanes!r}")
-        _numbers(where, "road.lane_width_m / ego_lateral_m / ego_speed_mps / ego_travel_m", road.lane_width_m,
-                 road.ego_lateral_m, road.ego_speed_mps, road.ego_travel_m)
-        if road.ego_pose is not None:
-            _numbers(where, "road.ego_pose", *road.ego_pose)
+        _planned_pose(where, "ego_pose", fc.ego_pose)
+    if fc.road is not None:
+        _check_road(where, fc.road)
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+_BOX_VECTORS = (("bbox_xyxy", 4), ("location_m", 3), ("size_m", 3))  # a Box's tuples and their lengths
+
+
+def _check_box(at: str, b: Any) -> None:
+    if not isinstance(b, Box):
+        raise StepError(f"{at} must be a Box (drivesim.scenario.labels.Box), got {type(b).__name__}")
+    if not isinstance(b.track_id, str) or not b.track_id:
+        raise StepError(f"{at}: track_id must be non-empty text, got {b.track_id!r:.40}")
+    if b.type not in AGENT_TYPES:
+        raise StepError(f"{at}: type must be one of {', '.join(AGENT_TYPES)}, got {b.type!r:.40}")
+    for name, n in _BOX_VECTORS:
+        value = getattr(b, name)
+        if not isinstance(value, (tuple, list)) or len(value) != n:
+            raise StepError(f"{at}: {name} must be {n} numbers, got {value!r:.80}")
+        _finite(at, name, *value)
+    if not all(v > 0 for v in b.size_m):
+        raise StepError(f"{at}: size_m must be three numbers > 0 (length, width, height), got {list(b.size_m)}")
+    _finite(at, "truncation / occlusion / rotation_y / distance_m", b.truncation, b.occlusion, b.rotation_y,
+            b.distance_m)
+    if not (0.0 <= b.truncation <= 1.0 and 0.0 <= b.occlusion <= 1.0):
+        raise StepError(f"{at}: truncation and occlusion must be in 0..1, got {b.truncation}, {b.occlusion}")
+    if b.world_pose is not None:
+        _planned_pose(at, "world_pose", b.world_pose)
+
+
+def _check_road(where: str, road: Any) -> None:
+    """The road of a frame's conditions within the scenario format's road ranges (its lanes are drawn)."""
+    if not isinstance(road, RoadState):
+        raise StepError(f"{where}: road must be a RoadState or None, got {type(road).__name__}")
+    lanes, width = _format_range("lanes"), _format_range("lane_width_m")
+    if not _is_whole(road.lanes) or not lanes[0] <= road.lanes <= lanes[1]:
+        raise StepError(f"{where}: road.lanes must be a whole number in {lanes[0]}..{lanes[1]} (the scenario "
+                        f"format's road.lanes), got {road.lanes!r:.40}")
+    # finite, not capped: a long session's travel passes any cap on one step's numbers
+    _numbers(where, "road.lane_width_m / ego_lateral_m / ego_speed_mps / ego_travel_m", road.lane_width_m,
+             road.ego_lateral_m, road.ego_speed_mps, road.ego_travel_m)
+    if not width[0] < road.lane_width_m <= width[1]:
+        raise StepError(f"{where}: road.lane_width_m must be in ({width[0]:g}, {width[1]:g}] m (the scenario "
+                        f"format's road.lane_width_m), got {road.lane_width_m!r}")
+    if road.ego_pose is not None:
+        _planned_pose(where, "road.ego_pose", road.ego_pose)
+
+
+def _format_range(key: str) -> tuple[float, float]:
+    """(lower, upper) bound of the scenario format's road key, read from format.Road: one source of truth."""
+    metadata = Road.model_fields[key].metadata
+    low = next(getattr(m, a) for m in metadata for a in ("ge", "gt") if getattr(m, a, None) is not None)
+    high = next(m.le for m in metadata if getattr(m, "le", None) is not None)
+    return low, high
+
+
+def _planned_pose(where: str, key: str, pose: Any) -> None:
+    # finite, not capped: a planned frame's poses are in the map's frame, whose coordinates may be large
+    if not isinstance(pose, WorldPose):
+        raise StepError(f"{where}: {key} must be {{x, y, z, heading[, pitch]}} (or a WorldPose), got {pose!r:.80}")
+    _numbers(where, key, *pose)
 
 
 def _numbers(where: str, name: str, *values: Any) -> None:
     if not all(_is_number(v) for v in values):
         raise StepError(f"{where}: {name} must be finite numbers, got {list(values)}")
+
+
+def _is_whole(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _check_pose(where: str, key: str, pose: Any) -> None:
