@@ -59,5 +59,5 @@ step upsampler-temporal "$OUT.upsampler" drivesim train upsampler --phase tempor
 drivesim bundle merge "$OUT" --from "$OUT.upsampler" --part upsampler
 # Sampling defaults chosen from `drivesim eval` (checkpoints/default/README.md).
 drivesim bundle set "$OUT" upsampler_diffusion.num_inference_steps="${SR_STEPS:-2}" \
-    diffusion.guidance_scale="${GUIDANCE:-2.0}"
+    diffusion.guidance_scale="${GUIDANCE:-2.0}" diffusion.interpolation_steps="${INTERP_STEPS:-4}"
 drivesim info "$OUT"
