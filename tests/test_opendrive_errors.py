@@ -10,7 +10,7 @@ import pytest
 from test_opendrive_fixtures import ONE_LANE_EACH_WAY, line, line_of, road, write_xodr
 
 from drivesim.errors import DrivesimError, ScenarioError
-from drivesim.standards.opendrive import read_network
+from drivesim.standards.opendrive import read_network, read_opendrive
 from drivesim.standards.openscenario import xmltree
 
 ARC = '<geometry s="0" x="0" y="0" hdg="0" length="50"><arc curvature="0.01"/></geometry>'
@@ -138,6 +138,83 @@ def test_entity_expansion_and_external_entities_are_refused(tmp_path):
         with pytest.raises(ScenarioError, match="DOCTYPE") as err:
             read_network(path)
         assert "root:" not in str(err.value) and str(path) in str(err.value)
+
+
+def _dense_road(i: int, roads: int) -> str:
+    """Road `i` of a chain as map exporters write them: 4 geometries, 5 elevation records, 2 lane sections of
+    3 + 3 lanes (links, width, road mark, speed), numbers with all their digits."""
+    def f(x: float) -> str:
+        return repr(float(x))
+
+    geometries = "".join(f'''
+            <geometry s="{f(k * 25)}" x="{f(i * 100 + k * 25 + 1.23456789e-9)}" y="{f(0)}" hdg="{f(0)}"
+                      length="{f(25)}">
+                <line/>
+            </geometry>''' for k in range(4))
+    elevation = "".join(f'''
+            <elevation s="{f(k * 20)}" a="{f(0.1234567890123 * k)}" b="{f(1.234567e-4)}" c="0.0" d="0.0"/>'''
+                        for k in range(5))
+
+    def lanes(sign: int) -> str:
+        return "".join(f'''
+                    <lane id="{sign * j}" type="driving" level="false">
+                        <link><predecessor id="{sign * j}"/><successor id="{sign * j}"/></link>
+                        <width sOffset="0.0" a="{f(3.5)}" b="0.0" c="0.0" d="0.0"/>
+                        <roadMark sOffset="0.0" type="broken" weight="standard" color="standard" width="0.15"
+                                  laneChange="both"/>
+                        <speed sOffset="0.0" max="{f(27.7777)}" unit="m/s"/>
+                    </lane>''' for j in range(1, 4))
+    sections = "".join(f'''
+            <laneSection s="{f(k * 50)}">
+                <left>{lanes(1)}
+                </left>
+                <center>
+                    <lane id="0" type="none" level="false">
+                        <roadMark sOffset="0.0" type="solid" weight="standard" color="standard" width="0.12"/>
+                    </lane>
+                </center>
+                <right>{lanes(-1)}
+                </right>
+            </laneSection>''' for k in range(2))
+    link = (f'<predecessor elementType="road" elementId="{i - 1}" contactPoint="end"/>' if i > 0 else "") + \
+        (f'<successor elementType="road" elementId="{i + 1}" contactPoint="start"/>' if i < roads - 1 else "")
+    return f'''
+    <road name="road {i}" length="{f(100)}" id="{i}" junction="-1" rule="RHT">
+        <link>{link}</link>
+        <type s="0.0" type="motorway"><speed max="130" unit="km/h"/></type>
+        <planView>{geometries}
+        </planView>
+        <elevationProfile>{elevation}
+        </elevationProfile>
+        <lanes>{sections}
+        </lanes>
+    </road>'''
+
+
+def test_a_dense_map_as_large_as_a_file_may_be_fits_the_xml_budget(tmp_path):
+    # the budget bounds what a tree holds in memory (xmltree.MAX_XML_COST): a real map of the file cap
+    # (~505,000 units; generated, 15.9 MiB read in 2.5 s) still loads, with room for a scenario and catalogs
+    text = ('<?xml version="1.0" encoding="UTF-8"?>\n<OpenDRIVE>\n    <header revMajor="1" revMinor="6"/>'
+            + "".join(_dense_road(i, 40) for i in range(40)) + "\n</OpenDRIVE>\n")
+    path = tmp_path / "dense.xodr"
+    path.write_text(text)
+    assert len(read_opendrive(path).network.roads) == 40
+    budget = xmltree.XmlBudget(limit=float("inf"))
+    xmltree.parse_xml(text.encode(), str(path), budget)
+    at_the_cap = budget.spent / len(text) * xmltree.MAX_XML_BYTES
+    assert 0.5 * xmltree.MAX_XML_COST < at_the_cap < 0.8 * xmltree.MAX_XML_COST, at_the_cap
+
+
+def test_a_map_over_the_xml_budget_is_refused_naming_the_file(tmp_path, monkeypatch):
+    path = write_xodr(tmp_path, road("1", 50.0, ARC))
+    monkeypatch.setattr(xmltree, "MAX_XML_COST", 10)
+    with pytest.raises(ScenarioError) as err:
+        read_network(path)
+    text = str(err.value)
+    assert err.value.issues[0].file == str(path) and text.startswith(f"{path}:"), text
+    for words in ("this file would hold more than 10 element units", "an attribute 0.3",
+                  "cut the road network to the roads the scenario drives on"):
+        assert words in text, text
 
 
 def test_oversized_and_deep_files_are_refused(tmp_path, monkeypatch):

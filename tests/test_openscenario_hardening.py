@@ -23,6 +23,7 @@ from drivesim.standards.openscenario.params import MAX_EXPRESSION_DEPTH
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "scenarios" / "openscenario"
 CUT_IN = (EXAMPLES / "cut_in.xosc").read_text()
+HEADER = CUT_IN[CUT_IN.index("<FileHeader"):CUT_IN.index("/>", CUT_IN.index("<FileHeader")) + 2]
 
 
 def _examples(tmp_path: Path) -> Path:
@@ -233,14 +234,131 @@ def test_catalogs_read_in_all_are_capped(tmp_path, monkeypatch):
     _refused(_cut_in(tmp_path), "exceed 3000 bytes", "vehicles.xosc", line_of="<CatalogReference")
 
 
-def test_a_file_of_millions_of_tiny_elements_is_refused_at_the_element_cap(tmp_path, monkeypatch):
+def test_a_file_of_millions_of_tiny_elements_is_refused_at_the_budget(tmp_path, monkeypatch):
     from drivesim.standards.openscenario import xmltree
 
-    monkeypatch.setattr(xmltree, "MAX_XML_ELEMENTS", 5000)  # the example has ~90 elements
-    header = CUT_IN[CUT_IN.index("<FileHeader"):CUT_IN.index("/>", CUT_IN.index("<FileHeader")) + 2]
-    path = _cut_in(tmp_path, (header, header[:-2] + ">" + "<a/>" * 6000 + "</FileHeader>"))
-    _refused(path, "more than 5000 elements", line_of="<FileHeader")
+    monkeypatch.setattr(xmltree, "MAX_XML_COST", 5000)  # the example, its catalog and its road cost ~370
+    path = _cut_in(tmp_path, (HEADER, HEADER[:-2] + ">" + "<a/>" * 6000 + "</FileHeader>"))
+    error = _refused(path, "more than 5000 element units", "bad.xosc", "remove what the scenario does not use",
+                     line_of="<FileHeader")
+    assert error.issues[0].key_path == "a"
     assert xmltree.Element.__slots__  # no __dict__ per element: a tree of a large map stays small
+
+
+@pytest.mark.parametrize("padding", [
+    ("/><a " + " ".join(f'a{i}=""' for i in range(900))) * 20 + "/></FileHeader",  # 20 elements of 900 attributes
+    'comment="' + "x" * 400_000 + '"/',  # one long text: up to 4 bytes a character in memory
+    '><a b="1" c="2" d="3" e="4" f="5" g="6" h="7" k="8"/' * 2000 + "></FileHeader",  # 2,000 elements
+], ids=["attributes", "text", "elements-with-attributes"])
+def test_attributes_and_their_text_count_against_the_budget(tmp_path, monkeypatch, padding):
+    from drivesim.standards.openscenario import xmltree
+
+    monkeypatch.setattr(xmltree, "MAX_XML_COST", 5000)  # under 2,100 elements: the old element cap read these
+    path = _cut_in(tmp_path, (HEADER, HEADER[:-2] + " " + padding + ">"))
+    _refused(path, "more than 5000 element units", "an attribute 0.3", line_of="<FileHeader")
+
+
+@pytest.mark.parametrize("encoding", ["UTF-8", "UTF-16"])
+def test_an_element_of_too_many_attributes_is_refused_before_it_is_read(tmp_path, monkeypatch, encoding):
+    # one element of 1.5 million attributes held 300 MB: expat hands them over at once, so they are
+    # counted in the bytes first (in the characters for UTF-16, whose `<` is two bytes)
+    from drivesim.standards.openscenario import xmltree
+
+    read, element = [], xmltree.Element
+    monkeypatch.setattr(xmltree, "Element", lambda *args: read.append(args) or element(*args))
+    attributes = " ".join(f'a{i}=""' for i in range(xmltree.MAX_XML_ATTRIBUTES + 1))
+    text = CUT_IN.replace('encoding="UTF-8"', f'encoding="{encoding}"').replace(HEADER, HEADER[:-2] + " " + attributes + "/>")
+    path = _examples(tmp_path) / "bad.xosc"
+    path.write_bytes(text.encode(encoding))
+    error = _refused(path, f"more than {xmltree.MAX_XML_ATTRIBUTES} attributes")
+    assert error.issues[0].line == CUT_IN[:CUT_IN.index(HEADER)].count("\n") + 1 and read == []  # none built
+    fine = " ".join(f'a{i}=""' for i in range(xmltree.MAX_XML_ATTRIBUTES - HEADER.count("=")))
+    comment = "<!-- " + "=" * 10 * xmltree.MAX_XML_ATTRIBUTES + " -->"  # not an element's: not counted
+    path.write_text(CUT_IN.replace(HEADER, comment + HEADER[:-2] + " " + fine + "/>"))
+    assert read_scenario(path).agents
+
+
+def _costs(*paths: Path) -> list[float]:
+    """What each file costs against the budget, read alone."""
+    from drivesim.standards.openscenario import xmltree
+
+    costs = []
+    for path in paths:
+        budget = xmltree.XmlBudget(limit=float("inf"))
+        xmltree.parse_xml(path.read_bytes(), str(path), budget)
+        costs.append(budget.spent)
+    return costs
+
+
+def _three_catalogs(tmp_path: Path) -> tuple[Path, list[Path]]:
+    """cut_in.xosc with entities X0..X2 from catalogs Cat0..Cat2 (catalogs/cat0..2.xosc: car_red and 40 unused
+    copies of it each)."""
+    folder = _examples(tmp_path)
+    vehicles = (folder / "catalogs" / "vehicles.xosc").read_text()
+    start = vehicles.index('<Vehicle name="car_red"')
+    entry = vehicles[start:vehicles.index("</Vehicle>", start) + len("</Vehicle>")]
+    spare = "".join(entry.replace('"car_red"', f'"spare{i}"') for i in range(40))
+    catalogs = []
+    for k in range(3):
+        path = folder / "catalogs" / f"cat{k}.xosc"
+        path.write_text(vehicles.replace('<Catalog name="VehicleCatalog">', f'<Catalog name="Cat{k}">' + spare))
+        catalogs.append(path)
+    entities = "".join(f'<ScenarioObject name="X{k}"><CatalogReference catalogName="Cat{k}" entryName="car_red"/>'
+                       "</ScenarioObject>" for k in range(3))
+    places = "".join(f'<Private entityRef="X{k}"><PrivateAction><TeleportAction><Position><LanePosition roadId="1" '
+                     f'laneId="-3" offset="0" s="{100 + 20 * k}"/></Position></TeleportAction></PrivateAction>'
+                     "</Private>" for k in range(3))
+    return _cut_in(tmp_path, ("</Entities>", entities + "</Entities>"), ("</Actions>", places + "</Actions>")), catalogs
+
+
+def test_the_catalogs_share_the_scenarios_budget(tmp_path, monkeypatch):
+    # three catalog files of 15 MiB, each within the limits, were all read and kept: 1.15 GB
+    from drivesim.standards.openscenario import xmltree
+
+    path, catalogs = _three_catalogs(tmp_path)
+    folder = path.parent
+    assert read_scenario(path).agents  # within the budget: read
+    scenario, vehicles, *cat = _costs(path, folder / "catalogs" / "vehicles.xosc", *catalogs)
+    limit = scenario + vehicles + cat[0] + cat[1] + cat[2] / 2  # the catalogs are read in entity order
+    assert max(scenario, vehicles, *cat) < limit / 2  # each file alone is well within it
+    monkeypatch.setattr(xmltree, "MAX_XML_COST", limit)
+    error = _refused(path, f"more than {limit:g} element units", "files read for this scenario",
+                     "split a large catalog", "keep only the entries the scenario references")
+    assert error.issues[0].file == str(catalogs[2])
+    reached = str(error).split("this file reached", 1)[1]
+    assert "cat0.xosc" in reached and "cat1.xosc" in reached and "bad.xosc" in reached, reached
+
+
+def test_the_road_shares_the_budget_and_is_refused_by_name(tmp_path, monkeypatch):
+    from drivesim.standards.openscenario import xmltree
+
+    folder = _examples(tmp_path)
+    path = _cut_in(tmp_path)
+    costs = _costs(path, folder / "catalogs" / "vehicles.xosc", folder / "straight_highway.xodr")
+    monkeypatch.setattr(xmltree, "MAX_XML_COST", sum(costs) - costs[2] / 2)  # the road is read last
+    error = _refused(path, "straight_highway.xodr", "cut the road network to the roads the scenario drives on")
+    assert error.issues[0].file.endswith("straight_highway.xodr")
+    monkeypatch.setattr(xmltree, "MAX_XML_COST", sum(costs) + 1)
+    assert read_scenario(path).agents
+
+
+@pytest.mark.parametrize("example", ["cut_in.xosc", "left_turn_across.xosc", "curve_cut_in.xosc"])
+def test_each_file_of_a_scenario_is_parsed_once(monkeypatch, example):
+    # the road was parsed two or three times (its ids, the straight road, then the network), and the
+    # first tree could still be held when the network runner read it again
+    from drivesim.standards.openscenario import xmltree
+
+    calls: dict[str, int] = {}
+    parse = xmltree.parse_xml
+
+    def counted(raw: bytes, name: str, budget=None):
+        calls[Path(name).name] = calls.get(Path(name).name, 0) + 1
+        return parse(raw, name, budget)
+
+    monkeypatch.setattr(xmltree, "parse_xml", counted)
+    assert read_scenario(EXAMPLES / example).agents
+    assert calls and set(calls.values()) == {1}, calls
+    assert any(name.endswith(".xodr") for name in calls) and any(name in calls for name in ("vehicles.xosc",)), calls
 
 
 # --- 5, 6: numbers out of range ------------------------------------------------------------------
@@ -373,13 +491,16 @@ def test_the_docs_state_the_limits():
         return f"{number:.0e}".replace("e+", "e") if isinstance(number, float) else str(number)  # 1e12
 
     scenario = (ROOT / "docs" / "openscenario.md").read_text()
-    for value in (xmltree.MAX_XML_BYTES, xmltree.MAX_XML_ELEMENTS, xmltree.MAX_XML_DEPTH, params.MAX_NUMBER,
-                  params.MAX_EXPRESSION_DEPTH, catalogs.MAX_CATALOG_FILES, catalogs.MAX_CATALOG_BYTES,
+    for value in (xmltree.MAX_XML_BYTES, xmltree.MAX_XML_COST, xmltree.MAX_XML_DEPTH, xmltree.MAX_XML_ATTRIBUTES,
+                  params.MAX_NUMBER, params.MAX_EXPRESSION_DEPTH, catalogs.MAX_CATALOG_FILES, catalogs.MAX_CATALOG_BYTES,
                   MAX_SHOWN_PATH_CHARS):
         assert stated(value) in scenario, value
     for size in (xmltree.MAX_XML_BYTES, catalogs.MAX_CATALOG_BYTES):
         assert f"{size // 2**20} MiB ({size} bytes)" in scenario, size
+    costs = (f"an element counts 1, an attribute {xmltree.ATTRIBUTE_COST:g} plus 1/{1 / xmltree.CHARACTER_COST:g} "
+             f"per character of its value, a name new to the file {xmltree.NAME_COST:g}")
+    assert costs in " ".join(scenario.split()), costs
     road = (ROOT / "docs" / "opendrive.md").read_text()
-    for value in (xmltree.MAX_XML_BYTES, xmltree.MAX_XML_ELEMENTS, xmltree.MAX_XML_DEPTH, attributes.MAX_NUMBER,
-                  MAX_SHOWN_PATH_CHARS):
+    for value in (xmltree.MAX_XML_BYTES, xmltree.MAX_XML_COST, xmltree.MAX_XML_DEPTH, xmltree.MAX_XML_ATTRIBUTES,
+                  attributes.MAX_NUMBER, MAX_SHOWN_PATH_CHARS):
         assert stated(value) in road, value

@@ -59,20 +59,22 @@ def import_openscenario(path: str | os.PathLike[str], options: ImportOptions = I
     from drivesim.standards.openscenario.parse import parse_file
     from drivesim.standards.openscenario.network_runner import NetworkRunner
     from drivesim.standards.openscenario.runner import NeedsNetwork, Runner
+    from drivesim.standards.openscenario.xmltree import xml_budget
 
     if not 0 < options.fps <= 120 or not 0 < options.max_duration_s <= 3600:
         raise DrivesimError(f"fps must be in (0, 120] and the maximum duration in (0, 3600] s, got {options.fps:g} "
                             f"and {options.max_duration_s:g}")
-    definition = parse_file(Path(path))
-    try:
-        result = Runner(definition, options.fps, options.max_duration_s).run()
-    except NeedsNetwork:  # curved roads, several roads, both directions, routes: the whole road network
-        result = NetworkRunner(definition, options.fps, options.max_duration_s).run()
-    _check_finite(result)
-    if result.paths is None:
-        text, scenario = scenario_yaml(definition, result)
-    else:
-        text, scenario = network_yaml(definition, result, options.output)
+    with xml_budget():  # the .xosc, its catalogs and its road share one budget, each file parsed once
+        definition = parse_file(Path(path))
+        try:
+            result = Runner(definition, options.fps, options.max_duration_s).run()
+        except NeedsNetwork:  # curved roads, several roads, both directions, routes: the whole road network
+            result = NetworkRunner(definition, options.fps, options.max_duration_s).run()
+        _check_finite(result)
+        if result.paths is None:
+            text, scenario = scenario_yaml(definition, result)
+        else:  # the YAML's check reads the road again: the tree read above
+            text, scenario = network_yaml(definition, result, options.output)
     return Imported(scenario, text, tuple(result.events), tuple(result.warnings), result.stopped_by_trigger)
 
 

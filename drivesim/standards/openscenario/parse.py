@@ -30,7 +30,7 @@ from drivesim.standards.openscenario.model import (ActDef, ActionDef, Dynamics, 
 from drivesim.standards.openscenario.params import RULES, Params
 from drivesim.standards.openscenario.parse_network import (environment_warnings, route_action, route_position,
                                                           synchronize_action)
-from drivesim.standards.openscenario.xmltree import Element, located, read_xml
+from drivesim.standards.openscenario.xmltree import Element, located, read_xml, xml_budget
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ DESCRIPTIVE = {"FileHeader", "License", "Properties", "Axles", "SceneGraphFile",
 
 
 def parse_file(path: Path) -> ScenarioDef:
-    return _Reader(Path(path)).read()
+    with xml_budget():  # the file and its catalogs share one budget (and its road, inside import_openscenario)
+        return _Reader(Path(path)).read()
 
 
 class _Reader:
