@@ -24,7 +24,8 @@ FG=${FG_WEIGHT:-2}
 # upsampler settings: none for the record's step 1 (checkpoints/default/README.md); scripts/finetune_world.sh
 # keeps the degraded-input training of the base's fine-tuned upsampler (scripts/finetune_upsampler.sh, round 2)
 read -r -a UPS_SET <<< "${UPS_SETTINGS:-}"
-# SR_STEPS (2) and GUIDANCE (2.0): the sampling defaults written into OUT/config.yaml at the end
+# UPSAMPLER=base keeps BASE's upsampler instead of growing and fine-tuning one (UPS_STEPS, UPT_STEPS unused)
+# SR_STEPS (2), GUIDANCE (2.0) and INTERP_STEPS (4): the sampling defaults written into OUT/config.yaml at the end
 
 drivesim synth-data -o "$DATA" --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0 --workers 1 --mix "$MIX" -q
 
@@ -49,14 +50,21 @@ VID=$!
 step interpolation "$OUT" drivesim train interpolation --data "$DATA" --out "$OUT" --steps "$INT_STEPS" --batch 8 \
     --set fg_weight="$FG" --set p_null=0.1 --threads "$THREADS" --save-every 50 --preview-every 0 -q
 wait $VID
-# the pixel upsampler (independent of the latent stages) in OUT.upsampler, grown from BASE's with the
-# layout maps as extra input, then its part and config section copied into OUT
-step upsampler "$OUT.upsampler" drivesim train upsampler --phase spatial --data "$DATA" --config "$CONFIG" --init-from "$BASE" \
-    --out "$OUT.upsampler" --steps "$UPS_STEPS" --batch 8 --threads "$THREADS" --save-every 250 --preview-every 500 -q \
-    "${UPS_SET[@]}"
-step upsampler-temporal "$OUT.upsampler" drivesim train upsampler --phase temporal --data "$DATA" --out "$OUT.upsampler" \
-    --steps "$UPT_STEPS" --batch 8 --threads "$THREADS" --save-every 50 --preview-every 100 -q "${UPS_SET[@]}"
-drivesim bundle merge "$OUT" --from "$OUT.upsampler" --part upsampler
+if [ "${UPSAMPLER:-train}" = base ]; then
+  # BASE's upsampler as it is (its part, config section and stages.json entry): it reads the box channels of
+  # the layout (the first 6 of every layout) and was trained for small road users far longer than a
+  # fine-tune here (checkpoints/default/README.md: the world default keeps the previous default's)
+  drivesim bundle merge "$OUT" --from "$BASE" --part upsampler
+else
+  # the pixel upsampler (independent of the latent stages) in OUT.upsampler, grown from BASE's with the
+  # layout maps as extra input, then its part and config section copied into OUT
+  step upsampler "$OUT.upsampler" drivesim train upsampler --phase spatial --data "$DATA" --config "$CONFIG" \
+      --init-from "$BASE" --out "$OUT.upsampler" --steps "$UPS_STEPS" --batch 8 --threads "$THREADS" --save-every 250 \
+      --preview-every 500 -q "${UPS_SET[@]}"
+  step upsampler-temporal "$OUT.upsampler" drivesim train upsampler --phase temporal --data "$DATA" --out "$OUT.upsampler" \
+      --steps "$UPT_STEPS" --batch 8 --threads "$THREADS" --save-every 50 --preview-every 100 -q "${UPS_SET[@]}"
+  drivesim bundle merge "$OUT" --from "$OUT.upsampler" --part upsampler
+fi
 # Sampling defaults chosen from `drivesim eval` (checkpoints/default/README.md).
 drivesim bundle set "$OUT" upsampler_diffusion.num_inference_steps="${SR_STEPS:-2}" \
     diffusion.guidance_scale="${GUIDANCE:-2.0}" diffusion.interpolation_steps="${INTERP_STEPS:-4}"

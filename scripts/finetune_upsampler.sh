@@ -7,7 +7,7 @@
 # rounds are skipped, an interrupted one resumes from its last saved step.
 #
 #   bash scripts/finetune_upsampler.sh BASE_BUNDLE OUT_BUNDLE [DATA_DIR]
-#   MIX=world R1="0 0" R2="2400 100" bash scripts/finetune_upsampler.sh checkpoints/world OUT data/world
+#   MIX=world R1="0 0" R2="2400 100" bash scripts/finetune_upsampler.sh WORLD_BUNDLE OUT data/world
 #
 # MIX: synth-data's road mix of DATA_DIR (v1; the world bundle's: world). R1, R2: each round's spatial and
 # temporal steps ("4000 200", "3000 100"); a round of "0 0" is skipped.

@@ -7,6 +7,11 @@
 #
 #   bash scripts/finetune_world.sh BASE_BUNDLE OUT_BUNDLE [DATA_DIR]
 #   bash scripts/finetune_world.sh checkpoints/default checkpoints/world data/world
+#
+# The shipped default (checkpoints/default/README.md): from the previous default (commit 555ed7a), the
+# latent stages fine-tuned on the world mix, the base's upsampler kept, guidance 3.0:
+#   UPSAMPLER=base GUIDANCE=3.0 IMG_STEPS=2000 VID_STEPS=200 INT_STEPS=200 \
+#       bash scripts/finetune_world.sh /tmp/v5/checkpoints/default checkpoints/default.new data/world
 set -euo pipefail
 # The base's upsampler was fine-tuned on degraded inputs (decoded frames, erased road users): its growing
 # here keeps those settings (scripts/finetune_upsampler.sh, round 2) instead of undoing them.

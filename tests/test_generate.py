@@ -6,6 +6,7 @@ manifest, determinism, atomic replacement, and clear errors.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -15,11 +16,11 @@ import pytest
 import torch
 
 from drivesim import cli
-from drivesim.models.bundle import bundle_sha256, load_bundle, save_bundle
+from drivesim.models.bundle import build_bundle, bundle_sha256, load_bundle, save_bundle
 from drivesim.output.folder import OutputFolder
 from drivesim.pipeline.options import compute_dtype, cpu_has_native_bf16
 
-from pipeline_fixtures import SCENARIO_YAML, micro_bundle
+from pipeline_fixtures import SCENARIO_YAML, micro_bundle, micro_config
 
 pytestmark = pytest.mark.precision  # arithmetic-dependent: CI runs these again in fp32 (README)
 
@@ -233,8 +234,9 @@ print('ok')
 
 
 def test_a_road_the_model_has_not_learned_is_warned_about_once_and_recorded(setup, tmp_path, capsys):
-    """A bend and an oncoming lane: the model draws a straight one-way road, so generate says so (once, on
-    stderr, before the slow part) and manifest.json records it; a straight road records no warning."""
+    """A bend and an oncoming lane: a bundle of version 1's 6 layout channels draws a straight one-way road, so
+    generate says so (once, on stderr, before the slow part) and manifest.json records it; a straight road
+    records no warning; a bundle that reads the road network's maps (11 channels) draws the bend: no warning."""
     root, bundle, _ = setup
     curved = tmp_path / "curve.yaml"
     curved.write_text(SCENARIO_YAML.format(duration_s=0.4).replace(
@@ -251,3 +253,13 @@ def test_a_road_the_model_has_not_learned_is_warned_about_once_and_recorded(setu
     assert _generate(setup, tmp_path / "straight", "--no-sr", "--steps", "1") == 0
     assert "warning" not in capsys.readouterr().err
     assert json.loads((tmp_path / "straight" / "manifest.json").read_text())["road"] == {"straight": True}
+    world = tmp_path / "world_bundle"
+    cfg = micro_config()
+    save_bundle(build_bundle(dataclasses.replace(
+        cfg, name="micro_world", unet=dataclasses.replace(cfg.unet, num_layout_channels=11),
+        interpolator=dataclasses.replace(cfg.interpolator, num_layout_channels=11))), world, dtype=torch.float32)
+    assert cli.main(["generate", str(curved), "-o", str(tmp_path / "drawn"), "--checkpoint", str(world), "--steps", "1",
+                     "--no-sr", "-q"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert json.loads((tmp_path / "drawn" / "manifest.json").read_text())["road"] == {
+        "straight": False, "drawn_from": "road network"}

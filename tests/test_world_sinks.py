@@ -248,7 +248,7 @@ def test_generate_render_on_a_junction_records_the_road_and_draws_lane_lines(tmp
     out = tmp_path / "out"
     assert main(["generate", str(scenario), "-o", str(out), "--source", "render", "--osi", "-q"]) == 0
     assert "warning" not in capsys.readouterr().err
-    assert json.loads((out / "manifest.json").read_text())["road"] == {"straight": False}
+    assert json.loads((out / "manifest.json").read_text())["road"] == {"straight": False, "drawn_from": "road network"}
     assert len(list(OSITrace(str(out / "ground_truth.osi"), "GroundTruth"))) == 3
     assert len(drawn) == 3 and min(drawn) >= 2  # every overlay frame got its lane lines
 

@@ -4,10 +4,10 @@
 conditions/layouts.py. The box channels, values in [0, 1], nearer boxes painted over farther ones:
   0 vehicle (car, truck, bus), 1 two-wheeler (cyclist, motorcycle), 2 pedestrian: filled boxes;
   3 box edges; 4 depth 1/(1 + distance_m/10).
-Then the road: with K = 6 (LAYOUT_CHANNELS, the shipped default) channel 5 from the frame's RoadState as
+Then the road: with K = 6 (LAYOUT_CHANNELS, version 1's layout; the shipped default's upsampler) channel 5 from the frame's RoadState as
 version 1's straight road (`render_road`): surface 0.5, lane lines 1.0, the lines projected with the
 pinhole camera, dashes moving with RoadState.ego_travel_m -- unchanged, bit for bit, whatever the road;
-with K = 11 channels 5-10 from the road network (conditions/road_maps.py, which says where the network
+with K = 11 (the shipped default's keyframe model and interpolator) channels 5-10 from the road network (conditions/road_maps.py, which says where the network
 comes from). Box pixel coordinates are in the label image size (FrameConditions.width/height) and
 scaled to the map size.
 
@@ -31,7 +31,7 @@ from drivesim.scenario.camera import PinholeCamera
 from drivesim.scenario.labels import FrameConditions, RoadState
 from drivesim.scenario.lane_labels import RoadNetwork
 
-LAYOUT_CHANNELS = LAYOUT_V1  # the shipped default's layout (K = 6)
+LAYOUT_CHANNELS = LAYOUT_V1  # version 1's layout (K = 6): what a config without num_layout_channels reads
 NUM_LAYOUT_CHANNELS = len(LAYOUT_CHANNELS)
 CLASS_CHANNEL = {"car": 0, "truck": 0, "bus": 0, "cyclist": 1, "motorcycle": 1, "pedestrian": 2}
 EDGE, DEPTH, ROAD = 3, 4, 5

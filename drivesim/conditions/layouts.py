@@ -2,10 +2,10 @@
 
 A bundle's config declares `num_layout_channels` (K); the maps it gets are the layout of that size:
 
-    K = 6 (`LAYOUT_V1`, the shipped default): vehicle, two_wheeler, pedestrian, box_edge, depth, road
+    K = 6 (`LAYOUT_V1`, version 1's; the shipped default's upsampler): vehicle, two_wheeler, pedestrian, box_edge, depth, road
         -- the road channel drawn from the frame's RoadState as version 1's straight road, to the bit
         as before the road network existed (tests/test_road_conditioning.py holds a golden record).
-    K = 11 (`LAYOUT_ROAD`, for the next model): the six above, the road channel now drawn from the
+    K = 11 (`LAYOUT_ROAD`, the shipped default's keyframe model and interpolator): the six above, the road channel now drawn from the
         scenario's road network, then drivable, lane_solid, lane_dashed, road_edge, direction.
 
 Channels 0-5 mean the same in both, so a K = 6 model grown to K = 11 (new input channels zero-initialised)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from drivesim.conditions.layouts import is_network_layout
 from drivesim.diffusion.schedule import DiffusionConfig
 from drivesim.errors import DrivesimError
 from drivesim.models.autoencoder import AutoencoderConfig
@@ -121,6 +122,12 @@ class BundleConfig:
         """(h, w) of the layout maps the keyframe model and the interpolator read."""
         h, w = self.latent_size
         return h * self.unet.layout_scale, w * self.unet.layout_scale
+
+    @property
+    def draws_road_network(self) -> bool:
+        """Whether the keyframe model reads the road network's maps (the 11-channel layout), so its frames
+        draw any road -- bends, two-way roads, junctions -- rather than version 1's straight one."""
+        return is_network_layout(self.unet.num_layout_channels)
 
     @property
     def output_size(self) -> tuple[int, int]:

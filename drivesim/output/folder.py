@@ -9,11 +9,13 @@
     OUT/manifest.json           source, scenario and checkpoint sha256, seed, sampler settings, versions, timings
                                 (--source render: the procedural renderer's frames, checkpoint null)
 
-manifest.json's `road` says whether the road is a straight one-way road (`is_straight_road`). On any other
-road (bends, junctions, oncoming lanes, a road read from OpenDRIVE) the diffusion model, which has learned
-straight one-way roads only, cannot draw the layout that the labels follow: `generate` warns once on
-stderr and records the warning (`{"straight": false, "warning": ...}`). `--source render` draws any road
-from the network model, so it warns about nothing.
+manifest.json's `road` says whether the road is a straight one-way road (`is_straight_road`) and, on any
+other road (bends, junctions, oncoming lanes, a road read from OpenDRIVE), what draws it: a bundle whose
+keyframe model reads the road network's maps (11 layout channels, `BundleConfig.draws_road_network`; the shipped default)
+draws the layout the labels follow (`{"straight": false, "drawn_from": "road network"}`); a bundle of
+version 1's 6 channels has learned straight one-way roads only, so `generate` warns once on stderr and
+records the warning (`{"straight": false, "warning": ...}`). `--source render` draws any road from the
+network model.
 
 Everything is written into a hidden temporary folder beside OUT and renamed to OUT at the end,
 so an interrupted run leaves no half-written OUT (a previous OUT is replaced only then).
@@ -200,21 +202,24 @@ MODEL_ONLY = {"steps": None, "sr_steps": None, "interpolation_steps": None, "sam
 
 
 OSI_TRACE = "ground_truth.osi"  # `generate --osi`
-UNLEARNED_ROAD = ("the video model has not learned curved roads, junctions or oncoming traffic yet (it has seen "
-                  "straight one-way roads only), so the frames will not show this road's layout; the labels (boxes, "
-                  "lane lines, world poses) follow it. `--source render` draws frames of this road with the "
-                  "procedural renderer, and `drivesim preview` shows its layout")
+UNLEARNED_ROAD = ("this bundle's video model has not learned curved roads, junctions or oncoming traffic (it reads "
+                  "version 1's straight-road layout, 6 channels, and has seen straight one-way roads only), so the "
+                  "frames will not show this road's layout; the labels (boxes, lane lines, world poses) follow it. A "
+                  "bundle with the road network's maps (11 layout channels, as the shipped default) draws it, "
+                  "`--source render` draws frames of this road with the procedural renderer, and `drivesim preview` "
+                  "shows its layout")
 
 
-def road_record(scenario: Any, source: str) -> dict[str, Any]:
-    """manifest.json's `road`: whether it is a straight one-way road, and the warning when the frames cannot
-    show it (the diffusion model's; the procedural renderer draws any road from the network model)."""
+def road_record(scenario: Any, source: str, draws_road_network: bool = False) -> dict[str, Any]:
+    """manifest.json's `road`: whether it is a straight one-way road, what draws any other road, and the
+    warning when the frames cannot show it. draws_road_network: the bundle's (`BundleConfig.draws_road_network`)
+    for source "diffusion"; the procedural renderer draws any road from the network model."""
     from drivesim.scenario.network import is_straight_road
 
     if is_straight_road(scenario):
         return {"straight": True}
-    if source == "render":
-        return {"straight": False}
+    if source == "render" or draws_road_network:
+        return {"straight": False, "drawn_from": "road network"}
     return {"straight": False, "warning": f"scenario '{scenario.name}': {UNLEARNED_ROAD}"}
 
 
@@ -245,14 +250,14 @@ def generate_folder(scenario_path: Path, out: Path, checkpoint: Path | None, opt
     if time_of_day is not None:
         scenario = with_time_of_day(scenario, time_of_day)
     check_output_folder(Path(out))  # fail before the slow part
-    road = road_record(scenario, source)
-    if "warning" in road:
-        print(f"warning: {road['warning']}", file=sys.stderr)
     if source == "render":
         bundle, pipeline = None, RenderPipeline(options)
     else:
         bundle = load_checkpoint(checkpoint, options.device)
         pipeline = VideoPipeline(bundle, options)
+    road = road_record(scenario, source, bundle is not None and bundle.config.draws_road_network)
+    if "warning" in road:  # before the slow part
+        print(f"warning: {road['warning']}", file=sys.stderr)
     cam = scenario.camera
     lanes = ScenarioLanes(scenario, options.seed)
     with OutputFolder(Path(out), cam.width, cam.height, scenario.fps, lanes=lanes) as folder:
