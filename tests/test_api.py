@@ -101,7 +101,7 @@ def test_default_bundle_in_three_lines(monkeypatch):
     monkeypatch.delenv("DRIVESIM_CHECKPOINT", raising=False)
     pipe = DriveSimPipeline.from_pretrained(device="cpu")
     out = pipe("name: demo\nduration_s: 0.3\ncamera: {width: 128, height: 64}\n", steps=1, super_resolution=False)
-    assert pipe.path.name == "default" and pipe.config.name == "tiny"
+    assert pipe.path.name == "default" and pipe.config.name == "tiny_world" and pipe.config.draws_road_network
     assert len(out.frames) == 3 and out.frames[0].shape == (64, 128, 3)
 
 
