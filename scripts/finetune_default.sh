@@ -54,7 +54,7 @@ if [ "${UPSAMPLER:-train}" = base ]; then
   # BASE's upsampler as it is (its part, config section and stages.json entry): it reads the box channels of
   # the layout (the first 6 of every layout) and was trained for small road users far longer than a
   # fine-tune here (checkpoints/default/README.md: the world default keeps the previous default's)
-  drivesim bundle merge "$OUT" --from "$BASE" --part upsampler
+  UPS_FROM=$BASE
 else
   # the pixel upsampler (independent of the latent stages) in OUT.upsampler, grown from BASE's with the
   # layout maps as extra input, then its part and config section copied into OUT
@@ -63,8 +63,9 @@ else
       --preview-every 500 -q "${UPS_SET[@]}"
   step upsampler-temporal "$OUT.upsampler" drivesim train upsampler --phase temporal --data "$DATA" --out "$OUT.upsampler" \
       --steps "$UPT_STEPS" --batch 8 --threads "$THREADS" --save-every 50 --preview-every 100 -q "${UPS_SET[@]}"
-  drivesim bundle merge "$OUT" --from "$OUT.upsampler" --part upsampler
+  UPS_FROM=$OUT.upsampler
 fi
+drivesim bundle merge "$OUT" --from "$UPS_FROM" --part upsampler
 # Sampling defaults chosen from `drivesim eval` (checkpoints/default/README.md).
 drivesim bundle set "$OUT" upsampler_diffusion.num_inference_steps="${SR_STEPS:-2}" \
     diffusion.guidance_scale="${GUIDANCE:-2.0}" diffusion.interpolation_steps="${INTERP_STEPS:-4}"

@@ -180,7 +180,7 @@ def test_training_scripts_merge_with_the_command_not_inline_python(script, guida
     assert "drivesim bundle set" in tail
     out = main_bundle.parent / "main.upsampler"
     shutil.copytree(upsampler_bundle, out)
-    env = {**os.environ, "OUT": str(main_bundle), "PY": sys.executable, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OUT": str(main_bundle), "UPS_FROM": str(out), "PY": sys.executable, "OMP_NUM_THREADS": "1"}
     env.pop("SR_STEPS", None), env.pop("GUIDANCE", None)
     proc = subprocess.run(["bash", "-c", 'set -euo pipefail; drivesim() { "$PY" -m drivesim.cli "$@"; }\n' + tail],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
