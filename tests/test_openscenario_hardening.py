@@ -179,6 +179,7 @@ def test_validate_a_file_name_too_long_in_a_new_process(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr
     assert "too long" in done.stderr and "Traceback" not in done.stderr + done.stdout
+    assert LONG not in done.stderr  # the summary line, like the error, shows the path cut
 
 
 # --- 8: catalogs, on demand and capped ------------------------------------------------------------

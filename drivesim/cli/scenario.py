@@ -54,6 +54,7 @@ def register(sub: Subparsers) -> None:
 
 def run_validate(args: argparse.Namespace) -> int:
     from drivesim.errors import ScenarioError
+    from drivesim.scenario.user_files import shown_path
     from drivesim.sources import read_scenario
 
     failed = 0
@@ -63,11 +64,11 @@ def run_validate(args: argparse.Namespace) -> int:
         except ScenarioError as err:  # every issue of the file, each with file:line:column
             failed += 1
             n = len(err.issues)
-            print(f"{path}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+            print(f"{shown_path(path)}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
             for issue in err.issues:
                 print(f"  {issue}", file=sys.stderr)
         else:
-            print(f"{path}: ok ({scenario.name}, {scenario.num_frames} frames, {len(scenario.agents)} agents)")
+            print(f"{shown_path(path)}: ok ({scenario.name}, {scenario.num_frames} frames, {len(scenario.agents)} agents)")
     if len(args.files) > 1 and failed:
         print(f"{failed} of {len(args.files)} files have errors", file=sys.stderr)
     return 1 if failed else 0
