@@ -7,13 +7,14 @@
 # --data DATA --only controllability --student` measure them against their teachers (docs/performance.md).
 #
 #   bash scripts/distill.sh BASE_BUNDLE OUT_BUNDLE [DATA_DIR]
-#   MODELS=keyframe STEPS=300 bash scripts/distill.sh checkpoints/default /tmp/default_students data/synth
+#   MODELS=keyframe STEPS=300 bash scripts/distill.sh checkpoints/default /tmp/default_students data/world
 #
 # Settings: MODELS (default "keyframe interpolator upsampler"), STEPS (per model; default the stage's:
 # 1000, 1000, 500), STUDENT_STEPS (the students' sampling steps, 4), BATCH (default the teacher stage's),
 # THREADS (1). DATA_DIR (default data/synth) must be clips the base was trained on: for the shipped
-# default, `drivesim synth-data -o data/synth --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0
-# --workers 1 --mix v1`.
+# default's keyframe model and interpolator, `drivesim synth-data -o data/world --clips 160 --frames 48
+# --size 256x512 --fps 10 --seed 0 --workers 1 --mix world`; for its upsampler, the same with -o data/synth
+# --mix v1.
 set -euo pipefail
 BASE=${1:?base bundle (a trained bundle: its stages.json records the stages the students are distilled from)}
 OUT=${2:?output bundle folder (a copy of BASE with the students beside its models)}
