@@ -1,6 +1,6 @@
 """Fuzz the doors drivesim opened after the YAML loader: seeded mutations of the shipped OpenSCENARIO (.xosc)
-and OpenDRIVE (.xodr) files, of the YAML format's numbers, of a bundle's config.yaml and of the Python API's
-arguments never raise anything but drivesim's own errors (`DrivesimError`: ScenarioError, BundleError) and
+and OpenDRIVE (.xodr) files, of the YAML format's numbers, of a bundle's config.yaml, of trajectory lines and of
+the Python API's arguments never raise anything but drivesim's own errors (`DrivesimError`: ScenarioError, BundleError) and
 never make a silent NaN world.
 
     python -m pytest tests/test_fuzz_doors.py -q
@@ -27,6 +27,7 @@ arguments of every type and none.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import random
@@ -607,3 +608,103 @@ def test_api_arguments_are_checked_before_any_work(micro_bundle_dir, tmp_path):
                         "must be checked before any work")
         counts[result] += 1
     _both_paths(counts)
+
+
+# --- door e: trajectory lines (docs/trajectory-format.md) ------------------------------------------------------
+
+TRAJECTORY_CASES = 800  # ~12 s: a case plans at most a few frames
+
+
+def _trajectory_lines() -> list[str]:
+    """A valid 8-line drive: a braking lead car, a truck passing, a cyclist placed from the camera appearing, a
+    world-pose car on the lines that give the ego's pose, night falling."""
+    lines = []
+    for k in range(8):
+        t = round(k / 10, 6)
+        actors = [{"id": "lead", "type": "car", "lateral_m": 5.25, "distance_m": 20 - 1.5 * t, "speed_mps": 10 - 3 * t},
+                  {"id": "truck", "type": "truck", "lateral_m": 8.75, "distance_m": 4 + 3 * t, "speed_mps": 13,
+                   "heading_rad": 0.05, "size_m": [8.0, 2.5, 3.2]}]
+        if k >= 4:
+            actors.append({"id": "bike", "type": "cyclist", "x_m": -2.5, "distance_m": 12 - t, "speed_mps": 4})
+        line: dict[str, Any] = {"timestamp_s": t, "ego": {"speed_mps": 10, "lateral_m": 5.25 - 0.1 * k}, "actors": actors}
+        if k == 5:
+            line["environment"] = {"time_of_day": "night", "crowdedness": 0.3}
+        lines.append(json.dumps(line))
+    return lines
+
+
+TRAJECTORY_VALUES = ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1e308", "1e6", "1000001", "-1e6", "0", "-0.0",
+                     "5e-324", "9" * 5000, "-" + "9" * 400, "true", "null", '"5"', '""', "[]", "{}", '"tank"', '"car"',
+                     "[1, 2]", "[1e308, 1, 1]", "-1", "0.05", "3.5", "500", "1e-9", '"night"', '"dusk"']
+
+
+def mutate_trajectory(lines: list[str], rng: random.Random) -> str:
+    """1-3 edits of a trajectory's text: a number (or any JSON value) replaced, a key renamed or dropped, a
+    line duplicated, dropped, swapped or cut at a random character, an actor copied many times."""
+    lines = list(lines)
+    for _ in range(rng.choice((1, 1, 2, 3))):
+        k = rng.randrange(len(lines)) if lines else 0
+        kind = rng.random()
+        if not lines:
+            break
+        if kind < 0.5:  # a value
+            spots = list(re.finditer(r'(?<=: )(-?[0-9][0-9.e+-]*|"[a-z]+"|\[[^\]]*\])', lines[k]))
+            if spots:
+                m = rng.choice(spots)
+                new = rng.choice(TRAJECTORY_VALUES) if rng.random() < 0.8 else \
+                    _write_number((_number(m.group()) or 1.0) * rng.choice(SCALES))
+                lines[k] = lines[k][:m.start()] + new + lines[k][m.end():]
+        elif kind < 0.6:  # a key renamed or dropped
+            keys = list(re.finditer(r'"([a-z_]+)": ', lines[k]))
+            if keys:
+                m = rng.choice(keys)
+                lines[k] = lines[k][:m.start()] + rng.choice(['"agents": ', '"x": ', '"pose": ', '"id": ', ""]) + \
+                    lines[k][m.end():]
+        elif kind < 0.7:
+            lines.insert(k, lines[k])
+        elif kind < 0.75:
+            del lines[k]
+        elif kind < 0.85 and len(lines) > 1:
+            j = rng.randrange(len(lines))
+            lines[k], lines[j] = lines[j], lines[k]
+        elif kind < 0.95:
+            lines[k] = lines[k][:rng.randrange(len(lines[k]) + 1)]
+        else:  # a pile of actors, some over the per-line cap
+            data = json.loads(lines[k]) if lines[k].startswith("{") and lines[k].endswith("}") else None
+            if isinstance(data, dict) and isinstance(data.get("actors"), list) and data["actors"]:
+                first = data["actors"][0]
+                n = rng.choice((50, 499, 501, 2000))
+                data["actors"] = [{**first, "id": f"a{i}"} if isinstance(first, dict) else first for i in range(n)]
+                lines[k] = json.dumps(data)
+    return "\n".join(lines) + "\n"
+
+
+def _trajectory_case(text: str) -> str | None:
+    from drivesim.scenario.trajectory import parse_trajectory_lines, trajectory_conditions
+    from pipeline_fixtures import HEADER
+
+    header = parse_scenario(HEADER, "header.yaml")
+    states = parse_trajectory_lines(text.splitlines(), "drive.jsonl")
+    for index, fc in enumerate(trajectory_conditions(header, states, "drive.jsonl")):
+        road = fc.road
+        numbers = [fc.timestamp_s, fc.crowdedness, *(fc.ego_pose or ())]
+        if road is not None:
+            numbers += [road.lane_width_m, road.ego_lateral_m, road.ego_speed_mps, road.ego_travel_m]
+        for box in fc.boxes:
+            numbers += [*box.bbox_xyxy, box.truncation, box.occlusion, *box.location_m, *box.size_m, box.rotation_y,
+                        box.distance_m, *(box.world_pose or ())]
+        if problem := _not_finite(f"frame {index}'s numbers", numbers):
+            return problem
+    return None
+
+
+def test_trajectory_lines_take_any_mutant(tmp_path):
+    """Seeded mutations of trajectory text: refused with a located ScenarioError, or planned into finite labels."""
+    base = _trajectory_lines()
+    assert _trajectory_case("\n".join(base) + "\n") is None  # the unmutated drive is accepted
+    counts = {"refused": 0, "accepted": 0}
+    for seed in range(max(TRAJECTORY_CASES, int(os.environ.get("DRIVESIM_FUZZ_CASES", "0") or 0))):
+        mutant = mutate_trajectory(base, _rng(6, seed))
+        counts[_run("trajectory", seed, "drive.jsonl", mutant, _trajectory_case, mutant,
+                    failures=tmp_path / "failures")] += 1
+    _both_paths(counts, accepted_share=0.05)  # the format is strict by design: most edits are errors
