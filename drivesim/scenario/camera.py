@@ -22,6 +22,7 @@ pixels), principal point at the image centre.
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +41,7 @@ class EgoPose:
     heading: float = 0.0
     pitch: float = 0.0
 
-    @property
+    @cached_property  # worked out once per pose: ego_to_world runs it for every agent of a frame
     def axes(self) -> np.ndarray:
         """Rows: the road frame's x (right), y (down) and z (forward) axes written in world coordinates."""
         ch, sh, cp, sp = math.cos(self.heading), math.sin(self.heading), math.cos(self.pitch), math.sin(self.pitch)
@@ -49,7 +50,7 @@ class EgoPose:
         up = np.cross(right, forward)
         return np.stack([right, -up, forward])
 
-    @property
+    @cached_property
     def origin(self) -> np.ndarray:
         return np.array([self.x, self.y, self.z])
 

@@ -167,7 +167,7 @@ class ClosedLoop:
             if camera is None and any(a.pose is not None for a in step.agents):
                 raise StepError(f"{where}: agents with a world pose need the ego's world pose: give ego.pose "
                                 f"({self.road.why_no_pose})")
-            to_world = None if camera is None else _EgoAxes(EgoPose(*camera))  # once per frame, not per agent
+            to_world = None if camera is None else EgoPose(*camera)  # once per frame: its axes are cached
             states = [_state_at(a, dt, ego_speed, ego_lateral, camera, to_world)
                       for j, a in enumerate(step.agents) if _poll(cancelled, j)]
             pose = camera if world else None
@@ -332,16 +332,8 @@ def _advance(pose: WorldPose, speed: float, dt: float) -> WorldPose:
                      pose.z + d * math.sin(p), h, p)
 
 
-class _EgoAxes:
-    """An EgoPose whose axes are worked out once (`EgoPose.axes` computes them at every call), for
-    `ego_to_world` over every agent of a frame."""
-
-    def __init__(self, pose: EgoPose):
-        self.axes, self.origin = pose.axes, pose.origin
-
-
 def _state_at(a: StepAgent, dt: float, ego_speed: float, ego_lateral: float,
-              camera: WorldPose | None, to_world: "_EgoAxes | None" = None) -> AgentState:
+              camera: WorldPose | None, to_world: EgoPose | None = None) -> AgentState:
     """The agent after dt seconds at constant speed and heading, seen from the camera at that time."""
     size = tuple(float(v) for v in (a.size_m if a.size_m is not None else DEFAULT_SIZE_M[a.type]))
     if a.pose is not None:  # world form: moved in the world, then seen from the camera
@@ -357,7 +349,7 @@ def _state_at(a: StepAgent, dt: float, ego_speed: float, ego_lateral: float,
     z = a.distance_m + (a.speed_mps * math.cos(a.heading_rad) - ego_speed) * dt
     world = None
     if camera is not None:
-        wx, wy, wz = (float(v) for v in ego_to_world(np.array([x, 0.0, z]), to_world or _EgoAxes(EgoPose(*camera))))
+        wx, wy, wz = (float(v) for v in ego_to_world(np.array([x, 0.0, z]), to_world or EgoPose(*camera)))
         world = WorldPose(wx, wy, wz, math.remainder(camera.heading - a.heading_rad, 2 * math.pi), camera.pitch)
     return AgentState(track_id=a.id, type=a.type, x_m=x, z_m=z, lateral_m=x + ego_lateral,
                       speed_mps=a.speed_mps, heading_rad=a.heading_rad, size_m=size, is_background=False, world=world)
