@@ -78,12 +78,20 @@ def test_part_minutes_and_bad_lengths(feature_net):
         long_drive(0)
 
 
-def test_long_drive_keeps_road_users_in_view_to_the_end():
-    engine = ScenarioEngine(long_drive(2))
+@pytest.mark.parametrize("road", ["winding", "straight"])
+def test_long_drive_keeps_road_users_in_view_to_the_end(road):
+    engine = ScenarioEngine(long_drive(2, road=road))
     frames = list(engine.frames())
     assert len(frames) == 1200
-    for fc in (frames[0], frames[-1]):
+    for fc in frames[::100] + frames[-1:]:  # in bends too: the pacing road users stay in the picture
         assert {"lead", "truck"} <= {b.track_id for b in fc.boxes}
+    yaws = np.unwrap([engine.ego_pose(fc.timestamp_s).heading for fc in frames[::10]])
+    if road == "winding":  # bends both ways, back to the start heading between them
+        assert yaws.max() - yaws.min() > 0.5 and abs(yaws[-1] - yaws[0]) < yaws.max() - yaws.min()
+    else:
+        assert np.ptp(yaws) < 1e-6
+    with pytest.raises(DrivesimError, match="--drift-road"):
+        long_drive(2, road="roundabout")
 
 
 def test_eval_only_drift_measures_every_minute_of_a_long_rollout(tmp_path):

@@ -36,6 +36,9 @@ def register(sub: Subparsers) -> None:
                    help="length of the drift section's rollout (default 10; --quick 2)")
     p.add_argument("--drift-upsampler", choices=("off", "on", "both"), default="both",
                    help="the drift rollout with the upsampler off, on, or both one after the other (default both)")
+    p.add_argument("--drift-road", choices=("winding", "straight"), default="winding",
+                   help="the drift section's road: winding (S-bends every 480 m, a two-way road with oncoming "
+                        "traffic; default) or straight (version 1's three-lane road)")
     p.add_argument("--session-steps", type=positive_int, default=None, metavar="N",
                    help="generate the controllability videos through a closed-loop session, N frames per step "
                         "(what a simulator driving OpenSession gets; default: offline generation)")
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                             device=args.device, threads=args.threads,
                             features_weights=Path(args.features_weights) if args.features_weights else None,
                             progress=not args.quiet, only=args.only, drift_minutes=args.drift_minutes,
-                            drift_upsampler=args.drift_upsampler, split=args.split, repeats=args.repeats,
+                            drift_upsampler=args.drift_upsampler, drift_road=args.drift_road, split=args.split, repeats=args.repeats,
                             precision=args.precision, student=args.student,
                             session_steps=args.session_steps, interpolation_steps=args.interpolation_steps)
     report = run_eval(Path(args.bundle), Path(args.data), Path(args.output) if args.output else None, settings)

@@ -70,6 +70,7 @@ class EvalSettings:
     drift_minutes: float | None = None  # length of the long rollout of the drift section
     drift_frame_step: int = 10  # the drift section scores every k-th frame for recall
     drift_upsampler: str = "both"  # the drift rollout with the upsampler "off", "on" or "both" (one each)
+    drift_road: str = "winding"  # the long drive's road: "winding" (S-bends, two-way) or "straight" (version 1's)
     interpolation_steps: int | None = None  # None: the bundle's diffusion.interpolation_steps, else `steps`
     session_steps: int | None = None  # controllability videos through closed-loop session steps of N frames
     precision: str = "auto"  # the networks' arithmetic (GenerateOptions.precision)
@@ -98,6 +99,8 @@ class EvalSettings:
             raise DrivesimError(f"eval: --repeats must be in 1..10, got {out.repeats}")
         if out.drift_upsampler not in ("off", "on", "both"):
             raise DrivesimError(f"eval: --drift-upsampler takes off, on or both, got {out.drift_upsampler!r}")
+        if out.drift_road not in ("winding", "straight"):
+            raise DrivesimError(f"eval: --drift-road takes winding or straight, got {out.drift_road!r}")
         if out.control_duration_s <= 0:
             raise DrivesimError(f"eval: the controllability scenarios need a duration > 0 s, got {out.control_duration_s}")
         if out.only is not None and out.only not in SECTIONS:
