@@ -187,7 +187,8 @@ def _box_step(change):
     (lambda fc, b: {"boxes": None}, "boxes must be a tuple or list of Box, got NoneType"),
     (lambda fc, b: {"boxes": (dataclasses.replace(b, bbox_xyxy=(1.0, 2.0)),)}, "bbox_xyxy must be 4 numbers"),
     (lambda fc, b: {"boxes": (dataclasses.replace(b, size_m=None),)}, "size_m must be 3 numbers"),
-    (lambda fc, b: {"boxes": (dataclasses.replace(b, size_m=(-1.0, 1.0, 1.0)),)}, "size_m must be three numbers > 0"),
+    (lambda fc, b: {"boxes": (dataclasses.replace(b, size_m=(-1.0, 1.0, 1.0)),)}, "size_m must be three numbers in (0, 100] m"),
+    (lambda fc, b: {"boxes": (dataclasses.replace(b, size_m=(1.0, 1.0, 500.0)),)}, "size_m must be three numbers in (0, 100] m"),
     (lambda fc, b: {"boxes": (dataclasses.replace(b, track_id=5),)}, "track_id must be non-empty text"),
     (lambda fc, b: {"boxes": (dataclasses.replace(b, world_pose=(1.0, 2.0, 3.0)),)},
      "world_pose must be {x, y, z, heading[, pitch]} (or a WorldPose)"),
@@ -198,7 +199,7 @@ def _box_step(change):
     (lambda fc, b: {"road": dataclasses.replace(fc.road, lanes=10**9)}, "road.lanes must be a whole number in 1..8"),
     (lambda fc, b: {"road": dataclasses.replace(fc.road, lane_width_m=50.0)}, "road.lane_width_m must be in (1, 10] m"),
     (lambda fc, b: {"index": "a"}, "index must be a whole number"),
-], ids=["str_box", "none_box", "dict_boxes", "none_boxes", "bbox_2", "size_none", "size_negative", "track_id",
+], ids=["str_box", "none_box", "dict_boxes", "none_boxes", "bbox_2", "size_none", "size_negative", "size_500", "track_id",
         "world_pose", "location_1e300", "ego_pose", "road_str", "lanes_1e9", "lane_width_50", "index"])
 def test_a_sessions_frames_of_the_wrong_shape_are_refused_naming_the_field(pipe, change, message):
     # a non-box in boxes, None for boxes or a 2-number bbox were raw AttributeError / TypeError / ValueError;

@@ -220,15 +220,15 @@ def test_bad_step_input_is_a_clear_error():
 
 
 @pytest.mark.parametrize("change, words", [
-    ({"crowdedness": float("nan")}, "session frame 0: crowdedness must be a number in 0..1"),
-    ({"crowdedness": 5.0}, "crowdedness must be a number in 0..1 (the scenario format's environment.crowdedness), "
-                           "got 5.0"),
+    ({"crowdedness": float("nan")}, "session frame 0: environment.crowdedness must be a number in 0..1"),
+    ({"crowdedness": 5.0}, "environment.crowdedness must be a number in 0..1, got 5.0"),
+    ({"crowdedness": None}, "time_of_day and crowdedness must be given"),
     ({"time_of_day": "dusk"}, "time_of_day must be 'day' or 'night', got 'dusk'"),
     ({"timestamp_s": float("inf")}, "timestamp_s must be finite numbers"),
     ({"width": 0}, "width and height must be whole numbers > 0"),
     ("box", "boxes[0]: bbox_xyxy must be finite numbers"),
     ("road", "road.lane_width_m / ego_lateral_m / ego_speed_mps / ego_travel_m must be finite numbers"),
-], ids=["nan_crowdedness", "crowdedness_5", "time_of_day", "inf_timestamp", "width", "nan_box", "nan_road"])
+], ids=["nan_crowdedness", "crowdedness_5", "no_crowdedness", "time_of_day", "inf_timestamp", "width", "nan_box", "nan_road"])
 def test_conditions_out_of_the_formats_ranges_are_refused_naming_the_field(change, words):
     """Before: NaN crowdedness gave a black frame, 5.0 a frame conditioned on a crowd the model never saw."""
     a, plan = _session()

@@ -812,7 +812,8 @@ def test_python_steps_of_the_wrong_types_are_step_errors_not_tracebacks():
                         (Step(timestamps_s=0.5), "timestamps_s and agents must be sequences"),
                         (Step(agents=({"id": "a"},)), "agents[0]: expected a StepAgent, got dict"),
                         (Step(agents=(agent(id=5),)), "agents[0]: id must be non-empty text, got 5"),
-                        (Step(agents=(agent(size_m=3.0),)), "agents[0] ('a'): size_m must be three numbers > 0"),
+                        (Step(agents=(agent(size_m=3.0),)), "agents[0] ('a'): size_m must be three numbers in (0, 100] m"),
+                        (Step(agents=(agent(size_m=(4.5, 1.8, 1e5)),)), "agents[0] ('a'): size_m must be three numbers in (0, 100] m"),
                         (Step(agents=(agent(speed_mps=True),)), "agents[0]: speed_mps / heading_rad"),
                         ({"agents": []}, "expected a Step, got dict")]:
         with pytest.raises(StepError, match=re.escape(f"step 0: {words}")):

@@ -37,7 +37,7 @@ from drivesim.road import Projector, RoadNetwork, WorldPose
 from drivesim.scenario.boxes import PlanningCancelled, label_boxes
 from drivesim.scenario.camera import EgoPose, PinholeCamera, ego_to_world
 from drivesim.scenario.ego_frame import relative_yaw, world_to_ego_arrays
-from drivesim.scenario.format import AGENT_TYPES, DEFAULT_SIZE_M, Road, Scenario
+from drivesim.scenario.format import AGENT_TYPES, DEFAULT_SIZE_M, MAX_SIZE_M, Road, Scenario
 from drivesim.scenario.labels import AgentState, Box, FrameConditions, RoadState
 
 TIMES_OF_DAY = ("day", "night")
@@ -168,8 +168,10 @@ class ClosedLoop:
                 raise StepError(f"{where}: agents with a world pose need the ego's world pose: give ego.pose "
                                 f"({self.road.why_no_pose})")
             to_world = None if camera is None else EgoPose(*camera)  # once per frame: its axes are cached
-            states = [_state_at(a, dt, ego_speed, ego_lateral, camera, to_world)
-                      for j, a in enumerate(step.agents) if _poll(cancelled, j)]
+            states = []
+            for j, a in enumerate(step.agents):
+                _poll(cancelled, j)
+                states.append(_state_at(a, dt, ego_speed, ego_lateral, camera, to_world))
             pose = camera if world else None
             out.append(FrameConditions(
                 index=self.frame_index + k, timestamp_s=t, time_of_day=tod, crowdedness=crowd,
@@ -317,11 +319,10 @@ def header_network(header: Scenario) -> RoadNetwork:
 AGENT_POLL = 256  # agents between two looks at a cancel flag in the per-agent loops of `plan`
 
 
-def _poll(cancelled: Callable[[], bool] | None, k: int) -> bool:
-    """Raises PlanningCancelled every AGENT_POLL agents once `cancelled()` is true; True otherwise."""
+def _poll(cancelled: Callable[[], bool] | None, k: int) -> None:
+    """Raises PlanningCancelled every AGENT_POLL agents once `cancelled()` is true."""
     if cancelled is not None and k % AGENT_POLL == AGENT_POLL - 1 and cancelled():
         raise PlanningCancelled
-    return True
 
 
 def _advance(pose: WorldPose, speed: float, dt: float) -> WorldPose:
@@ -368,10 +369,7 @@ def _check_step(step: Step, where: str, max_frames: int) -> None:
         raise StepError(f"{where}: asks for {n} frames; this server renders at most {max_frames} per step "
                         "(split it into several steps)")
     _finite(where, "timestamps_s", *step.timestamps_s)
-    if step.time_of_day is not None and step.time_of_day not in TIMES_OF_DAY:
-        raise StepError(f"{where}: environment.time_of_day must be 'day' or 'night', got '{step.time_of_day}'")
-    if step.crowdedness is not None and not (_is_finite(step.crowdedness) and 0.0 <= step.crowdedness <= 1.0):
-        raise StepError(f"{where}: environment.crowdedness must be a number in 0..1, got {step.crowdedness!r}")
+    _check_environment(where, step.time_of_day, step.crowdedness)
     if step.ego_speed_mps is not None and not (_is_finite(step.ego_speed_mps) and step.ego_speed_mps >= 0):
         raise StepError(f"{where}: ego.speed_mps must be a finite number >= 0, got {step.ego_speed_mps}")
     _finite(where, "ego.lateral_m", *([step.ego_lateral_m] if step.ego_lateral_m is not None else []))
@@ -408,9 +406,8 @@ def _check_step(step: Step, where: str, max_frames: int) -> None:
         _finite(at, "speed_mps / heading_rad", a.speed_mps, a.heading_rad)
         if a.speed_mps < 0:
             raise StepError(f"{at} ('{a.id}'): speed_mps must be >= 0 (turn its heading by pi to drive backwards)")
-        if a.size_m is not None and not (isinstance(a.size_m, (tuple, list)) and len(a.size_m) == 3
-                                         and all(_is_finite(v) and v > 0 for v in a.size_m)):
-            raise StepError(f"{at} ('{a.id}'): size_m must be three numbers > 0 (length, width, height)")
+        if a.size_m is not None:
+            _check_size(f"{at} ('{a.id}')", a.size_m)
 
 
 def check_conditions(fc: FrameConditions, where: str) -> None:
@@ -420,11 +417,10 @@ def check_conditions(fc: FrameConditions, where: str) -> None:
     finite (NaN would silently condition the networks on nothing) or beyond MAX_MAGNITUDE, an unknown box
     type, a field of the wrong type or length (a str among the boxes, a 2-number bbox), a road outside the
     format's ranges (road.lanes 1e9 filled gigabytes drawing the lane lines)."""
-    if fc.time_of_day not in TIMES_OF_DAY:
-        raise StepError(f"{where}: time_of_day must be 'day' or 'night', got {fc.time_of_day!r}")
-    if not (_is_number(fc.crowdedness) and 0.0 <= fc.crowdedness <= 1.0):
-        raise StepError(f"{where}: crowdedness must be a number in 0..1 (the scenario format's "
-                        f"environment.crowdedness), got {fc.crowdedness!r}")
+    if fc.time_of_day is None or fc.crowdedness is None:  # a frame states both (a step may leave them as they were)
+        raise StepError(f"{where}: time_of_day and crowdedness must be given, got {fc.time_of_day!r} and "
+                        f"{fc.crowdedness!r}")
+    _check_environment(where, fc.time_of_day, fc.crowdedness)
     if not _is_whole(fc.index) or fc.index < 0:
         raise StepError(f"{where}: index must be a whole number >= 0, got {fc.index!r:.40}")
     _finite(where, "timestamp_s", fc.timestamp_s)
@@ -438,6 +434,22 @@ def check_conditions(fc: FrameConditions, where: str) -> None:
         _planned_pose(where, "ego_pose", fc.ego_pose)
     if fc.road is not None:
         _check_road(where, fc.road)
+
+
+def _check_environment(where: str, time_of_day: Any, crowdedness: Any) -> None:
+    """A step's or a frame's environment (None: not given) within the scenario format's values."""
+    if time_of_day is not None and time_of_day not in TIMES_OF_DAY:
+        raise StepError(f"{where}: environment.time_of_day must be 'day' or 'night', got {time_of_day!r:.40}")
+    if crowdedness is not None and not (_is_number(crowdedness) and 0.0 <= crowdedness <= 1.0):
+        raise StepError(f"{where}: environment.crowdedness must be a number in 0..1, got {crowdedness!r:.40}")
+
+
+def _check_size(at: str, size: Any) -> None:
+    """An agent's or a box's size_m: length, width and height in (0, MAX_SIZE_M] (the scenario format's)."""
+    if not (isinstance(size, (tuple, list)) and len(size) == 3
+            and all(_is_finite(v) and 0 < v <= MAX_SIZE_M for v in size)):
+        raise StepError(f"{at}: size_m must be three numbers in (0, {MAX_SIZE_M:g}] m (length, width, height), "
+                        f"got {size!r:.80}")
 
 
 _BOX_VECTORS = (("bbox_xyxy", 4), ("location_m", 3), ("size_m", 3))  # a Box's tuples and their lengths
@@ -455,8 +467,7 @@ def _check_box(at: str, b: Any) -> None:
         if not isinstance(value, (tuple, list)) or len(value) != n:
             raise StepError(f"{at}: {name} must be {n} numbers, got {value!r:.80}")
         _finite(at, name, *value)
-    if not all(v > 0 for v in b.size_m):
-        raise StepError(f"{at}: size_m must be three numbers > 0 (length, width, height), got {list(b.size_m)}")
+    _check_size(at, b.size_m)
     _finite(at, "truncation / occlusion / rotation_y / distance_m", b.truncation, b.occlusion, b.rotation_y,
             b.distance_m)
     if not (0.0 <= b.truncation <= 1.0 and 0.0 <= b.occlusion <= 1.0):
