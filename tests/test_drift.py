@@ -14,7 +14,9 @@ import pytest
 import torch
 
 from drivesim.errors import DrivesimError
-from drivesim.eval.drift import long_drive, drift_verdicts, format_drift, minute_rows
+from drivesim.eval import drift
+from drivesim.eval.drift import long_drive, drift_verdicts, format_drift, lane_scorer, minute_rows
+from drivesim.eval.road_adherence import LineCounts
 from drivesim.eval.frechet import FeatureNetConfig, VideoFeatureNet
 from drivesim.scenario.engine import ScenarioEngine
 from drivesim.scenario.labels import Box, FrameConditions
@@ -56,6 +58,21 @@ def test_steady_drive_passes_and_a_fading_one_fails(feature_net):
     assert all(r["recall"] == 1.0 and r["visible"] == 6 for r in rows)
     assert all(r["frechet"] is not None for r in rows)
     assert {v["result"] for v in drift_verdicts(rows)} == {"pass"}
+    assert all(r["lane_f1"] is None for r in rows)  # no lane scorer: not scored, not judged
+    assert "lane-line F1" not in {v["metric"] for v in drift_verdicts(rows)}
+
+    # the road fading out of the picture: lane-line F1 falls with the frames' brightness
+    def lanes(video, labels):
+        hit = int(video.mean() / 12)
+        return LineCounts(10, hit, 10, hit)
+
+    road = minute_rows(stream(3, 6, level=lambda m: 120 - 30 * m), fps=0.1, score=bright_scorer,
+                       feature_net=feature_net, real_features=real, frame_step=1, lanes=lanes)
+    assert road[0]["lane_f1"] > road[2]["lane_f1"] > 0
+    assert {v["metric"]: v["result"] for v in drift_verdicts(road)}["lane-line F1"] == "FAIL"
+    steady = minute_rows(stream(3, 6), fps=0.1, score=bright_scorer, feature_net=feature_net, real_features=real,
+                         frame_step=1, lanes=lanes)
+    assert {v["metric"]: v["result"] for v in drift_verdicts(steady)}["lane-line F1"] == "pass"
 
     fading = minute_rows(stream(3, 6, level=lambda m: 120 - 30 * m, car_until=2), fps=0.1, score=bright_scorer,
                          feature_net=feature_net, real_features=real, frame_step=1)
@@ -94,6 +111,32 @@ def test_long_drive_keeps_road_users_in_view_to_the_end(road):
         long_drive(2, road="roundabout")
 
 
+def test_lane_scorer_finds_the_rendered_winding_roads_lines_and_not_a_shifted_picture(monkeypatch):
+    """The masks the drift scores against are the lines the renderer draws, bends included: a stand-in
+    segmenter that marks the frame's white paint scores high on rendered frames, low on shifted ones."""
+    from drivesim.pipeline.generate import RenderPipeline
+
+    scenario = long_drive(0.5, width=256, height=128, road="winding")
+    picks = (0, 40, 80, 120, 160)  # straight, clothoid and bend
+    frames = [f for f in RenderPipeline().frames(scenario) if f.index in picks]
+    video = np.stack([f.image for f in frames])
+    labels = [f.labels for f in frames]
+
+    def white_paint(net, video):  # (N, 2, H, W): lane lines and road edges where the paint is
+        paint = (video.min(-1) > 200).astype(np.float32)
+        paint[:, : video.shape[1] // 2] = 0  # the sky's clouds are white too
+        return np.stack([paint, paint], 1)
+
+    monkeypatch.setattr(drift, "predict", white_paint)
+    score = lane_scorer(None, scenario)
+    here = score(video, labels)
+    shifted = score(np.roll(video, 24, axis=2), labels)
+    # white paint also marks road edges and white cars (precision) and the masks hold dashed lines' gaps
+    # (recall): about 0.48 here, 0.06 shifted sideways by 24 px
+    assert here.label > 0 and here.f1 > 0.35, here
+    assert shifted.f1 < 0.3 * here.f1, (here, shifted)
+
+
 def test_eval_only_drift_measures_every_minute_of_a_long_rollout(tmp_path):
     import json
 
@@ -109,6 +152,7 @@ def test_eval_only_drift_measures_every_minute_of_a_long_rollout(tmp_path):
                progress=False)
     settings = EvalSettings(quick=True, only="drift", drift_minutes=1.0, fps=1.0, drift_frame_step=5,
                             feature_steps=2, max_real_clips=1, detector_clips=2, detector_steps=3, progress=False,
+                            segmenter_clips=2, segmenter_steps=2,
                             feature_net=FeatureNetConfig(frames=4, height=16, width=32, channels=(8,), feature_dim=4))
     report = run_eval(tmp_path / "bundle", tmp_path / "data", tmp_path / "report", settings)
     drift = report.drift
@@ -119,7 +163,8 @@ def test_eval_only_drift_measures_every_minute_of_a_long_rollout(tmp_path):
     for run in (off, on):
         assert [r["minute"] for r in run["minutes"]] == [1] and run["minutes"][0]["frames"] == 60
         assert run["minutes"][0]["visible"] > 0
-        assert {v["metric"] for v in run["verdicts"]} >= {"visible-agent recall", "mean luminance"}
+        assert {v["metric"] for v in run["verdicts"]} >= {"visible-agent recall", "mean luminance", "lane-line F1"}
+        assert "lane_f1" in run["minutes"][0]
         assert (tmp_path / "report" / run["samples"]).is_file()
     assert off["minutes"][0]["luminance"] != on["minutes"][0]["luminance"]  # two rollouts, not one twice
     text = (tmp_path / "report" / "report.md").read_text()

@@ -6,9 +6,11 @@ generated as a stream (the autoregressive rollout with its bounded context, so m
 and every minute gets
   - visible-agent recall: the controllability detector at the labelled boxes (every `frame_step`-th frame);
   - mean luminance (BT.601) and mean colour (R, G, B);
-  - Fréchet distance of its 8-frame windows to the real (rendered) clips, in the eval's feature space.
-The verdict compares the last minute with the first: each number within `TOLERANCE` of it (recall
-and Fréchet distance only count a change for the worse).
+  - Fréchet distance of its 8-frame windows to the real (rendered) clips, in the eval's feature space;
+  - lane-line F1: the road-adherence lane segmenter (road_adherence.py) on the scored frames against the
+    lane lines the labels' road puts there (does the road stay drawn where it is?).
+The verdict compares the last minute with the first: each number within `TOLERANCE` of it (recall,
+lane-line F1 and Fréchet distance only count a change for the worse).
 
 The rollout runs with the upsampler off and again with it on (`--drift-upsampler off|on|both`, default
 both): the upsampler reads its own earlier output windows, so it can drift on its own. The detector is the
@@ -30,16 +32,22 @@ from typing import Any
 
 import numpy as np
 
+from drivesim.conditions.road_maps import road_masks
 from drivesim.errors import DrivesimError
 from drivesim.eval.adherence import mean_luminance
 from drivesim.eval.controllability import DetectorPlan, Scorer, detect_video, net_scorer, trained_detector
+from drivesim.eval.lane_segmenter import (TARGETS, LaneSegmenter, SegmenterPlan, box_ignore_mask, predict,
+                                          trained_segmenter)
 from drivesim.eval.frechet import VideoFeatureNet, frechet_distance, video_features, video_windows
 from drivesim.eval.pictures import strip
 from drivesim.output.files import write_png
 from drivesim.eval.real import clip_seeds, real_clips
+from drivesim.eval.road_adherence import LineCounts, score_frames, tolerance_px, validation_scores
 from drivesim.eval.settings import EvalSettings
 from drivesim.eval.tables import format_number, markdown_table
+from drivesim.scenario.engine import ScenarioEngine
 from drivesim.scenario.format import Scenario
+from drivesim.scenario.labels import FrameConditions
 
 __all__ = ["TOLERANCE", "DRIFT_ROADS", "DRIFT_UPSAMPLER", "long_drive", "minute_rows", "drift_verdicts", "drift_section",
            "format_drift"]
@@ -96,9 +104,30 @@ def long_drive(minutes: float, width: int = 512, height: int = 256, fps: float =
                 dict(id="oncoming_car", type="car", position=dict(road="main", lane=1, s=160), speed_mps=10)]))
 
 
+LaneScorer = Callable[[np.ndarray, Sequence[FrameConditions]], LineCounts]  # frames (N, H, W, 3), their labels
+
+
+def lane_scorer(segmenter: LaneSegmenter, scenario: Scenario) -> LaneScorer:
+    """Lane-line pixel counts of generated frames: the segmenter's lines against the masks of the lane lines
+    the labels' road puts in the scenario's camera (road_maps.road_masks; pixels in boxes left out)."""
+    engine = ScenarioEngine(scenario)
+    network = engine.world.network
+
+    def score(video: np.ndarray, labels: Sequence[FrameConditions]) -> LineCounts:
+        h, w = video.shape[1:3]
+        targets = np.stack([np.stack([road_masks(fc, engine.camera, (h, w), network)[t] for t in TARGETS])
+                            for fc in labels])
+        ignore = np.stack([box_ignore_mask(fc, h, w) for fc in labels])
+        return score_frames(predict(segmenter, video), targets, ignore, tolerance_px(w))["lane_lines"]
+
+    return score
+
+
 def minute_rows(frames: Iterable[Any], fps: float, score: Scorer, feature_net, real_features: np.ndarray,
-                frame_step: int = 10, log: Callable[[str], None] = lambda _: None) -> list[dict[str, Any]]:
-    """Per-minute numbers of a stream of GeneratedFrame (image, labels); only one minute is held."""
+                frame_step: int = 10, log: Callable[[str], None] = lambda _: None,
+                lanes: LaneScorer | None = None) -> list[dict[str, Any]]:
+    """Per-minute numbers of a stream of GeneratedFrame (image, labels); only one minute is held. With
+    `lanes`, also the lane-line F1 of every `frame_step`-th frame (None where the road shows no lines)."""
     per_minute = max(1, round(60 * fps))
     rows: list[dict[str, Any]] = []
     images, labels = [], []
@@ -111,13 +140,17 @@ def minute_rows(frames: Iterable[Any], fps: float, score: Scorer, feature_net, r
         windows = video_windows(video, window, max(window // 2, 1))
         fd = frechet_distance(video_features(feature_net, windows), real_features) if len(windows) >= 2 else None
         colour = video.reshape(-1, 3).mean(0) / 255.0
+        picks = list(range(0, len(video), frame_step))
+        lines = lanes(video[picks], [labels[i] for i in picks]) if lanes is not None else None
         rows.append({"minute": len(rows) + 1, "frames": len(video), "visible": int(len(found.found)),
                      "recall": found.recall, "luminance": mean_luminance(video),
                      "colour": [round(float(c), 4) for c in colour], "frechet": fd,
+                     "lane_f1": None if lines is None else lines.f1,
                      "seconds": round(time.perf_counter() - start, 1)})
         r = rows[-1]
         log(f"drift: minute {r['minute']}: recall {format_number(r['recall'])} of {r['visible']}, luminance "
-            f"{r['luminance']:.1f}, FD {format_number(r['frechet'])} ({r['seconds']:.0f} s so far)")
+            f"{r['luminance']:.1f}, FD {format_number(r['frechet'])}, lane-line F1 {format_number(r['lane_f1'])} "
+            f"({r['seconds']:.0f} s so far)")
         images.clear()
         labels.clear()
 
@@ -147,11 +180,16 @@ def drift_section(bundle, options, s: EvalSettings, data_dir: Path, clips: Seque
     width, height = s.control_camera
     scenario = long_drive(s.drift_minutes, width, height, s.fps, road=s.drift_road)
     plan = DetectorPlan(clips=s.detector_clips, steps=s.detector_steps, camera=(width, height), seed=s.seed)
-    detector, detector_info = trained_detector(plan, out_dir, log, clip_seeds(clips) | {int(scenario.seed)})
+    excluded = clip_seeds(clips) | {int(scenario.seed)}
+    detector, detector_info = trained_detector(plan, out_dir, log, excluded)
+    segmenter_plan = SegmenterPlan(clips=s.segmenter_clips, steps=s.segmenter_steps, camera=(width, height),
+                                   seed=s.seed, validation_clips=max(1, s.segmenter_clips // 4))
+    segmenter, segmenter_info = trained_segmenter(segmenter_plan, out_dir, log, validation_scores, excluded)
+    lanes = lane_scorer(segmenter, scenario)
     modes = {"off": (False,), "on": (True,), "both": (False, True)}[s.drift_upsampler]
     runs = [_rollout(bundle, dataclasses.replace(options, super_resolution=sr), scenario, s, net_scorer(detector),
-                     real, out_dir, log) for sr in modes]
-    return {"scenario": scenario.name, "runs": runs,
+                     real, out_dir, log, lanes) for sr in modes]
+    return {"scenario": scenario.name, "runs": runs, "segmenter": segmenter_info,
             "settings": {"minutes": s.drift_minutes, "camera": [width, height], "fps": s.fps,
                          "frame_step": s.drift_frame_step, "steps": options.steps, "upsampler": s.drift_upsampler,
                          "road": s.drift_road,
@@ -160,7 +198,7 @@ def drift_section(bundle, options, s: EvalSettings, data_dir: Path, clips: Seque
 
 
 def _rollout(bundle, opts, scenario: Scenario, s: EvalSettings, score: Scorer, real, out_dir: Path,
-             log: Callable[[str], None]) -> dict[str, Any]:
+             log: Callable[[str], None], lanes: LaneScorer | None = None) -> dict[str, Any]:
     """One long rollout with `opts` (its super_resolution says whether the upsampler runs), measured."""
     from drivesim.draw.overlay import draw_boxes
     from drivesim.pipeline import VideoPipeline
@@ -178,7 +216,7 @@ def _rollout(bundle, opts, scenario: Scenario, s: EvalSettings, score: Scorer, r
                 firsts.append((f"minute {frame.index // per_minute + 1}", draw_boxes(frame.image, frame.labels.boxes)))
             yield frame
 
-    rows = minute_rows(stream(), s.fps, score, real.net, real.features, s.drift_frame_step, log)
+    rows = minute_rows(stream(), s.fps, score, real.net, real.features, s.drift_frame_step, log, lanes)
     picks = sorted({0, len(firsts) // 2, len(firsts) - 1})
     samples = f"samples/drift_upsampler_{mode}.png"
     write_png(out_dir / samples, strip([(f"upsampler {mode}: first frame of " + ", ".join(firsts[i][0] for i in picks),
@@ -192,11 +230,14 @@ def _change(first: float | None, last: float | None) -> float | None:
 
 
 def drift_verdicts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Last minute vs first: recall may not fall, FD not rise, luminance and colour not move, by > TOLERANCE."""
+    """Last minute vs first: recall and lane-line F1 may not fall, FD not rise, luminance and colour not move,
+    by > TOLERANCE."""
     first, last = rows[0], rows[-1]
-    checks = [("visible-agent recall", first["recall"], last["recall"], "down"),
-              ("mean luminance", first["luminance"], last["luminance"], "both"),
-              ("Fréchet distance to rendered", first["frechet"], last["frechet"], "up")]
+    checks = [("visible-agent recall", first["recall"], last["recall"], "down")]
+    if any(r.get("lane_f1") is not None for r in rows):  # lane lines scored (drift_section always scores them)
+        checks.append(("lane-line F1", first["lane_f1"], last["lane_f1"], "down"))
+    checks += [("mean luminance", first["luminance"], last["luminance"], "both"),
+               ("Fréchet distance to rendered", first["frechet"], last["frechet"], "up")]
     checks += [(f"mean colour {c}", first["colour"][k], last["colour"][k], "both") for k, c in enumerate("RGB")]
     out = []
     for name, a, b, bad in checks:
@@ -214,13 +255,14 @@ def format_drift(result: dict[str, Any]) -> str:
     """Per run (upsampler off / on): the per-minute table and the first-vs-last verdicts, as Markdown."""
     parts = []
     for run in result["runs"]:
-        minutes = [[r["minute"], r["visible"], format_number(r["recall"]), f"{r['luminance']:.1f}",
-                    ", ".join(f"{c:.3f}" for c in r["colour"]), format_number(r["frechet"], 2)] for r in run["minutes"]]
+        minutes = [[r["minute"], r["visible"], format_number(r["recall"]), format_number(r.get("lane_f1")),
+                    f"{r['luminance']:.1f}", ", ".join(f"{c:.3f}" for c in r["colour"]),
+                    format_number(r["frechet"], 2)] for r in run["minutes"]]
         verdicts = [[v["metric"], format_number(v["first"]), format_number(v["last"]),
                      "—" if v["change"] is None else f"{v['change']:+.1%}", v["result"]] for v in run["verdicts"]]
         parts += [f"Upsampler {run['upsampler']} ({run['seconds']:.0f} s):", "",
-                  markdown_table(["minute", "visible", "recall", "luminance", "colour (R, G, B)", "Fréchet distance"],
-                                 minutes),
+                  markdown_table(["minute", "visible", "recall", "lane-line F1", "luminance", "colour (R, G, B)",
+                                  "Fréchet distance"], minutes),
                   "", markdown_table([f"last minute vs first (within {TOLERANCE:.0%})", "first", "last", "change",
                                       "result"], verdicts), ""]
     return "\n".join(parts).rstrip("\n")
