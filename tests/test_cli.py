@@ -82,10 +82,20 @@ def test_the_wheel_carries_every_file_of_the_default_bundle():
     import fnmatch
     import re
 
+    from drivesim.data.random_scenarios import JUNCTION_ROAD_FILE
+
     text = (REPO / "setup.py").read_text()
-    patterns = ast.literal_eval(re.search(r"package_data=\{BUNDLE_PACKAGE: (\[.*?\])\}", text).group(1))
+    patterns = ast.literal_eval(re.search(r"package_data=\{BUNDLE_PACKAGE: (\[.*?\])", text).group(1))
     assert re.search(r'BUNDLE_PACKAGE = "drivesim\.(\w+)"', text).group(1) == ckpt.default_locations()[0].name
-    assert '{BUNDLE_PACKAGE: "checkpoints/default"}' in text
-    files = [p.name for p in (REPO / "checkpoints" / "default").iterdir() if p.is_file()]
+    assert 'BUNDLE_PACKAGE: "checkpoints/default"' in text
+    bundle = REPO / "checkpoints" / "default"
+    files = [p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()]  # students/ too
     assert "config.yaml" in files
     assert [f for f in files if not any(fnmatch.fnmatch(f, p) for p in patterns)] == []
+    # and the example roads, where the world mix and the eval's junctions find the crossing
+    roads = ast.literal_eval(re.search(r"ROADS_PACKAGE: (\[.*?\])", text).group(1))
+    assert re.search(r'ROADS_PACKAGE = "drivesim\.(\w+)"', text).group(1) == "example_roads"
+    assert 'ROADS_PACKAGE: "scenarios/roads"' in text
+    assert JUNCTION_ROAD_FILE.is_file() and JUNCTION_ROAD_FILE.parent == REPO / "scenarios" / "roads"
+    assert [p.name for p in JUNCTION_ROAD_FILE.parent.iterdir()
+            if p.is_file() and not any(fnmatch.fnmatch(p.name, r) for r in roads)] == []

@@ -316,7 +316,15 @@ def _oncoming(rng: np.random.Generator, ego_s: float, oncoming: int, left_hand: 
 
 # --- the world mix: junctions ----------------------------------------------------------------------
 
-JUNCTION_ROAD_FILE = Path(__file__).resolve().parents[2] / "scenarios" / "roads" / "crossing.xodr"
+def example_road(name: str) -> Path:
+    """An OpenDRIVE example of scenarios/roads: the wheel's copy (`drivesim/example_roads`, setup.py), else
+    the source checkout's."""
+    package = Path(__file__).resolve().parents[1]  # drivesim/
+    wheel = package / "example_roads" / name
+    return wheel if wheel.is_file() else package.parent / "scenarios" / "roads" / name
+
+
+JUNCTION_ROAD_FILE = example_road("crossing.xodr")
 JUNCTION_APPROACH_M = (12.0, 45.0)  # the ego starts this far before the junction
 JUNCTION_OTHERS_M = (8.0, 45.0)  # other road users start this far before it, on any arm
 CROSSING_NEAR_JUNCTION_M = (3.0, 10.0)  # pedestrians cross an arm this far from the junction
