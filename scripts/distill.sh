@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Distils few-step students of a trained bundle's diffusion models (docs/training.md, "Few-step students")
 # into a copy of it: the keyframe model, the interpolator, the upsampler. BASE is never written: its
-# parts, config, stages.json and latent cache are copied into OUT first. One CPU thread; rerun after an
+# parts, config, stages.json, students and latent cache are copied into OUT first (BASE's students of the
+# models named are not: they are distilled anew). One CPU thread; rerun after an
 # interruption: finished students are skipped (OUT/stages.json records them), an interrupted one resumes
 # from its last saved step. Then `drivesim bench --checkpoint OUT --quick --student` and `drivesim eval OUT
 # --data DATA --only controllability --student` measure them against their teachers (docs/performance.md).
@@ -30,6 +31,16 @@ if [ ! -f "$OUT/config.yaml" ]; then
   [ -f "$BASE/stages.json" ] && cp "$BASE/stages.json" "$OUT"/
   [ -d "$BASE/students" ] && cp -r "$BASE/students" "$OUT"/
   if [ -d "$BASE/.train/latents" ]; then mkdir -p "$OUT/.train" && cp -r "$BASE/.train/latents" "$OUT/.train/"; fi
+  # the models named are distilled anew (BASE may ship students of them, as the default does): their students
+  # and distill records are not carried over; BASE's students of the other models are kept
+  for model in $MODELS; do rm -f "$OUT/students/$model.safetensors"; done
+  [ -f "$OUT/stages.json" ] && python3 - "$OUT/stages.json" $MODELS <<'PY'
+import json, sys
+record = json.load(open(sys.argv[1]))
+for model in sys.argv[2:]:
+    record.get("stages", {}).pop(f"distill-{model}", None)
+json.dump(record, open(sys.argv[1], "w"), indent=1)
+PY
 fi
 
 for model in $MODELS; do
