@@ -14,6 +14,9 @@ from drivesim.errors import DrivesimError
 from drivesim.eval.frechet import FeatureNetConfig
 from drivesim.models.configs import BundleConfig
 
+DRIFT_ROADS = ("winding", "straight")  # --drift-road: the drift section's long drive's road
+DRIFT_UPSAMPLER = ("off", "on", "both")  # --drift-upsampler: which rollouts the drift section measures
+
 __all__ = ["EvalSettings", "QUICK", "FULL", "STEP_CAPS", "SECTIONS", "DEFAULT_SECTIONS"]
 
 SECTIONS = ("main", "controllability", "drift")  # --only NAME runs one of them
@@ -97,9 +100,9 @@ class EvalSettings:
             raise DrivesimError(f"eval: --split takes validation or test, got {out.split!r}")
         if not 1 <= out.repeats <= 10:
             raise DrivesimError(f"eval: --repeats must be in 1..10, got {out.repeats}")
-        if out.drift_upsampler not in ("off", "on", "both"):
+        if out.drift_upsampler not in DRIFT_UPSAMPLER:
             raise DrivesimError(f"eval: --drift-upsampler takes off, on or both, got {out.drift_upsampler!r}")
-        if out.drift_road not in ("winding", "straight"):
+        if out.drift_road not in DRIFT_ROADS:
             raise DrivesimError(f"eval: --drift-road takes winding or straight, got {out.drift_road!r}")
         if out.control_duration_s <= 0:
             raise DrivesimError(f"eval: the controllability scenarios need a duration > 0 s, got {out.control_duration_s}")
