@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
                             device=args.device, threads=args.threads,
                             features_weights=Path(args.features_weights) if args.features_weights else None,
                             progress=not args.quiet, only=args.only, drift_minutes=args.drift_minutes,
-                            drift_upsampler=args.drift_upsampler, drift_road=args.drift_road, split=args.split, repeats=args.repeats,
+                            drift_upsampler=args.drift_upsampler, drift_road=args.drift_road,
+                            split=args.split, repeats=args.repeats,
                             precision=args.precision, student=args.student,
                             session_steps=args.session_steps, interpolation_steps=args.interpolation_steps)
     report = run_eval(Path(args.bundle), Path(args.data), Path(args.output) if args.output else None, settings)
