@@ -12,7 +12,8 @@
 #
 # Settings: MODELS (default "keyframe interpolator upsampler"), STEPS (per model; default the stage's:
 # 1000, 1000, 500), STUDENT_STEPS (the students' sampling steps, 4), BATCH (default the teacher stage's),
-# THREADS (1). DATA_DIR (default data/synth) must be clips the base was trained on: for the shipped
+# THREADS (1), SETTINGS (more stage settings, "NAME=VALUE ...": each becomes a --set; e.g.
+# "student_temporal_attention=1" for an upsampler student without level 0's temporal attention). DATA_DIR (default data/synth) must be clips the base was trained on: for the shipped
 # default's keyframe model and interpolator, `drivesim synth-data -o data/world --clips 160 --frames 48
 # --size 256x512 --fps 10 --seed 0 --workers 1 --mix world`; for its upsampler, the same with -o data/synth
 # --mix v1.
@@ -24,6 +25,8 @@ MODELS=${MODELS:-keyframe interpolator upsampler}
 STUDENT_STEPS=${STUDENT_STEPS:-4}
 THREADS=${THREADS:-1}
 source "$(dirname "$0")/stage_done.sh"
+SETS=()
+for setting in ${SETTINGS:-}; do SETS+=(--set "$setting"); done
 
 if [ ! -f "$OUT/config.yaml" ]; then
   mkdir -p "$OUT"
@@ -31,16 +34,9 @@ if [ ! -f "$OUT/config.yaml" ]; then
   [ -f "$BASE/stages.json" ] && cp "$BASE/stages.json" "$OUT"/
   [ -d "$BASE/students" ] && cp -r "$BASE/students" "$OUT"/
   if [ -d "$BASE/.train/latents" ]; then mkdir -p "$OUT/.train" && cp -r "$BASE/.train/latents" "$OUT/.train/"; fi
-  # the models named are distilled anew (BASE may ship students of them, as the default does): their students
-  # and distill records are not carried over; BASE's students of the other models are kept
-  for model in $MODELS; do rm -f "$OUT/students/$model.safetensors"; done
-  [ -f "$OUT/stages.json" ] && python3 - "$OUT/stages.json" $MODELS <<'PY'
-import json, sys
-record = json.load(open(sys.argv[1]))
-for model in sys.argv[2:]:
-    record.get("stages", {}).pop(f"distill-{model}", None)
-json.dump(record, open(sys.argv[1], "w"), indent=1)
-PY
+  # the models named are distilled anew (BASE may ship students of them, as the default does): their students,
+  # config entries and distill records are not carried over; BASE's students of the other models are kept
+  drivesim bundle drop-student "$OUT" $MODELS
 fi
 
 for model in $MODELS; do
@@ -49,6 +45,7 @@ for model in $MODELS; do
   resume=""
   [ -d "$OUT/.train/distill-$model" ] && resume="--resume"
   drivesim train distill "$model" --bundle "$OUT" --data "$DATA" ${STEPS:+--steps "$STEPS"} ${BATCH:+--batch "$BATCH"} \
-      --set student_steps="$STUDENT_STEPS" --threads "$THREADS" --save-every 100 --preview-every 250 -q $resume
+      --set student_steps="$STUDENT_STEPS" "${SETS[@]}" --threads "$THREADS" --save-every 100 --preview-every 250 \
+      -q $resume
 done
 drivesim info "$OUT"

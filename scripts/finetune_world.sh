@@ -16,5 +16,5 @@ set -euo pipefail
 # The base's upsampler was fine-tuned on degraded inputs (decoded frames, erased road users): its growing
 # here keeps those settings (scripts/finetune_upsampler.sh, round 2) instead of undoing them.
 UPS_SETTINGS=${UPS_SETTINGS:-"--set decoded_p=0.5 --set erase_p=0.5 --set fg_weight=3"} \
-CONFIG=tiny_world MIX=world exec bash "$(dirname "$0")/finetune_default.sh" "${1:?base bundle (a trained tiny bundle)}" \
+CONFIG=tiny_world MIX=${MIX:-world} exec bash "$(dirname "$0")/finetune_default.sh" "${1:?base bundle (a trained tiny bundle)}" \
     "${2:?output bundle folder}" "${3:-data/world}"

@@ -7,6 +7,7 @@ typed by the schema; a bad key or an edit that would break the bundle writes not
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -24,7 +25,8 @@ import yaml
 from drivesim.cli import main
 from drivesim.errors import DrivesimError
 from drivesim.models.bundle import PARTS, build_bundle, load_bundle, part_file, read_bundle_config, save_bundle
-from drivesim.train.bundle_edit import config_sections, merge_parts, parse_assignments, set_config_values
+from drivesim.models.configs import StudentConfig
+from drivesim.train.bundle_edit import config_sections, drop_students, merge_parts, parse_assignments, set_config_values
 from drivesim.train.state import record_stage
 
 from pipeline_fixtures import micro_bundle, micro_config  # also sets torch to one thread
@@ -167,8 +169,45 @@ def test_the_command_merges_and_sets(main_bundle, upsampler_bundle, capsys):
 
 def test_the_command_offers_every_part():
     from drivesim.cli import bundle
+    from drivesim.models.configs import STUDENT_MODELS
 
     assert bundle.PARTS == PARTS and part_file(Path("b"), "upsampler").name == "upsampler.safetensors"
+    assert bundle.STUDENT_MODELS == STUDENT_MODELS
+
+
+def test_drop_student_removes_a_students_file_config_entry_and_record(tmp_path, capsys):
+    bundle = micro_bundle()
+    bundle.students["upsampler"] = copy.deepcopy(bundle.upsampler)
+    bundle.students["keyframe"] = copy.deepcopy(bundle.unet)
+    bundle.config.students.upsampler = StudentConfig(steps=1)
+    bundle.config.students.keyframe = StudentConfig(steps=2, guidance_scale=2.0)
+    folder = tmp_path / "b"
+    save_bundle(bundle, folder)
+    record_stage(folder, "distill-upsampler", {"steps": 3})
+    record_stage(folder, "distill-keyframe", {"steps": 4})
+    assert main(["bundle", "drop-student", str(folder), "upsampler"]) == 0
+    assert "dropped the student of upsampler" in capsys.readouterr().out
+    loaded = load_bundle(folder)
+    assert sorted(loaded.students) == ["keyframe"] and loaded.config.students.upsampler.steps == 0
+    assert not (folder / "students" / "upsampler.safetensors").exists()
+    record = json.loads((folder / "stages.json").read_text())
+    assert "distill-upsampler" not in record["stages"] and "distill-keyframe" in record["stages"]
+    assert record["edits"][-1]["drop_students"] == ["upsampler"]
+    assert drop_students(folder, ["upsampler"]) == []  # again: nothing there, no error, no new edit
+    assert len(json.loads((folder / "stages.json").read_text())["edits"]) == len(record["edits"])
+    assert drop_students(folder, ["keyframe"]) == ["keyframe"]
+    assert "students" not in yaml.safe_load((folder / "config.yaml").read_text()) and not load_bundle(folder).students
+    with pytest.raises(DrivesimError, match="unknown model.*students are keyframe, interpolator, upsampler"):
+        drop_students(folder, ["decoder"])
+    with pytest.raises(SystemExit):
+        main(["bundle", "drop-student", str(folder), "decoder"])
+    assert "invalid choice: 'decoder'" in capsys.readouterr().err
+
+
+def test_the_distill_script_drops_students_with_the_command_not_inline_python():
+    text = (REPO / "scripts" / "distill.sh").read_text()
+    assert not re.search(r"python3? -( |$)", text, re.M) and "<<'PY'" not in text
+    assert 'drivesim bundle drop-student "$OUT" $MODELS' in text
 
 
 @pytest.mark.parametrize("script, guidance", [("train_default.sh", 1.0), ("finetune_default.sh", 2.0)])

@@ -23,9 +23,11 @@ from drivesim.cli import main as cli_main
 from drivesim.data.clips import scan_clips
 from drivesim.data.synth import SynthConfig, synth_data
 from drivesim.diffusion.schedule import DiffusionConfig, make_scheduler
+from drivesim.conditions.encode import upsampler_conditions
 from drivesim.errors import DrivesimError
 from drivesim.models.bundle import (PARTS, build_bundle, bundle_sha256, load_bundle, part_file, save_bundle)
 from drivesim.models.configs import StudentConfig
+from drivesim.models.upsampler import resize_low_res
 from drivesim.pipeline import GenerateOptions, VideoPipeline
 from drivesim.sampling.samplers import sample_lcm
 from drivesim.scenario.engine import ScenarioEngine
@@ -216,6 +218,37 @@ def test_distill_refuses_what_it_cannot_do(data, teacher, tmp_path, capsys):
     fresh = tmp_path / "fresh"
     save_bundle(build_bundle(small_config()), fresh)  # nothing trained yet
     assert "run `drivesim train autoencoder" in error("distill", "keyframe", "--bundle", fresh, "--data", data)
+
+
+def test_a_slimmer_upsampler_student_leaves_out_level_0s_temporal_attention(data, tmp_path, capsys):
+    config = small_config()
+    config = dataclasses.replace(config, upsampler=dataclasses.replace(config.upsampler, block_out_channels=(32, 64)))
+    out = tmp_path / "bundle"
+    save_bundle(build_bundle(config), out)
+    record_stage(out, "upsampler", {"steps": 1})
+    capsys.readouterr()
+    assert _cli("distill", "upsampler", "--bundle", out, "--data", data, "--set", "student_temporal_attention=0,2") == 1
+    assert "a comma list of the teacher's temporal attention levels to keep (it has [0, 1])" in capsys.readouterr().err
+    assert _cli("distill", "upsampler", "--bundle", out, "--data", data, "--steps", 2, "--batch", 2,
+                "--set", "student_steps=1", "--set", "student_temporal_attention=1") == 0
+    bundle = load_bundle(out)
+    assert bundle.config.students.upsampler.temporal_attention_levels == (1,) and not bundle.student_notes
+    names = lambda model: {n for n, _ in model.named_parameters()}  # noqa: E731
+    student, teacher = bundle.students["upsampler"], bundle.upsampler
+    dropped = names(teacher) - names(student)
+    assert names(student) < names(teacher)  # nothing new, the level-0 temporal attention left out
+    assert dropped and {n.split(".attention.")[0] for n in dropped} == {"temporal.down.0.0", "temporal.up.1.0",
+                                                                         "temporal.up.1.1"}
+    assert any(".attention." in n for n in names(student))  # level 1 and the middle keep theirs
+    x = torch.randn(1, 4, 3, 32, 64)
+    cond = upsampler_conditions(resize_low_res(torch.rand(1, 4, 3, 8, 16) * 2 - 1, 4), 100)
+    if config.upsampler.num_layout_channels:
+        cond = cond.replace(layout=torch.rand(1, 4, config.upsampler.num_layout_channels, 32, 64),
+                            layout_null=torch.zeros(1, 4, dtype=torch.bool))
+    with torch.no_grad():
+        assert student(x, torch.tensor([999]), cond).shape == x.shape
+    run = json.loads((out / "stages.json").read_text())["stages"]["distill-upsampler"]["runs"][0]
+    assert run["config"]["student_temporal_attention"] == "1"
 
 
 # --- sampling with a student ---------------------------------------------------------------------

@@ -199,6 +199,13 @@ def test_config_yaml_round_trip_and_bad_configs():
         VideoUNet(tiny_config(block_out_channels=(48, 64)))
     with pytest.raises(DrivesimError, match="attention_levels"):
         VideoUNet(tiny_config(attention_levels=(2,)))
+    with pytest.raises(DrivesimError, match=r"temporal_attention_levels=\(0, 2\): levels \[2\] do not exist"):
+        VideoUNet(tiny_config(temporal_attention_levels=[0, 2]))
+    slim = tiny_config(temporal_attention_levels=[1])  # YAML's list: a tuple after the round trip
+    assert slim.temporal_attention_levels == (1,)
+    assert VideoUNetConfig(**yaml.safe_load(yaml.safe_dump(dataclasses.asdict(slim)))) == slim
+    attention = {n.split(".attention.")[0] for n, _ in VideoUNet(slim).named_parameters() if ".attention." in n}
+    assert attention == {"temporal.down.1.0", "temporal.mid.0", "temporal.mid.1", "temporal.up.0.0", "temporal.up.0.1"}
 
 
 @torch.no_grad()

@@ -1,5 +1,5 @@
-"""`drivesim bundle merge | set`: edit a trained bundle (drivesim.train.bundle_edit): take a part trained
-in another bundle, set config values such as the sampling defaults."""
+"""`drivesim bundle merge | set | drop-student`: edit a trained bundle (drivesim.train.bundle_edit): take a
+part trained in another bundle, set config values such as the sampling defaults, remove students."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from drivesim.cli.args import Subparsers, add_command
 # drivesim.models.bundle.PARTS, written out: importing it here would load torch for `drivesim --help`
 # (tests/test_bundle_edit.py checks that the two agree).
 PARTS = ("autoencoder", "decoder_temporal", "unet_spatial", "unet_temporal", "interpolator", "upsampler")
+STUDENT_MODELS = ("keyframe", "interpolator", "upsampler")  # drivesim.models.configs.STUDENT_MODELS
 
 
 def register(sub: Subparsers) -> None:
@@ -18,7 +19,7 @@ def register(sub: Subparsers) -> None:
                     "drivesim bundle merge my_bundle --from my_bundle.upsampler --part upsampler\n"
                     "  drivesim bundle set my_bundle diffusion.guidance_scale=2.0 "
                     "upsampler_diffusion.num_inference_steps=2")
-    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True, help="merge or set")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True, help="merge, set or drop-student")
 
     merge = add_command(actions, "merge", "copy parts trained in another bundle into BUNDLE: their .safetensors "
                                           "files, their config sections and their stages.json entries",
@@ -40,6 +41,15 @@ def register(sub: Subparsers) -> None:
                       help="dotted config key and its value, e.g. diffusion.guidance_scale=2.0")
     set_.set_defaults(func=run_set)
 
+    drop = add_command(actions, "drop-student", "remove few-step students from BUNDLE: their files, their "
+                                                "config entries and their stages.json records (before "
+                                                "distilling them anew)",
+                       "drivesim bundle drop-student my_bundle upsampler")
+    drop.add_argument("bundle", metavar="BUNDLE", help="bundle folder whose students are removed")
+    drop.add_argument("models", nargs="+", metavar="MODEL", choices=STUDENT_MODELS,
+                      help=f"whose student goes: {', '.join(STUDENT_MODELS)}")
+    drop.set_defaults(func=run_drop_student)
+
 
 def run_merge(args: argparse.Namespace) -> int:
     from drivesim.train.bundle_edit import merge_parts
@@ -55,4 +65,13 @@ def run_set(args: argparse.Namespace) -> int:
 
     typed = set_config_values(args.bundle, parse_assignments(args.values))
     print(f"{args.bundle}: set " + ", ".join(f"{key}={value!r}" for key, value in typed.items()))
+    return 0
+
+
+def run_drop_student(args: argparse.Namespace) -> int:
+    from drivesim.train.bundle_edit import drop_students
+
+    present = drop_students(args.bundle, args.models)
+    print(f"{args.bundle}: " + (f"dropped the student{'s' if len(present) > 1 else ''} of {', '.join(present)}"
+                                if present else "no such student, nothing to drop"))
     return 0

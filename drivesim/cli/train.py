@@ -23,10 +23,10 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--fps", type=float, default=10.0, help="frame rate (default 10)")
     p.add_argument("--seed", type=int, default=0, help="dataset seed: same seed, same clips (default 0)")
     p.add_argument("--workers", type=int, default=1, metavar="K", help="render processes (default 1)")
-    p.add_argument("--mix", choices=("v1", "world"), default="v1",
-                   help="which roads are drawn: v1 = straight one-way roads as the shipped default was trained on "
-                        "(default); world = bends, two-way roads, junctions and straight roads "
-                        "(docs/data-format.md, 'The random mix')")
+    p.add_argument("--mix", choices=("v1", "world", "world2"), default="v1",
+                   help="which roads are drawn: v1 = straight one-way roads only (default); world = bends, two-way "
+                        "roads, junctions and straight roads, as the shipped default was fine-tuned on; world2 = "
+                        "the same with bends down to 40 m and more junctions (docs/data-format.md, 'The random mix')")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_synth_data)
 

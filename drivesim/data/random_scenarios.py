@@ -9,7 +9,8 @@ A *mix* says which roads are drawn (MIXES, docs/data-format.md "The random mix")
 is version 1's straight one-way road, draw for draw what it always was (the shipped model's training
 data stays reproducible); `world` also draws bends (clothoid in, arc, clothoid out) of both directions
 and radii 60-1000 m, two-way roads with oncoming traffic, left-hand traffic, and junction scenarios on
-the example crossing (scenarios/roads/crossing.xodr) -- straight roads being one case among several.
+the example crossing (scenarios/roads/crossing.xodr) -- straight roads being one case among several;
+`world2` draws the same cases with bends down to 40 m and more junctions.
 
 Every sample is validated by the pydantic `Scenario` model and is also *sensible*: lanes exist,
 agents in or entering the ego lane never drive into the camera, crossing pedestrians cross ahead.
@@ -40,14 +41,17 @@ MAX_AGENT_DISTANCE_M = 900.0  # the schema allows up to 1000 m
 
 # Which road each mix draws, and how often (docs/data-format.md, "The random mix").
 MIXES: dict[str, dict[str, float]] = {
-    "v1": {"straight": 1.0},  # the shipped default's data: version 1's straight one-way road only
-    "world": {"straight": 0.15, "bends": 0.25, "two_way": 0.35, "junction": 0.25},
+    "v1": {"straight": 1.0},  # the previous default's data: version 1's straight one-way road only
+    "world": {"straight": 0.15, "bends": 0.25, "two_way": 0.35, "junction": 0.25},  # the shipped default's
+    # the test split's bends are tighter than most of `world`'s and its junctions are drawn only in part:
+    # more junctions, and bends down to 40 m
+    "world2": {"straight": 0.15, "bends": 0.2, "two_way": 0.3, "junction": 0.35},
 }
 LEFT_HAND_SHARE = 0.25  # of the bends and two-way draws: left-hand traffic
 LANE_COUNT_P = (0.2, 0.35, 0.3, 0.15)  # 1, 2, 3, 4 lanes in the ego's direction (bends, two-way)
 ONCOMING_COUNT_P = (0.55, 0.3, 0.1, 0.05)  # 1, 2, 3, 4 oncoming lanes (two-way)
 TWO_WAY_CURVED_SHARE = 0.75  # two-way roads that bend (the rest are straight)
-BEND_RADIUS_M = (60.0, 1000.0)  # drawn log-uniformly, either direction
+BEND_RADIUS_M = {"world": (60.0, 1000.0), "world2": (40.0, 1000.0)}  # by mix: drawn log-uniformly, either direction
 TRANSITION_M = (15.0, 60.0)  # clothoid into and out of each bend
 MAX_TURN_RAD = np.pi / 2  # a bend turns at most a quarter circle
 VIEW_AHEAD_M = 300.0  # the drawn road reaches this far past the ego's last position
@@ -78,7 +82,8 @@ def random_scenario(rng: np.random.Generator, duration_s: float, fps: float, wid
         return _straight_scenario(rng, duration_s, fps, width, height, vary_camera)
     if case == "junction":
         return _junction_scenario(rng, duration_s, fps, width, height, vary_camera)
-    return _inline_scenario(rng, duration_s, fps, width, height, vary_camera, two_way=case == "two_way")
+    return _inline_scenario(rng, duration_s, fps, width, height, vary_camera, two_way=case == "two_way",
+                            bend_radius_m=BEND_RADIUS_M[mix])
 
 
 def _straight_scenario(rng: np.random.Generator, duration_s: float, fps: float, width: int, height: int,
@@ -239,7 +244,7 @@ def _pedestrian(rng: np.random.Generator, duration_s: float, lanes: int, lane_wi
 # --- the world mix: inline roads that bend, two-way roads ------------------------------------------
 
 def _inline_scenario(rng: np.random.Generator, duration_s: float, fps: float, width: int, height: int,
-                     vary_camera: bool, two_way: bool) -> Scenario:
+                     vary_camera: bool, two_way: bool, bend_radius_m: tuple[float, float]) -> Scenario:
     """An inline road (`road.segments`): one-way with bends, or two-way, straight or bending."""
     lanes = int(rng.choice([1, 2, 3, 4], p=LANE_COUNT_P))
     oncoming = int(rng.choice([1, 2, 3, 4], p=ONCOMING_COUNT_P)) if two_way else 0
@@ -251,7 +256,7 @@ def _inline_scenario(rng: np.random.Generator, duration_s: float, fps: float, wi
     start = float(round(rng.uniform(20.0, 120.0), 1))  # the ego's s: room behind it for agents
     length = start + ego_speed * duration_s + VIEW_AHEAD_M
     curved = not two_way or rng.random() < TWO_WAY_CURVED_SHARE
-    segments = _bends(rng, length) if curved else [{"straight": float(round(length, 1))}]
+    segments = _bends(rng, length, bend_radius_m) if curved else [{"straight": float(round(length, 1))}]
     # Lane ids of the inline road: right lanes -1, -2, ... under right-hand traffic, left lanes under left-hand.
     ego_lane_id = lanes - ego_lane if left_hand else -(ego_lane + 1)
     edges = (0.0, (lanes + oncoming) * lane_width) if left_hand else (-oncoming * lane_width, lanes * lane_width)
@@ -273,13 +278,13 @@ def _inline_scenario(rng: np.random.Generator, duration_s: float, fps: float, wi
 INLINE_ROAD = "main"  # the id of a scenario's inline road (docs/scenario-format.md, "Inline roads")
 
 
-def _bends(rng: np.random.Generator, length_m: float) -> list[dict]:
+def _bends(rng: np.random.Generator, length_m: float, radius_m: tuple[float, float]) -> list[dict]:
     """Road pieces at least `length_m` long: a straight, then bends (clothoid, arc, clothoid) of random
     direction and radius, some with straights between them."""
     segments: list[dict] = [{"straight": float(round(rng.uniform(20.0, 100.0), 1))}]
     total = segments[0]["straight"]
     while total < length_m:
-        radius = float(np.exp(rng.uniform(*np.log(BEND_RADIUS_M))))
+        radius = float(np.exp(rng.uniform(*np.log(radius_m))))
         radius = float(round(radius if rng.random() < 0.5 else -radius, 1))  # positive: a left bend
         transition = float(round(rng.uniform(*TRANSITION_M), 1))
         arc = float(round(rng.uniform(20.0, min(250.0, abs(radius) * MAX_TURN_RAD)), 1))

@@ -124,9 +124,11 @@ def construct_student(config: BundleConfig, name: str) -> nn.Module:
     """A freshly initialised network of the architecture of the model student `name` stands in for."""
     if name not in TEACHER_MODELS:
         raise DrivesimError(f"unknown student {name!r}; students are {', '.join(STUDENT_MODELS)}")
+    levels = getattr(config.students, name).temporal_attention_levels
+    own = {} if levels is None else {"temporal_attention_levels": levels}  # a student may be slimmer
     if name == "upsampler":
-        return VideoUpsampler(config.upsampler)
-    return VideoUNet(config.unet if name == "keyframe" else config.interpolator)
+        return VideoUpsampler(dataclasses.replace(config.upsampler, **own))
+    return VideoUNet(dataclasses.replace(config.unet if name == "keyframe" else config.interpolator, **own))
 
 
 def _is_temporal(model: nn.Module, name: str) -> bool:

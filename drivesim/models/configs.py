@@ -44,8 +44,12 @@ class StudentConfig:
     solver_steps: int = 50  # the teacher schedule's timesteps it was distilled on (LCMScheduler original_inference_steps)
     timestep_scaling: float = 10.0  # of the boundary scalings c_skip, c_out (LCMScheduler timestep_scaling)
     teacher_sha256: str = ""  # sha256 of the teacher's part files it was distilled from (stale once they change)
+    # the student's own temporal attention levels where it has fewer than its teacher (None: the teacher's)
+    temporal_attention_levels: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.temporal_attention_levels is not None:
+            self.temporal_attention_levels = tuple(int(i) for i in self.temporal_attention_levels)
         if self.steps < 0 or self.solver_steps < 1 or (self.steps and self.steps > self.solver_steps):
             raise DrivesimError(f"a student's steps must be in 0..solver_steps ({self.solver_steps}), got {self.steps}")
         if self.guidance_scale < 0 or self.timestep_scaling <= 0:

@@ -34,6 +34,7 @@ class UpsamplerConfig:
     attention_levels: tuple[int, ...] = ()  # no spatial attention: patches and full frames behave alike
     num_heads: int = 4
     temporal_attention: bool = True
+    temporal_attention_levels: tuple[int, ...] | None = None  # VideoUNetConfig's: None = every level
     temporal_conv: bool = True
     space_to_depth: int = 4  # most work runs at 1/4 resolution
     max_noise_level: int = 250  # training draws the low-res augmentation level from [0, max_noise_level]
@@ -51,6 +52,8 @@ class UpsamplerConfig:
     def __post_init__(self) -> None:
         self.block_out_channels = tuple(int(c) for c in self.block_out_channels)
         self.attention_levels = tuple(int(i) for i in self.attention_levels)
+        if self.temporal_attention_levels is not None:
+            self.temporal_attention_levels = tuple(int(i) for i in self.temporal_attention_levels)
 
     def unet_config(self) -> VideoUNetConfig:
         """The VideoUNet architecture behind the upsampler."""
@@ -58,6 +61,7 @@ class UpsamplerConfig:
             in_channels=self.channels, out_channels=self.channels, block_out_channels=self.block_out_channels,
             layers_per_block=self.layers_per_block, attention_levels=self.attention_levels,
             num_heads=self.num_heads, temporal_attention=self.temporal_attention, temporal_conv=self.temporal_conv,
+            temporal_attention_levels=self.temporal_attention_levels,
             num_layout_channels=self.num_layout_channels, use_labels=False, use_context=False, use_rate=False,
             low_res_channels=self.channels, use_noise_level=True, space_to_depth=self.space_to_depth,
             norm_num_groups=self.norm_num_groups,

@@ -52,6 +52,9 @@ class VideoUNetConfig:
     attention_levels: tuple[int, ...] = (1,)  # level indices with spatial self-attention (mid block: iff last level)
     num_heads: int = 4  # heads of spatial and temporal attention
     temporal_attention: bool = True  # temporal self-attention over frames (phi)
+    # the levels that have it (the mid block is the last level's); None: every level. A student without it at
+    # level 0 runs ~40 % faster (docs/performance.md)
+    temporal_attention_levels: tuple[int, ...] | None = None
     temporal_conv: bool = True  # residual 3D-conv block, kernel (3,1,1) (phi); ablation: attention-only
     num_layout_channels: int = 6  # box maps + road map concatenated to the input; 0 = no layout input
     layout_scale: int = 1  # layout maps come at this multiple of the sample's size (max-pooled for the input)
@@ -70,6 +73,13 @@ class VideoUNetConfig:
         # YAML gives lists back; keep tuples so configs compare equal after a round trip.
         self.block_out_channels = tuple(int(c) for c in self.block_out_channels)
         self.attention_levels = tuple(int(i) for i in self.attention_levels)
+        if self.temporal_attention_levels is not None:
+            self.temporal_attention_levels = tuple(int(i) for i in self.temporal_attention_levels)
+
+    def has_temporal_attention(self, level: int) -> bool:
+        """Whether the temporal layers of resolution level `level` attend over frames."""
+        return self.temporal_attention and (self.temporal_attention_levels is None
+                                            or level in self.temporal_attention_levels)
 
     @property
     def size_multiple(self) -> int:
@@ -93,6 +103,10 @@ def _check_config(cfg: VideoUNetConfig) -> None:
     if bad:
         raise DrivesimError(f"{where}.attention_levels={cfg.attention_levels}: levels {bad} do not exist; "
                             f"use indices 0..{len(cfg.block_out_channels) - 1}")
+    bad = [i for i in cfg.temporal_attention_levels or () if not 0 <= i < len(cfg.block_out_channels)]
+    if bad:
+        raise DrivesimError(f"{where}.temporal_attention_levels={cfg.temporal_attention_levels}: levels {bad} do not "
+                            f"exist; use indices 0..{len(cfg.block_out_channels) - 1}")
     if cfg.layers_per_block < 1 or cfg.space_to_depth < 1 or cfg.layout_scale < 1:
         raise DrivesimError(f"{where}: layers_per_block, space_to_depth and layout_scale must be >= 1")
     if cfg.layout_levels and not cfg.num_layout_channels:
@@ -173,9 +187,9 @@ class VideoUNet(SpatioTemporalModule):
         temb_dim = 4 * ch[0]
         n_levels = len(ch)
 
-        def temporal(c: int) -> TemporalLayers:
-            return TemporalLayers(c, temb_dim, cfg.num_heads, conv=cfg.temporal_conv,
-                                  attention=cfg.temporal_attention, norm_num_groups=cfg.norm_num_groups)
+        def temporal(level: int) -> TemporalLayers:
+            return TemporalLayers(ch[level], temb_dim, cfg.num_heads, conv=cfg.temporal_conv,
+                                  attention=cfg.has_temporal_attention(level), norm_num_groups=cfg.norm_num_groups)
 
         # --- spatial group (theta): the image model ---
         self.time_proj = Timesteps(ch[0], flip_sin_to_cos=True, downscale_freq_shift=0)
@@ -221,10 +235,10 @@ class VideoUNet(SpatioTemporalModule):
         self.temporal = nn.ModuleDict()
         if cfg.has_temporal_layers:
             self.temporal["down"] = nn.ModuleList(
-                nn.ModuleList(temporal(ch[i]) for _ in range(cfg.layers_per_block)) for i in range(n_levels))
-            self.temporal["mid"] = nn.ModuleList(temporal(ch[-1]) for _ in range(2))
+                nn.ModuleList(temporal(i) for _ in range(cfg.layers_per_block)) for i in range(n_levels))
+            self.temporal["mid"] = nn.ModuleList(temporal(n_levels - 1) for _ in range(2))
             self.temporal["up"] = nn.ModuleList(
-                nn.ModuleList(temporal(ch[i]) for _ in range(cfg.layers_per_block + 1))
+                nn.ModuleList(temporal(i) for _ in range(cfg.layers_per_block + 1))
                 for i in reversed(range(n_levels)))
             if cfg.use_context:
                 context_in = (cfg.context_channels or cfg.in_channels) + 1  # (m_S * z, m_S)

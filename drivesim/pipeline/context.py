@@ -137,7 +137,10 @@ class RunContext:
         if not self.options.student:
             return None
         record: dict[str, Any] = {name: {"steps": s.steps, "guidance_folded": s.guidance_scale, "sampler": "lcm",
-                                         "solver_steps": s.solver_steps} for name, s in self.students.items()}
+                                         "solver_steps": s.solver_steps,
+                                         **({} if s.temporal_attention_levels is None else  # a slimmer student
+                                            {"temporal_attention_levels": list(s.temporal_attention_levels)})}
+                                  for name, s in self.students.items()}
         return record | {name: f"teacher: {note}" for name, note in self.student_notes.items()}
 
     def draw(self, student: StudentConfig | None, model: Denoiser, noise: Tensor, cond: UNetConditions,

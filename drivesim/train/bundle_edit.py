@@ -1,7 +1,9 @@
-"""Edits of a bundle folder after training: a part trained in another bundle merged in, config values set.
+"""Edits of a bundle folder after training: a part trained in another bundle merged in, config values set,
+few-step students dropped.
 
     drivesim bundle merge BUNDLE --from OTHER --part upsampler
     drivesim bundle set BUNDLE upsampler_diffusion.num_inference_steps=2 diffusion.guidance_scale=2.0
+    drivesim bundle drop-student BUNDLE upsampler
 
 A part trained on its own (the pixel upsampler does not depend on the latent stages, so the training
 scripts train it in a second bundle beside the first) is merged with `merge_parts`: its file, its
@@ -34,14 +36,15 @@ from typing import Any
 import yaml
 
 from drivesim.errors import BundleError, DrivesimError
-from drivesim.models.bundle import CONFIG_FILE, PART_SPECS, PARTS, check_part_files, part_file, read_bundle_config
+from drivesim.models.bundle import (CONFIG_FILE, PART_SPECS, PARTS, STUDENT_PARTS, check_part_files, part_file,
+                                    read_bundle_config)
 from drivesim.models.config_schema import validate_config_dict
-from drivesim.models.configs import BundleConfig, config_from_dict
+from drivesim.models.configs import STUDENT_MODELS, BundleConfig, config_from_dict
 from drivesim.output.files import atomic_write_text
 from drivesim.train.provenance import portable_path
 from drivesim.train.state import RECORD_FILE, read_record
 
-__all__ = ["config_sections", "merge_parts", "parse_assignments", "set_config_values"]
+__all__ = ["config_sections", "drop_students", "merge_parts", "parse_assignments", "set_config_values"]
 
 
 def config_sections(parts: Iterable[str]) -> list[str]:
@@ -121,6 +124,36 @@ def set_config_values(bundle: Path | str, values: Mapping[str, Any]) -> dict[str
     _append_edit(record, {"set": typed})
     atomic_write_text(bundle / RECORD_FILE, json.dumps(record, indent=1, sort_keys=True) + "\n")
     return typed
+
+
+def drop_students(bundle: Path | str, models: Sequence[str]) -> list[str]:
+    """Remove the few-step students of `models` (names from STUDENT_MODELS) from `bundle`: config.yaml lists
+    them no more, their stages.json records go, then their files (so an interrupted drop still loads).
+    Returns the students that were there (dropping one that is not is no error: a rerun script)."""
+    bundle = Path(bundle)
+    models = list(dict.fromkeys(models))
+    unknown = [m for m in models if m not in STUDENT_MODELS]
+    if unknown or not models:
+        raise DrivesimError(f"drop-student: unknown model(s) {unknown}; students are {', '.join(STUDENT_MODELS)}"
+                            if unknown else "drop-student: name at least one model whose student goes")
+    config = _read_config_dict(bundle)
+    listed = config.get("students") or {}
+    present = [m for m in models if m in listed or (bundle / f"{STUDENT_PARTS[m]}.safetensors").is_file()]
+    for model in models:
+        listed.pop(model, None)
+    if "students" in config and not listed:
+        del config["students"]
+    _check_edited(bundle, config, {p: bundle for p in PARTS}, "dropping the students of " + ", ".join(models))
+    _write_config(bundle, config)
+    record = read_record(bundle)
+    for model in models:
+        record["stages"].pop(f"distill-{model}", None)
+    if present:
+        _append_edit(record, {"drop_students": present})
+    atomic_write_text(bundle / RECORD_FILE, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    for model in models:
+        (bundle / f"{STUDENT_PARTS[model]}.safetensors").unlink(missing_ok=True)
+    return present
 
 
 # --- typing a value by the schema ---------------------------------------------------------------

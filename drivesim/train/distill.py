@@ -32,6 +32,7 @@ records its steps, the guidance folded in, the solver and the sha256 of the teac
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,9 @@ class Distillation:
     guidance: float = -1.0  # label/box guidance folded into the target; < 0: the bundle's (1 for the upsampler)
     huber_c: float = 0.001  # pseudo-Huber loss constant
     timestep_scaling: float = 10.0  # boundary scalings c_skip, c_out (LCMScheduler's timestep_scaling)
+    # "teacher": the student has the teacher's temporal attention; else the levels that keep it, e.g. "1" (a
+    # slimmer student: the others' attention weights are left out, everything else starts as the teacher's)
+    student_temporal_attention: str = "teacher"
 
 
 # The student trains with every condition given (it is sampled that way, guidance folded in), from the teacher's
@@ -134,7 +138,8 @@ def _setup(name: str):
         cfg.guidance = _resolve_guidance(name, cfg, bundle)  # recorded resolved, in stages.json and config.yaml
         # the teacher stage's trainee: its data, collate (conditions), noise scheduler and frozen encoder
         t = teacher_stage.setup(bundle, cfg, root, clips)
-        teacher, student = t.model, copy.deepcopy(t.model)  # the student starts as the teacher
+        teacher = t.model
+        student = _student_network(teacher, _student_levels(cfg, teacher))  # starts as the teacher
         t.model = t.module = student
         t.trainable = [n for n, _ in student.named_parameters()]
         t.frozen = {**t.frozen, "teacher": teacher}
@@ -147,6 +152,35 @@ def _setup(name: str):
         return t
 
     return setup
+
+
+def _student_levels(cfg: Distillation, teacher: torch.nn.Module) -> tuple[int, ...] | None:
+    """The student's temporal attention levels from `student_temporal_attention` (None: the teacher's)."""
+    text = cfg.student_temporal_attention.strip()
+    if text == "teacher":
+        return None
+    arch = teacher.unet_config
+    have = [i for i in range(len(arch.block_out_channels)) if arch.has_temporal_attention(i)]
+    try:
+        levels = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        levels = None
+    if levels is None or not set(levels) <= set(have):
+        raise DrivesimError(f"--set student_temporal_attention={text}: give 'teacher' or a comma list of the "
+                            f"teacher's temporal attention levels to keep (it has {have or 'none'}), e.g. "
+                            f"{','.join(map(str, have[1:])) or 'teacher'}")
+    return levels
+
+
+def _student_network(teacher: torch.nn.Module, levels: tuple[int, ...] | None) -> torch.nn.Module:
+    """A copy of the teacher, without the temporal attention of the levels `levels` leaves out."""
+    if levels is None:
+        return copy.deepcopy(teacher)
+    student = type(teacher)(dataclasses.replace(teacher.config, temporal_attention_levels=levels))
+    missing, _ = student.load_state_dict(teacher.state_dict(), strict=False)  # the dropped layers' are unused
+    if missing:  # every layer the student has, the teacher has too
+        raise DrivesimError(f"the student has layers its teacher lacks: {missing[:3]}")
+    return student.to(next(teacher.parameters()))
 
 
 def _consistency(t: Trainee, out: Tensor, x: Tensor, steps: Tensor) -> Tensor:
@@ -201,7 +235,8 @@ def _finish(name: str):
         config = read_bundle_config(t.bundle.path)
         setattr(config.students, name, StudentConfig(
             steps=cfg.student_steps, guidance_scale=cfg.guidance, solver_steps=cfg.solver_steps,
-            timestep_scaling=cfg.timestep_scaling, teacher_sha256=t.record["init_from"]["sha256"]))
+            timestep_scaling=cfg.timestep_scaling, teacher_sha256=t.record["init_from"]["sha256"],
+            temporal_attention_levels=_student_levels(cfg, t.frozen["teacher"])))
         t.bundle.config = config
         return [f"students.{name}: {cfg.student_steps} steps, guidance {cfg.guidance:g} folded in; sample with "
                 "--student (`drivesim bundle set BUNDLE students." + name + ".steps=N` changes its steps)"]
