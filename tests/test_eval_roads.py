@@ -224,3 +224,23 @@ def test_eval_controllability_reports_road_types_and_road_adherence(tmp_path, mo
     assert (out / road["samples"]).is_file() and (out / "lane_segmenter.safetensors").is_file()
     text = (out / "report.md").read_text()
     assert "lane-line segmenter" in text and "road_adherence.png" in text
+
+
+def test_the_command_line_picks_how_many_world_scenarios(monkeypatch, tmp_path, capsys):
+    import drivesim.eval.report as report
+    from drivesim.errors import DrivesimError
+
+    seen = []
+
+    def fake_run_eval(bundle, data, out, settings):
+        seen.append(settings.resolved().control_world_scenarios)
+        raise DrivesimError("stop here")
+
+    monkeypatch.setattr(report, "run_eval", fake_run_eval)
+    for extra, expected in ((["--quick"], QUICK["control_world_scenarios"]), (["--quick", "--world-scenarios", "6"], 6),
+                            ([], FULL["control_world_scenarios"]), (["--world-scenarios", "0"], 0)):
+        assert main(["eval", str(tmp_path), "--data", str(tmp_path), *extra]) == 1
+    assert seen == [1, 6, 6, 0]
+    with pytest.raises(SystemExit):
+        main(["eval", str(tmp_path), "--data", str(tmp_path), "--world-scenarios", "7"])
+    assert "--world-scenarios: invalid choice: 7" in capsys.readouterr().err

@@ -47,6 +47,9 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--split", choices=("validation", "test"), default="validation",
                    help="controllability scenarios: validation (where settings are chosen; default) or test (the "
                         "untouched split the verdict is reported on)")
+    p.add_argument("--world-scenarios", type=int, choices=range(7), default=None, metavar="N",
+                   help="controllability: how many of the split's curve / junction / oncoming scenarios, 0-6 "
+                        "(default: 1 with --quick, all 6 without)")
     p.add_argument("--repeats", type=positive_int, default=1, metavar="N",
                    help="controllability: run each scenario with N seeds and report the spread (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                             features_weights=Path(args.features_weights) if args.features_weights else None,
                             progress=not args.quiet, only=args.only, drift_minutes=args.drift_minutes,
                             drift_upsampler=args.drift_upsampler, drift_road=args.drift_road,
-                            split=args.split, repeats=args.repeats,
+                            split=args.split, repeats=args.repeats, control_world_scenarios=args.world_scenarios,
                             precision=args.precision, student=args.student,
                             session_steps=args.session_steps, interpolation_steps=args.interpolation_steps)
     report = run_eval(Path(args.bundle), Path(args.data), Path(args.output) if args.output else None, settings)
