@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Grows a bundle's upsampler to read the road maps too (the 11 layout channels of `tiny_world`: boxes, then
+# drivable area, solid and dashed lane lines, road edges, lane direction; the new inputs start at zero, so
+# the grown upsampler starts equal to BASE's) and fine-tunes it on straight roads and the world's roads
+# together: a folder of links to the clips of data/synth (version 1's straight roads, what BASE's upsampler
+# learnt small road users on) and data/world (bends, two-way roads, junctions), with the degraded-input
+# settings of scripts/finetune_upsampler.sh's round 2. Then OUT is a copy of BASE with that upsampler.
+# One CPU thread; rerun after an interruption: finished phases are skipped, an interrupted one resumes.
+#
+#   bash scripts/road_upsampler.sh BASE_BUNDLE OUT_BUNDLE
+#   SPATIAL=1500 TEMPORAL=100 bash scripts/road_upsampler.sh checkpoints/default /tmp/road_ups
+#
+# Why: the keyframe model draws the road at 64x128 pixels, where a lane line is about a pixel wide; an
+# upsampler that reads only the boxes draws the lines at 256x512 from that blur (docs/eval.md, "Road
+# adherence"). The upsampler alone changes; BASE's latent stages and their students are kept.
+set -euo pipefail
+BASE=${1:?base bundle (a trained tiny_world bundle)}
+OUT=${2:?output bundle folder (a copy of BASE with the road-reading upsampler)}
+SPATIAL=${SPATIAL:-1500}
+TEMPORAL=${TEMPORAL:-100}
+THREADS=${THREADS:-1}
+MIXED=${MIXED:-data/upsampler_mix}
+SETTINGS=(--set decoded_p=0.5 --set erase_p=0.5 --set fg_weight=3)
+UPS=$OUT.upsampler  # where the upsampler trains (its own bundle, merged into OUT at the end)
+
+drivesim synth-data -o data/synth --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0 --workers 1 --mix v1 -q
+drivesim synth-data -o data/world --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0 --workers 1 --mix world -q
+mkdir -p "$MIXED"
+for mix in synth world; do
+  for clip in data/$mix/clip_*; do ln -sfn "$(realpath "$clip")" "$MIXED/${mix}_$(basename "$clip")"; done
+done
+
+phase() {  # phase NAME RUN COMMAND...: once; a marker says it finished, an interrupted RUN resumes
+  local name=$1 run=$2; shift 2
+  local marker="$UPS/.train/road-upsampler-$name.done"
+  if [ -f "$marker" ]; then echo "== upsampler $name: done, skipped"; return; fi
+  local resume=""
+  [ -d "$UPS/.train/$run" ] && resume="--resume"
+  echo "== upsampler $name $(date +%T)"
+  "$@" $resume && touch "$marker"
+}
+phase spatial upsampler drivesim train upsampler --phase spatial --data "$MIXED" --config tiny_world --init-from "$BASE" \
+    --out "$UPS" --steps "$SPATIAL" --batch 8 --threads "$THREADS" --save-every 250 --preview-every 500 -q "${SETTINGS[@]}"
+phase temporal upsampler-temporal drivesim train upsampler --phase temporal --data "$MIXED" --out "$UPS" \
+    --steps "$TEMPORAL" --batch 8 --threads "$THREADS" --save-every 50 --preview-every 100 -q "${SETTINGS[@]}"
+
+if [ ! -f "$OUT/config.yaml" ]; then
+  mkdir -p "$OUT"
+  cp "$BASE"/*.safetensors "$BASE"/config.yaml "$BASE"/stages.json "$OUT"/
+  [ -d "$BASE/students" ] && cp -r "$BASE/students" "$OUT"/
+fi
+drivesim bundle merge "$OUT" --from "$UPS" --part upsampler
+drivesim bundle drop-student "$OUT" upsampler  # BASE's upsampler student belongs to the old upsampler
+drivesim info "$OUT"
