@@ -193,6 +193,8 @@ def test_drop_student_removes_a_students_file_config_entry_and_record(tmp_path, 
     record = json.loads((folder / "stages.json").read_text())
     assert "distill-upsampler" not in record["stages"] and "distill-keyframe" in record["stages"]
     assert record["edits"][-1]["drop_students"] == ["upsampler"]
+    assert main(["info", str(folder)]) == 0
+    assert "dropped the students of upsampler" in capsys.readouterr().out
     assert drop_students(folder, ["upsampler"]) == []  # again: nothing there, no error, no new edit
     assert len(json.loads((folder / "stages.json").read_text())["edits"]) == len(record["edits"])
     assert drop_students(folder, ["keyframe"]) == ["keyframe"]

@@ -168,8 +168,12 @@ def _training_lines(folder: Path) -> list[str]:
             others = {k: v for k, v in cfg.items() if k not in ("batch", "lr", "seed", "steps", "phase")}
             lines.append("      config " + ", ".join(f"{k}={_value(v)}" for k, v in others.items()))
     for edit in record.get("edits", []):
-        what = (f"set {', '.join(f'{k}={v}' for k, v in edit['set'].items())}" if "set" in edit
-                else f"merged {', '.join(edit.get('merge', []))} from {edit.get('from', {}).get('path')}")
+        if "set" in edit:
+            what = f"set {', '.join(f'{k}={v}' for k, v in edit['set'].items())}"
+        elif "drop_students" in edit:
+            what = f"dropped the students of {', '.join(edit['drop_students'])}"
+        else:
+            what = f"merged {', '.join(edit.get('merge', []))} from {edit.get('from', {}).get('path')}"
         lines.append(f"  edit {edit.get('at', '?')}: {what}")
     return lines
 
