@@ -8,7 +8,7 @@
 # One CPU thread; rerun after an interruption: finished phases are skipped, an interrupted one resumes.
 #
 #   bash scripts/road_upsampler.sh BASE_BUNDLE OUT_BUNDLE
-#   SPATIAL=1500 TEMPORAL=100 bash scripts/road_upsampler.sh checkpoints/default /tmp/road_ups
+#   SPATIAL=1500 TEMPORAL=100 LR=2e-4 bash scripts/road_upsampler.sh checkpoints/default /tmp/road_ups
 #
 # Why: the keyframe model draws the road at 64x128 pixels, where a lane line is about a pixel wide; an
 # upsampler that reads only the boxes draws the lines at 256x512 from that blur (docs/eval.md, "Road
@@ -19,6 +19,7 @@ OUT=${2:?output bundle folder (a copy of BASE with the road-reading upsampler)}
 SPATIAL=${SPATIAL:-1500}
 TEMPORAL=${TEMPORAL:-100}
 THREADS=${THREADS:-1}
+LR=${LR:-2e-4}  # the upsampler stage's
 MIXED=${MIXED:-data/upsampler_mix}
 SETTINGS=(--set decoded_p=0.5 --set erase_p=0.5 --set fg_weight=3)
 UPS=$OUT.upsampler  # where the upsampler trains (its own bundle, merged into OUT at the end)
@@ -40,9 +41,9 @@ phase() {  # phase NAME RUN COMMAND...: once; a marker says it finished, an inte
   "$@" $resume && touch "$marker"
 }
 phase spatial upsampler drivesim train upsampler --phase spatial --data "$MIXED" --config tiny_world --init-from "$BASE" \
-    --out "$UPS" --steps "$SPATIAL" --batch 8 --threads "$THREADS" --save-every 250 --preview-every 500 -q "${SETTINGS[@]}"
+    --out "$UPS" --steps "$SPATIAL" --batch 8 --lr "$LR" --threads "$THREADS" --save-every 250 --preview-every 500 -q "${SETTINGS[@]}"
 phase temporal upsampler-temporal drivesim train upsampler --phase temporal --data "$MIXED" --out "$UPS" \
-    --steps "$TEMPORAL" --batch 8 --threads "$THREADS" --save-every 50 --preview-every 100 -q "${SETTINGS[@]}"
+    --steps "$TEMPORAL" --batch 8 --lr "$LR" --threads "$THREADS" --save-every 50 --preview-every 100 -q "${SETTINGS[@]}"
 
 if [ ! -f "$OUT/config.yaml" ]; then
   mkdir -p "$OUT"
