@@ -236,7 +236,7 @@ def _finish(name: str):
         setattr(config.students, name, StudentConfig(
             steps=cfg.student_steps, guidance_scale=cfg.guidance, solver_steps=cfg.solver_steps,
             timestep_scaling=cfg.timestep_scaling, teacher_sha256=t.record["init_from"]["sha256"],
-            temporal_attention_levels=_student_levels(cfg, t.frozen["teacher"])))
+            temporal_attention_levels=t.model.unet_config.temporal_attention_levels))  # as the student was built
         t.bundle.config = config
         return [f"students.{name}: {cfg.student_steps} steps, guidance {cfg.guidance:g} folded in; sample with "
                 "--student (`drivesim bundle set BUNDLE students." + name + ".steps=N` changes its steps)"]
