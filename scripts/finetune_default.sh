@@ -29,15 +29,11 @@ read -r -a UPS_SET <<< "${UPS_SETTINGS:-}"
 
 drivesim synth-data -o "$DATA" --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0 --workers 1 --mix "$MIX" -q
 
-step() {  # step RUN BUNDLE COMMAND...: run once; a marker in OUT/.train says it finished (reruns skip it);
-  # BUNDLE is where the run keeps its state (BUNDLE/.train/RUN), so an interrupted run resumes
-  local run=$1 bundle=$2; shift 2
-  local marker="$OUT/.train/finetune-$run.done"
-  if [ -f "$marker" ]; then echo "== $run: done, skipped"; return; fi
-  local resume=""
-  [ -d "$bundle/.train/$run" ] && resume="--resume"
-  echo "== $run $(date +%T)"
-  "$@" $resume && touch "$marker"
+source "$(dirname "$0")/stage_done.sh"
+step() {  # step RUN BUNDLE COMMAND...: once (a marker in OUT/.train); BUNDLE/.train/RUN holds its resumable state
+  local run=$1 bundle=$2
+  shift 2
+  run_once "$OUT/.train/finetune-$run.done" "$bundle/.train/$run" "$run" "$@"
 }
 
 step image "$OUT" drivesim train image --data "$DATA" --config "$CONFIG" --init-from "$BASE" --out "$OUT" --steps "$IMG_STEPS" \

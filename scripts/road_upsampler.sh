@@ -8,7 +8,8 @@
 # One CPU thread; rerun after an interruption: finished phases are skipped, an interrupted one resumes.
 #
 #   bash scripts/road_upsampler.sh BASE_BUNDLE OUT_BUNDLE
-#   SPATIAL=1500 TEMPORAL=100 LR=2e-4 bash scripts/road_upsampler.sh checkpoints/default /tmp/road_ups
+#   SPATIAL=1500 TEMPORAL=100 LR=2e-4 VRU=0 bash scripts/road_upsampler.sh checkpoints/default /tmp/road_ups
+#   TRAIN_ONLY=conv_in TEMPORAL=0 bash ...   (the input layer alone; no temporal phase: nothing temporal trains)
 #
 # Why: the keyframe model draws the road at 64x128 pixels, where a lane line is about a pixel wide; an
 # upsampler that reads only the boxes draws the lines at 256x512 from that blur (docs/eval.md, "Road
@@ -20,8 +21,10 @@ SPATIAL=${SPATIAL:-1500}
 TEMPORAL=${TEMPORAL:-100}
 THREADS=${THREADS:-1}
 LR=${LR:-2e-4}  # the upsampler stage's
+VRU=${VRU:-0}  # vru_weight: extra loss weight under two-wheelers' and pedestrians' boxes
+TRAIN_ONLY=${TRAIN_ONLY:-}  # e.g. conv_in: only the input layer learns to read the road, the rest stays BASE's
 MIXED=${MIXED:-data/upsampler_mix}
-SETTINGS=(--set decoded_p=0.5 --set erase_p=0.5 --set fg_weight=3)
+SETTINGS=(--set decoded_p=0.5 --set erase_p=0.5 --set fg_weight=3 --set vru_weight="$VRU" --set train_only="$TRAIN_ONLY")
 UPS=$OUT.upsampler  # where the upsampler trains (its own bundle, merged into OUT at the end)
 
 drivesim synth-data -o data/synth --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0 --workers 1 --mix v1 -q
@@ -31,19 +34,18 @@ for mix in synth world; do
   for clip in data/$mix/clip_*; do ln -sfn "$(realpath "$clip")" "$MIXED/${mix}_$(basename "$clip")"; done
 done
 
-phase() {  # phase NAME RUN COMMAND...: once; a marker says it finished, an interrupted RUN resumes
-  local name=$1 run=$2; shift 2
-  local marker="$UPS/.train/road-upsampler-$name.done"
-  if [ -f "$marker" ]; then echo "== upsampler $name: done, skipped"; return; fi
-  local resume=""
-  [ -d "$UPS/.train/$run" ] && resume="--resume"
-  echo "== upsampler $name $(date +%T)"
-  "$@" $resume && touch "$marker"
+source "$(dirname "$0")/stage_done.sh"
+phase() {  # phase NAME RUN COMMAND...: once (a marker in UPS/.train); UPS/.train/RUN holds its resumable state
+  local name=$1 run=$2
+  shift 2
+  run_once "$UPS/.train/road-upsampler-$name.done" "$UPS/.train/$run" "upsampler $name" "$@"
 }
 phase spatial upsampler drivesim train upsampler --phase spatial --data "$MIXED" --config tiny_world --init-from "$BASE" \
     --out "$UPS" --steps "$SPATIAL" --batch 8 --lr "$LR" --threads "$THREADS" --save-every 250 --preview-every 500 -q "${SETTINGS[@]}"
-phase temporal upsampler-temporal drivesim train upsampler --phase temporal --data "$MIXED" --out "$UPS" \
-    --steps "$TEMPORAL" --batch 8 --lr "$LR" --threads "$THREADS" --save-every 50 --preview-every 100 -q "${SETTINGS[@]}"
+if [ "$TEMPORAL" -gt 0 ]; then
+  phase temporal upsampler-temporal drivesim train upsampler --phase temporal --data "$MIXED" --out "$UPS" \
+      --steps "$TEMPORAL" --batch 8 --lr "$LR" --threads "$THREADS" --save-every 50 --preview-every 100 -q "${SETTINGS[@]}"
+fi
 
 if [ ! -f "$OUT/config.yaml" ]; then
   mkdir -p "$OUT"

@@ -230,3 +230,23 @@ def test_training_scripts_merge_with_the_command_not_inline_python(script, guida
     assert config.upsampler.layers_per_block == 2 and config.upsampler_diffusion.num_inference_steps == 2
     assert config.diffusion.guidance_scale == guidance
     assert "upsampler" in json.loads((main_bundle / "stages.json").read_text())["stages"]
+
+
+def test_run_once_skips_a_finished_step_resumes_an_interrupted_one_and_marks_only_success(tmp_path):
+    """scripts/stage_done.sh's run_once, as finetune_default.sh's `step` and road_upsampler.sh's `phase` use it."""
+    script = f'source {REPO / "scripts" / "stage_done.sh"}\nrun_once "$1" "$2" label echo ran "${{@:3}}"'
+    marker, state = tmp_path / "step.done", tmp_path / "state"
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "-c", script, "bash", str(marker), str(state), *extra],
+                              capture_output=True, text=True, timeout=60)
+
+    assert run("x").stdout.splitlines()[-1] == "ran x" and marker.is_file()  # no state yet: a fresh run
+    assert run("x").stdout.strip() == "== label: done, skipped"
+    marker.unlink()
+    state.mkdir()  # an interrupted run left its state: resumed
+    assert run("x").stdout.splitlines()[-1] == "ran x --resume"
+    marker.unlink()
+    failing = subprocess.run(["bash", "-c", f'source {REPO / "scripts" / "stage_done.sh"}\n'
+                              f'run_once "{marker}" "{state}" label false || true'], timeout=60)
+    assert failing.returncode == 0 and not marker.exists()  # a failed step is not marked finished

@@ -128,6 +128,14 @@ def test_pseudo_huber_is_quadratic_near_zero_linear_far_away_and_masks_frames():
     assert pseudo_huber_loss(pred, far, c) == pytest.approx(10.0 - c, rel=1e-4)
     mixed = torch.cat([near[:, :1], far[:, 1:]], dim=1)
     assert pseudo_huber_loss(pred, mixed, c, mask=torch.tensor([[1.0, 0.0]])) == pytest.approx(0.5 * 1e-8 / c, rel=0.01)
+    # pixel weights (the boxes' fg_weight / vru_weight) move the loss toward the weighted pixels, per item
+    one_far = near.clone()
+    one_far[..., 0, 0] = 10.0  # one pixel of four far off in each frame
+    plain = pseudo_huber_loss(pred, one_far, c)
+    weights = torch.ones(1, 2, 1, 2, 2)
+    weights[..., 0, 0] = 7.0  # 7 / (7 + 3) of each frame's weight on that pixel instead of 1 / 4
+    assert plain == pytest.approx(0.25 * (10.0 - c), rel=1e-3)
+    assert pseudo_huber_loss(pred, one_far, c, pixel_weights=weights) == pytest.approx(0.7 * (10.0 - c), rel=1e-3)
 
 
 @pytest.mark.parametrize("name", ["keyframe", "upsampler"])

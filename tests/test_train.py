@@ -308,7 +308,7 @@ def test_clear_errors_without_traceback(data, template, tmp_path, capsys):
                                                   "--data", data, "--out", out)
 
 
-def test_init_from_grows_a_trained_bundle_and_fine_tunes_it(data, template, tmp_path, monkeypatch):
+def test_init_from_grows_a_trained_bundle_and_fine_tunes_it(data, template, tmp_path, monkeypatch, capsys):
     from drivesim.models import configs
 
     source = _bundle(template, tmp_path / "source", trained=("autoencoder", "image"))
@@ -336,6 +336,19 @@ def test_init_from_grows_a_trained_bundle_and_fine_tunes_it(data, template, tmp_
                 "--set", "erase_p=0.5") == 0  # patches with their layout maps, decoded and erased low-res inputs
     assert not torch.equal(_parts(out)["upsampler"]["conv_in.weight"][:, old_in.shape[1]:],
                            torch.zeros_like(grown_in[:, old_in.shape[1]:]))
+    # train_only: the input layer alone learns (scripts/road_upsampler.sh's TRAIN_ONLY), every other weight stays
+    before_ups = _parts(out)["upsampler"]
+    shutil.rmtree(out / ".train" / "upsampler")  # a new run, not a resumed one
+    assert _cli("upsampler", "--data", data, "--out", out, "--steps", 2, "--batch", 2, "--lr", 1e-2,
+                "--set", "preview_steps=2", "--preview-every", 0, "--set", "ema_decay=0", "--set", "train_only=conv_in",
+                "--set", "fg_weight=2", "--set", "vru_weight=2") == 0
+    after_ups = _parts(out)["upsampler"]
+    assert not torch.equal(before_ups["conv_in.weight"], after_ups["conv_in.weight"])
+    assert _equal({k: v for k, v in before_ups.items() if not k.startswith("conv_in.")},
+                  {k: v for k, v in after_ups.items() if not k.startswith("conv_in.")})
+    shutil.rmtree(out / ".train" / "upsampler")
+    assert "names none of the upsampler's spatial parameters" in _error(
+        capsys, "upsampler", "--data", data, "--out", out, "--steps", 1, "--batch", 2, "--set", "train_only=conv_inn")
 
 
 def test_foreground_weights_mark_the_boxes_of_frames_whose_layout_is_kept():
@@ -353,6 +366,13 @@ def test_foreground_weights_mark_the_boxes_of_frames_whose_layout_is_kept():
     assert torch.equal(w[0, 0, 0], expected)
     assert torch.equal(w[1], torch.ones(1, 1, 4, 8))  # layout dropped: the model cannot know the boxes
     assert foreground_weights(cond, (4, 8), 0.0) is None
+    layout[:, :, 0, 6:8, 12:16] = 1.0  # a car's box: fg_weight only; the pedestrian's gets vru_weight on top
+    w = foreground_weights(cond.replace(layout=layout), (4, 8), 2.0, vru_weight=3.0)
+    expected[3, 6:8] = 3.0
+    expected[0, 0:2] = 6.0
+    assert torch.equal(w[0, 0, 0], expected) and torch.equal(w[1], torch.ones(1, 1, 4, 8))
+    assert torch.equal(foreground_weights(cond.replace(layout=layout), (4, 8), 0.0, vru_weight=3.0)[0, 0, 0],
+                       1.0 + (expected == 6.0) * 3.0)
 
 
 

@@ -121,3 +121,29 @@ def test_residual_target_round_trip():
     assert torch.allclose(target, (high - bicubic) * 3.0)
     assert torch.allclose(residual.from_target(target, bicubic), high, atol=1e-6)
     assert torch.equal(residual.from_target(torch.zeros_like(high), bicubic), bicubic)
+
+
+@torch.no_grad()
+def test_road_maps_are_blanked_inside_road_users_boxes_when_asked():
+    """road_in_boxes=False: what the road maps say under a box cannot change the output (the renderer paints
+    road users over the road); with True (the default, what older bundles read) it does."""
+    torch.manual_seed(0)
+    reading = VideoUpsampler(dataclasses.replace(tiny(), num_layout_channels=11)).eval()
+    blanking = VideoUpsampler(dataclasses.replace(tiny(), num_layout_channels=11, road_in_boxes=False)).eval()
+    blanking.load_state_dict(reading.state_dict())
+    g = torch.Generator().manual_seed(3)
+    layout = torch.zeros(1, T, 11, 32, 32)
+    layout[:, :, 5:] = torch.rand(1, T, 6, 32, 32, generator=g)  # a road everywhere
+    layout[:, :, 2, 8:16, 8:16] = 1.0  # a pedestrian's box
+    other = layout.clone()
+    other[:, :, 5:, 8:16, 8:16] = 1.0 - other[:, :, 5:, 8:16, 8:16]  # another road under the box only
+    x, t = torch.randn(1, T, 3, 32, 32), torch.tensor([10])
+
+    def run(model, maps):
+        return model(x, t, cond_for(32, 32).replace(layout=maps, layout_null=torch.zeros(1, T, dtype=torch.bool)))
+
+    assert torch.equal(run(blanking, layout), run(blanking, other))
+    assert (run(reading, layout) - run(reading, other)).abs().max() > 1e-4
+    outside = layout.clone()
+    outside[:, :, 5:, 20:28, 20:28] = 0.0  # the road outside the box still counts
+    assert (run(blanking, layout) - run(blanking, outside)).abs().max() > 1e-4

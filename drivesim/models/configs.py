@@ -231,12 +231,14 @@ def paper() -> BundleConfig:
 def tiny_world() -> BundleConfig:
     """`tiny` reading the road as a world: 11 layout channels (the 6 of `tiny`, then drivable area, solid and
     dashed lane lines, road edges and lane direction drawn from the road network; conditions/layouts.py) for
-    every model, so it can be grown from a `tiny` bundle (the new input channels start at zero)."""
+    every model, so it can be grown from a `tiny` bundle (the new input channels start at zero); its upsampler
+    reads the road outside road users' boxes only (`UpsamplerConfig.road_in_boxes`)."""
     base = tiny()
     unet = dataclasses.replace(base.unet, num_layout_channels=11)
     return dataclasses.replace(base, name="tiny_world", unet=unet,
                                interpolator=dataclasses.replace(unet, use_rate=True),
-                               upsampler=dataclasses.replace(base.upsampler, num_layout_channels=11))
+                               upsampler=dataclasses.replace(base.upsampler, num_layout_channels=11,
+                                                                   road_in_boxes=False))
 
 
 CONFIGS: dict[str, Callable[[], BundleConfig]] = {"tiny": tiny, "tiny_world": tiny_world, "paper": paper}

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from drivesim.conditions.box_maps import NUM_CLASS_CHANNELS, ROAD
+from drivesim.conditions.tensors import UNetConditions
 from drivesim.models.video_unet import VideoUNet, VideoUNetConfig
 
 
@@ -48,6 +50,10 @@ class UpsamplerConfig:
     # > 0: the box + road layout maps at the output size are concatenated to the input too, so the
     # upsampler draws road users' detail where their boxes are (K = 6, conditions/box_maps.py).
     num_layout_channels: int = 0
+    # False: the road channels (5 on) are blanked inside the road users' boxes before the network reads
+    # them, as the renderer paints road users over the road: a lane line under a pedestrian's box would
+    # otherwise ask for road paint where the person stands (docs/eval.md, "Road adherence").
+    road_in_boxes: bool = True
 
     def __post_init__(self) -> None:
         self.block_out_channels = tuple(int(c) for c in self.block_out_channels)
@@ -83,6 +89,13 @@ class VideoUpsampler(VideoUNet):
     def __init__(self, config: UpsamplerConfig):
         super().__init__(config.unet_config())
         self.config = config
+
+    def _layout(self, sample: torch.Tensor, cond: UNetConditions) -> torch.Tensor:
+        maps = super()._layout(sample, cond)
+        if self.config.road_in_boxes:
+            return maps
+        users = maps[:, :, :NUM_CLASS_CHANNELS].amax(dim=2, keepdim=True).clamp(0.0, 1.0)
+        return torch.cat([maps[:, :, :ROAD], maps[:, :, ROAD:] * (1.0 - users)], dim=2)
 
     def to_target(self, high: torch.Tensor, bicubic: torch.Tensor) -> torch.Tensor:
         """High-res frames -> what the diffusion models (the scaled residual over `bicubic` when

@@ -19,7 +19,8 @@ from the teacher and trained whole. One step, on a batch of the teacher stage's 
    and resumes it) at (x_{t_{n-1}}, t_{n-1}) through the consistency function c_skip x + c_out x0
    (LCMScheduler's boundary scalings, `timestep_scaling` 10: c_skip = 1, c_out = 0 at t = 0);
 4. the student's consistency function at (x_{t_n}, t_n) against it: pseudo-Huber loss
-   sqrt(d^2 + c^2) - c (`huber_c`), over the frames the teacher's loss counts (not the given context).
+   sqrt(d^2 + c^2) - c (`huber_c`), over the frames the teacher's loss counts (not the given context),
+   weighted inside the boxes as the teacher's stage weights them (`fg_weight`, the upsampler's `vru_weight`).
 
 Fixed guidance is folded into the target because the networks have no input for w (LCD feeds w as an
 embedding): the student samples the guided model in one pass per step, no unconditional pass. The EMA
@@ -49,7 +50,7 @@ from drivesim.models.configs import STUDENT_MODELS, StudentConfig
 from drivesim.sampling.guidance import label_guidance
 from drivesim.train.provenance import portable_path
 from drivesim.train.stages import (DISTILLED, STAGES, InterpolationStageConfig, Stage, StageConfig, Trainee,
-                                   UpsamplerStageConfig, VideoStageConfig, _randn)
+                                   UpsamplerStageConfig, VideoStageConfig, _randn, foreground_weights)
 
 __all__ = ["DISTILL_STAGES", "TEACHER_STAGES", "Distillation", "KeyframeDistillConfig", "InterpolatorDistillConfig",
            "UpsamplerDistillConfig", "pseudo_huber_loss", "solver_timesteps"]
@@ -109,12 +110,19 @@ def solver_timesteps(num_train_timesteps: int, solver_steps: int) -> Tensor:
     return torch.arange(1, solver_steps + 1) * (num_train_timesteps // solver_steps) - 1
 
 
-def pseudo_huber_loss(pred: Tensor, target: Tensor, c: float, mask: Tensor | None = None) -> Tensor:
-    """mean(sqrt((pred - target)^2 + c^2) - c) over (B, T, ...) items; `mask` (B, T): 1 where an item counts."""
+def pseudo_huber_loss(pred: Tensor, target: Tensor, c: float, mask: Tensor | None = None,
+                      pixel_weights: Tensor | None = None) -> Tensor:
+    """mean(sqrt((pred - target)^2 + c^2) - c) over (B, T, ...) items; `mask` (B, T): 1 where an item counts;
+    `pixel_weights` (broadcastable, e.g. (B, T, 1, h, w)) weights pixels within an item, normalised per item
+    (as `diffusion_loss`: the loss moves between pixels, its scale stays)."""
     err = torch.sqrt((pred.float() - target.float()) ** 2 + c * c) - c
+    if pixel_weights is None:
+        per_item = err.flatten(2).mean(-1)
+    else:
+        pw = pixel_weights.float().expand_as(err)
+        per_item = (err * pw).flatten(2).mean(-1) / pw.flatten(2).mean(-1).clamp(min=1e-8)
     if mask is None:
-        return err.mean()
-    per_item = err.flatten(2).mean(-1)
+        return per_item.mean()
     return (per_item * mask).sum() / mask.sum().clamp(min=1.0)
 
 
@@ -132,6 +140,8 @@ def _setup(name: str):
     def setup(bundle: Bundle, cfg: StageConfig, root: str, clips: list[Clip]) -> Trainee:
         if getattr(cfg, "phase", "temporal") != "temporal":
             raise DrivesimError("an upsampler student is distilled as the whole video upsampler: drop --set phase")
+        if getattr(cfg, "train_only", ""):
+            raise DrivesimError("a student trains every one of its parameters: drop --set train_only")
         if cfg.student_steps < 1 or cfg.student_steps > cfg.solver_steps or cfg.huber_c <= 0:
             raise DrivesimError(f"student_steps must be in 1..solver_steps ({cfg.solver_steps}) and huber_c > 0")
         solver_timesteps(bundle.config.diffusion.num_train_timesteps, cfg.solver_steps)  # checks it
@@ -222,7 +232,8 @@ def _loss(name: str):
             target = _consistency(t, out, x_prev, t_prev)
             if hasattr(t.module, "forget_clip_inputs"):  # held with the EMA weights: not the student's
                 t.module.forget_clip_inputs()
-        return {"loss": pseudo_huber_loss(pred, target, cfg.huber_c, inputs.loss_mask), **inputs.logged}
+        weights = foreground_weights(cond, pred.shape[-2:], cfg.fg_weight, getattr(cfg, "vru_weight", 0.0))
+        return {"loss": pseudo_huber_loss(pred, target, cfg.huber_c, inputs.loss_mask, weights), **inputs.logged}
 
     return loss
 

@@ -30,7 +30,7 @@ from einops import rearrange
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from drivesim.conditions.box_maps import NUM_CLASS_CHANNELS, NUM_LAYOUT_CHANNELS
+from drivesim.conditions.box_maps import CLASS_CHANNEL, NUM_CLASS_CHANNELS, NUM_LAYOUT_CHANNELS
 from drivesim.conditions.encode import drop_conditions, upsampler_conditions
 from drivesim.conditions.tensors import UNetConditions
 from drivesim.data.clips import Clip
@@ -139,10 +139,14 @@ class UpsamplerStageConfig(StageConfig):
     patch: int = 0  # low-res patch side (high-res = patch x scale); 0 = the config's upsampler_patch_size
     preview_steps: int = 10
     fg_weight: float = 0.0  # extra loss weight on pixels under boxes (needs the layout maps), as the latent stages
+    vru_weight: float = 0.0  # more on top under two-wheelers' and pedestrians' boxes (the first road users lost)
     # Low-res degradations, each drawn per clip, so the upsampler learns the frames it gets at sampling time:
     decoded_p: float = 0.0  # share of clips whose low-res input is the autoencoder's reconstruction (decoded frames)
     erase_p: float = 0.0  # share of clips whose road users are smeared out of the low-res input, so the layout
     # maps alone say where to draw them (generated keyframes often miss small road users)
+    # comma-separated parameter-name prefixes, e.g. "conv_in": only those of the phase's parameters train (the
+    # input layer of an upsampler grown to read the road maps, the rest kept as it was); "" = all of them
+    train_only: str = ""
 
 
 # --- what a stage trains -------------------------------------------------------------------------
@@ -251,17 +255,25 @@ def _gan_losses(t: Trainee, real: Tensor, fake: Tensor, step: int, start: int) -
     return g, hinge_d_loss(real_logits, fake_logits)
 
 
-def foreground_weights(cond: UNetConditions, size: tuple[int, int], fg_weight: float) -> Tensor | None:
-    """(B, T, 1, h, w) loss weights: 1 + fg_weight on latent pixels any box touches, 1 elsewhere and
+def foreground_weights(cond: UNetConditions, size: tuple[int, int], fg_weight: float,
+                       vru_weight: float = 0.0) -> Tensor | None:
+    """(B, T, 1, h, w) loss weights: 1 + fg_weight on latent pixels any box touches, plus vru_weight where
+    a two-wheeler's or a pedestrian's box does (the small road users a model loses first), 1 elsewhere and
     on frames whose layout is dropped (the model cannot know where their boxes are); None if off."""
-    if fg_weight <= 0 or cond.layout is None:
+    if (fg_weight <= 0 and vru_weight <= 0) or cond.layout is None:
         return None
     b = cond.batch_size
-    boxes = cond.layout[:, :, :NUM_CLASS_CHANNELS].amax(dim=2, keepdim=True)  # (B, T, 1, H', W')
-    fg = rearrange(F.adaptive_max_pool2d(rearrange(boxes, "b t c h w -> (b t) c h w"), size),
-                   "(b t) c h w -> b t c h w", b=b)
-    fg = fg * (~cond.layout_null.bool())[:, :, None, None, None]
-    return 1.0 + fg_weight * fg
+
+    def touched(channels: slice) -> Tensor:  # (B, T, 1, h, w): 1 where a box of these channels touches
+        boxes = cond.layout[:, :, channels].amax(dim=2, keepdim=True)
+        return rearrange(F.adaptive_max_pool2d(rearrange(boxes, "b t c h w -> (b t) c h w"), size),
+                         "(b t) c h w -> b t c h w", b=b)
+
+    weights = 1.0 + fg_weight * touched(slice(0, NUM_CLASS_CHANNELS))
+    if vru_weight > 0:
+        weights = weights + vru_weight * touched(slice(CLASS_CHANNEL["cyclist"], NUM_CLASS_CHANNELS))
+    keep = (~cond.layout_null.bool())[:, :, None, None, None]
+    return torch.where(keep, weights, torch.ones_like(weights))
 
 
 @dataclass
@@ -292,7 +304,8 @@ def _diffusion_step(t: Trainee, x0: Tensor, cond: UNetConditions, generator: tor
     x_t = add_noise(x0, noise, steps, t.scheduler)
     out = t.model(x_t, steps, cond, image_only=image_only)
     target = training_target(x0, noise, steps, t.scheduler, t.diffusion.prediction_type)
-    pixel_weights = foreground_weights(cond, x0.shape[-2:], getattr(t.config, "fg_weight", 0.0))
+    pixel_weights = foreground_weights(cond, x0.shape[-2:], getattr(t.config, "fg_weight", 0.0),
+                                       getattr(t.config, "vru_weight", 0.0))
     return diffusion_loss(out, target, mask=loss_mask, pixel_weights=pixel_weights)
 
 
@@ -468,12 +481,19 @@ def setup_upsampler(bundle: Bundle, cfg: UpsamplerStageConfig, root: str, clips:
     dataset = D.PatchCrops(clips_ds, (low[0] * s, low[1] * s), s, seed=cfg.seed,
                            layout=c.upsampler.num_layout_channels > 0,
                            channels=c.upsampler.num_layout_channels or NUM_LAYOUT_CHANNELS)
-    if (cfg.fg_weight > 0 or cfg.erase_p > 0) and not c.upsampler.num_layout_channels:
-        raise DrivesimError("fg_weight and erase_p need an upsampler that reads the layout maps "
+    if (cfg.fg_weight > 0 or cfg.vru_weight > 0 or cfg.erase_p > 0) and not c.upsampler.num_layout_channels:
+        raise DrivesimError("fg_weight, vru_weight and erase_p need an upsampler that reads the layout maps "
                             "(upsampler.num_layout_channels > 0 in the bundle's config)")
     frozen = {"autoencoder": bundle.autoencoder} if cfg.decoded_p > 0 else {}
-    return _diffusion_trainee(bundle, cfg, bundle.upsampler, cfg.phase, dataset, D.collate_patches,
-                              c.upsampler_diffusion, notes, frozen=frozen)
+    trainee = _diffusion_trainee(bundle, cfg, bundle.upsampler, cfg.phase, dataset, D.collate_patches,
+                                 c.upsampler_diffusion, notes, frozen=frozen)
+    if cfg.train_only:
+        prefixes = tuple(p.strip() for p in cfg.train_only.split(",") if p.strip())
+        trainee.trainable = [n for n in trainee.trainable if n.startswith(prefixes)]
+        if not trainee.trainable:
+            raise DrivesimError(f"train_only={cfg.train_only!r} names none of the upsampler's {cfg.phase} parameters; "
+                                "give prefixes of their state-dict names, e.g. conv_in or down_levels.0")
+    return trainee
 
 
 ERASE_KERNEL = 9  # low-res pixels: the neighbourhood whose background fills an erased box
