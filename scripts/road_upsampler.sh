@@ -9,7 +9,8 @@
 #
 #   bash scripts/road_upsampler.sh BASE_BUNDLE OUT_BUNDLE
 #   SPATIAL=1500 TEMPORAL=100 LR=2e-4 VRU=0 bash scripts/road_upsampler.sh checkpoints/default /tmp/road_ups
-#   TRAIN_ONLY=conv_in TEMPORAL=0 bash ...   (the input layer alone; no temporal phase: nothing temporal trains)
+#   TRAIN_ONLY=conv_in VRU=3 TEMPORAL=0 bash scripts/road_upsampler.sh BASE OUT   (the shipped default's: the input
+#       layer alone learns the road, the rest stays BASE's; no temporal phase, as nothing temporal trains)
 #
 # Why: the keyframe model draws the road at 64x128 pixels, where a lane line is about a pixel wide; an
 # upsampler that reads only the boxes draws the lines at 256x512 from that blur (docs/eval.md, "Road

@@ -520,6 +520,11 @@ def test_each_stage_run_records_its_full_settings_and_info_prints_them(data, tem
     shutil.copytree(data, other)
     (next(other.rglob("labels.jsonl"))).write_text("changed\n")
     assert data_fingerprint(other)["sha256"] != first["data"]["sha256"]  # the hash is of the content
+    linked = tmp_path / "linked_data"  # a folder of links to the clips (scripts/road_upsampler.sh's mix)
+    linked.mkdir()
+    for clip in sorted(p for p in Path(data).iterdir() if p.is_dir()):
+        (linked / clip.name).symlink_to(clip.resolve(), target_is_directory=True)
+    assert data_fingerprint(linked) == data_fingerprint(data)  # the linked clips' files, not an empty folder
 
     from drivesim.train.bundle_edit import set_config_values
 

@@ -50,7 +50,9 @@ def data_fingerprint(folder: Path | str) -> dict[str, Any]:
     and generator the synth-data clips record: two folders with one hash hold the same training data."""
     folder = Path(folder)
     digest, files, seeds, generators = hashlib.sha256(), 0, set(), set()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    # os.walk with followlinks: a folder of links to clips (scripts/road_upsampler.sh's mix) hashes their files
+    for path in sorted(Path(root, name) for root, _, names in os.walk(folder, followlinks=True) for name in names
+                       if not name.startswith(".") and Path(root, name).is_file()):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         with open(path, "rb") as f:
             while chunk := f.read(CHUNK):
