@@ -144,9 +144,7 @@ class UpsamplerStageConfig(StageConfig):
     decoded_p: float = 0.0  # share of clips whose low-res input is the autoencoder's reconstruction (decoded frames)
     erase_p: float = 0.0  # share of clips whose road users are smeared out of the low-res input, so the layout
     # maps alone say where to draw them (generated keyframes often miss small road users)
-    # comma-separated parameter-name prefixes, e.g. "conv_in": only those of the phase's parameters train (the
-    # input layer of an upsampler grown to read the road maps, the rest kept as it was); "" = all of them
-    train_only: str = ""
+    train_only: str = ""  # parameter-name prefixes, e.g. "conv_in": only those train ("": the phase's all)
 
 
 # --- what a stage trains -------------------------------------------------------------------------
@@ -487,9 +485,8 @@ def setup_upsampler(bundle: Bundle, cfg: UpsamplerStageConfig, root: str, clips:
     frozen = {"autoencoder": bundle.autoencoder} if cfg.decoded_p > 0 else {}
     trainee = _diffusion_trainee(bundle, cfg, bundle.upsampler, cfg.phase, dataset, D.collate_patches,
                                  c.upsampler_diffusion, notes, frozen=frozen)
-    if cfg.train_only:
-        prefixes = tuple(p.strip() for p in cfg.train_only.split(",") if p.strip())
-        trainee.trainable = [n for n in trainee.trainable if n.startswith(prefixes)]
+    if cfg.train_only:  # e.g. the input layer of an upsampler grown to read the road maps, the rest kept
+        trainee.trainable = [n for n in trainee.trainable if n.startswith(tuple(cfg.train_only.split(",")))]
         if not trainee.trainable:
             raise DrivesimError(f"train_only={cfg.train_only!r} names none of the upsampler's {cfg.phase} parameters; "
                                 "give prefixes of their state-dict names, e.g. conv_in or down_levels.0")
