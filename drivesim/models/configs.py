@@ -238,7 +238,7 @@ def tiny_world() -> BundleConfig:
     return dataclasses.replace(base, name="tiny_world", unet=unet,
                                interpolator=dataclasses.replace(unet, use_rate=True),
                                upsampler=dataclasses.replace(base.upsampler, num_layout_channels=11,
-                                                                   road_in_boxes=False))
+                                                             road_in_boxes=False))
 
 
 CONFIGS: dict[str, Callable[[], BundleConfig]] = {"tiny": tiny, "tiny_world": tiny_world, "paper": paper}
