@@ -10,6 +10,8 @@ from typing import ClassVar, Sequence
 
 import torch
 
+from drivesim.conditions.box_maps import NUM_CLASS_CHANNELS
+
 
 @dataclass
 class UNetConditions:
@@ -112,3 +114,10 @@ def _fill_absent_context(conds: list[UNetConditions]) -> list[UNetConditions]:
             c = c.replace(context_mask=c.context.new_ones(c.batch_size, c.num_frames))
         out.append(c)
     return out
+
+
+def road_user_mask(layout: torch.Tensor, first_class_channel: int = 0) -> torch.Tensor:
+    """(B, T, 1, H, W) of layout maps (B, T, K, H, W): 1 under the boxes of the class channels from
+    `first_class_channel` on (0: every road user; conditions/box_maps.py's CLASS_CHANNEL), 0 elsewhere."""
+    return layout[:, :, first_class_channel:NUM_CLASS_CHANNELS].amax(dim=2, keepdim=True)
+

@@ -67,6 +67,16 @@ def predicted_original(model_out: Tensor, x_t: Tensor, t: Tensor, scheduler,
     return out, (x_t - alpha * out) / sigma
 
 
+def item_means(err: Tensor, lead: int, pixel_weights: Tensor | None = None) -> Tensor:
+    """Mean of `err` over every dim after the first `lead` (the items: clips or frames), weighted by
+    `pixel_weights` (broadcastable to `err`) normalised per item, so they move the loss between pixels
+    without changing its scale."""
+    if pixel_weights is None:
+        return err.flatten(lead).mean(-1)
+    pw = pixel_weights.float().expand_as(err)
+    return (err * pw).flatten(lead).mean(-1) / pw.flatten(lead).mean(-1).clamp(min=1e-8)
+
+
 def diffusion_loss(model_out: Tensor, target: Tensor, weights: Tensor | None = None,
                    mask: Tensor | None = None, pixel_weights: Tensor | None = None) -> Tensor:
     """Mean squared error, optionally weighted per clip (B,) or per frame (B, T), and masked.
@@ -78,11 +88,7 @@ def diffusion_loss(model_out: Tensor, target: Tensor, weights: Tensor | None = N
     """
     err = (model_out.float() - target.float()) ** 2
     lead = max([1] + [a.ndim for a in (weights, mask) if a is not None])
-    if pixel_weights is None:
-        per_item = err.flatten(lead).mean(-1)  # (B,) or (B, T)
-    else:
-        pw = pixel_weights.float().expand_as(err)
-        per_item = (err * pw).flatten(lead).mean(-1) / pw.flatten(lead).mean(-1).clamp(min=1e-8)
+    per_item = item_means(err, lead, pixel_weights)  # (B,) or (B, T)
 
     def spread(a: Tensor) -> Tensor:  # (B,) -> (B, 1) against per-frame items
         return a.to(per_item).reshape(*a.shape, *([1] * (lead - a.ndim)))

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from drivesim.conditions.box_maps import NUM_CLASS_CHANNELS, ROAD
-from drivesim.conditions.tensors import UNetConditions
+from drivesim.conditions.box_maps import ROAD
+from drivesim.conditions.tensors import UNetConditions, road_user_mask
 from drivesim.models.video_unet import VideoUNet, VideoUNetConfig
 
 
@@ -94,7 +94,7 @@ class VideoUpsampler(VideoUNet):
         maps = super()._layout(sample, cond)
         if self.config.road_in_boxes:
             return maps
-        users = maps[:, :, :NUM_CLASS_CHANNELS].amax(dim=2, keepdim=True).clamp(0.0, 1.0)
+        users = road_user_mask(maps).clamp(0.0, 1.0)
         return torch.cat([maps[:, :, :ROAD], maps[:, :, ROAD:] * (1.0 - users)], dim=2)
 
     def to_target(self, high: torch.Tensor, bicubic: torch.Tensor) -> torch.Tensor:

@@ -43,7 +43,7 @@ from torch.func import functional_call
 
 from drivesim.data.clips import Clip
 from drivesim.diffusion.schedule import alpha_sigma, make_student_scheduler
-from drivesim.diffusion.targets import add_noise, predicted_original
+from drivesim.diffusion.targets import add_noise, item_means, predicted_original
 from drivesim.errors import DrivesimError
 from drivesim.models.bundle import PARTS, STUDENT_PARTS, TEACHER_PARTS, Bundle, read_bundle_config, teacher_sha256
 from drivesim.models.configs import STUDENT_MODELS, StudentConfig
@@ -115,12 +115,7 @@ def pseudo_huber_loss(pred: Tensor, target: Tensor, c: float, mask: Tensor | Non
     """mean(sqrt((pred - target)^2 + c^2) - c) over (B, T, ...) items; `mask` (B, T): 1 where an item counts;
     `pixel_weights` (broadcastable, e.g. (B, T, 1, h, w)) weights pixels within an item, normalised per item
     (as `diffusion_loss`: the loss moves between pixels, its scale stays)."""
-    err = torch.sqrt((pred.float() - target.float()) ** 2 + c * c) - c
-    if pixel_weights is None:
-        per_item = err.flatten(2).mean(-1)
-    else:
-        pw = pixel_weights.float().expand_as(err)
-        per_item = (err * pw).flatten(2).mean(-1) / pw.flatten(2).mean(-1).clamp(min=1e-8)
+    per_item = item_means(torch.sqrt((pred.float() - target.float()) ** 2 + c * c) - c, 2, pixel_weights)
     if mask is None:
         return per_item.mean()
     return (per_item * mask).sum() / mask.sum().clamp(min=1.0)

@@ -30,9 +30,9 @@ from einops import rearrange
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from drivesim.conditions.box_maps import CLASS_CHANNEL, NUM_CLASS_CHANNELS, NUM_LAYOUT_CHANNELS
+from drivesim.conditions.box_maps import CLASS_CHANNEL, NUM_LAYOUT_CHANNELS
 from drivesim.conditions.encode import drop_conditions, upsampler_conditions
-from drivesim.conditions.tensors import UNetConditions
+from drivesim.conditions.tensors import UNetConditions, road_user_mask
 from drivesim.data.clips import Clip
 from drivesim.diffusion.schedule import DiffusionConfig, make_training_scheduler
 from drivesim.diffusion.targets import add_noise, diffusion_loss, sample_timesteps, training_target
@@ -262,14 +262,14 @@ def foreground_weights(cond: UNetConditions, size: tuple[int, int], fg_weight: f
         return None
     b = cond.batch_size
 
-    def touched(channels: slice) -> Tensor:  # (B, T, 1, h, w): 1 where a box of these channels touches
-        boxes = cond.layout[:, :, channels].amax(dim=2, keepdim=True)
+    def touched(first_class_channel: int) -> Tensor:  # (B, T, 1, h, w): 1 where a box of those types touches
+        boxes = road_user_mask(cond.layout, first_class_channel)
         return rearrange(F.adaptive_max_pool2d(rearrange(boxes, "b t c h w -> (b t) c h w"), size),
                          "(b t) c h w -> b t c h w", b=b)
 
-    weights = 1.0 + fg_weight * touched(slice(0, NUM_CLASS_CHANNELS))
+    weights = 1.0 + fg_weight * touched(0)
     if vru_weight > 0:
-        weights = weights + vru_weight * touched(slice(CLASS_CHANNEL["cyclist"], NUM_CLASS_CHANNELS))
+        weights = weights + vru_weight * touched(CLASS_CHANNEL["cyclist"])
     keep = (~cond.layout_null.bool())[:, :, None, None, None]
     return torch.where(keep, weights, torch.ones_like(weights))
 
@@ -515,7 +515,7 @@ def degrade_low_res(t: Trainee, low: Tensor, layout: Tensor | None, generator: t
         low[decoded.to(low.device)] = rec.to(low.dtype)
     if erased.any() and layout is not None:
         s = t.bundle.config.upsampler.scale_factor
-        boxes = rearrange(layout[:, :, :NUM_CLASS_CHANNELS].amax(dim=2, keepdim=True), "b t c h w -> (b t) c h w")
+        boxes = rearrange(road_user_mask(layout), "b t c h w -> (b t) c h w")
         mask = F.max_pool2d(boxes.float(), s) * rearrange(erased.to(low.device).float().repeat_interleave(frames),
                                                           "n -> n 1 1 1")
         x = rearrange(low, "b t c h w -> (b t) c h w")
