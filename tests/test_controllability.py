@@ -16,11 +16,11 @@ from pipeline_fixtures import SCENARIO_YAML, micro_bundle, scenario  # also sets
 
 from drivesim.cli import main
 from drivesim.errors import DrivesimError
-from drivesim.eval.controllability import (PANACEA_SEED_OFFSET, REPEAT_SEED_STEP, DetectorPlan, detect_video, format_controllability,
-                                           summarise, trained_detector, verdicts)
+from drivesim.eval.controllability import (PANACEA_SEED_OFFSET, REPEAT_SEED_STEP, detect_video, format_controllability,
+                                           summarise, verdicts)
 from drivesim.eval.crops import background_boxes, is_visible, square_crop
-from drivesim.eval.detector import (DETECTOR_DATA_SEED, VALIDATION_DATA_SEED, crop_accuracy, render_crops,
-                                    synth_scenarios, train_crop_classifier)
+from drivesim.eval.detector import (DETECTOR_DATA_SEED, VALIDATION_DATA_SEED, DetectorPlan, crop_accuracy, render_crops,
+                                    synth_scenarios, train_crop_classifier, trained_detector)
 from drivesim.eval.scenarios import (CONTROLLABILITY, CONTROLLABILITY_TEST, HELD_OUT, controllability_scenarios,
                                      split_by_road)
 from drivesim.eval.settings import FULL, QUICK, EvalSettings
@@ -175,6 +175,10 @@ def test_class_aware_recall_and_the_boxes_outside_the_visibility_rule():
 def test_detector_training_lowers_its_loss_and_beats_chance_on_tiny_rendered_data():
     crops, classes, seeds = render_crops(DETECTOR_DATA_SEED, clips=6, camera=(256, 128), instants=2)
     assert len(seeds) == 6 and (classes == 0).any() and (classes > 0).any()
+    # the world mix's crops come from its own scenarios (bends, junctions, oncoming lanes)
+    world = render_crops(DETECTOR_DATA_SEED, clips=2, camera=(256, 128), instants=1, mix="world")
+    assert world[2] == [int(sc.seed) for sc in synth_scenarios(DETECTOR_DATA_SEED, 2, (256, 128), mix="world")]
+    assert not set(world[2]) & set(seeds) and (world[1] > 0).any()
     net, losses = train_crop_classifier(crops, classes, steps=100, batch=32)
     assert np.mean(losses[-15:]) < 0.8 * np.mean(losses[:15])
     acc = crop_accuracy(net, crops, classes)
@@ -190,6 +194,9 @@ def test_detector_is_cached_by_fingerprint(tmp_path):
     assert info["source"] == "trained" and (tmp_path / "detector.safetensors").is_file()
     again, info2 = trained_detector(plan, tmp_path, lambda m: None)
     assert info2["source"] == "cached" and info2["validation"] == info["validation"]
+    # trained and validated on crops of both mixes of roads, validation reported per mix
+    assert info["mixes"] == ["v1", "world"] and set(info["validation_by_mix"]) == {"v1", "world"}
+    assert DetectorPlan(clips=2, steps=3, mixes=("v1",)).fingerprint() != DetectorPlan(clips=2, steps=3).fingerprint()
     for a, b in zip(net.state_dict().values(), again.state_dict().values()):
         assert (a == b).all()
     retrained, info3 = trained_detector(DetectorPlan(clips=2, steps=4, camera=(128, 64), instants=1,
@@ -203,16 +210,19 @@ def test_detector_is_cached_by_fingerprint(tmp_path):
 
 def test_detector_and_eval_seeds_never_meet_the_default_training_seeds():
     # The shipped default: drivesim synth-data --clips 160 --frames 48 --size 256x512 --fps 10 --seed 0
-    default = {int(s.seed) for s in synth_scenarios(0, 160, (512, 256), 4.8, 10.0)}
-    assert len(default) == 160
-    clips = FULL["detector_clips"]  # the full run's (--quick uses the first 64 of them)
-    detector = {int(s.seed) for s in synth_scenarios(DETECTOR_DATA_SEED, clips)}
-    validation = {int(s.seed) for s in synth_scenarios(VALIDATION_DATA_SEED, clips // 4)}
+    # (and the road-world fine-tune's: the same with --mix world)
+    default = {int(s.seed) for mix in ("v1", "world") for s in synth_scenarios(0, 160, (512, 256), 4.8, 10.0, mix)}
+    assert len(default) == 320
+    clips = FULL["detector_clips"]  # the full run's (--quick uses the first 64 of them), of each mix
+    plan = DetectorPlan(clips=clips, steps=1)
+    assert set(plan.mixes) == {"v1", "world"}
+    detector = {int(s.seed) for s in plan.scenarios(DETECTOR_DATA_SEED, clips)}
+    validation = {int(s.seed) for s in plan.scenarios(VALIDATION_DATA_SEED, clips // 4)}
     evaluated = {int(d["seed"]) for d in (*CONTROLLABILITY, *HELD_OUT)}
     test_split = {int(d["seed"]) + k * REPEAT_SEED_STEP for d in CONTROLLABILITY_TEST for k in range(10)}
     repeats = {s + k * REPEAT_SEED_STEP for s in evaluated for k in range(1, 10)}
     panacea = {s + PANACEA_SEED_OFFSET for s in evaluated | test_split | repeats}
-    assert len(detector) == clips and len(validation) == clips // 4
+    assert len(detector) == 2 * clips and len(validation) == 2 * (clips // 4)
     for name, seeds in (("detector", detector), ("validation", validation), ("eval", evaluated),
                         ("test split", test_split), ("repeats", repeats), ("panacea", panacea)):
         assert not seeds & default, name
@@ -221,7 +231,7 @@ def test_detector_and_eval_seeds_never_meet_the_default_training_seeds():
     assert not test_split & (evaluated | repeats | panacea)  # the test split shares no seed with validation
     assert not {d["name"] for d in CONTROLLABILITY_TEST} & {d["name"] for d in CONTROLLABILITY}
     # the scenario seeds do not depend on the clip length: the same draws as the default's 48-frame clips
-    assert {int(s.seed) for s in synth_scenarios(0, 3, (512, 256), 1.0, 10.0)} <= default
+    assert {int(s.seed) for s in synth_scenarios(0, 3, (512, 256), 1.0, 10.0, "world")} <= default
 
 
 def test_controllability_scenarios_cover_every_case_day_and_night():

@@ -18,7 +18,7 @@ from pipeline_fixtures import micro_bundle  # also sets torch to one thread
 
 from drivesim.cli import main
 from drivesim.eval.controllability import Detections, by_road_type
-from drivesim.eval.detector import DETECTOR_DATA_SEED, synth_scenarios
+from drivesim.eval.detector import DETECTOR_DATA_SEED, DetectorPlan, synth_scenarios
 from drivesim.eval.lane_segmenter import (SEGMENTER_DATA_SEED, SEGMENTER_MIX, SEGMENTER_VALIDATION_SEED, TARGETS,
                                           SegmenterConfig, box_ignore_mask, load_segmenter, predict, render_frames,
                                           save_segmenter, train_segmenter)
@@ -179,7 +179,8 @@ def test_world_scenario_and_segmenter_seeds_are_their_own():
     clips = FULL["segmenter_clips"]
     segmenter = {int(s.seed) for s in synth_scenarios(SEGMENTER_DATA_SEED, clips, mix=SEGMENTER_MIX)}
     held = {int(s.seed) for s in synth_scenarios(SEGMENTER_VALIDATION_SEED, clips // 4, mix=SEGMENTER_MIX)}
-    detector = {int(s.seed) for s in synth_scenarios(DETECTOR_DATA_SEED, FULL["detector_clips"])}
+    detector = {int(s.seed) for s in DetectorPlan(FULL["detector_clips"], 1).scenarios(DETECTOR_DATA_SEED,
+                                                                                       FULL["detector_clips"])}
     evaluated = {int(d["seed"]) for d in (*CONTROLLABILITY, *CONTROLLABILITY_TEST, *HELD_OUT)}
     assert len(segmenter) == clips and len(held) == clips // 4
     assert not (segmenter | held) & (default | detector | evaluated) and not segmenter & held

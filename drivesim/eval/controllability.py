@@ -27,7 +27,6 @@ with the procedural renderer as the "real" footage.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,10 +38,8 @@ import numpy as np
 from drivesim.errors import DrivesimError
 from drivesim.eval.crops import (CLASS_OF_TYPE, DISTANCE_BANDS, HIDDEN_GROUPS, background_boxes, distance_band,
                                  frame_crops, hidden_group, square_crop, visible_boxes)
-from drivesim.eval.detector import (DETECTOR_DATA_SEED, VALIDATION_DATA_SEED, CropClassifier, DetectorConfig,
-                                    crop_accuracy, detector_metadata, load_detector, render_crops,
-                                    road_user_scores, save_detector, synth_scenarios, train_crop_classifier)
-from drivesim.eval.frechet import data_fingerprint
+from drivesim.eval.detector import (CropClassifier, crop_accuracy, detector_plan, road_user_scores, train_crop_classifier,
+                                    trained_detector)
 from drivesim.eval.pictures import TILE_WIDTH, strip, tile
 from drivesim.output.files import write_png
 from drivesim.eval.lane_segmenter import SegmenterPlan, trained_segmenter
@@ -55,13 +52,10 @@ from drivesim.scenario.labels import FrameConditions
 from drivesim.scenario.variants import with_time_of_day
 
 __all__ = ["TARGETS", "Detections", "detect_video", "render_video", "ControlRun", "summarise",
-           "controllability_section", "format_controllability", "DETECTOR_FILE", "PANACEA_SEED_OFFSET"]
+           "controllability_section", "format_controllability", "PANACEA_SEED_OFFSET"]
 
 # Targets from the project's issue "Visible agents" (item 3).
 TARGETS = {"mean_ratio": 0.85, "worst_ratio": 0.70, "phantom_rate": 0.05}
-DETECTOR_FILE = "detector.safetensors"
-FINGERPRINT_KEY = "data_fingerprint"
-VALIDATION_KEY = "validation"  # held-out accuracy, JSON, kept in the cached file's metadata
 NEGATIVES_PER_FRAME = 6  # background boxes scored per evaluated frame
 PANACEA_SEED_OFFSET = 500  # test frames of the Panacea direction: each scenario's seed + this
 REPEAT_SEED_STEP = 97  # --repeats: repeat k runs each scenario with its seed + k * this (not a Panacea offset)
@@ -246,65 +240,6 @@ def verdicts(summary: dict[str, Any], untrained_note: str | None) -> list[dict[s
     return out
 
 
-# --- the detector, cached ------------------------------------------------------------------------
-
-@dataclass
-class DetectorPlan:
-    clips: int
-    steps: int
-    camera: tuple[int, int] = (512, 256)
-    instants: int = 4
-    validation_clips: int = 16
-    seed: int = 0
-    config: DetectorConfig = field(default_factory=DetectorConfig)
-
-    def fingerprint(self) -> str:
-        return data_fingerprint([self.config.to_json(), f"data={DETECTOR_DATA_SEED}x{self.clips}x{self.instants}",
-                                 f"validation={VALIDATION_DATA_SEED}x{self.validation_clips}",
-                                 f"camera={self.camera}", f"steps={self.steps}", f"seed={self.seed}", "crops=v1"])
-
-
-def trained_detector(plan: DetectorPlan, out_dir: Path, log: Callable[[str], None],
-                     excluded_seeds: set[int] = frozenset()) -> tuple[CropClassifier, dict[str, Any]]:
-    """The detector cached in out_dir/DETECTOR_FILE when its fingerprint matches, else trained on
-    rendered frames (seeds checked against `excluded_seeds`), validated on other ones, and saved."""
-    cache = Path(out_dir) / DETECTOR_FILE
-    fingerprint = plan.fingerprint()
-    info: dict[str, Any] = {"path": str(cache), "fingerprint": fingerprint, "data_seed": DETECTOR_DATA_SEED,
-                            "validation_seed": VALIDATION_DATA_SEED, "clips": plan.clips, "instants": plan.instants,
-                            "validation_clips": plan.validation_clips, "steps": plan.steps}
-    # Checked on every run, a cached detector too: --data may be another folder this time.
-    shared = {int(sc.seed) for seed, clips in ((DETECTOR_DATA_SEED, plan.clips),
-                                               (VALIDATION_DATA_SEED, plan.validation_clips))
-              for sc in synth_scenarios(seed, clips, plan.camera)} & set(excluded_seeds)
-    if shared:
-        raise DrivesimError(f"the detector's rendered scenarios share seed(s) {sorted(shared)[:5]} with the "
-                            "--data clips or the evaluated scenarios; change DETECTOR_DATA_SEED in "
-                            "drivesim/eval/detector.py")
-    if cache.is_file():
-        meta = detector_metadata(cache)
-        if meta.get(FINGERPRINT_KEY) == fingerprint:
-            log(f"controllability: reusing the detector {cache}")
-            stored = json.loads(meta.get(VALIDATION_KEY, "{}"))
-            return load_detector(cache), {**info, **stored, "source": "cached"}
-    start = time.perf_counter()
-    crops, classes, _ = render_crops(DETECTOR_DATA_SEED, plan.clips, plan.camera, plan.instants)
-    held_crops, held_classes, _ = render_crops(VALIDATION_DATA_SEED, plan.validation_clips, plan.camera,
-                                               plan.instants, jitter=0.0)
-    log(f"controllability: rendered {len(crops)} training crops ({int((classes > 0).sum())} road users) from "
-        f"{plan.clips} unseen scenarios in {time.perf_counter() - start:.0f} s; training {plan.steps} steps")
-    net, losses = train_crop_classifier(crops, classes, plan.steps, plan.seed, plan.config)
-    validation = crop_accuracy(net, held_crops, held_classes)
-    stored = {"seconds": round(time.perf_counter() - start, 1), "validation": validation,
-              "first_loss": round(float(np.mean(losses[:20])), 4), "final_loss": round(float(np.mean(losses[-20:])), 4),
-              "training_crops": int(len(crops)), "training_road_users": int((classes > 0).sum())}
-    save_detector(net, cache, extra={FINGERPRINT_KEY: fingerprint, VALIDATION_KEY: json.dumps(stored)})
-    log(f"controllability: detector trained in {stored['seconds']:.0f} s; held-out rendered frames: road-user "
-        f"recall {validation['road_user_recall']:.3f}, background false positives "
-        f"{validation['background_false_positive_rate']:.3f}; saved {cache}")
-    return net, {**info, **stored, "source": "trained"}
-
-
 # --- the Panacea direction -----------------------------------------------------------------------
 
 def panacea(runs: Sequence[ControlRun], test_scenarios: Sequence[Any], steps: int, frame_step: int,
@@ -361,9 +296,7 @@ def controllability_section(bundle, options, settings, out_dir: Path, log: Calla
                  for k in range(s.repeats) for sc in written]
     excluded = set(excluded_seeds) | {int(sc.seed) + offset for sc, _ in scenarios
                                       for offset in (0, PANACEA_SEED_OFFSET)}
-    plan = DetectorPlan(clips=s.detector_clips, steps=s.detector_steps, camera=(width, height), seed=s.seed,
-                        validation_clips=max(1, s.detector_clips // 4))
-    net, detector = trained_detector(plan, out_dir, log, excluded)
+    net, detector = trained_detector(detector_plan(s, (width, height)), out_dir, log, excluded)
     score = net_scorer(net)
     segmenter_plan = SegmenterPlan(clips=s.segmenter_clips, steps=s.segmenter_steps, camera=(width, height),
                                    seed=s.seed, validation_clips=max(1, s.segmenter_clips // 4))

@@ -35,7 +35,8 @@ import numpy as np
 from drivesim.conditions.road_maps import road_masks
 from drivesim.errors import DrivesimError
 from drivesim.eval.adherence import mean_luminance
-from drivesim.eval.controllability import DetectorPlan, Scorer, detect_video, net_scorer, trained_detector
+from drivesim.eval.controllability import Scorer, detect_video, net_scorer
+from drivesim.eval.detector import detector_plan, trained_detector
 from drivesim.eval.lane_segmenter import (TARGETS, LaneSegmenter, SegmenterPlan, box_ignore_mask, predict,
                                           trained_segmenter)
 from drivesim.eval.frechet import VideoFeatureNet, frechet_distance, video_features, video_windows
@@ -176,9 +177,8 @@ def drift_section(bundle, options, s: EvalSettings, data_dir: Path, clips: Seque
     real = real_clips(data_dir, clips, user_net, s, out_dir, log)
     width, height = s.control_camera
     scenario = long_drive(s.drift_minutes, width, height, s.fps, road=s.drift_road)
-    plan = DetectorPlan(clips=s.detector_clips, steps=s.detector_steps, camera=(width, height), seed=s.seed)
     excluded = clip_seeds(clips) | {int(scenario.seed)}
-    detector, detector_info = trained_detector(plan, out_dir, log, excluded)
+    detector, detector_info = trained_detector(detector_plan(s, (width, height)), out_dir, log, excluded)
     segmenter_plan = SegmenterPlan(clips=s.segmenter_clips, steps=s.segmenter_steps, camera=(width, height),
                                    seed=s.seed, validation_clips=max(1, s.segmenter_clips // 4))
     segmenter, segmenter_info = trained_segmenter(segmenter_plan, out_dir, log, validation_scores, excluded)
