@@ -8,6 +8,7 @@ scenarios (every road type, every road-user type, tags that follow the rule, see
 from __future__ import annotations
 
 import json
+import re
 import math
 
 import cv2
@@ -225,6 +226,9 @@ def test_eval_controllability_reports_road_types_and_road_adherence(tmp_path, mo
     assert (out / road["samples"]).is_file() and (out / "lane_segmenter.safetensors").is_file()
     text = (out / "report.md").read_text()
     assert "lane-line segmenter" in text and "road_adherence.png" in text
+    # the detector saw both mixes of roads, and its held-out recall is given for each
+    assert control["detector"]["mixes"] == ["v1", "world"] and "scenarios of each of v1, world" in text
+    assert re.search(r"road-user recall [0-9.]+ \(v1 [0-9.]+, world [0-9.]+\)", text)
 
 
 def test_the_command_line_picks_how_many_world_scenarios(monkeypatch, tmp_path, capsys):
