@@ -505,8 +505,10 @@ def test_the_card_states_measured_fidelity_not_a_blanket_claim(monkeypatch):
     monkeypatch.setattr(card, "_default_bundle_sha", lambda: "abc")
     full = {"min_box_px": 0.0, "max_occlusion": 1.0, "types": list(card.AGENT_TYPES)}
     default = "\n".join(card.fidelity_lines("bundle:abc", full))
-    assert "| pedestrian | 646 | 0.69 | 0.43 | 0.94 | 0.90 |" in default
-    assert "| small (< 14 px tall) | 1840 | 0.69 | 0.78 |" in default and "Boxes shipped: every labelled box" in default
+    n, g, gt, c, ct = card.DEFAULT_FIDELITY["by_type"]["pedestrian"]
+    assert f"| pedestrian | {n} | {g:.2f} | {gt:.2f} | {c:.2f} | {ct:.2f} |" in default and n > 0
+    n, g, c = card.DEFAULT_FIDELITY["by_band"]["small (< 14 px tall)"]
+    assert f"| small (< 14 px tall) | {n} | {g:.2f} | {c:.2f} |" in default and "Boxes shipped: every labelled box" in default
     other = "\n".join(card.fidelity_lines("bundle:def", {"min_box_px": 14.0, "max_occlusion": 0.3,
                                                          "types": ["car", "truck"]}))
     assert "Not measured for this bundle" in other and "| car |" not in other
