@@ -6,9 +6,9 @@ Design (docs/eval.md, "Controllability"): a square crop around a box with contex
 average -> 4 logits: background, vehicle (car, truck, bus), two-wheeler (motorcycle, cyclist),
 pedestrian. A road user counts as *found* when P(background) < 0.5. Training data: random scenarios
 drawn exactly as `drivesim synth-data` draws them, of both mixes of roads (DETECTOR_MIXES), but with
-dataset seed DETECTOR_DATA_SEED (the default was trained on seed 0), rendered at the eval camera's 512x256 at a few instants each;
-crops of every visible box (jittered by up to 10 % of its size) and background boxes sampled away
-from every label (crops.background_boxes). Batches are half background, half road users (classes
+dataset seed DETECTOR_DATA_SEED (the default was trained on seed 0), rendered at the eval camera's
+512x256 at a few instants each; crops of every visible box (jittered by up to 10 % of its size) and
+background boxes sampled away from every label (crops.background_boxes). Batches are half background, half road users (classes
 balanced); augmentation: flips, brightness / contrast, blur (generated frames are softer than the
 renderer's) and noise. AdamW with a one-cycle schedule, on one CPU thread in a minute or two.
 
