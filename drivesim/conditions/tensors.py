@@ -120,4 +120,3 @@ def road_user_mask(layout: torch.Tensor, first_class_channel: int = 0) -> torch.
     """(B, T, 1, H, W) of layout maps (B, T, K, H, W): 1 under the boxes of the class channels from
     `first_class_channel` on (0: every road user; conditions/box_maps.py's CLASS_CHANNEL), 0 elsewhere."""
     return layout[:, :, first_class_channel:NUM_CLASS_CHANNELS].amax(dim=2, keepdim=True)
-

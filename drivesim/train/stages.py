@@ -486,7 +486,8 @@ def setup_upsampler(bundle: Bundle, cfg: UpsamplerStageConfig, root: str, clips:
     trainee = _diffusion_trainee(bundle, cfg, bundle.upsampler, cfg.phase, dataset, D.collate_patches,
                                  c.upsampler_diffusion, notes, frozen=frozen)
     if cfg.train_only:  # e.g. the input layer of an upsampler grown to read the road maps, the rest kept
-        trainee.trainable = [n for n in trainee.trainable if n.startswith(tuple(cfg.train_only.split(",")))]
+        prefixes = tuple(filter(None, map(str.strip, cfg.train_only.split(","))))  # "conv_in," has no "" prefix
+        trainee.trainable = [n for n in trainee.trainable if n.startswith(prefixes)]
         if not trainee.trainable:
             raise DrivesimError(f"train_only={cfg.train_only!r} names none of the upsampler's {cfg.phase} parameters; "
                                 "give prefixes of their state-dict names, e.g. conv_in or down_levels.0")
